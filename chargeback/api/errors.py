@@ -1,0 +1,7 @@
+"""API errors are JSON with a `detail`, and field errors keep their field names."""
+
+from rest_framework.views import exception_handler as drf_exception_handler
+
+
+def exception_handler(exc, context):  # noqa: ANN001, ANN201
+    return drf_exception_handler(exc, context)

@@ -1,0 +1,96 @@
+"""Money: Decimal only. Quantise to a currency's minor unit; split totals so parts sum exactly."""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Mapping
+from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
+
+from babel.numbers import format_currency, get_currency_precision, list_currencies
+
+KNOWN_CURRENCIES: frozenset[str] = frozenset(
+    c for c in list_currencies() if len(c) == 3 and c.isalpha() and c.isupper()
+)
+
+
+class MoneyError(ValueError):
+    """Raised for a float, an unknown currency or an impossible split."""
+
+
+def check_currency(currency: str) -> str:
+    if currency not in KNOWN_CURRENCIES:
+        raise MoneyError(f'unknown currency "{currency}" (expected an ISO 4217 code such as USD)')
+    return currency
+
+
+def minor_units(currency: str) -> int:
+    """Decimal places of the currency's minor unit: USD 2, JPY 0, BHD 3."""
+    return get_currency_precision(check_currency(currency))
+
+
+def _exponent(currency: str) -> Decimal:
+    return Decimal(1).scaleb(-minor_units(currency))
+
+
+def _as_decimal(amount: object) -> Decimal:
+    if isinstance(amount, float):
+        raise MoneyError("money must be Decimal, not float")
+    if isinstance(amount, Decimal):
+        return amount
+    if isinstance(amount, int | str):
+        return Decimal(amount)
+    raise MoneyError(f"cannot use {type(amount).__name__} as money")
+
+
+def quantize(amount: Decimal | int | str, currency: str) -> Decimal:
+    """Round half up to the currency's minor unit."""
+    return _as_decimal(amount).quantize(_exponent(currency), rounding=ROUND_HALF_UP)
+
+
+def distribute(
+    total: Decimal, weights: Mapping[Hashable, Decimal | int], currency: str
+) -> dict[Hashable, Decimal]:
+    """Split `total` over `weights` in the currency's minor unit; the parts sum exactly to it.
+
+    Largest remainder: every part gets its floored share, then the leftover minor units go one
+    each to the largest remainders, ties broken by the key's sort order (then its repr), so the
+    result does not depend on the mapping's order. Zero weights get zero. All-zero weights split
+    evenly. Negative totals are split as the negation of the positive split.
+    """
+    total = quantize(total, currency)
+    if not weights:
+        if total:
+            raise MoneyError("cannot distribute a non-zero total over no weights")
+        return {}
+    clean = {k: _as_decimal(w) for k, w in weights.items()}
+    if any(w < 0 for w in clean.values()):
+        raise MoneyError("weights must not be negative")
+    if total < 0:
+        return {k: -v for k, v in distribute(-total, clean, currency).items()}
+    weight_sum = sum(clean.values(), Decimal(0))
+    if weight_sum == 0:
+        clean = {k: Decimal(1) for k in clean}
+        weight_sum = Decimal(len(clean))
+    step = _exponent(currency)
+    units_total = int(total / step)
+    floors: dict[Hashable, int] = {}
+    remainders: dict[Hashable, Decimal] = {}
+    for key, weight in clean.items():
+        exact = Decimal(units_total) * weight / weight_sum
+        floor = int(exact.to_integral_value(rounding=ROUND_FLOOR))
+        floors[key] = floor
+        remainders[key] = exact - floor
+    leftover = units_total - sum(floors.values())
+    order = sorted(clean, key=lambda k: (-remainders[k], _sort_key(k)))
+    for key in order[:leftover]:
+        floors[key] += 1
+    return {key: Decimal(floors[key]) * step for key in clean}
+
+
+def _sort_key(key: Hashable) -> tuple[str, str]:
+    return (type(key).__name__, str(key))
+
+
+def format_money(amount: Decimal, currency: str, *, locale: str = "en_US") -> str:
+    """`$1,234.50`: the currency's symbol, thousands separators and minor unit."""
+    value = quantize(_as_decimal(amount), currency)
+    return format_currency(value, currency, locale=locale, decimal_quantization=False)

@@ -1,0 +1,16 @@
+from django.core.management.base import BaseCommand
+
+from chargeback.tenancy.demo import DEMO_PASSWORD, USERS, seed_demo
+
+
+class Command(BaseCommand):
+    help = "Create the realistic demo organisation (acme). Safe to run twice."
+
+    def handle(self, *args, **opts):  # noqa: ANN002, ANN003
+        org, created = seed_demo()
+        verb = "created" if created else "already present"
+        self.stdout.write(f"demo organisation {org.slug} ({org.name}) {verb}")
+        self.stdout.write(f"demo logins (password: {DEMO_PASSWORD}):")
+        for email, _name, role, led in USERS:
+            extra = f" of {', '.join(led)}" if led else ""
+            self.stdout.write(f"  {role:<10} {email}{extra}")

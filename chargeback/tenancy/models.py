@@ -1,0 +1,96 @@
+"""Organizations (the tenant) and memberships (user x organization x role)."""
+
+from __future__ import annotations
+
+import zoneinfo
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
+from django.db import models
+
+from chargeback.money import KNOWN_CURRENCIES
+
+SLUG_VALIDATOR = RegexValidator(
+    r"^[a-z0-9](?:[a-z0-9-]{0,48}[a-z0-9])?$",
+    "Use 1-50 lowercase letters, digits or hyphens, not starting or ending with a hyphen.",
+)
+DEFAULT_REQUIRED_TAGS = ["team", "service", "cost_center", "environment"]
+
+
+def validate_currency(value: str) -> None:
+    if value not in KNOWN_CURRENCIES:
+        raise ValidationError(f'Unknown currency "{value}": use an ISO 4217 code such as USD.')
+
+
+def validate_timezone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(
+            f'Unknown timezone "{value}": use an IANA name such as Europe/Berlin.'
+        )
+
+
+def validate_country(value: str) -> None:
+    import holidays
+
+    if value and value not in holidays.list_supported_countries():
+        raise ValidationError(f'Unknown country "{value}": use an ISO 3166 code such as DE.')
+
+
+def default_required_tags() -> list[str]:
+    return list(DEFAULT_REQUIRED_TAGS)
+
+
+class Organization(models.Model):
+    slug = models.SlugField(max_length=50, unique=True, validators=[SLUG_VALIDATOR])
+    name = models.CharField(max_length=200)
+    currency = models.CharField(max_length=3, default="USD", validators=[validate_currency])
+    country = models.CharField(max_length=2, blank=True, default="", validators=[validate_country])
+    timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
+    required_tags = models.JSONField(default=default_required_tags, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def tz(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.timezone)
+
+
+class Role(models.TextChoices):
+    ADMIN = "admin", "Admin"
+    FINANCE = "finance", "Finance"
+    TEAM_LEAD = "team_lead", "Team lead"
+    VIEWER = "viewer", "Viewer"
+
+
+class Membership(models.Model):
+    """Not scoped by django-scopes: it is how a request finds its organization."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="memberships"
+    )
+    role = models.CharField(max_length=20, choices=Role.choices, default=Role.VIEWER)
+    units = models.ManyToManyField("units.BusinessUnit", blank=True, related_name="leads")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["organization__name", "user__email"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "organization"], name="one_membership_per_org")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.organization} as {self.role}"
+
+    def has_perm(self, perm: str) -> bool:
+        from chargeback.tenancy.permissions import role_has_perm
+
+        return role_has_perm(self.role, perm)

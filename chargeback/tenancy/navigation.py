@@ -1,0 +1,32 @@
+"""The navigation shows only what the membership's role may open."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest
+from django.urls import reverse
+
+from chargeback.tenancy.models import Membership
+
+# (section, label, url name, permission)
+ITEMS: list[tuple[str, str, str, str]] = [
+    ("Spend", "Overview", "dashboards:overview", "org.view"),
+    ("Structure", "Business units", "units:unit-list", "units.view"),
+    ("Structure", "Services", "units:service-list", "units.view"),
+    ("Structure", "Gateway keys", "units:gatewaykey-list", "units.view"),
+    ("Structure", "Provider accounts", "units:provideraccount-list", "units.view"),
+    ("Structure", "Ownership rules", "units:rule-list", "units.view"),
+    ("Admin", "Members", "tenancy:member-list", "members.manage"),
+    ("Admin", "Audit log", "audit:event-list", "audit.view"),
+]
+
+
+def navigation_for(request: HttpRequest, membership: Membership) -> list[dict]:
+    sections: dict[str, list[dict]] = {}
+    current = request.path
+    for section, label, name, perm in ITEMS:
+        if not membership.has_perm(perm):
+            continue
+        url = reverse(name, kwargs={"org_slug": membership.organization.slug})
+        active = current == url if name == "dashboards:overview" else current.startswith(url)
+        sections.setdefault(section, []).append({"label": label, "url": url, "active": active})
+    return [{"title": title, "items": items} for title, items in sections.items()]

@@ -1,0 +1,55 @@
+"""Roles map to fixed sets of permission strings. Views declare the string they need."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+
+READ = {
+    "org.view",
+    "units.view",
+}
+FINANCE = READ | {
+    "audit.view",
+    "spend.view_all",
+}
+ADMIN = FINANCE | {
+    "units.manage",
+    "members.manage",
+    "config.manage",
+}
+ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
+    "admin": frozenset(ADMIN),
+    "finance": frozenset(FINANCE),
+    "team_lead": frozenset(READ),
+    "viewer": frozenset(READ | {"spend.view_all"}),
+}
+ALL_PERMISSIONS: frozenset[str] = frozenset().union(*ROLE_PERMISSIONS.values())
+
+
+def role_has_perm(role: str, perm: str) -> bool:
+    if perm not in ALL_PERMISSIONS:
+        raise ValueError(f"unknown permission {perm!r}")
+    return perm in ROLE_PERMISSIONS.get(role, frozenset())
+
+
+def org_permission(perm: str) -> Callable:
+    """Require the request's membership (set by TenantMiddleware) to hold `perm`; else 403."""
+    if perm not in ALL_PERMISSIONS:
+        raise ValueError(f"unknown permission {perm!r}")
+
+    def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @wraps(view)
+        def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+            membership = getattr(request, "membership", None)
+            if membership is None or not membership.has_perm(perm):
+                raise PermissionDenied(f"Your role does not allow this ({perm}).")
+            return view(request, *args, **kwargs)
+
+        wrapped.required_permission = perm  # type: ignore[attr-defined]
+        return wrapped
+
+    return decorator

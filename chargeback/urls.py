@@ -1,0 +1,57 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from chargeback.tenancy import views as tenancy_views
+
+org_patterns = [
+    path("", include("chargeback.dashboards.urls")),
+    path("", include("chargeback.units.urls")),
+    path("", include("chargeback.tenancy.urls")),
+    path("audit/", include("chargeback.audit.urls")),
+]
+
+urlpatterns = [
+    path("", tenancy_views.home, name="home"),
+    path("orgs/", tenancy_views.org_list, name="org-list"),
+    path("accounts/login/", tenancy_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path(
+        "accounts/password/",
+        auth_views.PasswordChangeView.as_view(template_name="registration/password_change.html"),
+        name="password_change",
+    ),
+    path(
+        "accounts/password/done/",
+        auth_views.PasswordChangeDoneView.as_view(
+            template_name="registration/password_change_done.html"
+        ),
+        name="password_change_done",
+    ),
+    path(
+        "accounts/set-password/<uidb64>/<token>/",
+        auth_views.PasswordResetConfirmView.as_view(
+            template_name="registration/set_password.html",
+            success_url="/accounts/set-password/done/",
+        ),
+        name="password_reset_confirm",
+    ),
+    path(
+        "accounts/set-password/done/",
+        auth_views.PasswordResetCompleteView.as_view(
+            template_name="registration/set_password_done.html"
+        ),
+        name="password_reset_complete",
+    ),
+    path("o/<slug:org_slug>/", include(org_patterns)),
+    path("api/", include("chargeback.api.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("admin/", admin.site.urls),
+]
+
+handler400 = "chargeback.tenancy.views.bad_request"
+handler403 = "chargeback.tenancy.views.permission_denied"
+handler404 = "chargeback.tenancy.views.page_not_found"
+handler500 = "chargeback.tenancy.views.server_error"

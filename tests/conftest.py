@@ -1,0 +1,145 @@
+"""Persona fixtures: org_a (ours) with admin, finance, team_lead, viewer; org_b (foreign, with
+data that could leak); outsider (a user of no org). Tests run with scopes disabled unless they
+enter a scope themselves, as the request middleware does."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from django.conf import settings
+from django_scopes import scopes_disabled
+
+from chargeback.tenancy.models import Role
+from tests import factories as f
+
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+def pytest_collection_modifyitems(config, items):  # noqa: ANN001
+    """Integration tests need PostgreSQL and a real broker; skip them on the embedded set-up."""
+    real = (
+        settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
+        and not settings.CELERY_TASK_ALWAYS_EAGER
+    )
+    if real:
+        return
+    skip = pytest.mark.skip(
+        reason="integration: needs PostgreSQL and CELERY_BROKER_URL (see .ci/run)"
+    )
+    for item in items:
+        if "integration" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def _unscoped():
+    with scopes_disabled():
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _eager_unless_integration(request, settings):  # noqa: ANN001
+    """Non-integration tests run tasks in-process even when a broker is configured."""
+    from chargeback.celery import app
+
+    if "integration" in request.keywords:
+        yield
+        return
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = previous
+
+
+@pytest.fixture
+def org_a(db):  # noqa: ANN001
+    org = f.OrganizationFactory(slug="alpha", name="Alpha Industries")
+    f.BusinessUnitFactory(organization=org, code="CENTRAL", name="Alpha Central", is_central=True)
+    return org
+
+
+@pytest.fixture
+def org_b(db):  # noqa: ANN001
+    org = f.OrganizationFactory(slug="bravo", name="Bravo Secretcorp", currency="EUR")
+    central = f.BusinessUnitFactory(
+        organization=org, code="BCENTRAL", name="Bravo Secret Central", is_central=True
+    )
+    unit = f.BusinessUnitFactory(
+        organization=org, code="BSECRET", name="Bravo Secret Unit", parent=central
+    )
+    service = f.ServiceFactory(organization=org, name="bravo-secret-service", unit=unit)
+    f.GatewayKeyFactory(organization=org, key_id="gk-bravo-secret", unit=unit, service=service)
+    f.ProviderAccountFactory(organization=org, account="proj_bravo_secret", unit=unit)
+    f.OwnershipRuleFactory(organization=org, match_service="bravo-secret-service", unit=unit)
+    admin = f.MembershipFactory(
+        organization=org, role=Role.ADMIN, user=f.UserFactory(username="boss@bravo.example")
+    )
+    from chargeback.audit.log import record
+
+    record(
+        organization=org,
+        actor=admin.user,
+        action="unit.secret",
+        obj=unit,
+        object_repr="Bravo Secret Audit",
+    )
+    return org
+
+
+@pytest.fixture
+def unit_tree(org_a):  # noqa: ANN001
+    """Alpha: SALES (division) > SALES-EU (department) > SALES-DE (team); SUPPORT (division)."""
+    sales = f.BusinessUnitFactory(organization=org_a, code="SALES", name="Sales", kind="division")
+    eu = f.BusinessUnitFactory(
+        organization=org_a, code="SALES-EU", name="Sales Europe", kind="department", parent=sales
+    )
+    de = f.BusinessUnitFactory(organization=org_a, code="SALES-DE", name="Sales Germany", parent=eu)
+    support = f.BusinessUnitFactory(
+        organization=org_a, code="SUPPORT", name="Support", kind="division"
+    )
+    return {"sales": sales, "eu": eu, "de": de, "support": support}
+
+
+def _member(org, role, email, units=()):  # noqa: ANN001, ANN202
+    m = f.MembershipFactory(organization=org, role=role, user=f.UserFactory(username=email))
+    if units:
+        m.units.set(units)
+    return m
+
+
+@pytest.fixture
+def admin(org_a):  # noqa: ANN001
+    return _member(org_a, Role.ADMIN, "admin@alpha.example")
+
+
+@pytest.fixture
+def finance(org_a):  # noqa: ANN001
+    return _member(org_a, Role.FINANCE, "finance@alpha.example")
+
+
+@pytest.fixture
+def viewer(org_a):  # noqa: ANN001
+    return _member(org_a, Role.VIEWER, "viewer@alpha.example")
+
+
+@pytest.fixture
+def team_lead(org_a, unit_tree):  # noqa: ANN001
+    return _member(org_a, Role.TEAM_LEAD, "lead@alpha.example", [unit_tree["eu"]])
+
+
+@pytest.fixture
+def outsider(db):  # noqa: ANN001
+    return f.UserFactory(username="outsider@nowhere.example")
+
+
+@pytest.fixture
+def client_for(client):  # noqa: ANN001
+    """client_for(membership_or_user) -> a logged-in Django test client."""
+
+    def login(who):  # noqa: ANN001, ANN202
+        user = getattr(who, "user", who)
+        client.force_login(user)
+        return client
+
+    return login
