@@ -46,6 +46,8 @@ INSTALLED_APPS = [
     "chargeback.tenancy",
     "chargeback.audit",
     "chargeback.units",
+    "chargeback.pricing",
+    "chargeback.usage",
     "chargeback.dashboards",
     "chargeback.api",
 ]
@@ -157,7 +159,7 @@ if not DEBUG:
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="")
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
 if CELERY_TASK_ALWAYS_EAGER:
-    CELERY_BROKER_URL = "memory://"
+    CELERY_BROKER_URL = "memory://localhost/"
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ACKS_LATE = True
@@ -187,6 +189,12 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
 }
 
+INGEST_MAX_BYTES = env.int("INGEST_MAX_BYTES", default=10 * 1024 * 1024)
+DEMO_TRAFFIC_DAYS = env.int("DEMO_TRAFFIC_DAYS", default=90)
+INGEST_CHUNK_SIZE = env.int("INGEST_CHUNK_SIZE", default=5000)  # records per committed chunk
+DATA_UPLOAD_MAX_MEMORY_SIZE = INGEST_MAX_BYTES + 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -194,4 +202,8 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.request": {"level": "ERROR"}},
+}
+
+CELERY_BEAT_SCHEDULE = {
+    "requeue-stuck-ingest-batches": {"task": "usage.requeue_stuck_batches", "schedule": 300.0},
 }

@@ -8,6 +8,8 @@ from chargeback.tenancy import views as tenancy_views
 org_patterns = [
     path("", include("chargeback.dashboards.urls")),
     path("", include("chargeback.units.urls")),
+    path("", include("chargeback.usage.urls")),
+    path("", include("chargeback.pricing.urls")),
     path("", include("chargeback.tenancy.urls")),
     path("audit/", include("chargeback.audit.urls")),
 ]

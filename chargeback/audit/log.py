@@ -15,12 +15,16 @@ from chargeback.tenancy.models import Organization
 
 
 def snapshot(obj: models.Model | None) -> dict[str, Any] | None:
-    """A JSON-safe dict of a model's concrete fields (foreign keys as ids, m2m as id lists)."""
+    """A JSON-safe dict of a model's concrete fields (foreign keys as ids, m2m as id lists).
+    `auto_now` timestamps are left out: they change on every save, so a save that changes
+    nothing would otherwise look like a change."""
     if obj is None:
         return None
     data = model_to_dict(obj)
     for field in obj._meta.concrete_fields:
-        if field.name not in data:
+        if getattr(field, "auto_now", False):
+            data.pop(field.name, None)
+        elif field.name not in data:
             data[field.name] = getattr(obj, field.attname)
     return {k: _jsonable(v) for k, v in data.items()}
 

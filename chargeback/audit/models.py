@@ -26,7 +26,7 @@ class AuditEvent(models.Model):
         Organization, on_delete=models.PROTECT, related_name="audit_events"
     )
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     actor_label = models.CharField(max_length=254, help_text="Email, or the command that acted.")
     action = models.CharField(max_length=80, db_index=True)

@@ -1,3 +1,5 @@
+import datetime as dt
+
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -18,10 +20,18 @@ def event_list(request: HttpRequest, org_slug: str) -> HttpResponse:
         qs = qs.filter(actor_label__icontains=filters["actor"])
     if filters["object"]:
         qs = qs.filter(object_repr__icontains=filters["object"])
-    if filters["since"]:
-        qs = qs.filter(created_at__date__gte=filters["since"])
-    if filters["until"]:
-        qs = qs.filter(created_at__date__lte=filters["until"])
+    # Dates are days in the organization's timezone (the page shows times in it); a malformed
+    # date is dropped rather than failing the query.
+    for key, lookup, days in (("since", "gte", 0), ("until", "lt", 1)):
+        if not filters[key]:
+            continue
+        try:
+            day = dt.date.fromisoformat(filters[key]) + dt.timedelta(days=days)
+        except (ValueError, OverflowError):
+            filters[key] = ""
+            continue
+        start = dt.datetime.combine(day, dt.time(), request.org.tz)
+        qs = qs.filter(**{f"created_at__{lookup}": start})
     actions = (
         AuditEvent.objects.filter(organization=request.org)
         .order_by("action")

@@ -146,7 +146,13 @@ def seed_demo() -> tuple[Organization, bool]:
                 ),
             )
         _ensure_users(org)
-        return org, True
+    from django_scopes import scope
+
+    from chargeback.usage.demo_traffic import ingest_demo_traffic
+
+    with scope(organization=org):
+        ingest_demo_traffic(org)
+    return org, True
 
 
 def _ensure_users(org: Organization) -> None:

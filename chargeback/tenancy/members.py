@@ -54,6 +54,9 @@ def add_member(
         raise ValidationError({"email": f'"{email}" is not a valid email address.'}) from exc
     if role not in Role.values:
         raise ValidationError({"role": f'Unknown role "{role}".'})
+    units = list(units)
+    if role == Role.TEAM_LEAD and not units:
+        raise ValidationError({"units": "A team lead needs at least one unit to lead."})
     User = get_user_model()
     with transaction.atomic():
         user = User.objects.filter(username__iexact=email).first()

@@ -12,6 +12,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import Resolver404, resolve
+from django.utils import timezone
 from django_scopes import scope
 
 from chargeback.tenancy.models import Membership
@@ -48,7 +49,10 @@ class TenantMiddleware:
             return render(request, "404.html", status=404)
         request.org = membership.organization
         request.membership = membership
-        with scope(organization=membership.organization):
+        with (
+            scope(organization=membership.organization),
+            timezone.override(membership.organization.tz),
+        ):
             return self.get_response(request)
 
 

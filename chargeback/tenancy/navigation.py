@@ -15,6 +15,13 @@ ITEMS: list[tuple[str, str, str, str]] = [
     ("Structure", "Gateway keys", "units:gatewaykey-list", "units.view"),
     ("Structure", "Provider accounts", "units:provideraccount-list", "units.view"),
     ("Structure", "Ownership rules", "units:rule-list", "units.view"),
+    ("Usage", "Upload usage", "usage:batch-upload", "usage.ingest"),
+    ("Usage", "Ingest batches", "usage:batch-list", "usage.view"),
+    ("Usage", "Quarantine", "usage:quarantine-list", "usage.view"),
+    ("Pricing", "Price book", "pricing:price-list", "pricing.view"),
+    ("Pricing", "Model aliases", "pricing:alias-list", "pricing.view"),
+    ("Admin", "Configuration file", "units:config", "config.manage"),
+    ("Admin", "Ingestion keys", "usage:ingestionkey-list", "keys.manage"),
     ("Admin", "Members", "tenancy:member-list", "members.manage"),
     ("Admin", "Audit log", "audit:event-list", "audit.view"),
 ]

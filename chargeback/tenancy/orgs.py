@@ -55,6 +55,9 @@ def create_organization(
             obj=central,
             after=snapshot(central),
         )
+        from chargeback.pricing.books import load_default_prices
+
+        load_default_prices(org, actor=actor)
         membership = None
         if admin_email:
             membership, _link = add_member(

@@ -11,15 +11,21 @@ from django.http import HttpRequest, HttpResponse
 READ = {
     "org.view",
     "units.view",
+    "pricing.view",
 }
 FINANCE = READ | {
     "audit.view",
     "spend.view_all",
+    "usage.view",  # ingest batches and the quarantine
+    "usage.ingest",  # upload usage files
+    "quarantine.resolve",  # fix, replay, discard
 }
 ADMIN = FINANCE | {
     "units.manage",
     "members.manage",
     "config.manage",
+    "pricing.manage",  # import prices, model aliases
+    "keys.manage",  # ingestion keys
 }
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "admin": frozenset(ADMIN),

@@ -1,19 +1,35 @@
 """Thin task wrappers. Tasks take ids and load what they need."""
 
+import logging
+import smtplib
+
 from celery import shared_task
 from django.conf import settings
 from django.core.mail import send_mail
 
 from chargeback.tenancy.models import Membership
 
+log = logging.getLogger(__name__)
 
-@shared_task(name="tenancy.send_invitation")
-def send_invitation(membership_id: int, link: str) -> bool:
+
+@shared_task(name="tenancy.send_invitation", bind=True, max_retries=5, default_retry_delay=120)
+def send_invitation(self, membership_id: int, link: str) -> bool:
     membership = (
         Membership.objects.select_related("user", "organization").filter(pk=membership_id).first()
     )
     if membership is None:
         return False
+    try:
+        _send(membership, link)
+    except (OSError, smtplib.SMTPException) as exc:
+        log.warning("invitation mail to %s failed: %s", membership.user.email, exc)
+        if self.request.is_eager:
+            return False  # the set-password link is also shown to the admin who added the member
+        raise self.retry(exc=exc) from exc
+    return True
+
+
+def _send(membership: Membership, link: str) -> None:
     org = membership.organization
     send_mail(
         subject=f"You have been added to {org.name} on Chargeback",
@@ -24,4 +40,3 @@ def send_invitation(membership_id: int, link: str) -> bool:
         from_email=settings.DEFAULT_FROM_EMAIL,
         recipient_list=[membership.user.email],
     )
-    return True

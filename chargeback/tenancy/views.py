@@ -8,8 +8,9 @@ from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseServerError
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template import loader
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
@@ -171,9 +172,11 @@ def page_not_found(request: HttpRequest, exception: Exception | None = None) -> 
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
-    return _error(
-        request,
-        500,
-        "Something went wrong",
-        "The error was logged. Please try again, or tell your administrator.",
-    )
+    """The static templates/500.html, rendered without context processors: the failure may
+    be the database, which the tenant context (and the session behind `user`) would query."""
+    message = "The error was logged. Please try again, or tell your administrator."
+    if request.path_info.startswith("/api/"):
+        from django.http import JsonResponse
+
+        return JsonResponse({"detail": message}, status=500)
+    return HttpResponseServerError(loader.render_to_string("500.html"))

@@ -95,6 +95,16 @@ class BusinessUnit(models.Model):
                     )
         if self.archived and self.is_central:
             errors["archived"] = "The central bucket cannot be archived."
+        if self.pk and not self.is_central:
+            was_central = (
+                BusinessUnit.objects.with_scopes_disabled()
+                .filter(pk=self.pk, is_central=True)
+                .exists()
+            )
+            if was_central:
+                errors["is_central"] = (
+                    "An organization always has one central bucket: mark another unit central instead."
+                )
         if errors:
             raise ValidationError(errors)
 

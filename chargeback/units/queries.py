@@ -41,3 +41,43 @@ def tree_rows(units: list[BusinessUnit]) -> list[tuple[BusinessUnit, int]]:
     parents = {u.pk: u.parent_id for u in units}
     order = {u.pk: u.code.lower() for u in units}
     return [(by_id[n], d) for n, d in depth_first(parents, order)]
+
+
+def attribution_directory(organization: Organization):  # noqa: ANN201
+    """The organisation's structure as the plain maps attribution needs (active rows only)."""
+    from chargeback.units.attribution import Directory, Rule
+    from chargeback.units.models import GatewayKey, OwnershipRule, ProviderAccount, Service
+
+    units = list(
+        BusinessUnit.objects.filter(organization=organization).values_list(
+            "id", "code", "name", "is_central", "archived"
+        )
+    )
+    central = next(u[0] for u in units if u[3])
+    active = [u for u in units if not u[4]]
+    by_name = {name.lower(): uid for uid, _c, name, _x, _a in active}
+    by_name.update({code.lower(): uid for uid, code, _n, _x, _a in active})
+    keys = GatewayKey.objects.filter(organization=organization, archived=False).select_related(
+        "service"
+    )
+    return Directory(
+        central_id=central,
+        units_by_code={code: uid for uid, code, _n, _x, _a in active},
+        units_by_name=by_name,
+        gateway_keys={k.key_id: k.unit_id for k in keys},
+        gateway_key_services={k.key_id: k.service.name for k in keys if k.service_id},
+        provider_accounts={
+            (a.provider, a.account): a.unit_id
+            for a in ProviderAccount.objects.filter(organization=organization)
+        },
+        services={
+            s.name.lower(): s.unit_id
+            for s in Service.objects.filter(organization=organization, archived=False)
+        },
+        rules=[
+            Rule(match=r.match, unit_id=r.unit_id)
+            for r in OwnershipRule.objects.filter(
+                organization=organization, archived=False
+            ).order_by("position", "id")
+        ],
+    )

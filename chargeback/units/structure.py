@@ -22,7 +22,7 @@ def save_entity(*, actor: Any, obj: models.Model, validate: bool = True) -> mode
         if validate:
             obj.full_clean(exclude=["organization"])
         if isinstance(obj, BusinessUnit) and obj.is_central:
-            _take_over_central(obj)
+            _take_over_central(obj, actor=actor)
         obj.save()
         after = snapshot(obj)
         if before != after:
@@ -38,11 +38,23 @@ def save_entity(*, actor: Any, obj: models.Model, validate: bool = True) -> mode
         return obj
 
 
-def _take_over_central(unit: BusinessUnit) -> None:
-    """Flagging a unit central moves the flag from the previous central unit."""
-    BusinessUnit.objects.with_scopes_disabled().filter(
+def _take_over_central(unit: BusinessUnit, *, actor: Any) -> None:
+    """Flagging a unit central moves the flag from the previous central unit (audited too)."""
+    previous = BusinessUnit.objects.with_scopes_disabled().filter(
         organization_id=unit.organization_id, is_central=True
-    ).exclude(pk=unit.pk).update(is_central=False)
+    )
+    for old in previous.exclude(pk=unit.pk):
+        before = snapshot(old)
+        old.is_central = False
+        old.save(update_fields=["is_central", "updated_at"])
+        record(
+            organization=unit.organization,
+            actor=actor,
+            action="businessunit.updated",
+            obj=old,
+            before=before,
+            after=snapshot(old),
+        )
 
 
 def set_archived(*, actor: Any, obj: models.Model, archived: bool) -> models.Model:

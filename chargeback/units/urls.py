@@ -1,6 +1,6 @@
 from django.urls import path
 
-from chargeback.units import views
+from chargeback.units import config_views, views
 from chargeback.units.views import ACCOUNT, KEY, RULE, SERVICE
 
 app_name = "units"
@@ -22,6 +22,9 @@ urlpatterns = [
     ),
     path("rules/", views.rule_list, name="rule-list"),
     path("rules/<int:object_id>/move/", views.rule_move, name="rule-move"),
+    path("config/", config_views.config_page, name="config"),
+    path("config/apply/", config_views.config_apply, name="config-apply"),
+    path("config/download/", config_views.config_download, name="config-download"),
 ]
 
 for prefix, entity in (

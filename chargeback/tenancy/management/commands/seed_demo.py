@@ -1,6 +1,8 @@
 from django.core.management.base import BaseCommand
+from django_scopes import scope
 
 from chargeback.tenancy.demo import DEMO_PASSWORD, USERS, seed_demo
+from chargeback.usage.models import IngestBatch
 
 
 class Command(BaseCommand):
@@ -10,6 +12,10 @@ class Command(BaseCommand):
         org, created = seed_demo()
         verb = "created" if created else "already present"
         self.stdout.write(f"demo organisation {org.slug} ({org.name}) {verb}")
+        with scope(organization=org):
+            batch = IngestBatch.objects.filter(organization=org, source="demo").first()
+        if batch is not None:
+            self.stdout.write(f"demo traffic: {batch.counts_line}")
         self.stdout.write(f"demo logins (password: {DEMO_PASSWORD}):")
         for email, _name, role, led in USERS:
             extra = f" of {', '.join(led)}" if led else ""

@@ -1,0 +1,147 @@
+"""Machine endpoints authenticated with an ingestion key: post usage, read a batch."""
+
+from __future__ import annotations
+
+import json
+
+from django.conf import settings
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from django_scopes import scope
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from rest_framework import permissions, serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from chargeback.api.auth import IngestionKeyAuthentication
+from chargeback.usage.ingest import create_batch
+from chargeback.usage.models import IngestBatch
+
+CONTENT_TYPES = {
+    "application/json": "json",
+    "application/x-ndjson": "ndjson",
+    "application/ndjson": "ndjson",
+    "application/jsonl": "ndjson",
+}
+
+
+class BatchSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = IngestBatch
+        fields = [
+            "id", "status", "source", "format", "received", "accepted", "duplicates", "quarantined",
+            "records_done", "error", "created_at", "started_at", "finished_at",
+        ]  # fmt: skip
+
+
+class KeyAPIView(APIView):
+    authentication_classes = [IngestionKeyAuthentication]
+    permission_classes = [permissions.IsAuthenticated]
+    parser_classes: list = []
+
+    @property
+    def key(self):  # noqa: ANN201
+        return self.request.auth
+
+    def initial(self, request, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003
+        super().initial(request, *args, **kwargs)
+        self._scope = scope(organization=request.auth.organization)
+        self._scope.__enter__()
+
+    def finalize_response(self, request, response, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN201
+        if getattr(self, "_scope", None) is not None:
+            self._scope.__exit__(None, None, None)
+            self._scope = None
+        return super().finalize_response(request, response, *args, **kwargs)
+
+
+def _error(code: int, detail: str) -> Response:
+    return Response({"detail": detail}, status=code)
+
+
+class UsageEvents(KeyAPIView):
+    @extend_schema(
+        summary="Post usage events",
+        description=(
+            "A JSON array of usage events (Content-Type: application/json) or one event per line "
+            "(Content-Type: application/x-ndjson). Answers 202 once the raw payload is stored; "
+            "processing is asynchronous: poll the batch."
+        ),
+        request={"application/json": OpenApiTypes.OBJECT, "application/x-ndjson": OpenApiTypes.STR},
+        responses={
+            202: BatchSerializer,
+            400: OpenApiResponse(description="Empty, malformed or non-UTF-8 body"),
+            401: OpenApiResponse(description="Missing, unknown or revoked key"),
+            413: OpenApiResponse(description="Payload above the limit"),
+            415: OpenApiResponse(description="Unsupported content type"),
+        },
+        examples=[
+            OpenApiExample(
+                "One event",
+                value=[
+                    {
+                        "request_id": "req-8f2c",
+                        "occurred_at": "2026-10-03T14:22:05Z",
+                        "provider": "openai",
+                        "model": "gpt-4o-mini-2024-07-18",
+                        "input_tokens": 1200,
+                        "output_tokens": 300,
+                        "gateway_key_id": "gk-support-prod",
+                        "tags": {"team": "support", "environment": "production"},
+                    }
+                ],
+                request_only=True,
+            )
+        ],  # fmt: skip
+    )
+    def post(self, request):  # noqa: ANN001, ANN201
+        limit = settings.INGEST_MAX_BYTES
+        declared = request.META.get("CONTENT_LENGTH") or "0"
+        if declared.isdigit() and int(declared) > limit:
+            return _error(
+                413,
+                f"The payload is {int(declared):,} bytes; the limit is {limit:,} bytes. Split it into smaller batches.",
+            )
+        body = request.body
+        if len(body) > limit:
+            return _error(413, f"The payload is {len(body):,} bytes; the limit is {limit:,} bytes.")
+        if not body.strip():
+            return _error(400, "The body is empty: send a JSON array of events or NDJSON lines.")
+        content_type = (request.content_type or "").split(";")[0].strip().lower()
+        fmt = CONTENT_TYPES.get(content_type)
+        if fmt is None:
+            return _error(
+                status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+                f'Content-Type "{content_type or "(none)"}" is not supported: use application/json or application/x-ndjson.',
+            )
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            return _error(400, f"The body is not UTF-8 (invalid byte at offset {exc.start}).")
+        if fmt == "json":
+            try:
+                data = json.loads(text)
+            except json.JSONDecodeError as exc:
+                return _error(
+                    400, f"Malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}."
+                )
+            if not isinstance(data, list | dict):
+                return _error(400, "Expected a JSON array of event objects.")
+        batch = create_batch(
+            organization=self.key.organization, payload=body, fmt=fmt, source="api",
+            created_by=f"key:{self.key.name}",
+        )  # fmt: skip
+        data = BatchSerializer(batch).data
+        data["batch_id"] = batch.pk
+        data["status_url"] = request.build_absolute_uri(
+            reverse("api:ingest-batch", kwargs={"batch_id": batch.pk})
+        )
+        return Response(data, status=status.HTTP_202_ACCEPTED)
+
+
+class IngestBatchDetail(KeyAPIView):
+    @extend_schema(summary="An ingest batch's status and counts", responses={200: BatchSerializer})
+    def get(self, request, batch_id: int):  # noqa: ANN001, ANN201
+        batch = get_object_or_404(IngestBatch, organization=self.key.organization, pk=batch_id)
+        return Response(BatchSerializer(batch).data)

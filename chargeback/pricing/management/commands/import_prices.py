@@ -1,0 +1,42 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from chargeback.pricing.books import PriceFileError, import_prices, parse_prices
+from chargeback.tenancy.cli import format_from, get_org, read_text
+
+
+class Command(BaseCommand):
+    help = "Import a price file (CSV or JSON, the columns of DESIGN.md 6.3) as a new price version."
+
+    def add_arguments(self, parser):  # noqa: ANN001
+        parser.add_argument("--org", required=True, help="organisation slug")
+        parser.add_argument("file", help="path to the price file")
+        parser.add_argument(
+            "--format", choices=["csv", "json"], help="default: from the file name, else csv"
+        )
+        parser.add_argument("--label", default="", help="a name for the new version")
+
+    def handle(self, *args, **opts):  # noqa: ANN002, ANN003
+        org = get_org(opts["org"])
+        text = read_text(opts["file"])
+        try:
+            rows = parse_prices(text, format_from(opts["file"], opts["format"], ("csv", "json")))
+        except PriceFileError as exc:
+            for error in exc.errors:
+                self.stderr.write(error)
+            raise CommandError(
+                f"{opts['file']}: {len(exc.errors)} error(s), nothing imported"
+            ) from exc
+        version, changes = import_prices(
+            org,
+            rows,
+            actor="command:import_prices",
+            label=opts["label"] or f"Import of {opts['file']}",
+        )
+        for change in changes:
+            self.stdout.write(change)
+        if version is None:
+            self.stdout.write(f"no changes: all {len(rows)} prices are already in force")
+        else:
+            self.stdout.write(
+                f"price version {version.number}: {len(changes)} price(s) added or changed"
+            )

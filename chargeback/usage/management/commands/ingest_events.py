@@ -1,0 +1,50 @@
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+from django_scopes import scope
+
+from chargeback.tenancy.cli import format_from, get_org
+from chargeback.usage.ingest import create_batch, wait_for_batch
+from chargeback.usage.models import BatchStatus
+from chargeback.usage.records import FORMATS, check_csv_header
+
+
+class Command(BaseCommand):
+    help = (
+        "Ingest a file of usage events through the same pipeline as the API, wait for it, and "
+        "print the batch counts last."
+    )
+
+    def add_arguments(self, parser):  # noqa: ANN001
+        parser.add_argument("--org", required=True, help="organisation slug")
+        parser.add_argument("file", help="events file")
+        parser.add_argument(
+            "--format", choices=FORMATS, help="default: from the file name, else ndjson"
+        )
+
+    def handle(self, *args, **opts):  # noqa: ANN002, ANN003
+        org = get_org(opts["org"])
+        path = Path(opts["file"])
+        if not path.is_file():
+            raise CommandError(f"file not found: {path}")
+        fmt = format_from(str(path), opts["format"], ("ndjson", "json", "csv", "otel", "litellm"))
+        if fmt == "ndjson" and path.suffix.lower() == ".jsonl":
+            fmt = "ndjson"
+        if path.stat().st_size == 0:
+            raise CommandError(f"{path}: the file is empty")
+        if fmt == "csv":
+            with path.open("rb") as f:
+                first = f.readline().decode("utf-8", "replace")
+            missing = check_csv_header(first)
+            if missing:
+                raise CommandError(f"{path}: CSV header is missing column(s) {', '.join(missing)}")
+        with scope(organization=org), path.open("rb") as stream:
+            batch = create_batch(
+                organization=org, payload=stream, fmt=fmt, source="cli", filename=path.name,
+                created_by="command:ingest_events",
+            )  # fmt: skip
+        # With a broker a worker takes the batch; this waits for it and helps if it stalls.
+        batch = wait_for_batch(batch.pk)
+        if batch.status == BatchStatus.FAILED:
+            raise CommandError(f"batch {batch.pk}: {batch.error}")
+        self.stdout.write(batch.counts_line)

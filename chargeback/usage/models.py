@@ -1,0 +1,251 @@
+"""Usage: ingestion keys, batches (with their raw payload), events, quarantine and the daily
+rollup that dashboards and statements read."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django_scopes import ScopedManager
+
+from chargeback.pricing.models import ModelPrice
+from chargeback.tenancy.models import Organization
+from chargeback.units.models import BusinessUnit
+
+COST = {"max_digits": 24, "decimal_places": 12}
+
+
+class IngestionKey(models.Model):
+    """An organisation's API key for posting usage. Only a hash is stored; the secret is shown once."""
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="ingestion_keys"
+    )
+    name = models.CharField(max_length=200)
+    prefix = models.CharField(max_length=16, unique=True)
+    hashed = models.CharField(max_length=128)
+    created_by = models.CharField(max_length=254)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ScopedManager(organization="organization")
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+
+def payload_path(batch: IngestBatch, filename: str) -> str:
+    return f"ingest/{batch.organization_id}/{filename}"
+
+
+class BatchStatus(models.TextChoices):
+    RECEIVED = "received", "Received"
+    PROCESSING = "processing", "Processing"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
+class IngestBatch(models.Model):
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="ingest_batches"
+    )
+    source = models.CharField(max_length=20)  # api | cli | upload | demo | replay
+    format = models.CharField(max_length=20)  # json | ndjson | csv | otel | litellm
+    filename = models.CharField(max_length=300, blank=True)
+    payload = models.FileField(
+        upload_to=payload_path, help_text="The raw payload, stored before the 202 answer."
+    )
+    size_bytes = models.PositiveBigIntegerField(default=0)
+    status = models.CharField(
+        max_length=20, choices=BatchStatus.choices, default=BatchStatus.RECEIVED
+    )
+    received = models.PositiveIntegerField(default=0)
+    accepted = models.PositiveIntegerField(default=0)
+    duplicates = models.PositiveIntegerField(default=0)
+    quarantined = models.PositiveIntegerField(default=0)
+    records_done = models.PositiveIntegerField(
+        default=0, help_text="Records committed so far (resume point)."
+    )
+    records_total = models.PositiveIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    created_by = models.CharField(max_length=254, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="Last committed chunk.")
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ScopedManager(organization="organization")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["status", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"batch {self.pk}"
+
+    @property
+    def counts_line(self) -> str:
+        return (
+            f"batch {self.pk}: received={self.received} accepted={self.accepted} "
+            f"duplicates={self.duplicates} quarantined={self.quarantined}"
+        )
+
+    @property
+    def progress_percent(self) -> int:
+        if self.status == BatchStatus.DONE:
+            return 100
+        if not self.records_total:
+            return 0
+        return min(99, int(100 * self.records_done / self.records_total))
+
+
+class UsageEvent(models.Model):
+    """One provider response. Unique per (organization, request_id). Never prompt content."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    request_id = models.CharField(max_length=200)
+    provider_response_id = models.CharField(max_length=200, blank=True)
+    occurred_at = models.DateTimeField()
+    provider = models.CharField(max_length=60)
+    model = models.CharField(max_length=200)
+    model_raw = models.CharField(max_length=200)
+    input_tokens = models.BigIntegerField()
+    output_tokens = models.BigIntegerField()
+    cached_input_tokens = models.BigIntegerField(default=0)
+    cache_write_input_tokens = models.BigIntegerField(default=0)
+    reasoning_tokens = models.BigIntegerField(default=0)
+    batch = models.BooleanField(default=False)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    is_error = models.BooleanField(default=False)
+    retry_of = models.CharField(max_length=200, blank=True)
+    attempt = models.PositiveSmallIntegerField(default=1)
+    team = models.CharField(max_length=200, blank=True)
+    service = models.CharField(max_length=200, blank=True)
+    cost_center = models.CharField(max_length=200, blank=True)
+    environment = models.CharField(max_length=60, blank=True)
+    workflow = models.CharField(max_length=200, blank=True)
+    prompt_template = models.CharField(max_length=200, blank=True)
+    user_ref = models.CharField(max_length=200, blank=True)
+    gateway_key_id = models.CharField(max_length=200, blank=True)
+    provider_account = models.CharField(max_length=200, blank=True)
+    unit = models.ForeignKey(BusinessUnit, on_delete=models.PROTECT, related_name="+")
+    attribution = models.CharField(max_length=20)
+    price = models.ForeignKey(ModelPrice, on_delete=models.PROTECT, related_name="+")
+    cost = models.DecimalField(**COST)
+    currency = models.CharField(max_length=3)
+    fingerprint = models.CharField(
+        max_length=40, help_text="Hash of the usage, to tell repeats from conflicts."
+    )
+    ingest_batch = models.ForeignKey(IngestBatch, on_delete=models.PROTECT, related_name="+")
+    ingested_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ScopedManager(organization="organization")
+
+    class Meta:
+        ordering = ["-occurred_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "request_id"], name="usage_event_unique_request"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["organization", "occurred_at"]),
+            models.Index(fields=["organization", "unit", "occurred_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return self.request_id
+
+
+class QuarantineStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    REPLAYED = "replayed", "Replayed"
+    DISCARDED = "discarded", "Discarded"
+
+
+class QuarantinedEvent(models.Model):
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    batch = models.ForeignKey(IngestBatch, on_delete=models.PROTECT, related_name="quarantine")
+    line = models.PositiveIntegerField(
+        help_text="Line (NDJSON/CSV) or index (JSON array) in the batch."
+    )
+    request_id = models.CharField(max_length=200, blank=True)
+    raw = models.TextField(help_text="The record as received.")
+    reasons = models.JSONField(help_text='[{"field": ..., "problem": ...}]')
+    reason = models.CharField(
+        max_length=40, db_index=True, help_text="The first reason's code, for filters."
+    )
+    status = models.CharField(
+        max_length=20, choices=QuarantineStatus.choices, default=QuarantineStatus.OPEN
+    )
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolution_note = models.CharField(max_length=500, blank=True)
+    replayed_in = models.ForeignKey(
+        IngestBatch, null=True, blank=True, on_delete=models.PROTECT, related_name="replays"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ScopedManager(organization="organization")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["batch", "line"], name="quarantine_unique_line")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.request_id or 'record'} (line {self.line}): {self.reason}"
+
+
+class DailyUsage(models.Model):
+    """The rollup: one row per (day in the org's timezone, unit, service, provider, model, environment)."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    unit = models.ForeignKey(BusinessUnit, on_delete=models.PROTECT, related_name="+")
+    service = models.CharField(max_length=200, blank=True)
+    provider = models.CharField(max_length=60)
+    model = models.CharField(max_length=200)
+    environment = models.CharField(max_length=60, blank=True)
+    attribution = models.CharField(max_length=20)
+    requests = models.BigIntegerField(default=0)
+    errors = models.BigIntegerField(default=0)
+    input_tokens = models.BigIntegerField(default=0)
+    output_tokens = models.BigIntegerField(default=0)
+    cached_input_tokens = models.BigIntegerField(default=0)
+    cost = models.DecimalField(**COST, default=0)
+    error_cost = models.DecimalField(**COST, default=0)
+
+    objects = ScopedManager(organization="organization")
+
+    class Meta:
+        ordering = ["day"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=[
+                    "organization",
+                    "day",
+                    "unit",
+                    "service",
+                    "provider",
+                    "model",
+                    "environment",
+                    "attribution",
+                ],
+                name="daily_usage_unique_dims",
+            )
+        ]
+        indexes = [models.Index(fields=["organization", "day"])]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.unit_id} {self.provider}/{self.model}"

@@ -1,0 +1,277 @@
+"""Reading a stored payload as a stream of records, whatever its format.
+
+Each record comes out as (position, dict) or (position, RecordError). Positions are line
+numbers for NDJSON and CSV (the header is line 1), and 1-based indexes for JSON arrays and
+OTLP spans. Nothing is read into memory whole except JSON documents, which are size-limited."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import IO, Any
+
+FORMATS = ("json", "ndjson", "csv", "otel", "litellm")
+MAX_JSON_DOCUMENT = 64 * 1024 * 1024
+CSV_REQUIRED = ("request_id", "occurred_at", "provider", "model", "input_tokens", "output_tokens")
+CSV_TAGS = ("team", "service", "cost_center", "environment", "workflow", "prompt_template")
+
+
+@dataclass(frozen=True)
+class RecordError:
+    raw: str
+    field: str
+    problem: str
+    code: str = "malformed"
+
+
+class PayloadError(ValueError):
+    """The payload as a whole cannot be read (not a record-level problem)."""
+
+
+Record = tuple[int, dict[str, Any] | RecordError]
+
+
+def read_records(stream: IO[bytes], fmt: str) -> Iterator[Record]:
+    if fmt == "ndjson":
+        yield from _ndjson(stream)
+    elif fmt == "csv":
+        yield from _csv(stream)
+    elif fmt == "json":
+        yield from _json_array(stream)
+    elif fmt == "litellm":
+        for position, record in _json_array(stream):
+            yield position, record if isinstance(record, RecordError) else from_litellm(record)
+    elif fmt == "otel":
+        yield from _otlp(stream)
+    else:
+        raise PayloadError(f'unknown format "{fmt}" (one of {", ".join(FORMATS)})')
+
+
+def _ndjson(stream: IO[bytes]) -> Iterator[Record]:
+    for number, line in enumerate(stream, start=1):
+        if number == 1 and line.startswith(b"\xef\xbb\xbf"):
+            line = line[3:]  # a UTF-8 byte-order mark (Excel, Notepad)
+        if not line.strip():
+            continue
+        try:
+            text = line.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            yield (
+                number,
+                RecordError(
+                    line.decode("utf-8", "replace").rstrip("\n"),
+                    "record",
+                    f"not UTF-8 (byte {exc.start})",
+                    "encoding",
+                ),
+            )
+            continue
+        try:
+            obj = json.loads(text)
+        except json.JSONDecodeError as exc:
+            yield (
+                number,
+                RecordError(
+                    text.rstrip("\n"),
+                    "record",
+                    f"malformed JSON at line {number}, column {exc.colno}: {exc.msg}",
+                ),
+            )
+            continue
+        if not isinstance(obj, dict):
+            yield (
+                number,
+                RecordError(text.rstrip("\n"), "record", f"line {number} is not a JSON object"),
+            )
+            continue
+        yield number, obj
+
+
+def check_csv_header(first_line: str) -> list[str]:
+    """Missing required columns, for a quick check before a batch is accepted."""
+    header = next(csv.reader([first_line.lstrip("\ufeff")]), [])
+    return [c for c in CSV_REQUIRED if c not in {h.strip() for h in header}]
+
+
+def _csv(stream: IO[bytes]) -> Iterator[Record]:
+    text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="surrogateescape", newline="")
+    reader = csv.DictReader(text)
+    header = [h.strip() for h in (reader.fieldnames or [])]
+    missing = [c for c in CSV_REQUIRED if c not in header]
+    if missing:
+        raise PayloadError(f"CSV header: missing column(s) {', '.join(missing)}")
+    reader.fieldnames = header
+    for row in reader:
+        line = reader.line_num
+        raw = ",".join(v if isinstance(v, str) else "" for v in row.values() if v is not None)
+        if None in row:
+            yield line, RecordError(raw, "record", f"line {line}: more cells than columns")
+            continue
+        if any(isinstance(v, str) and _has_surrogates(v) for v in row.values()):
+            yield (
+                line,
+                RecordError(
+                    raw.encode("utf-8", "surrogateescape").decode("utf-8", "replace"),
+                    "record",
+                    f"line {line}: not UTF-8",
+                    "encoding",
+                ),
+            )
+            continue
+        record: dict[str, Any] = {
+            k: v for k, v in row.items() if k not in CSV_TAGS and v not in (None, "")
+        }
+        tags = {k: row[k] for k in CSV_TAGS if row.get(k)}
+        if tags:
+            record["tags"] = tags
+        yield line, record
+
+
+def _has_surrogates(value: str) -> bool:
+    return any("\udc80" <= ch <= "\udcff" for ch in value)
+
+
+def _load_json(stream: IO[bytes]) -> Any:
+    data = stream.read(MAX_JSON_DOCUMENT + 1)
+    if len(data) > MAX_JSON_DOCUMENT:
+        raise PayloadError(
+            f"JSON documents are limited to {MAX_JSON_DOCUMENT // (1024 * 1024)} MB: use NDJSON for larger files"
+        )
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise PayloadError(f"not UTF-8 (byte {exc.start})") from exc
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise PayloadError(
+            f"malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
+        ) from exc
+
+
+def _json_array(stream: IO[bytes]) -> Iterator[Record]:
+    data = _load_json(stream)
+    if isinstance(data, dict):
+        data = data.get("events", data.get("data", [data]))
+    if not isinstance(data, list):
+        raise PayloadError("expected a JSON array of events")
+    for index, obj in enumerate(data, start=1):
+        if not isinstance(obj, dict):
+            yield (
+                index,
+                RecordError(json.dumps(obj)[:2000], "record", f"item {index} is not a JSON object"),
+            )
+        else:
+            yield index, obj
+
+
+def _attr_value(value: dict[str, Any]) -> Any:
+    for key in ("stringValue", "intValue", "doubleValue", "boolValue"):
+        if key in value:
+            v = value[key]
+            return int(v) if key == "intValue" else v
+    if "arrayValue" in value:
+        return [_attr_value(v) for v in value["arrayValue"].get("values", [])]
+    return None
+
+
+def _otlp(stream: IO[bytes]) -> Iterator[Record]:
+    """OTLP/JSON traces: every span that carries gen_ai.* attributes is one record."""
+    data = _load_json(stream)
+    if not isinstance(data, dict) or "resourceSpans" not in data:
+        raise PayloadError('expected an OTLP JSON document with "resourceSpans"')
+    index = 0
+    for resource_spans in data.get("resourceSpans", []):
+        resource = {
+            a["key"]: _attr_value(a.get("value", {}))
+            for a in resource_spans.get("resource", {}).get("attributes", [])
+        }
+        for scope in resource_spans.get("scopeSpans", []):
+            for span in scope.get("spans", []):
+                attrs = {
+                    a["key"]: _attr_value(a.get("value", {})) for a in span.get("attributes", [])
+                }
+                if not any(k.startswith("gen_ai.") for k in attrs):
+                    continue
+                index += 1
+                record = {
+                    **{
+                        k: v
+                        for k, v in resource.items()
+                        if k.startswith(("gen_ai.", "chargeback."))
+                    },
+                    **attrs,
+                }
+                record.setdefault(
+                    "request_id", attrs.get("gen_ai.response.id") or span.get("spanId")
+                )
+                if "startTimeUnixNano" in span:
+                    record.setdefault("occurred_at_unix_nano", int(span["startTimeUnixNano"]))
+                yield index, record
+
+
+def from_litellm(row: dict[str, Any]) -> dict[str, Any]:
+    """A LiteLLM spend-log row (its /spend/logs API or LiteLLM_SpendLogs table) in our convention.
+
+    LiteLLM reports OpenAI-style usage: `prompt_tokens` is all input (cache reads and writes
+    included) and `completion_tokens` all output, which is already our convention; cache reads
+    and writes come from the usage details when present. Timestamps without an offset are UTC
+    (LiteLLM stores UTC). The virtual key's alias (or its hashed token) is the gateway key id
+    and the key's team alias (or team id) the team tag."""
+    metadata = row.get("metadata") or {}
+    if isinstance(metadata, str):
+        try:
+            metadata = json.loads(metadata)
+        except json.JSONDecodeError:
+            metadata = {}
+    usage = metadata.get("usage_object") or {}
+    details = usage.get("prompt_tokens_details") or {}
+    extra = metadata.get("additional_usage_values") or {}
+    started = row.get("startTime") or row.get("start_time")
+    if isinstance(started, str) and started and not _has_offset(started):
+        started = started + "+00:00"
+    provider = row.get("custom_llm_provider") or ""
+    model = row.get("model") or ""
+    if not provider and isinstance(model, str) and "/" in model:
+        provider = model.split("/", 1)[0]
+    status = str(row.get("status") or "success").lower()
+    out: dict[str, Any] = {
+        "request_id": row.get("request_id"),
+        "occurred_at": started,
+        "provider": provider,
+        "model": model,
+        "input_tokens": row.get("prompt_tokens"),
+        "output_tokens": row.get("completion_tokens"),
+        "status_code": 200 if status == "success" else 500,
+    }
+    cached = (
+        details.get("cached_tokens")
+        or extra.get("cache_read_input_tokens")
+        or usage.get("cache_read_input_tokens")
+    )
+    written = extra.get("cache_creation_input_tokens") or usage.get("cache_creation_input_tokens")
+    if cached:
+        out["cached_input_tokens"] = cached
+    if written:
+        out["cache_write_input_tokens"] = written
+    key = metadata.get("user_api_key_alias") or row.get("api_key")
+    if key:
+        out["gateway_key_id"] = key
+    user = row.get("end_user") or row.get("user")
+    if user:
+        out["user_ref"] = user
+    tags = {}
+    team = metadata.get("user_api_key_team_alias") or row.get("team_id")
+    if team:
+        tags["team"] = team
+    if tags:
+        out["tags"] = tags
+    return {k: v for k, v in out.items() if v not in (None, "")}
+
+
+def _has_offset(text: str) -> bool:
+    tail = text[10:]
+    return tail.endswith(("Z", "z")) or "+" in tail or "-" in tail

@@ -1,0 +1,53 @@
+"""Gunicorn settings for Chargeback: `gunicorn --config deploy/gunicorn.conf.py`.
+
+Every value comes from the environment (the same /etc/chargeback/env the other processes read),
+with defaults for one host behind a TLS-terminating reverse proxy on the same machine.
+"""
+
+import multiprocessing
+import os
+
+
+def _int(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    return int(value) if value else default
+
+
+wsgi_app = "chargeback.wsgi:application"
+
+# Where to listen. GUNICORN_BIND wins ("127.0.0.1:8000", "unix:/run/chargeback/web.sock", or
+# several separated by commas); else PORT (as set by Procfile runners) on all interfaces; else
+# loopback only, for a reverse proxy on the same host.
+if os.environ.get("GUNICORN_BIND"):
+    bind = [b.strip() for b in os.environ["GUNICORN_BIND"].split(",") if b.strip()]
+elif os.environ.get("PORT"):
+    bind = [f"0.0.0.0:{os.environ['PORT']}"]
+else:
+    bind = ["127.0.0.1:8000"]
+
+# Synchronous workers: (2 x cores) + 1 by default. Pages are short database reads; long work runs
+# in Celery, so a request that needs longer than `timeout` is a bug, not a reason to raise it.
+workers = _int("GUNICORN_WORKERS", 2 * multiprocessing.cpu_count() + 1)
+threads = _int("GUNICORN_THREADS", 1)
+timeout = _int("GUNICORN_TIMEOUT", 60)
+graceful_timeout = _int("GUNICORN_GRACEFUL_TIMEOUT", 30)
+keepalive = _int("GUNICORN_KEEPALIVE", 5)
+# Recycle workers now and then, so a slow leak cannot grow without bound.
+max_requests = _int("GUNICORN_MAX_REQUESTS", 2000)
+max_requests_jitter = _int("GUNICORN_MAX_REQUESTS_JITTER", 200)
+# Logs: access and error log to stdout/stderr, for journald or the container runtime.
+accesslog = "-"
+errorlog = "-"
+loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
+# The client address from the proxy, the request, status, size and duration in milliseconds.
+access_log_format = '%({x-forwarded-for}i)s %(h)s "%(r)s" %(s)s %(B)s %(M)sms "%(f)s" "%(a)s"'
+
+# Which proxies may set X-Forwarded-* for gunicorn itself. Django reads X-Forwarded-Proto through
+# SECURE_PROXY_SSL_HEADER, so the proxy must always overwrite that header.
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
+proc_name = "chargeback-web"
+
+# gunicorn's control socket (for `gunicornc`): off unless a path is given, since the default
+# ($HOME/.gunicorn/) is not writable for a sandboxed service user.
+control_socket = os.environ.get("GUNICORN_CONTROL_SOCKET", "")
+control_socket_disable = not control_socket

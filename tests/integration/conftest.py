@@ -1,0 +1,121 @@
+"""Real Celery worker processes for integration tests, consuming from the configured broker
+and writing to pytest's test database (the PostgreSQL pass of .ci/run)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+
+def _database_url() -> str:
+    from django.db import connection
+
+    s = connection.settings_dict
+    auth = s["USER"] + (f":{s['PASSWORD']}" if s.get("PASSWORD") else "")
+    return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+
+
+def wait_for(predicate, timeout: float = 30.0, interval: float = 0.2):  # noqa: ANN001, ANN201
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(interval)
+    return predicate()
+
+
+class Workers:
+    """Starts `celery worker` subprocesses against the test database and stops them all."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.tmp = tmp
+        self.procs: list[tuple[subprocess.Popen, Path]] = []
+
+    def start(self, **env_extra: str) -> subprocess.Popen:
+        from chargeback.celery import app
+
+        n = len(self.procs)
+        log = self.tmp / f"worker-{n}.log"
+        env = {
+            **os.environ,
+            "DATABASE_URL": _database_url(),
+            "DJANGO_SETTINGS_MODULE": "tests.settings",
+            "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+            **env_extra,
+        }
+        cmd = [
+            sys.executable, "-m", "celery", "-A", "chargeback", "worker", "--pool=solo",
+            "--loglevel=INFO", "--without-gossip", "--without-mingle", "--without-heartbeat",
+            "--hostname", f"ci-{os.getpid()}-{n}@%h",
+        ]  # fmt: skip
+        with open(log, "w") as out:
+            proc = subprocess.Popen(
+                cmd, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=settings.BASE_DIR
+            )
+        self.procs.append((proc, log))
+        deadline = time.monotonic() + 60
+        name = f"ci-{os.getpid()}-{n}@"
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                pytest.fail(
+                    f"celery worker exited with {proc.returncode}:\n{log.read_text()[-3000:]}"
+                )
+            replies = app.control.ping(timeout=1.0)
+            if any(name in host for reply in replies for host in reply):
+                return proc
+        pytest.fail(f"celery worker did not answer a ping in 60 s:\n{log.read_text()[-3000:]}")
+
+    def kill(self, proc: subprocess.Popen) -> None:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=20)
+
+    def log(self, proc: subprocess.Popen) -> str:
+        return next(log.read_text() for p, log in self.procs if p is proc)
+
+    def stop_all(self) -> None:
+        for proc, _log in self.procs:
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+
+
+@pytest.fixture(scope="session")
+def worker_mail_dir(tmp_path_factory) -> Path:  # noqa: ANN001
+    return tmp_path_factory.mktemp("worker-mail")
+
+
+@pytest.fixture(scope="session")
+def celery_worker(django_db_setup, django_db_blocker, worker_mail_dir, tmp_path_factory):  # noqa: ANN001, ANN201
+    """One long-lived worker for the integration tests that just need tasks to run."""
+    from chargeback.celery import app
+
+    app.control.purge()
+    workers = Workers(tmp_path_factory.mktemp("worker-log"))
+    try:
+        yield workers.start(
+            EMAIL_BACKEND="django.core.mail.backends.filebased.EmailBackend",
+            EMAIL_FILE_PATH=str(worker_mail_dir),
+        )
+    finally:
+        workers.stop_all()
+
+
+@pytest.fixture
+def workers(django_db_setup, tmp_path):  # noqa: ANN001, ANN201
+    """Workers this test starts and kills itself."""
+    pool = Workers(tmp_path)
+    try:
+        yield pool
+    finally:
+        pool.stop_all()

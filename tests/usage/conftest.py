@@ -1,0 +1,68 @@
+import json
+
+import pytest
+
+from chargeback.pricing.books import import_prices, load_default_prices, parse_prices
+from chargeback.usage.ingest import create_batch, process_batch
+from tests import factories as f
+
+HEADER = "provider,model,effective_from,input_per_1m,output_per_1m,cached_input_per_1m,cache_write_per_1m,batch_input_per_1m,batch_output_per_1m,per_request,currency,source,source_date\n"
+
+
+@pytest.fixture
+def priced_org(org_a):  # noqa: ANN001
+    """org_a with the default price book, units SUP, SALES, AGENT, a gateway key, an account,
+    a service and a rule; the central unit is CENTRAL."""
+    load_default_prices(org_a, actor="test")
+    # per-request-only prices for the DESIGN.md worked example
+    rows = parse_prices(
+        HEADER
+        + "internal,support-bot,2026-01-01,,,,,,,0.0008,USD,worked example,2026-01-01\n"
+        + "internal,sales-bot,2026-01-01,,,,,,,0.09,USD,worked example,2026-01-01\n"
+        + "internal,agent-bot,2026-01-01,,,,,,,0.015,USD,worked example,2026-01-01\n"
+    )
+    import_prices(org_a, rows, actor="test", label="worked example")
+    units = {
+        "SUP": f.BusinessUnitFactory(organization=org_a, code="SUP", name="Support"),
+        "SALES": f.BusinessUnitFactory(organization=org_a, code="SALES", name="Sales"),
+        "AGENT": f.BusinessUnitFactory(organization=org_a, code="AGENT", name="Agent Lab"),
+        "OPS": f.BusinessUnitFactory(organization=org_a, code="OPS", name="Operations"),
+    }
+    svc = f.ServiceFactory(organization=org_a, name="ticket-summarizer", unit=units["SUP"])
+    f.GatewayKeyFactory(
+        organization=org_a, key_id="gk-sales", unit=units["SALES"], service=None, environment=""
+    )
+    f.ProviderAccountFactory(
+        organization=org_a, provider="openai", account="proj_agent", unit=units["AGENT"]
+    )
+    f.OwnershipRuleFactory(
+        organization=org_a, match_service="", match_environment="staging", unit=units["OPS"]
+    )
+    org_a.units_map = units
+    org_a.service = svc
+    return org_a
+
+
+def event(request_id: str, **overrides) -> dict:  # noqa: ANN003
+    base = {
+        "request_id": request_id,
+        "occurred_at": "2026-10-03T14:22:05Z",
+        "provider": "openai",
+        "model": "gpt-4o-mini-2024-07-18",
+        "input_tokens": 1200,
+        "output_tokens": 300,
+    }
+    base.update(overrides)
+    return base
+
+
+def ndjson(events: list) -> bytes:
+    return b"".join(
+        (json.dumps(e) if not isinstance(e, str) else e).encode() + b"\n" for e in events
+    )
+
+
+def ingest(org, events: list, fmt: str = "ndjson"):  # noqa: ANN001, ANN201
+    payload = events if isinstance(events, bytes) else ndjson(events)
+    batch = create_batch(organization=org, payload=payload, fmt=fmt, source="test")
+    return process_batch(batch.pk)

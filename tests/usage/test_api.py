@@ -1,0 +1,174 @@
+import json
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from chargeback.usage.ingest import process_batch
+from chargeback.usage.keys import create_key, revoke_key
+from chargeback.usage.models import IngestBatch, IngestionKey, QuarantinedEvent, UsageEvent
+from tests.usage.conftest import event, ndjson
+
+URL = "/api/v1/usage-events"
+
+
+@pytest.fixture
+def key(priced_org):  # noqa: ANN001
+    key, secret = create_key(organization=priced_org, name="gateway", actor="test")
+    return key, secret
+
+
+def post(client, secret, body, content_type="application/json", **extra):  # noqa: ANN001, ANN003, ANN201
+    return client.generic(
+        "POST", URL, body, content_type=content_type, HTTP_AUTHORIZATION=f"Bearer {secret}", **extra
+    )
+
+
+def test_post_json_array_answers_202_and_processes(client, key, priced_org):
+    _key, secret = key
+    response = post(client, secret, json.dumps([event("a1"), event("a2")]))
+    assert response.status_code == 202
+    batch_id = response.json()["batch_id"]
+    batch = process_batch(batch_id)  # tests run inside a transaction: on-commit tasks do not fire
+    assert (batch.source, batch.received, batch.accepted) == ("api", 2, 2)
+    status = client.get(f"/api/v1/ingest-batches/{batch_id}", HTTP_AUTHORIZATION=f"Bearer {secret}")
+    assert status.status_code == 200
+    assert {k: status.json()[k] for k in ("status", "received", "accepted", "duplicates", "quarantined")} == {
+        "status": "done", "received": 2, "accepted": 2, "duplicates": 0, "quarantined": 0,
+    }  # fmt: skip
+
+
+def test_post_ndjson(client, key):
+    _key, secret = key
+    response = post(
+        client, secret, ndjson([event("n1"), "{bad"]), content_type="application/x-ndjson"
+    )
+    assert response.status_code == 202
+    batch = process_batch(response.json()["batch_id"])
+    assert (batch.received, batch.accepted, batch.quarantined) == (2, 1, 1)
+    q = QuarantinedEvent.objects.get(batch=batch)
+    assert q.reasons[0]["problem"].startswith("malformed JSON at line 2")
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "status", "detail"),
+    [
+        ('[{"a":', "application/json", 400, "Malformed JSON at line 1, column 7: Expecting value."),
+        (
+            "",
+            "application/json",
+            400,
+            "The body is empty: send a JSON array of events or NDJSON lines.",
+        ),
+        (
+            "   \n",
+            "application/x-ndjson",
+            400,
+            "The body is empty: send a JSON array of events or NDJSON lines.",
+        ),
+        (b"[\xff]", "application/json", 400, "The body is not UTF-8 (invalid byte at offset 1)."),
+        ("42", "application/json", 400, "Expected a JSON array of event objects."),
+        (
+            "[]",
+            "text/csv",
+            415,
+            'Content-Type "text/csv" is not supported: use application/json or application/x-ndjson.',
+        ),
+    ],
+)
+def test_bad_bodies_get_clear_errors_and_store_nothing(
+    client, key, body, content_type, status, detail
+):
+    _key, secret = key
+    response = post(client, secret, body, content_type=content_type)
+    assert (response.status_code, response.json()) == (status, {"detail": detail})
+    assert IngestBatch.objects.count() == 0
+
+
+def test_oversize_payload_is_413_with_the_limit(client, key, settings):
+    _key, secret = key
+    settings.INGEST_MAX_BYTES = 100
+    response = post(client, secret, json.dumps([event("big")] * 5))
+    assert response.status_code == 413
+    assert "the limit is 100 bytes" in response.json()["detail"]
+
+
+def test_keys_missing_unknown_revoked_and_foreign(client, key, org_b):
+    key_obj, secret = key
+    assert client.post(URL, "[]", content_type="application/json").status_code in (401, 403)
+    assert post(client, "cbk_nothere_secret", "[]").status_code == 401
+    assert post(client, secret[:-2] + "xx", "[]").json() == {
+        "detail": "Invalid ingestion key: unknown key."
+    }
+    revoke_key(key=key_obj, actor="test")
+    response = post(client, secret, "[]")
+    assert (response.status_code, response.json()) == (
+        401,
+        {"detail": "Invalid ingestion key: this key was revoked."},
+    )
+    _b_key, b_secret = create_key(organization=org_b, name="bravo", actor="test")
+    own = post(client, b_secret, json.dumps([event("b1")]))
+    assert own.status_code == 202
+    assert IngestBatch.objects.get(pk=own.json()["batch_id"]).organization == org_b
+
+
+def test_key_is_hashed_shown_once_and_tracks_last_use(client, key):
+    key_obj, secret = key
+    stored = IngestionKey.objects.get(pk=key_obj.pk)
+    assert secret not in (stored.hashed, stored.prefix) and secret.startswith(
+        f"cbk_{stored.prefix}_"
+    )
+    assert stored.last_used_at is None
+    post(client, secret, json.dumps([event("u1")]))
+    assert IngestionKey.objects.get(pk=key_obj.pk).last_used_at is not None
+
+
+def test_future_and_wrongly_typed_records_are_quarantined(client, key):
+    _key, secret = key
+    body = json.dumps(
+        [event("f1", occurred_at="2099-01-01T00:00:00Z"), event("t1", input_tokens="many")]
+    )
+    batch = process_batch(post(client, secret, body).json()["batch_id"])
+    reasons = sorted(QuarantinedEvent.objects.filter(batch=batch).values_list("reason", flat=True))
+    assert (batch.quarantined, reasons) == (2, ["bad_type", "future_timestamp"])
+    assert UsageEvent.objects.count() == 0
+
+
+def test_cli_errors(priced_org, tmp_path):
+    csv_file = tmp_path / "e.csv"
+    csv_file.write_text("request_id,provider\nr1,openai\n")
+    with pytest.raises(
+        CommandError,
+        match="CSV header is missing column\\(s\\) occurred_at, model, input_tokens, output_tokens",
+    ):
+        call_command("ingest_events", "--org", priced_org.slug, str(csv_file))
+    empty = tmp_path / "empty.ndjson"
+    empty.write_text("")
+    with pytest.raises(CommandError, match="the file is empty"):
+        call_command("ingest_events", "--org", priced_org.slug, str(empty))
+    with pytest.raises(CommandError, match="file not found"):
+        call_command("ingest_events", "--org", priced_org.slug, str(tmp_path / "nope.ndjson"))
+    with pytest.raises(CommandError, match='unknown organization "ghost"'):
+        call_command("ingest_events", "--org", "ghost", str(csv_file))
+    broken = tmp_path / "broken.json"
+    broken.write_text('[{"request_id": ')
+    with pytest.raises(CommandError, match="malformed JSON at line 1"):
+        call_command("ingest_events", "--org", priced_org.slug, str(broken))
+
+
+def test_cli_csv_with_tag_columns(priced_org, tmp_path, capsys):
+    path = tmp_path / "e.csv"
+    path.write_text(
+        "request_id,occurred_at,provider,model,input_tokens,output_tokens,team,environment\n"
+        "c1,2026-10-03T10:00:00Z,openai,gpt-4o-mini,1000,100,SUP,staging\n"
+        "c2,2026-10-03T10:00:00Z,openai,gpt-4o-mini,x,100,SUP,staging\n"
+    )
+    call_command("ingest_events", "--org", priced_org.slug, str(path))
+    assert (
+        capsys.readouterr()
+        .out.strip()
+        .splitlines()[-1]
+        .endswith("received=2 accepted=1 duplicates=0 quarantined=1")
+    )
+    assert UsageEvent.objects.get(request_id="c1").unit.code == "SUP"
+    assert QuarantinedEvent.objects.get(request_id="c2").line == 3
