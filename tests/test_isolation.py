@@ -14,7 +14,7 @@ import pytest
 from django.contrib.admin.sites import site as admin_site
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from chargeback.pricing.models import ModelAlias, PriceVersion
+from chargeback.pricing.models import ModelAlias, PriceVersion, RepricingRun
 from chargeback.tenancy.models import Membership, Role
 from chargeback.units.models import (
     BusinessUnit,
@@ -43,6 +43,7 @@ ID_KWARGS = {
     "ingestion_key_id": IngestionKey,
     "version_id": PriceVersion,
     "alias_id": ModelAlias,
+    "run_id": RepricingRun,
 }
 # Routes outside the tenant tree whose kwargs are not tenant ids: fill with harmless values.
 PUBLIC_KWARGS = {"uidb64": "Mg", "token": "set-password"}
@@ -132,7 +133,15 @@ def _foreign_ids(org) -> dict[type, int]:  # noqa: ANN001
         canonical_provider="openai",
         canonical_model="bravo-secret-model",
     )
+    run = RepricingRun.objects.filter(organization=org).first() or RepricingRun.objects.create(
+        organization=org,
+        first_day="2026-10-01",
+        last_day="2026-10-31",
+        note="bravo secret run",
+        created_by="boss@bravo.example",
+    )
     return {
+        RepricingRun: run.pk,
         IngestBatch: batch.pk,
         QuarantinedEvent: QuarantinedEvent.objects.filter(organization=org).get().pk,
         IngestionKey: key.pk,

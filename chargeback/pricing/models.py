@@ -112,3 +112,53 @@ class ModelAlias(models.Model):
         return (
             f"{self.provider or '*'}:{self.raw} → {self.canonical_provider}/{self.canonical_model}"
         )
+
+
+class RepricingRun(models.Model):
+    """An explicit, audited re-pricing of a past range. Events keep their original cost and
+    price; each run records the differences as adjustments (per unit, month, provider and
+    model) that statements pick up, and remembers each event's latest repriced cost so a
+    second run only adds what changed since."""
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="repricing_runs"
+    )
+    first_day = models.DateField()
+    last_day = models.DateField()
+    note = models.CharField(max_length=500)
+    created_by = models.CharField(max_length=254)
+    created_at = models.DateTimeField(auto_now_add=True)
+    events_examined = models.PositiveIntegerField(default=0)
+    events_changed = models.PositiveIntegerField(default=0)
+    total_delta = models.DecimalField(max_digits=24, decimal_places=12, default=0)
+
+    objects = ScopedManager(organization="organization")
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"re-pricing {self.first_day}..{self.last_day}"
+
+
+class PriceAdjustment(models.Model):
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    run = models.ForeignKey(RepricingRun, on_delete=models.CASCADE, related_name="adjustments")
+    unit = models.ForeignKey("units.BusinessUnit", on_delete=models.PROTECT, related_name="+")
+    month = models.CharField(
+        max_length=7, help_text="The month (YYYY-MM, org timezone) the usage belongs to."
+    )
+    provider = models.CharField(max_length=60)
+    model = models.CharField(max_length=200)
+    events = models.PositiveIntegerField()
+    old_cost = models.DecimalField(max_digits=24, decimal_places=12)
+    new_cost = models.DecimalField(max_digits=24, decimal_places=12)
+    delta = models.DecimalField(max_digits=24, decimal_places=12)
+
+    objects = ScopedManager(organization="organization")
+
+    class Meta:
+        ordering = ["month", "unit_id", "provider", "model"]
+
+    def __str__(self) -> str:
+        return f"{self.month} {self.provider}/{self.model}: {self.delta}"
