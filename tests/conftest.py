@@ -143,3 +143,7 @@ def client_for(client):  # noqa: ANN001
         return client
 
     return login
+
+
+# An organisation with prices, units, keys and rules, for tests beyond tests/usage/.
+from tests.usage.conftest import priced_org  # noqa: E402, F401

@@ -10,7 +10,7 @@ from chargeback.pricing.books import import_prices, parse_prices
 from chargeback.pricing.models import PriceAdjustment, RepricingRun
 from chargeback.pricing.repricing import plan_repricing, reprice_range
 from chargeback.usage.models import UsageEvent
-from tests.usage.conftest import HEADER, event, ingest, priced_org  # noqa: F401 (fixture)
+from tests.usage.conftest import HEADER, event, ingest
 
 OCT = (dt.date(2026, 10, 1), dt.date(2026, 10, 31))
 
