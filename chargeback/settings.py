@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "chargeback.units",
     "chargeback.pricing",
     "chargeback.usage",
+    "chargeback.allocation",
     "chargeback.dashboards",
     "chargeback.api",
 ]

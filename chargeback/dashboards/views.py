@@ -1,30 +1,99 @@
-"""The organization's home. Spend figures arrive with ingestion; until then it shows the
-structure's readiness: units with owners, keys mapped, rules, members."""
+"""Showback pages: the organisation's overview and a unit's spend page. Both read the
+DailyUsage rollup through `showback.build`; `?csv=<chart>` downloads a chart's table."""
 
-from django.http import HttpRequest, HttpResponse
+from __future__ import annotations
+
+import datetime as dt
+
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from chargeback.dashboards import queries, showback
+from chargeback.dashboards.csv_export import csv_response
+from chargeback.dashboards.periods import Window
 from chargeback.tenancy.permissions import org_permission
-from chargeback.units.models import GatewayKey, OwnershipRule, Service
-from chargeback.units.queries import visible_unit_ids, visible_units
+
+EVENTS_PER_PAGE = 25
+# the business-unit table's columns: (sort key or "", label, numeric)
+UNIT_COLUMNS = [
+    ("name", "Unit", False),
+    ("", "Billing mode", False),
+    ("spend", "Spend", True),
+    ("share", "Share", True),
+    ("", "Prior period", True),
+    ("change", "Change", True),
+    ("tokens", "Tokens", True),
+    ("requests", "Requests", True),
+    ("", "Coverage", True),
+]
+CHEAPER_NOTE = (
+    "Each model's requests and tokens priced at the cheapest model of the same provider in the "
+    "current price book (cache writes count as input). An upper bound on what switching models "
+    "could save, not a judgement of quality."
+)
 
 
 @org_permission("org.view")
 def overview(request: HttpRequest, org_slug: str) -> HttpResponse:
-    units = visible_units(request.membership).filter(archived=False)
-    ids = visible_unit_ids(request.membership)
+    sort = request.GET.get("sort", "-spend")
+    board = showback.build(membership=request.membership, params=request.GET, sort=sort)
+    if download := _download(request, board, "overview"):
+        return download
+    led = list(request.membership.units.order_by("name")) if board.unit_ids is not None else []
+    context = {"board": board, "sort": sort, "led_units": led, "unit_columns": UNIT_COLUMNS}
+    return render(request, "dashboards/overview.html", context)
 
-    def reach(qs):  # noqa: ANN001, ANN202
-        return qs if ids is None else qs.filter(unit_id__in=ids)
 
-    figures = {
-        "units": units.count(),
-        "chargeback_units": units.filter(billing_mode="chargeback").count(),
-        "services": reach(Service.objects.filter(organization=request.org, archived=False)).count(),
-        "keys": reach(GatewayKey.objects.filter(organization=request.org, archived=False)).count(),
-        "rules": reach(
-            OwnershipRule.objects.filter(organization=request.org, archived=False)
-        ).count(),
+@org_permission("org.view")
+def unit_spend(request: HttpRequest, org_slug: str, unit_id: int) -> HttpResponse:
+    sort = request.GET.get("sort", "-spend")
+    try:
+        board = showback.build(
+            membership=request.membership, params=request.GET, root_id=unit_id, sort=sort
+        )
+    except showback.OutOfReach:
+        raise Http404("No such unit.") from None
+    unit = board.units[unit_id]
+    if download := _download(request, board, unit.code):
+        return download
+    first, last = _event_days(request, board.window)
+    events = queries.events(
+        request.org, unit_ids=board.unit_ids, filters=board.filters, first=first, last=last
+    )
+    page = Paginator(events, EVENTS_PER_PAGE).get_page(request.GET.get("page"))
+    context = {
+        "board": board,
+        "sort": sort,
+        "unit": unit,
+        "parent": board.units.get(unit.parent_id)
+        if board.reach is None or unit.parent_id in board.reach
+        else None,
+        "unit_columns": UNIT_COLUMNS,
+        "cheaper_note": CHEAPER_NOTE,
+        "events": page,
+        "event_day": first if first == last and request.GET.get("day") else None,
     }
-    led = request.membership.units.all() if ids is not None else []
-    return render(request, "dashboards/overview.html", {"figures": figures, "led_units": led})
+    return render(request, "dashboards/unit_spend.html", context)
+
+
+def _download(request: HttpRequest, board: showback.Showback, name: str) -> HttpResponse | None:
+    key = request.GET.get("csv")
+    if not key:
+        return None
+    table = showback.unit_table_csv(board.unit_rows) if key == "units" else board.chart(key)
+    if table is None:
+        raise Http404("No such table.")
+    filename = f"{request.org.slug}-{name}-{key}-{board.window.first}-{board.window.last}.csv"
+    return csv_response(table.csv_rows(), filename)
+
+
+def _event_days(request: HttpRequest, window: Window) -> tuple[dt.date, dt.date]:
+    """The event list covers the window, or one day of it (`?day=YYYY-MM-DD`, from a chart)."""
+    try:
+        day = dt.date.fromisoformat(request.GET.get("day", ""))
+    except ValueError:
+        return window.first, window.last
+    if window.first <= day <= window.last:
+        return day, day
+    return window.first, window.last

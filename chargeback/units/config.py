@@ -33,7 +33,9 @@ How a file is applied:
   not in the organization and the current central unit's code is not in the file, the current
   central unit is renamed to the marked code (so a fresh organization's CENTRAL becomes the
   file's central unit); otherwise the marked unit takes the flag from it.
-- `policy` is accepted and reported as not applied: allocation policies come in a later release.
+- `policy` is the allocation policy (`chargeback.allocation.policy`): one mapping, or a list of
+  them for several months, each with its `effective_from` month. A version is created or
+  replaced whole by its month; versions not in the file are left alone.
 - A file with any error changes nothing. A file that matches the organization changes nothing
   and writes no audit event. Otherwise each changed row gets its own audit event (through
   `save_entity`) and the import one `config.imported`, all in one transaction.
@@ -51,6 +53,9 @@ import yaml
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.db import IntegrityError, transaction
 
+from chargeback.allocation.models import AllocationPolicy
+from chargeback.allocation.policies import save_policy
+from chargeback.allocation.policy import policy_doc
 from chargeback.audit.log import record
 from chargeback.tenancy.models import Organization
 from chargeback.units.config_format import (
@@ -228,6 +233,9 @@ def apply_config(organization: Organization, data: Any, *, actor: Any) -> Plan:
 
 def _apply(org: Organization, change: Change, actor: Any) -> None:
     d = change.desired
+    if change.section == "policy":
+        save_policy(organization=org, policy=d["policy"], actor=actor)
+        return
     if change.section == "required_tags":
         before = {"required_tags": org.required_tags}
         org.required_tags = d["required_tags"]
@@ -312,7 +320,9 @@ def export_config(organization: Organization) -> dict:
         .select_related("unit")
         .order_by("position", "id")
     )
-    return {
+    versions = AllocationPolicy.objects.filter(organization=organization).order_by("effective_from")
+    policies = [policy_doc(v.policy) for v in versions]
+    out = {
         "units": out_units,
         "services": [
             _flags(service_doc(s, s.unit.code), s.archived, drop_empty="description")
@@ -334,6 +344,9 @@ def export_config(organization: Organization) -> dict:
         ],
         "required_tags": list(organization.required_tags or []),
     }
+    if policies:
+        out["policy"] = policies[0] if len(policies) == 1 else policies
+    return out
 
 
 def _flags(doc: dict, archived: bool, drop_empty: str = "") -> dict:
@@ -373,7 +386,9 @@ def dump_config(data: dict, fmt: str = "yaml") -> str:
         raise ValueError(f"unknown format {fmt!r}: use one of {', '.join(FORMATS)}")
     parts = []
     for key, value in data.items():
-        if isinstance(value, list):
+        if key == "policy":
+            value = _flow_inside(value)
+        elif isinstance(value, list):
             if value and all(isinstance(v, str) for v in value):
                 value = _FlowList(value)
             else:
@@ -382,3 +397,17 @@ def dump_config(data: dict, fmt: str = "yaml") -> str:
             yaml.dump({key: value}, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=4096)
         )
     return "\n".join(parts)
+
+
+def _flow_inside(policy: dict | list) -> dict | list:
+    """A policy in block style, with each tier, pool, rate or discount on one line."""
+    if isinstance(policy, list):
+        return [_flow_inside(p) for p in policy]
+    out = {}
+    for key, value in policy.items():
+        if isinstance(value, list):
+            value = [_Flow(v) if isinstance(v, dict) else v for v in value]
+        elif isinstance(value, dict):
+            value = _Flow(value)
+        out[key] = value
+    return out

@@ -31,7 +31,6 @@ SECTIONS = (
     "policy",
 )
 TAGS = ("team", "service", "cost_center", "environment", "workflow")
-POLICY_NOTE = "policy: not applied (allocation policies are configured in a later release)"
 REQUIRED, FLAG, MISSING = object(), object(), object()
 # key in the file -> (model field whose validators and choices apply, default or REQUIRED/FLAG)
 UNIT_KEYS = {

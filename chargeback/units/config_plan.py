@@ -18,7 +18,6 @@ from chargeback.units.config_format import (
     ACCOUNT_KEYS,
     KEY_KEYS,
     MISSING,
-    POLICY_NOTE,
     RULE_KEYS,
     SECTIONS,
     SERVICE_KEYS,
@@ -35,6 +34,7 @@ from chargeback.units.config_format import (
     show,
     unit_doc,
 )
+from chargeback.units.config_policy import plan_policy
 from chargeback.units.models import (
     BusinessUnit,
     GatewayKey,
@@ -106,8 +106,6 @@ def plan_config(organization: Organization, data: Any) -> Plan:
     for key in data:
         if key not in SECTIONS:
             plan.errors.append(f"{key}: unknown section (allowed: {', '.join(SECTIONS)})")
-    if "policy" in data:
-        plan.notes.append(POLICY_NOTE)
     planner = _Planner(organization, plan)
     for name, step in (
         ("units", planner.units),
@@ -124,6 +122,16 @@ def plan_config(organization: Organization, data: Any) -> Plan:
             plan.errors.append(f"{name}: must be a list, not {kind_of(value)}")
             continue
         step(value or [])
+    if data.get("policy") is not None:
+        units = {code: archived for code, (_parent, archived) in planner.final.items()}
+        changes = plan_policy(
+            organization,
+            data["policy"],
+            units=units,
+            services=planner.service_names,
+            errors=plan.errors,
+        )
+        plan.changes.extend(Change(**c) for c in changes)
     if plan.errors:
         plan.changes = []
         plan.errors.sort(key=_error_order)  # stable: by section, then entry, as found

@@ -51,7 +51,6 @@ policy:
   charge_basis: token
 """
 SAMPLE_LINES = [
-    "policy: not applied (allocation policies are configured in a later release)",
     "units: update CENTRAL: code CENTRAL -> PLAT, name "
     '"Alpha Central" -> Platform, owner owner@example.com -> raj@example.com, kind team -> division',
     "units: create SUP (name Support, parent PLAT, owner ana@example.com, "
@@ -64,6 +63,7 @@ SAMPLE_LINES = [
     'ownership_rules: create #2 team=support, environment=production -> SUP (description "Support: prod")',
     "required_tags: [team, service, cost_center, environment] -> "
     "[team, service, cost_center, environment, workflow]",
+    "policy: create 2026-10",
 ]
 MODELS = (BusinessUnit, Service, GatewayKey, ProviderAccount, OwnershipRule, AuditEvent)
 
@@ -376,6 +376,7 @@ def test_plan_writes_nothing_and_describes_each_change(org_a, unit_tree):  # noq
         "provider_accounts": {"create": 1},
         "ownership_rules": {"create": 2},
         "required_tags": {"update": 1},
+        "policy": {"create": 1},
     }
     assert counts() == before
 
@@ -437,11 +438,12 @@ def test_apply_creates_parents_first_and_audits_each_row(org_a, unit_tree, admin
         "ownershiprule.created",
         "ownershiprule.created",
         "organization.updated",
+        "allocationpolicy.created",
         "config.imported",
     ]
     imported = AuditEvent.objects.get(action="config.imported")
-    assert (imported.actor, imported.object_repr) == (admin.user, "8 changes")
-    assert imported.after["changes"] == SAMPLE_LINES[1:]
+    assert (imported.actor, imported.object_repr) == (admin.user, "9 changes")
+    assert imported.after["changes"] == SAMPLE_LINES
     # rows the file does not mention are left alone
     assert set(BusinessUnit.objects.filter(organization=org_a).values_list("code", flat=True)) == {
         "PLAT", "SUP", "SALES", "SALES-EU", "SALES-DE", "SUPPORT"
@@ -454,7 +456,7 @@ def test_second_run_changes_nothing_and_writes_no_audit_event(org_a, unit_tree, 
     updated = dict(BusinessUnit.objects.values_list("code", "updated_at"))
     plan = apply_config(org_a, parse_config(SAMPLE), actor=admin.user)
     assert plan.changes == []
-    assert plan.lines == [SAMPLE_LINES[0]]  # only the policy note
+    assert plan.lines == []
     assert counts() == before
     assert dict(BusinessUnit.objects.values_list("code", "updated_at")) == updated
 
@@ -464,7 +466,7 @@ def test_one_field_changed_is_one_update(org_a, unit_tree, admin):  # noqa: ANN0
     since = last_event_id()
     text = SAMPLE.replace("name: Support,", "name: Customer Support,")
     plan = apply_config(org_a, parse_config(text), actor=admin.user)
-    assert plan.lines[1:] == ['units: update SUP: name Support -> "Customer Support"']
+    assert plan.lines == ['units: update SUP: name Support -> "Customer Support"']
     assert actions(since) == ["businessunit.updated", "config.imported"]
     assert BusinessUnit.objects.get(organization=org_a, code="SUP").name == "Customer Support"
 
@@ -674,13 +676,13 @@ def test_import_command_prints_the_plan_then_applies(org_a, unit_tree, tmp_path)
     path = tmp_path / "org.yaml"
     path.write_text(SAMPLE)
     out, _ = run("import_config", "--org", "alpha", "--dry-run", str(path))
-    assert out.splitlines() == [*SAMPLE_LINES, "dry run: 8 changes planned, none applied"]
+    assert out.splitlines() == [*SAMPLE_LINES, "dry run: 9 changes planned, none applied"]
     assert BusinessUnit.objects.filter(organization=org_a, code="SUP").exists() is False
     out, _ = run("import_config", "--org", "alpha", str(path))
-    assert out.splitlines() == [*SAMPLE_LINES, "applied 8 changes"]
+    assert out.splitlines() == [*SAMPLE_LINES, "applied 9 changes"]
     assert AuditEvent.objects.get(action="config.imported").actor_label == "command:import_config"
     out, _ = run("import_config", "--org", "alpha", str(path))
-    assert out.splitlines() == [SAMPLE_LINES[0], "no changes"]
+    assert out.splitlines() == ["no changes"]
 
 
 def test_import_command_lists_every_error_and_fails(org_a, unit_tree, tmp_path):  # noqa: ANN001
@@ -772,14 +774,14 @@ def test_upload_previews_without_writing_then_confirm_applies(org_a, unit_tree, 
     response = client.post(urls()["config"], {"file": upload})
     assert response.status_code == 200
     assert counts() == before
-    assert [str(c) for c in response.context["plan"].changes] == SAMPLE_LINES[1:]
+    assert [str(c) for c in response.context["plan"].changes] == SAMPLE_LINES
     body = response.content.decode()
-    assert "Apply 8 changes" in body
-    assert "policy: not applied" in body
+    assert "Apply 9 changes" in body
+    assert "create 2026-10" in body
     assert response.context["confirm"].initial["text"] == SAMPLE
     response = client.post(urls()["config-apply"], {"text": SAMPLE}, follow=True)
     assert response.redirect_chain == [(urls()["config"], 302)]
-    assert [str(m) for m in response.context["messages"]] == ["Applied 8 changes."]
+    assert [str(m) for m in response.context["messages"]] == ["Applied 9 changes."]
     assert BusinessUnit.objects.get(organization=org_a, code="SUP").parent.code == "PLAT"
     audit = client.get(reverse("audit:event-list", kwargs={"org_slug": "alpha"}))
     assert (audit.status_code, "config.imported" in audit.content.decode()) == (200, True)

@@ -1,0 +1,158 @@
+#!/usr/bin/env python
+"""Dashboard benchmark (PostgreSQL). Prints figures; asserts nothing.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/chargeback_bench \
+    .venv/bin/python bench/dashboard.py [--units 60] [--services 40] [--requests 50]
+
+1. Creates an organisation with --units units and writes a DailyUsage rollup for the current
+   month and the three before it: every (day, unit, service, model, environment) that a
+   month of about 10M events produces (rows, not events: dashboards read only the rollup).
+2. Logs in a finance member with Django's test client and opens the overview (and one unit
+   page) --requests times with the month to date, reporting p50/p95 server time and the SQL
+   time and query count per request.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import random
+import statistics
+import sys
+import time
+from decimal import Decimal
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chargeback.settings")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.conf import settings  # noqa: E402
+
+# Pages render {% static %}; the bench has no collectstatic manifest.
+settings.STORAGES = {
+    **settings.STORAGES,
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+
+from django.contrib.auth import get_user_model  # noqa: E402
+from django.db import connection  # noqa: E402
+from django.test import Client  # noqa: E402
+from django_scopes import scopes_disabled  # noqa: E402
+
+from chargeback.tenancy.models import Membership, Role  # noqa: E402
+from chargeback.tenancy.orgs import create_organization  # noqa: E402
+from chargeback.units.models import BusinessUnit  # noqa: E402
+from chargeback.usage.models import DailyUsage  # noqa: E402
+
+MODELS = [("openai", "gpt-4o-mini"), ("openai", "gpt-4.1"), ("anthropic", "claude-sonnet-4"),
+          ("google", "gemini-2.5-flash"), ("mistral", "mistral-large"), ("bedrock", "claude-3-5-haiku")]  # fmt: skip
+ENVIRONMENTS = ["production", "staging"]
+ATTRIBUTIONS = ["gateway_key", "gateway_key", "team_tag", "central"]
+
+
+def build(units: int, services: int) -> tuple:
+    rng = random.Random(1)
+    slug = f"bench-dash-{int(time.time())}"
+    org, _ = create_organization(
+        slug=slug, name=f"Bench {slug}", currency="USD", timezone="Europe/Berlin"
+    )
+    central = BusinessUnit.objects.get(organization=org, is_central=True) if BusinessUnit.objects.filter(organization=org, is_central=True).exists() else BusinessUnit.objects.create(organization=org, code="CENTRAL", name="Central", owner_email="o@example.com", is_central=True)  # fmt: skip
+    made = [central] + [
+        BusinessUnit.objects.create(organization=org, code=f"U{i:03d}", name=f"Unit {i:03d}", owner_email="o@example.com")
+        for i in range(units)
+    ]  # fmt: skip
+    today = dt.datetime.now(org.tz).date()
+    first = (today.replace(day=1) - dt.timedelta(days=95)).replace(day=1)
+    rows, events = [], 0
+    day = first
+    while day <= today:
+        for unit in made:
+            for s in rng.sample(range(services), 4):
+                provider, model = rng.choice(MODELS)
+                requests = rng.randint(500, 4000)
+                events += requests
+                cost = Decimal(requests) * Decimal("0.004") * Decimal(str(rng.uniform(0.5, 2)))
+                rows.append(DailyUsage(
+                    organization=org, day=day, unit=unit, service=f"svc-{s:03d}", provider=provider,
+                    model=model, environment=rng.choice(ENVIRONMENTS), attribution=rng.choice(ATTRIBUTIONS),
+                    requests=requests, errors=requests // 50, input_tokens=requests * 1200,
+                    output_tokens=requests * 300, cached_input_tokens=requests * 100,
+                    cost=cost.quantize(Decimal("1e-12")), error_cost=(cost / 50).quantize(Decimal("1e-12")),
+                ))  # fmt: skip
+        day += dt.timedelta(days=1)
+    DailyUsage.objects.bulk_create(rows, batch_size=5000, ignore_conflicts=True)
+    user = get_user_model().objects.create_user(
+        username=f"finance@{slug}.example", email=f"finance@{slug}.example"
+    )
+    Membership.objects.create(organization=org, user=user, role=Role.FINANCE)
+    return org, user, made[1], len(rows), events
+
+
+def measure(client: Client, url: str, n: int) -> tuple[list[float], list[float], list[int]]:
+    server, sql, counts = [], [], []
+    for _ in range(n):
+        spent = [0.0, 0]
+
+        def timer(execute, sql_text, params, many, context, spent=spent):  # noqa: ANN001, ANN202
+            t = time.perf_counter()
+            try:
+                return execute(sql_text, params, many, context)
+            finally:
+                spent[0] += time.perf_counter() - t
+                spent[1] += 1
+
+        t = time.perf_counter()
+        with connection.execute_wrapper(timer):
+            response = client.get(url)
+        server.append((time.perf_counter() - t) * 1000)
+        assert response.status_code == 200, response.status_code
+        sql.append(spent[0] * 1000)
+        counts.append(spent[1])
+    return server, sql, counts
+
+
+def p95(values: list[float]) -> float:
+    return statistics.quantiles(values, n=20)[-1] if len(values) >= 2 else values[0]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--units", type=int, default=60)
+    parser.add_argument("--services", type=int, default=40)
+    parser.add_argument("--requests", type=int, default=50)
+    args = parser.parse_args()
+    if connection.vendor != "postgresql":
+        sys.exit("bench/dashboard.py runs on PostgreSQL: set DATABASE_URL=postgres://...")
+    with scopes_disabled():
+        t = time.perf_counter()
+        org, user, unit, rows, events = build(args.units, args.services)
+        print(
+            f"rollup: {rows:,} rows for {events:,} events over 4 months, written in {time.perf_counter() - t:.1f} s"
+        )
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE usage_dailyusage")
+    client = Client()
+    client.force_login(user)
+    for label, url in (
+        ("overview", f"/o/{org.slug}/"),
+        ("overview, last 90 days", f"/o/{org.slug}/?period=90d"),
+        ("unit page", f"/o/{org.slug}/units/{unit.pk}/spend/"),
+    ):
+        client.get(url)  # warm up
+        server, sql, counts = measure(client, url, args.requests)
+        print(
+            f"{label}: server p50 {statistics.median(server):.0f} ms, p95 {p95(server):.0f} ms; "
+            f"SQL p50 {statistics.median(sql):.1f} ms, p95 {p95(sql):.1f} ms; {max(counts)} queries"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,538 @@
+"""The allocation engine: a month's usage per unit + the policy -> one statement per unit.
+
+Pure functions over Decimal and frozen dataclasses; no ORM. The result does not depend on the
+order of the inputs (units are taken by code, models by provider/model).
+
+How a statement is built, in this order:
+
+1. Own charge. Usage lines, one per provider/model, at priced cost. For a unit other than the
+   central bucket: the tier markup (volume: the whole cost at the tier its monthly input +
+   output tokens reach; graduated: the cost shared over the bands by tokens, each band at its
+   markup; `up_to_tokens` is exclusive) and the platform fee (percent of usage cost, and the
+   fixed fee per unit). With `failed_requests: platform` a unit's failed/retried cost is
+   billed to the central bucket instead. The central bucket pays no markup or fee.
+2. Activity rates: a unit on a rate is charged outcomes x rate instead of its usage charge
+   (no markup or platform fee); its usage cost is credited and the difference goes to the central
+   bucket, shown on both statements.
+3. Discounts, shared by each unit's spend on the discounted models (all units, central too).
+4. Experimental allowance: each unit's experiment spend up to `per_unit` is shown but not
+   charged; the central bucket pays it.
+5. Pools: a manual amount, the unallocated spend (taken off the central bucket) or a shared
+   service's spend (taken off the units that own it), shared over the targets by spend,
+   tokens, requests or fixed weights. A pool with nothing to share by stays with the central
+   bucket.
+6. Hybrid baseline: the central bucket pays each unit's first `central_baseline_per_unit`.
+
+Rounding rule: amounts are quantised to the currency's minor unit. A statement's own lines
+(usage, markup, platform fee) are rounded together: their sum is the exact own charge rounded
+half up, and the leftover minor units go to the largest remainders (ties: line order). Every
+other amount is quantised once and then moved whole: pool and discount shares come from
+`money.distribute`, so they sum exactly to the pool or discount, and every transfer between a
+unit and the central bucket appears on both with opposite signs. Hence, exactly:
+
+    sum of statements = sum over statements of round(own charge) + manual pools - discounts
+
+and the own charges differ from cost + markups + fees by at most half a minor unit per statement.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import ROUND_FLOOR, Decimal, localcontext
+
+from chargeback.allocation.policy import Policy, Pool, Tier
+from chargeback.money import check_currency, distribute, minor_units, quantize
+
+ZERO = Decimal(0)
+KINDS = (
+    "usage",
+    "markup",
+    "platform_fee",
+    "pool",
+    "activity",
+    "discount",
+    "allowance",
+    "adjustment",
+)
+
+
+@dataclass(frozen=True)
+class ModelUsage:
+    provider: str
+    model: str
+    cost: Decimal
+    input_tokens: int = 0
+    output_tokens: int = 0
+    requests: int = 0
+    errors: int = 0
+    error_cost: Decimal = ZERO  # the part of `cost` from failed or retried requests
+
+
+@dataclass(frozen=True)
+class UnitUsage:
+    code: str
+    models: tuple[ModelUsage, ...] = ()
+    services: tuple[tuple[str, Decimal], ...] = ()  # (service name, spend) within `models`
+    outcomes: tuple[tuple[str, int], ...] = ()  # (outcome, count) for activity rates
+    experiment_cost: Decimal = ZERO  # the spend the organisation counts as experiments
+
+    @property
+    def cost(self) -> Decimal:
+        return sum((m.cost for m in self.models), ZERO)
+
+    @property
+    def tokens(self) -> int:
+        return sum(m.input_tokens + m.output_tokens for m in self.models)
+
+    @property
+    def requests(self) -> int:
+        return sum(m.requests for m in self.models)
+
+
+@dataclass(frozen=True)
+class MonthUsage:
+    currency: str
+    central: str  # the central bucket's code
+    units: tuple[UnitUsage, ...]
+    unallocated: Decimal = ZERO  # the part of the central bucket's cost no evidence attributed
+
+
+@dataclass(frozen=True)
+class Line:
+    kind: str
+    description: str
+    amount: Decimal
+    quantity: Decimal | None = None
+    unit_price: Decimal | None = None
+    ref: str = ""  # provider/model, pool or discount name, or the other unit's code
+
+
+@dataclass(frozen=True)
+class Statement:
+    unit: str
+    central: bool
+    tier: str | None
+    lines: tuple[Line, ...]
+    total: Decimal
+    cost: Decimal  # usage cost at full precision
+    tokens: int
+    requests: int
+    cost_per_outcome: tuple[tuple[str, Decimal], ...] = ()
+
+
+@dataclass(frozen=True)
+class Allocation:
+    currency: str
+    statements: tuple[Statement, ...]
+    unallocated: Decimal
+
+    @property
+    def total(self) -> Decimal:
+        return sum((s.total for s in self.statements), ZERO)
+
+    def statement(self, code: str) -> Statement:
+        return next(s for s in self.statements if s.unit == code)
+
+
+@dataclass
+class _Draft:
+    code: str
+    exact: list[Line] = field(default_factory=list)  # own lines, amounts not yet rounded
+    lines: list[Line] = field(default_factory=list)
+    tier: str | None = None
+
+    def add(self, kind: str, description: str, amount: Decimal, **kw: object) -> None:
+        if amount:
+            self.lines.append(Line(kind, description, amount, **kw))  # type: ignore[arg-type]
+
+    @property
+    def subtotal(self) -> Decimal:
+        return sum((line.amount for line in self.lines), ZERO)
+
+
+def allocate(usage: MonthUsage, policy: Policy) -> Allocation:
+    """Statements for every unit with a line, and always for the central bucket."""
+    currency = check_currency(usage.currency)
+    with localcontext() as ctx:
+        ctx.prec = 60
+        units = _merge(usage.units)
+        central = usage.central
+        units.setdefault(central, UnitUsage(central))
+        drafts: dict[str, _Draft] = defaultdict(lambda: _Draft(""))
+
+        def draft(code: str) -> _Draft:
+            d = drafts[code]
+            d.code = code
+            return d
+
+        rated = defaultdict(list)
+        for rate in policy.activity_rates:
+            rated[rate.unit].append(rate)
+        _usage_lines(draft(central), units[central], policy, keep_errors=True)
+        for code, unit in units.items():
+            if code != central:
+                _own(draft(code), unit, policy, activity=code in rated, central=draft(central))
+        for d in list(drafts.values()):
+            _settle(d, currency)
+        _activity(units, rated, policy, currency, draft, central)
+        _discounts(units, policy, currency, draft, central)
+        _allowance(units, policy, currency, draft, central)
+        for pool in policy.pools:
+            _pool(pool, units, usage, currency, draft, central)
+        _baseline(policy, currency, drafts, draft, central)
+        statements = []
+        for code in sorted(drafts):
+            d = drafts[code]
+            if not d.lines and code != central:
+                continue
+            unit = units.get(code, UnitUsage(code))
+            statements.append(
+                Statement(
+                    unit=code,
+                    central=code == central,
+                    tier=d.tier,
+                    lines=tuple(d.lines),
+                    total=d.subtotal + ZERO.quantize(_step(currency)),
+                    cost=unit.cost,
+                    tokens=unit.tokens,
+                    requests=unit.requests,
+                    cost_per_outcome=tuple(
+                        (name, quantize(unit.cost / count, currency))
+                        for name, count in unit.outcomes
+                        if count
+                    ),
+                )
+            )
+        return Allocation(currency, tuple(statements), quantize(usage.unallocated, currency))
+
+
+def tier_for(tiers: Iterable[Tier], tokens: int) -> Tier:
+    """The tier a month of `tokens` reaches; `up_to_tokens` is exclusive."""
+    tiers = tuple(tiers)
+    return next((t for t in tiers if t.up_to_tokens is None or tokens < t.up_to_tokens), tiers[-1])
+
+
+def graduated_bands(tiers: Iterable[Tier], tokens: int) -> list[tuple[Tier, int]]:
+    """(tier, tokens in its band) for every band the month touches."""
+    bands, lower = [], 0
+    for tier in tiers:
+        upper = tokens if tier.up_to_tokens is None else min(tokens, tier.up_to_tokens)
+        if upper > lower:
+            bands.append((tier, upper - lower))
+        if tier.up_to_tokens is None or tokens < tier.up_to_tokens:
+            break
+        lower = tier.up_to_tokens
+    return bands
+
+
+# Steps --------------------------------------------------------------------------------------
+
+
+def _merge(units: Iterable[UnitUsage]) -> dict[str, UnitUsage]:
+    """Units by code, sorted; repeated units and provider/model rows are added up."""
+    by_code: dict[str, list[UnitUsage]] = defaultdict(list)
+    for unit in units:
+        by_code[unit.code].append(unit)
+    out = {}
+    for code in sorted(by_code):
+        parts = by_code[code]
+        models: dict[tuple[str, str], list[ModelUsage]] = defaultdict(list)
+        services: dict[str, Decimal] = defaultdict(Decimal)
+        outcomes: dict[str, int] = defaultdict(int)
+        for part in parts:
+            for m in part.models:
+                models[(m.provider, m.model)].append(m)
+            for name, spend in part.services:
+                services[name] += spend
+            for name, count in part.outcomes:
+                outcomes[name] += count
+        out[code] = UnitUsage(
+            code,
+            tuple(
+                ModelUsage(
+                    provider,
+                    model,
+                    sum((m.cost for m in ms), ZERO),
+                    sum(m.input_tokens for m in ms),
+                    sum(m.output_tokens for m in ms),
+                    sum(m.requests for m in ms),
+                    sum(m.errors for m in ms),
+                    sum((m.error_cost for m in ms), ZERO),
+                )
+                for (provider, model), ms in sorted(models.items())
+            ),
+            tuple(sorted(services.items())),
+            tuple(sorted(outcomes.items())),
+            sum((p.experiment_cost for p in parts), ZERO),
+        )
+    return out
+
+
+def _usage_lines(d: _Draft, unit: UnitUsage, policy: Policy, *, keep_errors: bool) -> Decimal:
+    """The unit's usage lines (exact); returns the cost it is charged."""
+    base = ZERO
+    for m in unit.models:
+        cost = m.cost if keep_errors else m.cost - m.error_cost
+        tokens = m.input_tokens + m.output_tokens
+        requests = m.requests if keep_errors else m.requests - m.errors
+        quantity = Decimal(requests if policy.charge_basis in ("request", "task") else tokens)
+        described = f"{m.provider}/{m.model}: {tokens:,} tokens, {m.requests:,} requests"
+        if not keep_errors and m.errors:
+            described += f" ({m.errors:,} failed, charged to the platform)"
+        d.exact.append(
+            Line(
+                "usage",
+                described,
+                cost,
+                quantity,
+                (cost / quantity).normalize() if quantity else None,
+                f"{m.provider}/{m.model}",
+            )
+        )
+        base += cost
+    return base
+
+
+def _own(d: _Draft, unit: UnitUsage, policy: Policy, *, activity: bool, central: _Draft) -> None:
+    to_platform = policy.failed_requests == "platform"
+    base = _usage_lines(d, unit, policy, keep_errors=not to_platform)
+    if to_platform:
+        for m in unit.models:
+            if m.error_cost:
+                central.exact.append(
+                    Line(
+                        "usage",
+                        f"Failed and retried requests of {unit.code}: {m.provider}/{m.model}, "
+                        f"{m.errors:,} requests",
+                        m.error_cost,
+                        Decimal(m.errors),
+                        None,
+                        unit.code,
+                    )
+                )
+    d.tier = tier_for(policy.tiers, unit.tokens).name if unit.models else None
+    if activity:
+        return
+    if policy.tier_mode == "volume" or unit.tokens == 0:
+        bands = [(tier_for(policy.tiers, unit.tokens), unit.tokens)]
+        total_tokens = unit.tokens or 1
+    else:
+        bands = graduated_bands(policy.tiers, unit.tokens)
+        total_tokens = unit.tokens
+    for tier, tokens in bands:
+        share = base * tokens / total_tokens if policy.tier_mode == "graduated" else base
+        label = (
+            f"{tier.name} band, {tokens:,} tokens" if policy.tier_mode == "graduated" else tier.name
+        )
+        if tier.markup and share:
+            d.exact.append(
+                Line(
+                    "markup",
+                    f"Tier markup: {label} ({_pct(tier.markup)})",
+                    share * tier.markup,
+                    share,
+                    tier.markup,
+                    tier.name,
+                )
+            )
+    if policy.fee_percent and base:
+        d.exact.append(
+            Line(
+                "platform_fee",
+                f"Platform fee ({_pct(policy.fee_percent)} of usage cost)",
+                base * policy.fee_percent,
+                base,
+                policy.fee_percent,
+            )
+        )
+    if policy.fee_fixed:
+        d.exact.append(
+            Line(
+                "platform_fee",
+                "Platform fee (fixed per unit)",
+                policy.fee_fixed,
+                Decimal(1),
+                policy.fee_fixed,
+            )
+        )
+
+
+def _settle(d: _Draft, currency: str) -> None:
+    """Round the own lines so they sum to their exact total rounded half up (largest remainder)."""
+    step = _step(currency)
+    target = int(quantize(sum((x.amount for x in d.exact), ZERO), currency) / step)
+    scaled = [x.amount / step for x in d.exact]
+    floors = [int(s.to_integral_value(rounding=ROUND_FLOOR)) for s in scaled]
+    order = sorted(range(len(scaled)), key=lambda i: (floors[i] - scaled[i], i))
+    for i in order[: target - sum(floors)]:
+        floors[i] += 1
+    for line, units in zip(d.exact, floors, strict=True):
+        amount = Decimal(units) * step
+        if amount or line.kind == "usage":
+            d.lines.append(
+                Line(line.kind, line.description, amount, line.quantity, line.unit_price, line.ref)
+            )
+    d.exact = []
+
+
+def _activity(units, rated, policy, currency, draft, central) -> None:  # noqa: ANN001
+    for code in sorted(rated):
+        if code == central:
+            continue
+        unit = units.get(code, UnitUsage(code))
+        d = draft(code)
+        usage = sum((x.amount for x in d.lines if x.kind == "usage"), ZERO)
+        counts = dict(unit.outcomes)
+        charged = ZERO
+        for rate in rated[code]:
+            count = counts.get(rate.outcome, 0)
+            amount = quantize(count * rate.rate, currency)
+            charged += amount
+            d.add(
+                "activity",
+                f"Activity rate: {count:,} {rate.outcome} at {rate.rate}",
+                amount,
+                quantity=Decimal(count),
+                unit_price=rate.rate,
+                ref=rate.outcome,
+            )
+        d.add(
+            "activity",
+            "Usage cost replaced by activity rates (difference to the central bucket)",
+            -usage,
+        )
+        draft(central).add(
+            "activity",
+            f"Activity-rate difference of {code}: usage {usage:,} less {charged:,} charged",
+            usage - charged,
+            ref=code,
+        )
+
+
+def _discounts(units, policy, currency, draft, central) -> None:  # noqa: ANN001
+    for discount in policy.discounts:
+        amount = quantize(discount.amount, currency)
+        weights = {
+            code: sum(
+                (
+                    m.cost
+                    for m in unit.models
+                    if not discount.models
+                    or m.model in discount.models
+                    or f"{m.provider}/{m.model}" in discount.models
+                ),
+                ZERO,
+            )
+            for code, unit in units.items()
+        }
+        if not amount:
+            continue
+        if sum(weights.values(), ZERO) <= 0:
+            draft(central).add(
+                "discount",
+                f"Discount: {discount.name} (no spend on its models)",
+                -amount,
+                ref=discount.name,
+            )
+            continue
+        for code, share in sorted(distribute(amount, weights, currency).items()):
+            draft(code).add(
+                "discount",
+                f"Discount: {discount.name} ({amount:,} shared by model spend)",
+                -share,
+                quantity=weights[code],
+                ref=discount.name,
+            )
+
+
+def _allowance(units, policy, currency, draft, central) -> None:  # noqa: ANN001
+    if not policy.allowance_per_unit:
+        return
+    for code, unit in units.items():
+        if code == central or unit.experiment_cost <= 0:
+            continue
+        credit = quantize(min(policy.allowance_per_unit, unit.experiment_cost), currency)
+        draft(code).add(
+            "allowance",
+            f"Experimental allowance (up to {policy.allowance_per_unit:,})",
+            -credit,
+            quantity=unit.experiment_cost,
+        )
+        draft(central).add("allowance", f"Experimental allowance of {code}", credit, ref=code)
+
+
+def _pool(pool: Pool, units, usage: MonthUsage, currency, draft, central) -> None:  # noqa: ANN001
+    if pool.source == "manual":
+        amount = quantize(pool.amount or ZERO, currency)
+    elif pool.source == "unallocated":
+        amount = quantize(usage.unallocated, currency)
+        draft(central).add(
+            "pool", f"Pool: {pool.name} (unallocated spend shared out)", -amount, ref=pool.name
+        )
+    else:
+        spend = {c: dict(u.services).get(pool.service, ZERO) for c, u in units.items()}
+        spend = {c: s for c, s in spend.items() if s > 0}
+        amount = quantize(sum(spend.values(), ZERO), currency)
+        for code, part in sorted(distribute(amount, spend, currency).items()):
+            draft(code).add(
+                "pool",
+                f"Pool: {pool.name} (spend of {pool.service} shared out)",
+                -part,
+                ref=pool.name,
+            )
+    if amount <= 0:
+        return
+    if pool.basis == "fixed":
+        weights = dict(pool.weights)
+    else:
+        targets = pool.targets or tuple(c for c in units if c != central)
+        weights = {c: _basis(units.get(c), pool.basis) for c in targets}
+    if sum(weights.values(), ZERO) <= 0:
+        draft(central).add(
+            "pool",
+            f"Pool: {pool.name} (no {pool.basis} among its targets; kept by the central bucket)",
+            amount,
+            ref=pool.name,
+        )
+        return
+    for code, share in sorted(distribute(amount, weights, currency).items()):
+        draft(code).add(
+            "pool",
+            f"Pool: {pool.name} (by {pool.basis}, of {amount:,})",
+            share,
+            quantity=Decimal(weights[code]),
+            ref=pool.name,
+        )
+
+
+def _basis(unit: UnitUsage | None, basis: str) -> Decimal:
+    if unit is None:
+        return ZERO
+    return {"spend": unit.cost, "tokens": Decimal(unit.tokens), "requests": Decimal(unit.requests)}[
+        basis
+    ]
+
+
+def _baseline(policy, currency, drafts, draft, central) -> None:  # noqa: ANN001
+    baseline = quantize(policy.central_baseline, currency)
+    if not baseline:
+        return
+    for code in sorted(drafts):
+        subtotal = drafts[code].subtotal
+        if code == central or subtotal <= 0:
+            continue
+        credit = min(baseline, subtotal)
+        draft(code).add(
+            "allowance", f"Central baseline (the first {baseline:,} is paid centrally)", -credit
+        )
+        draft(central).add("allowance", f"Central baseline of {code}", credit, ref=code)
+
+
+def _step(currency: str) -> Decimal:
+    return Decimal(1).scaleb(-minor_units(currency))
+
+
+def _pct(rate: Decimal) -> str:
+    return f"{(rate * 100).normalize():f}%"

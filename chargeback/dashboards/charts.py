@@ -1,0 +1,342 @@
+"""Chart figures as plain dicts, built by pure functions from rollup rows.
+
+Each builder returns a `Chart`: the Plotly figure (Decimal turned into float only here, at the
+last step, for drawing) and the table of exactly the same numbers (kept in Decimal), which the
+page shows as the chart's table view and serves as its CSV download."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+ZERO = Decimal(0)
+TOP_UNITS = 8
+TOP_SERVICES = 10
+NO_SERVICE = "(no service tag)"
+OTHER_UNITS = "Other units"
+PALETTE = [
+    "#1f5fbf", "#e8833a", "#2e9e6b", "#b9475a", "#7b61c9",
+    "#3aa6b9", "#c9a227", "#6b7a8f", "#d46fa8", "#8a5a44",
+]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Column:
+    label: str
+    kind: str = "text"  # text | date | money | int | percent
+
+
+@dataclass(frozen=True)
+class Chart:
+    key: str
+    title: str
+    figure: dict
+    columns: tuple[Column, ...]
+    rows: tuple[tuple, ...]
+
+    @property
+    def empty(self) -> bool:
+        return not self.rows
+
+    def csv_rows(self) -> list[list[str]]:
+        """The table as CSV rows: a header, then plain values (amounts at full precision)."""
+        return [[c.label for c in self.columns]] + [[_csv(v) for v in row] for row in self.rows]
+
+
+def _csv(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f") if value else "0"
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value)
+
+
+def _f(value: Decimal) -> float:
+    """The one place Decimal becomes float: a coordinate to draw, rounded to a 1e-6."""
+    return float(round(value, 6))
+
+
+def _layout(currency: str, **extra: object) -> dict:
+    layout = {
+        "margin": {"l": 60, "r": 20, "t": 10, "b": 40},
+        "font": {"family": "system-ui, sans-serif", "size": 12},
+        "paper_bgcolor": "rgba(0,0,0,0)",
+        "plot_bgcolor": "rgba(0,0,0,0)",
+        "colorway": PALETTE,
+        "separators": ".,",
+        "legend": {"orientation": "h", "y": -0.15},
+        "yaxis": {"title": {"text": currency}, "tickformat": ",.2f", "gridcolor": "#e2e6ec"},
+    }
+    layout.update(extra)
+    return layout
+
+
+def share(part: Decimal, total: Decimal) -> Decimal:
+    return (part / total).quantize(Decimal("0.0001")) if total else ZERO
+
+
+def daily_by_unit(
+    rows: Iterable[Mapping],
+    *,
+    days: Sequence[dt.date],
+    names: Mapping[int, str],
+    currency: str,
+) -> Chart:
+    """Daily spend stacked by unit; rows carry `day`, `unit_id`, `cost`. The eight units with
+    most spend get their own series; the rest are summed as "Other units"."""
+    per: dict[int, dict[dt.date, Decimal]] = defaultdict(lambda: defaultdict(lambda: ZERO))
+    for r in rows:
+        per[r["unit_id"]][r["day"]] += Decimal(r["cost"])
+    totals = {u: sum(d.values(), ZERO) for u, d in per.items()}
+    ranked = sorted(per, key=lambda u: (-totals[u], names.get(u, "")))
+    series: list[tuple[str, dict[dt.date, Decimal]]] = [
+        (names.get(u, f"unit {u}"), per[u]) for u in ranked[:TOP_UNITS]
+    ]
+    if len(ranked) > TOP_UNITS:
+        other: dict[dt.date, Decimal] = defaultdict(lambda: ZERO)
+        for u in ranked[TOP_UNITS:]:
+            for day, cost in per[u].items():
+                other[day] += cost
+        series.append((OTHER_UNITS, other))
+    data = [
+        {
+            "type": "bar",
+            "name": name,
+            "x": [d.isoformat() for d in days],
+            "y": [_f(values.get(d, ZERO)) for d in days],
+            "hovertemplate": "%{x}<br>%{fullData.name}: %{y:,.2f}<extra></extra>",
+        }
+        for name, values in series
+    ]
+    table = (
+        tuple(
+            (
+                d,
+                *(values.get(d, ZERO) for _n, values in series),
+                sum((v.get(d, ZERO) for _n, v in series), ZERO),
+            )
+            for d in days
+        )
+        if series
+        else ()
+    )
+    return Chart(
+        key="daily",
+        title="Daily spend by unit",
+        figure={"data": data, "layout": _layout(currency, barmode="stack", xaxis={"type": "date"})},
+        columns=(
+            Column("Day", "date"),
+            *(Column(n, "money") for n, _ in series),
+            Column("Total", "money"),
+        ),
+        rows=table,
+    )
+
+
+def model_mix(rows: Iterable[Mapping], *, currency: str) -> Chart:
+    """Spend by provider and model; rows carry `provider`, `model`, `requests`,
+    `input_tokens`, `output_tokens`, `cost`. Largest first."""
+    merged: dict[tuple[str, str], list] = {}
+    for r in rows:
+        acc = merged.setdefault((r["provider"], r["model"]), [0, 0, ZERO])
+        acc[0] += r["requests"]
+        acc[1] += r["input_tokens"] + r["output_tokens"]
+        acc[2] += Decimal(r["cost"])
+    total = sum((a[2] for a in merged.values()), ZERO)
+    ordered = sorted(merged.items(), key=lambda kv: (-kv[1][2], kv[0]))
+    table = tuple(
+        (p, m, req, tok, cost, share(cost, total)) for (p, m), (req, tok, cost) in ordered
+    )
+    labels = [f"{p}/{m}" for p, m, *_ in table]
+    return Chart(
+        key="models",
+        title="Model mix",
+        figure={
+            "data": [
+                {
+                    "type": "pie",
+                    "hole": 0.55,
+                    "labels": labels,
+                    "values": [_f(row[4]) for row in table],
+                    "sort": False,
+                    "textinfo": "percent",
+                    "textposition": "inside",
+                    "hovertemplate": "%{label}<br>%{value:,.2f} (%{percent})<extra></extra>",
+                }
+            ],
+            "layout": _layout(
+                currency,
+                showlegend=True,
+                legend={"orientation": "v"},
+                uniformtext={"minsize": 10, "mode": "hide"},
+            ),
+        },
+        columns=(
+            Column("Provider"),
+            Column("Model"),
+            Column("Requests", "int"),
+            Column("Tokens", "int"),
+            Column("Spend", "money"),
+            Column("Share", "percent"),
+        ),
+        rows=table,
+    )
+
+
+def by_provider(rows: Iterable[Mapping], *, currency: str) -> Chart:
+    """Spend by provider; rows carry `provider` and `cost`."""
+    sums: dict[str, Decimal] = defaultdict(lambda: ZERO)
+    for r in rows:
+        sums[r["provider"]] += Decimal(r["cost"])
+    total = sum(sums.values(), ZERO)
+    ordered = sorted(sums.items(), key=lambda kv: (-kv[1], kv[0]))
+    table = tuple((p, cost, share(cost, total)) for p, cost in ordered)
+    return Chart(
+        key="providers",
+        title="Spend by provider",
+        figure={
+            "data": [
+                {
+                    "type": "bar",
+                    "x": [p for p, _c, _s in table],
+                    "y": [_f(c) for _p, c, _s in table],
+                    "marker": {"color": PALETTE[0]},
+                    "hovertemplate": "%{x}: %{y:,.2f}<extra></extra>",
+                }
+            ],
+            "layout": _layout(currency),
+        },
+        columns=(Column("Provider"), Column("Spend", "money"), Column("Share", "percent")),
+        rows=table,
+    )
+
+
+def top_services(rows: Iterable[Mapping], *, currency: str, limit: int = TOP_SERVICES) -> Chart:
+    """The services (and workflows) with most spend; rows carry `service`, `requests`, `cost`."""
+    sums: dict[str, list] = {}
+    for r in rows:
+        acc = sums.setdefault(r["service"] or NO_SERVICE, [0, ZERO])
+        acc[0] += r["requests"]
+        acc[1] += Decimal(r["cost"])
+    total = sum((a[1] for a in sums.values()), ZERO)
+    ordered = sorted(sums.items(), key=lambda kv: (-kv[1][1], kv[0]))[:limit]
+    table = tuple((s, req, cost, share(cost, total)) for s, (req, cost) in ordered)
+    shown = list(reversed(table))  # largest at the top of a horizontal bar chart
+    return Chart(
+        key="services",
+        title="Top services and workflows",
+        figure={
+            "data": [
+                {
+                    "type": "bar",
+                    "orientation": "h",
+                    "y": [s for s, *_ in shown],
+                    "x": [_f(row[2]) for row in shown],
+                    "marker": {"color": PALETTE[2]},
+                    "hovertemplate": "%{y}: %{x:,.2f}<extra></extra>",
+                }
+            ],
+            "layout": _layout(
+                currency,
+                margin={"l": 160, "r": 20, "t": 10, "b": 40},
+                xaxis={"title": {"text": currency}, "tickformat": ",.2f"},
+                yaxis={"automargin": True},
+            ),
+        },
+        columns=(
+            Column("Service"),
+            Column("Requests", "int"),
+            Column("Spend", "money"),
+            Column("Share", "percent"),
+        ),
+        rows=table,
+    )
+
+
+def error_spend(rows: Iterable[Mapping], *, days: Sequence[dt.date], currency: str) -> Chart:
+    """Spend on failed and retried requests per day; rows carry `day`, `errors`, `error_cost`."""
+    errors: dict[dt.date, int] = defaultdict(int)
+    costs: dict[dt.date, Decimal] = defaultdict(lambda: ZERO)
+    for r in rows:
+        errors[r["day"]] += r["errors"]
+        costs[r["day"]] += Decimal(r["error_cost"])
+    table = (
+        tuple((d, errors[d], costs[d]) for d in days)
+        if any(costs.values()) or any(errors.values())
+        else ()
+    )
+    return Chart(
+        key="errors",
+        title="Error and retry spend",
+        figure={
+            "data": [
+                {
+                    "type": "bar",
+                    "name": "Failed requests' cost",
+                    "x": [d.isoformat() for d in days],
+                    "y": [_f(costs[d]) for d in days],
+                    "marker": {"color": "#b42318"},
+                    "hovertemplate": "%{x}: %{y:,.2f}<extra></extra>",
+                }
+            ],
+            "layout": _layout(currency, xaxis={"type": "date"}),
+        },
+        columns=(Column("Day", "date"), Column("Failed requests", "int"), Column("Cost", "money")),
+        rows=table,
+    )
+
+
+def cheaper_mix(savings: Sequence, *, currency: str) -> Chart:
+    """Actual spend per model next to the cost at the provider's cheapest model
+    (`savings.Saving` rows, see `savings.py` for the method)."""
+    table = tuple(
+        (
+            s.provider,
+            s.model,
+            s.requests,
+            s.tokens,
+            s.actual,
+            s.cheapest_model,
+            s.cheapest_cost,
+            s.saving,
+        )
+        for s in savings
+    )
+    labels = [f"{s.provider}/{s.model}" for s in savings]
+    return Chart(
+        key="cheaper",
+        title="A cheaper model mix",
+        figure={
+            "data": [
+                {
+                    "type": "bar",
+                    "name": "Actual",
+                    "x": labels,
+                    "y": [_f(s.actual) for s in savings],
+                },
+                {
+                    "type": "bar",
+                    "name": "At the cheapest model",
+                    "x": labels,
+                    "y": [_f(s.cheapest_cost) for s in savings],
+                },
+            ],
+            "layout": _layout(currency, barmode="group"),
+        },
+        columns=(
+            Column("Provider"),
+            Column("Model"),
+            Column("Requests", "int"),
+            Column("Tokens", "int"),
+            Column("Actual spend", "money"),
+            Column("Cheapest model"),
+            Column("Cost at cheapest", "money"),
+            Column("Saving", "money"),
+        ),
+        rows=table,
+    )

@@ -1,0 +1,138 @@
+"""The dashboards' period picker, as pure functions over dates in the organisation's timezone.
+
+A `Window` is an inclusive range of days plus the prior window it is compared with:
+
+| `period=`        | window                                  | prior window                         |
+|------------------|-----------------------------------------|--------------------------------------|
+| `month`          | this month, first to last day           | last month, whole                    |
+| `mtd` (default)  | this month, first day to today          | last month's same days (clipped)     |
+| `30d`, `90d`     | the last 30/90 days, today included     | the 30/90 days before                |
+| `YYYY-MM`        | that month, whole                       | the month before, whole              |
+| `custom`         | `from` .. `to` (default: month to date) | as many days, just before            |
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+CHOICES = [
+    ("mtd", "Month to date"),
+    ("month", "This month"),
+    ("30d", "Last 30 days"),
+    ("90d", "Last 90 days"),
+    ("custom", "Custom range"),
+]
+MAX_DAYS = 366
+
+
+@dataclass(frozen=True)
+class Window:
+    key: str  # the `period` value: mtd, month, 30d, 90d, YYYY-MM, custom
+    label: str
+    first: dt.date
+    last: dt.date
+    prior_first: dt.date
+    prior_last: dt.date
+
+    @property
+    def days(self) -> list[dt.date]:
+        return [self.first + dt.timedelta(days=i) for i in range((self.last - self.first).days + 1)]
+
+    @property
+    def prior_label(self) -> str:
+        return _range_label(self.prior_first, self.prior_last)
+
+
+def month_bounds(day: dt.date) -> tuple[dt.date, dt.date]:
+    first = day.replace(day=1)
+    return first, first.replace(day=calendar.monthrange(day.year, day.month)[1])
+
+
+def _previous_month(first: dt.date) -> tuple[dt.date, dt.date]:
+    return month_bounds(first - dt.timedelta(days=1))
+
+
+def _range_label(first: dt.date, last: dt.date) -> str:
+    if first.day == 1 and last == month_bounds(first)[1]:
+        return f"{first:%B %Y}"
+    if first.year == last.year:
+        return f"{first:%-d %b} – {last:%-d %b %Y}"
+    return f"{first:%-d %b %Y} – {last:%-d %b %Y}"
+
+
+def _before(first: dt.date, last: dt.date) -> tuple[dt.date, dt.date]:
+    length = (last - first).days + 1
+    return first - dt.timedelta(days=length), first - dt.timedelta(days=1)
+
+
+def _month(text: str) -> dt.date | None:
+    try:
+        year, month = (int(p) for p in text.split("-"))
+        return dt.date(year, month, 1)
+    except ValueError:
+        return None
+
+
+def _date(text: str | None) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(text or "")
+    except ValueError:
+        return None
+
+
+def parse_window(params: Mapping[str, str], today: dt.date) -> tuple[Window, list[str]]:
+    """The window the query string asks for, and the problems found (an unreadable request
+    falls back to month to date rather than failing)."""
+    key = (params.get("period") or "mtd").strip()
+    errors: list[str] = []
+    month_first, month_last = month_bounds(today)
+    if key == "month":
+        return _month_window("month", month_first), errors
+    if key in ("30d", "90d"):
+        n = int(key[:-1])
+        first = today - dt.timedelta(days=n - 1)
+        return _window(key, f"Last {n} days", first, today, *_before(first, today)), errors
+    if key == "custom":
+        first = _date(params.get("from")) or month_first
+        last = _date(params.get("to")) or today
+        if last < first:
+            errors.append("The end of the range is before its start; the dates were swapped.")
+            first, last = last, first
+        if (last - first).days >= MAX_DAYS:
+            errors.append(f"A custom range is at most {MAX_DAYS} days; it was shortened.")
+            first = last - dt.timedelta(days=MAX_DAYS - 1)
+        label = _range_label(first, last)
+        return _window("custom", label, first, last, *_before(first, last)), errors
+    if key != "mtd":
+        first = _month(key)
+        if first is not None:
+            return _month_window(f"{first:%Y-%m}", first), errors
+        errors.append(f'"{key}" is not a period; showing month to date.')
+    prior_first, prior_end = _previous_month(month_first)
+    prior_last = min(prior_first + dt.timedelta(days=today.day - 1), prior_end)
+    label = f"{month_first:%B %Y} to date"
+    return _window("mtd", label, month_first, today, prior_first, prior_last), errors
+
+
+def _month_window(key: str, first: dt.date) -> Window:
+    first, last = month_bounds(first)
+    return _window(key, f"{first:%B %Y}", first, last, *_previous_month(first))
+
+
+def _window(
+    key: str, label: str, first: dt.date, last: dt.date, prior_first: dt.date, prior_last: dt.date
+) -> Window:
+    return Window(key, label, first, last, prior_first, prior_last)
+
+
+def recent_months(today: dt.date, count: int = 12) -> list[tuple[str, str]]:
+    """(YYYY-MM, "October 2026") for the picker, newest first."""
+    out = []
+    first = today.replace(day=1)
+    for _ in range(count):
+        out.append((f"{first:%Y-%m}", f"{first:%B %Y}"))
+        first = _previous_month(first)[0]
+    return out

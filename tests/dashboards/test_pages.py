@@ -1,0 +1,199 @@
+"""The overview and unit pages per role, filters in the URL, CSV downloads, the empty state,
+the event list, and query counts that do not grow with the rows."""
+
+import datetime as dt
+
+import pytest
+
+from tests import factories as f
+from tests.dashboards.conftest import rollup
+
+D = dt.date
+
+
+@pytest.fixture
+def spend(org_a, unit_tree, now):  # noqa: ANN001
+    u = unit_tree
+    rollup(org_a, u["eu"], D(2026, 10, 3), cost="1234.50", service="eu-chat")
+    rollup(org_a, u["de"], D(2026, 10, 5), cost="200", service="de-search", model="gpt-4o")
+    rollup(org_a, u["de"], D(2026, 9, 5), cost="50", service="de-search", model="gpt-4o")
+    rollup(org_a, u["support"], D(2026, 10, 4), cost="98765.43", service="support-only",
+           provider="anthropic", model="claude-secret", attribution="central", errors=4, error_cost="11")  # fmt: skip
+    return u
+
+
+def body(response) -> str:  # noqa: ANN001
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+@pytest.mark.parametrize("persona", ["admin", "finance", "viewer"])
+def test_overview_shows_every_unit_to_finance_and_viewers(request, client_for, spend, persona):  # noqa: ANN001
+    page = body(client_for(request.getfixturevalue(persona)).get("/o/alpha/"))
+    for text in (
+        "Support",
+        "Sales Europe",
+        "Sales Germany",
+        "$100,199.93",
+        "$98,765.43",
+        "support-only",
+        "claude-secret",
+    ):
+        assert text in page, text
+    assert "driven by unit <strong>Support</strong> (+$98,765.43)" in page
+    assert "98.6%" in page  # unallocated share: 98,765.43 / 100,199.93
+    assert 'src="/static/vendor/plotly/plotly-4.1.1.min.js"' in page
+    assert "<script>" not in page.replace('<script id="', "")  # json_script only, no inline code
+
+
+def test_team_lead_sees_only_its_units_everywhere(client_for, team_lead, spend):  # noqa: ANN001
+    c = client_for(team_lead)
+    pages = [
+        body(c.get("/o/alpha/")),
+        body(c.get(f"/o/alpha/units/{spend['eu'].pk}/spend/")),
+        body(c.get(f"/o/alpha/units/{spend['de'].pk}/spend/")),
+        c.get("/o/alpha/?csv=units").content.decode(),
+        c.get("/o/alpha/?csv=models").content.decode(),
+        c.get("/o/alpha/?csv=services").content.decode(),
+        c.get(f"/o/alpha/?unit={spend['support'].pk}").content.decode(),
+    ]
+    for page in pages:
+        for hidden in (
+            "Support",
+            "support-only",
+            "98,765",
+            "98765",
+            "claude-secret",
+            "anthropic",
+            ">Sales<",
+        ):
+            assert hidden not in page, hidden
+    assert "$1,434.50" in pages[0] and "Sales Germany" in pages[0]
+    assert f"/o/alpha/units/{spend['eu'].pk}/spend/" in pages[0]  # its unit's page, one click away
+    for outside in ("support", "sales"):
+        assert c.get(f"/o/alpha/units/{spend[outside].pk}/spend/").status_code == 404
+
+
+def test_filters_live_in_the_url(client_for, finance, spend):  # noqa: ANN001
+    c = client_for(finance)
+    page = body(c.get("/o/alpha/?provider=anthropic"))
+    assert "$98,765.43" in page and "Sales Europe" not in page.split('id="units"')[1]
+    page = body(c.get(f"/o/alpha/?unit={spend['sales'].pk}&model=gpt-4o"))
+    assert "$200.00" in page and "support-only" not in page.split("</form>", 1)[1]
+    page = body(c.get("/o/alpha/?period=2026-09"))
+    assert "September 2026" in page and "$50.00" in page
+    page = body(c.get("/o/alpha/?period=custom&from=2026-10-03&to=2026-10-04"))
+    assert "$99,999.93" in page
+    # sort links and unit links keep the filters
+    page = body(c.get("/o/alpha/?period=month&provider=openai"))
+    assert "?period=month&amp;provider=openai&amp;sort=name#units" in page
+    assert f"/o/alpha/units/{spend['eu'].pk}/spend/?period=month&amp;provider=openai" in page
+    assert "?period=month&amp;provider=openai&amp;csv=daily" in page
+
+
+def test_csv_downloads_are_exactly_the_tables(client_for, finance, spend):  # noqa: ANN001
+    c = client_for(finance)
+    response = c.get("/o/alpha/?period=custom&from=2026-10-03&to=2026-10-05&csv=daily")
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    assert (
+        response["Content-Disposition"]
+        == 'attachment; filename="alpha-overview-daily-2026-10-03-2026-10-05.csv"'
+    )
+    assert response.content.decode() == (
+        "Day,Support,Sales Europe,Sales Germany,Total\n"
+        "2026-10-03,0,1234.5,0,1234.5\n"
+        "2026-10-04,98765.43,0,0,98765.43\n"
+        "2026-10-05,0,0,200,200\n"
+    )
+    assert c.get("/o/alpha/?csv=providers").content.decode() == (
+        "Provider,Spend,Share\nanthropic,98765.43,0.9857\nopenai,1434.5,0.0143\n"
+    )
+    units = c.get("/o/alpha/?csv=units&sort=name").content.decode().splitlines()
+    assert units[0] == "Code,Unit,Billing mode,Spend,Prior,Change,Tokens,Requests,Share,Coverage"
+    assert units[1:] == [
+        "SALES-EU,Sales Europe,showback,1234.5,0,1234.5,1200,10,0.0123,1",
+        "SALES-DE,Sales Germany,showback,200,50,150,1200,10,0.002,1",
+        "SUPPORT,Support,showback,98765.43,0,98765.43,1200,10,0.9857,0",
+    ]
+    assert c.get("/o/alpha/?csv=nonsense").status_code == 404
+
+
+def test_csv_is_formula_injection_safe(client_for, finance, org_a, unit_tree, now):  # noqa: ANN001
+    rollup(org_a, unit_tree["eu"], D(2026, 10, 3), cost="1", service="=HYPERLINK(evil)")
+    text = client_for(finance).get("/o/alpha/?csv=services").content.decode()
+    assert "'=HYPERLINK(evil)" in text
+
+
+def test_empty_state(client_for, finance, team_lead, org_a, unit_tree, now):  # noqa: ANN001
+    for who in (finance, team_lead):
+        page = body(client_for(who).get("/o/alpha/"))
+        assert "No usage in October 2026 to date" in page
+        assert "data-chart" not in page
+    page = body(client_for(finance).get(f"/o/alpha/units/{unit_tree['eu'].pk}/spend/"))
+    assert "No usage for Sales Europe" in page and "No requests in this period." in page
+
+
+def test_unit_page_figures_cheaper_mix_and_events(client_for, priced_org, now):  # noqa: ANN001, F811
+    from tests.usage.conftest import event, ingest
+
+    sales = priced_org.units_map["SALES"]
+    ingest(priced_org, [
+        event(f"req-{i}", occurred_at="2026-10-19T10:00:00Z", gateway_key_id="gk-sales", model="gpt-4o",
+              status_code=500 if i == 0 else 200)
+        for i in range(30)
+    ])  # fmt: skip
+    c = client_for(f.MembershipFactory(organization=priced_org, role="finance"))
+    page = body(c.get(f"/o/alpha/units/{sales.pk}/spend/"))
+    assert "req-29" in page and "req-5" in page and "req-4<" not in page  # 25 a page, newest first
+    assert "Page 1 of 2 · 30 requests" in page
+    assert "A cheaper model mix" in page and "<td>text-embedding-3-small</td>" not in page
+    assert "Failed 500" in page or "Failed 500" in body(
+        c.get(f"/o/alpha/units/{sales.pk}/spend/?page=2")
+    )
+    day = body(c.get(f"/o/alpha/units/{sales.pk}/spend/?day=2026-10-18"))
+    assert "No requests in this period." in day
+    cheaper = c.get(f"/o/alpha/units/{sales.pk}/spend/?csv=cheaper").content.decode().splitlines()
+    assert (
+        cheaper[0]
+        == "Provider,Model,Requests,Tokens,Actual spend,Cheapest model,Cost at cheapest,Saving"
+    )
+    assert cheaper[1].startswith("openai,gpt-4o,30,45000,")
+
+
+def test_unit_detail_links_to_its_spend(client_for, viewer, unit_tree):  # noqa: ANN001
+    page = body(client_for(viewer).get(f"/o/alpha/units/{unit_tree['eu'].pk}/"))
+    assert f'href="/o/alpha/units/{unit_tree["eu"].pk}/spend/"' in page
+
+
+def _units_with_spend(org, count: int) -> None:  # noqa: ANN001
+    for i in range(count):
+        unit = f.BusinessUnitFactory(organization=org, code=f"U{i}", name=f"Unit {i}")
+        for day in (D(2026, 9, 10), D(2026, 10, 2), D(2026, 10, 9)):
+            for model in ("m-a", "m-b"):
+                rollup(org, unit, day, cost="10", model=model, service=f"svc-{i}")
+
+
+@pytest.mark.parametrize("count", [1, 3])
+def test_overview_query_count_does_not_grow(
+    client_for, finance, team_lead, org_a, unit_tree, now, count, django_assert_max_num_queries
+):  # noqa: ANN001
+    _units_with_spend(org_a, count)
+    for who in (finance, team_lead):
+        c = client_for(who)
+        with django_assert_max_num_queries(12):
+            body(c.get("/o/alpha/"))
+
+
+@pytest.mark.parametrize("count", [1, 3])
+def test_unit_page_query_count_does_not_grow(
+    client_for, finance, org_a, now, count, django_assert_max_num_queries
+):  # noqa: ANN001
+    parent = f.BusinessUnitFactory(organization=org_a, code="TOP", name="Top")
+    for i in range(count):
+        unit = f.BusinessUnitFactory(
+            organization=org_a, code=f"U{i}", name=f"Unit {i}", parent=parent
+        )
+        rollup(org_a, unit, D(2026, 10, 2), cost="10", service=f"svc-{i}")
+    c = client_for(finance)
+    with django_assert_max_num_queries(14):
+        body(c.get(f"/o/alpha/units/{parent.pk}/spend/"))
