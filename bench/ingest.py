@@ -136,24 +136,27 @@ def ingest_file(org, path: Path) -> tuple[IngestBatch, float]:  # noqa: ANN001
 
 
 def raw_copy_rate(batch_id: int) -> tuple[int, float]:
+    """COPY the batch's rows, dumped to a temporary file, into an identically indexed table."""
     table = UsageEvent._meta.db_table
-    with connection.cursor() as cursor:
+    with connection.cursor() as cursor, tempfile.TemporaryFile() as dump:
         cursor.execute(
             f"DROP TABLE IF EXISTS bench_copy; CREATE TABLE bench_copy (LIKE {table} INCLUDING ALL)"
         )
         raw = cursor.cursor
-        data = bytearray()
+        rows = 0
         with raw.copy(
             f"COPY (SELECT * FROM {table} WHERE ingest_batch_id = %s) TO STDOUT", (batch_id,)
         ) as copy:
             for block in copy:
-                data += block
-        rows = data.count(b"\n")
+                rows += bytes(block).count(b"\n")
+                dump.write(block)
+        dump.seek(0)
         started = time.perf_counter()
         with raw.copy("COPY bench_copy FROM STDIN") as copy:
-            for offset in range(0, len(data), 1 << 20):
-                copy.write(bytes(data[offset : offset + (1 << 20)]))
-        connection.commit() if not connection.get_autocommit() else None
+            while block := dump.read(1 << 20):
+                copy.write(block)
+        if not connection.get_autocommit():
+            connection.commit()
         elapsed = time.perf_counter() - started
         cursor.execute("DROP TABLE bench_copy")
     return rows, elapsed

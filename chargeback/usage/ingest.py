@@ -11,9 +11,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-from collections import defaultdict
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from decimal import Decimal
 from itertools import islice
 from typing import IO, Any
@@ -27,7 +27,7 @@ from django_scopes import scope, scopes_disabled
 
 from chargeback.pricing.aliases import normalise
 from chargeback.pricing.books import price_index
-from chargeback.pricing.index import PriceIndex
+from chargeback.pricing.index import PriceIndex, PricePoint
 from chargeback.pricing.models import ModelAlias
 from chargeback.pricing.prices import Usage, cost
 from chargeback.tenancy.models import Organization
@@ -35,7 +35,9 @@ from chargeback.units.attribution import Directory, Evidence, attribute
 from chargeback.units.models import GatewayKey
 from chargeback.units.queries import attribution_directory
 from chargeback.usage.models import BatchStatus, IngestBatch, QuarantinedEvent, UsageEvent
-from chargeback.usage.records import PayloadError, RecordError, read_records
+from chargeback.usage.records import PayloadError, RecordError, printable, read_records
+from chargeback.usage.rollup import add_to_rollup
+from chargeback.usage.rows import EVENT_COLUMNS, copy_text, event_row
 from chargeback.usage.validation import Draft, Reason, validate
 
 log = logging.getLogger(__name__)
@@ -50,6 +52,9 @@ class Context:
     prices: PriceIndex
     aliases: dict[tuple[str, str], tuple[str, str]]
     key_defaults: dict[str, dict[str, str]]
+    # Memos of pure lookups, kept for one batch: normalise() and attribute() results.
+    names: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
+    owners: dict[tuple, tuple[int, str]] = field(default_factory=dict)
 
 
 def load_context(organization: Organization) -> Context:
@@ -129,11 +134,11 @@ def process_batch(batch_id: int) -> IngestBatch:
         context = load_context(organization)
         offset = batch.records_done
         try:
-            with batch.payload.open("rb") as stream:
-                records = read_records(stream, batch.format)
-                records = islice(records, offset, None)
-                for chunk in _chunks(records, CHUNK_SIZE):
-                    _commit_chunk(batch, context, chunk, offset)
+            # The pool is shut down (its thread done reading) before the stream is closed.
+            with batch.payload.open("rb") as stream, ThreadPoolExecutor(1) as pool:
+                records = islice(read_records(stream, batch.format), offset, None)
+                for chunk, prepared in _prepared_chunks(pool, context, records):
+                    _commit_chunk(batch, context, chunk, prepared, offset)
                     offset += len(chunk)
         except ChunkTaken:
             log.info(
@@ -159,18 +164,42 @@ def _chunks(records: Iterable, size: int) -> Iterator[list]:
         yield chunk
 
 
-@dataclass
+Prepared = tuple[list["Priced"], list[tuple[int, str, str, list[Reason]]]]
+
+
+def _prepared_chunks(
+    pool: ThreadPoolExecutor, context: Context, records: Iterable
+) -> Iterator[tuple[list, Prepared]]:
+    """(chunk, prepare(chunk)) in order. The next chunk is read and prepared in the pool's one
+    thread while the caller writes this one: preparing is pure Python (no database), and much
+    of writing is waiting for PostgreSQL, which works in its own process meanwhile. An error
+    in reading (PayloadError) surfaces here, after the chunks before it were written."""
+    chunks = _chunks(records, CHUNK_SIZE)
+
+    def read_and_prepare() -> tuple[list, Prepared] | None:
+        chunk = next(chunks, None)
+        return None if chunk is None else (chunk, prepare(context, chunk))
+
+    pending = pool.submit(read_and_prepare)
+    while (ready := pending.result()) is not None:
+        pending = pool.submit(read_and_prepare)
+        yield ready
+
+
+@dataclass(slots=True)
 class Priced:
+    """A valid, normalised record with its price point; cost and owner are filled in only once
+    it is known not to be a duplicate (`price_and_attribute`)."""
+
     position: int
     raw: dict[str, Any]
     draft: Draft
     provider: str
     model: str
-    price_id: int
-    currency: str
-    cost: Decimal
-    unit_id: int
-    method: str
+    point: PricePoint
+    cost: Decimal = Decimal(0)
+    unit_id: int = 0
+    method: str = ""
 
 
 def _raw_text(record: Any) -> str:
@@ -181,11 +210,18 @@ def _raw_text(record: Any) -> str:
     )
 
 
+MEMO_LIMIT = 20_000  # entries per memo: bounded, whatever the variety of a batch
+
+
 def prepare(
     context: Context, chunk: list[tuple[int, Any]]
 ) -> tuple[list[Priced], list[tuple[int, str, str, list[Reason]]]]:
-    """Parse, validate, normalise, price and attribute (no database). -> (priced, quarantined)."""
+    """Parse, validate, normalise and find the price (no database). -> (priced, quarantined)."""
     org = context.organization
+    now, required_tags, key_defaults = context.now, org.required_tags, context.key_defaults
+    names, aliases, find = context.names, context.aliases, context.prices.find
+    if len(names) > MEMO_LIMIT:
+        names.clear()
     priced: list[Priced] = []
     quarantined: list[tuple[int, str, str, list[Reason]]] = []
     for position, record in chunk:
@@ -194,18 +230,17 @@ def prepare(
                 (position, "", record.raw, [Reason(record.field, record.problem, record.code)])
             )
             continue
-        result = validate(
-            record,
-            now=context.now,
-            required_tags=org.required_tags,
-            key_defaults=context.key_defaults,
-        )
+        result = validate(record, now=now, required_tags=required_tags, key_defaults=key_defaults)
         if isinstance(result, list):
             rid = str(record.get("request_id") or "")[:200]
             quarantined.append((position, rid, _raw_text(record), result))
             continue
-        provider, model = normalise(result.provider, result.model_raw, context.aliases)
-        point = context.prices.find(provider, model, result.occurred_at)
+        name = names.get((result.provider, result.model_raw))
+        if name is None:
+            name = normalise(result.provider, result.model_raw, aliases)
+            names[(result.provider, result.model_raw)] = name
+        provider, model = name
+        point = find(provider, model, result.occurred_at)
         if point is None or point.currency != org.currency:
             why = (
                 f"no price for {provider}/{model} on {result.occurred_at:%Y-%m-%d}"
@@ -216,34 +251,30 @@ def prepare(
                 (position, result.request_id, _raw_text(record), [Reason("model", why, "no_price")])
             )
             continue
-        usage = Usage(
-            result.input_tokens, result.output_tokens, result.cached_input_tokens,
-            result.cache_write_input_tokens, result.batch,
-        )  # fmt: skip
-        unit_id, method = attribute(
-            Evidence(
-                provider,
-                result.tags,
-                result.gateway_key_id or None,
-                result.provider_account or None,
-            ),
-            context.directory,
-        )
-        priced.append(
-            Priced(
-                position,
-                record,
-                result,
-                provider,
-                model,
-                point.price_id,
-                point.currency,
-                cost(usage, point.rates),
-                unit_id,
-                method,
-            )
-        )
+        priced.append(Priced(position, record, result, provider, model, point))
     return priced, quarantined
+
+
+def price_and_attribute(context: Context, accepted: list[Priced]) -> None:
+    """Fill in each event's cost and owning unit (pure; attribution memoised per evidence)."""
+    owners, directory = context.owners, context.directory
+    if len(owners) > MEMO_LIMIT:
+        owners.clear()
+    for p in accepted:
+        d = p.draft
+        usage = Usage(
+            d.input_tokens, d.output_tokens, d.cached_input_tokens, d.cache_write_input_tokens,
+            d.batch,
+        )  # fmt: skip
+        p.cost = cost(usage, p.point.rates)
+        key = (p.provider, d.gateway_key_id, d.provider_account, *d.tags.items())
+        owner = owners.get(key)
+        if owner is None:
+            evidence = Evidence(
+                p.provider, d.tags, d.gateway_key_id or None, d.provider_account or None
+            )
+            owner = owners[key] = attribute(evidence, directory)
+        p.unit_id, p.method = owner
 
 
 class ChunkTaken(Exception):
@@ -251,10 +282,14 @@ class ChunkTaken(Exception):
 
 
 def _commit_chunk(
-    batch: IngestBatch, context: Context, chunk: list[tuple[int, Any]], offset: int
+    batch: IngestBatch,
+    context: Context,
+    chunk: list[tuple[int, Any]],
+    prepared: Prepared,
+    offset: int,
 ) -> None:
     org = context.organization
-    priced, quarantined = prepare(context, chunk)
+    priced, quarantined = prepared
     duplicates = 0
     with transaction.atomic():
         done = (
@@ -284,23 +319,25 @@ def _commit_chunk(
                     "conflicting_duplicate",
                 )
                 quarantined.append((p.position, rid, _raw_text(p.raw), [reason]))
+        price_and_attribute(context, accepted)
         _write_events(org, batch, accepted)
-        _add_to_rollup(org, accepted)
-        QuarantinedEvent.objects.bulk_create(
-            [
-                QuarantinedEvent(
-                    organization=org,
-                    batch=batch,
-                    line=pos,
-                    request_id=rid[:200],
-                    raw=raw,
-                    reasons=[r.as_dict() for r in reasons],
-                    reason=reasons[0].code,
-                )  # fmt: skip
-                for pos, rid, raw, reasons in quarantined
-            ],
-            ignore_conflicts=True,
-        )
+        add_to_rollup(org, accepted)
+        if quarantined:
+            QuarantinedEvent.objects.bulk_create(
+                [
+                    QuarantinedEvent(
+                        organization=org,
+                        batch=batch,
+                        line=pos,
+                        request_id=printable(rid)[:200],
+                        raw=printable(raw),
+                        reasons=[r.as_dict() for r in reasons],
+                        reason=reasons[0].code,
+                    )  # fmt: skip
+                    for pos, rid, raw, reasons in quarantined
+                ],
+                ignore_conflicts=True,
+            )
         IngestBatch.objects.filter(pk=batch.pk).update(
             received=F("received") + len(chunk),
             accepted=F("accepted") + len(accepted),
@@ -319,8 +356,23 @@ def _lock_organization(org: Organization) -> None:
 
 
 def _existing_fingerprints(org: Organization, request_ids: list[str]) -> dict[str, str]:
-    found: dict[str, str] = {}
     unique = list(dict.fromkeys(request_ids))
+    if not unique:
+        return {}
+    if connection.vendor == "postgresql":
+        # One array parameter, not thousands of placeholders (and no debug-log formatting).
+        # Joined on (organization, request_id) so the plan is always one unique-index probe
+        # per id: `organization_id = %s AND request_id = ANY(...)` lets stale statistics for a
+        # growing organisation pick a scan of all its events (0.5 s per chunk at 1M events).
+        with connection.cursor() as cursor:
+            cursor.cursor.execute(
+                f"SELECT e.request_id, e.fingerprint FROM {UsageEvent._meta.db_table} e "  # noqa: S608
+                "JOIN (SELECT %s::bigint AS org, unnest(%s::text[]) AS id) r "
+                "ON (e.organization_id, e.request_id) = (r.org, r.id)",
+                [org.pk, unique],
+            )
+            return dict(cursor.cursor.fetchall())
+    found: dict[str, str] = {}
     for start in range(0, len(unique), 5000):
         part = unique[start : start + 5000]
         found.update(
@@ -331,128 +383,37 @@ def _existing_fingerprints(org: Organization, request_ids: list[str]) -> dict[st
     return found
 
 
-EVENT_COLUMNS = (
-    "organization_id", "request_id", "provider_response_id", "occurred_at", "provider", "model",
-    "model_raw", "input_tokens", "output_tokens", "cached_input_tokens", "cache_write_input_tokens",
-    "reasoning_tokens", "batch", "status_code", "is_error", "retry_of", "attempt", "team", "service",
-    "cost_center", "environment", "workflow", "prompt_template", "user_ref", "gateway_key_id",
-    "provider_account", "unit_id", "attribution", "price_id", "cost", "currency", "fingerprint",
-    "ingest_batch_id", "ingested_at",
-)  # fmt: skip
-
-
-def _event_row(org: Organization, batch: IngestBatch, p: Priced, now: dt.datetime) -> tuple:
-    d, tags = p.draft, p.draft.tags
-    return (
-        org.pk, d.request_id, d.provider_response_id, d.occurred_at, p.provider, p.model,
-        d.model_raw, d.input_tokens, d.output_tokens, d.cached_input_tokens, d.cache_write_input_tokens,
-        d.reasoning_tokens, d.batch, d.status_code, d.is_error, d.retry_of, d.attempt,
-        tags.get("team", ""), tags.get("service", ""), tags.get("cost_center", ""),
-        tags.get("environment", ""), tags.get("workflow", ""), tags.get("prompt_template", ""),
-        d.user_ref, d.gateway_key_id, d.provider_account, p.unit_id, p.method, p.price_id, p.cost,
-        p.currency, d.fingerprint, batch.pk, now,
-    )  # fmt: skip
-
-
 def _write_events(org: Organization, batch: IngestBatch, accepted: list[Priced]) -> None:
     if not accepted:
         return
     now = timezone.now()
-    rows = [_event_row(org, batch, p, now) for p in accepted]
     if connection.vendor == "postgresql":
         table = UsageEvent._meta.db_table
         with (
             connection.cursor() as cursor,
             cursor.cursor.copy(f"COPY {table} ({', '.join(EVENT_COLUMNS)}) FROM STDIN") as copy,
         ):
-            for row in rows:
-                copy.write_row(row)
-    else:
-        # Django's bulk_create is limited to ~30 rows per INSERT on SQLite: executemany is far faster.
-        ops = connection.ops
-        i_at, i_cost, i_ingested = (
-            EVENT_COLUMNS.index("occurred_at"),
-            EVENT_COLUMNS.index("cost"),
-            EVENT_COLUMNS.index("ingested_at"),
-        )
-        adapted = []
-        for row in rows:
-            row = list(row)
-            row[i_at] = ops.adapt_datetimefield_value(row[i_at])
-            row[i_ingested] = ops.adapt_datetimefield_value(row[i_ingested])
-            row[i_cost] = ops.adapt_decimalfield_value(row[i_cost], 24, 12)
-            adapted.append(row)
-        table = UsageEvent._meta.db_table
-        sql = f"INSERT INTO {table} ({', '.join(EVENT_COLUMNS)}) VALUES ({', '.join(['%s'] * len(EVENT_COLUMNS))})"  # noqa: S608
-        with connection.cursor() as cursor:
-            cursor.executemany(sql, adapted)
-
-
-ROLLUP_DIMS = (
-    "organization_id",
-    "day",
-    "unit_id",
-    "service",
-    "provider",
-    "model",
-    "environment",
-    "attribution",
-)
-ROLLUP_SUMS = (
-    "requests",
-    "errors",
-    "input_tokens",
-    "output_tokens",
-    "cached_input_tokens",
-    "cost",
-    "error_cost",
-)
-
-
-def rollup_rows(org: Organization, accepted: Iterable[Priced]) -> dict[tuple, list]:
-    """Aggregate events into rollup increments keyed by ROLLUP_DIMS (pure)."""
-    totals: dict[tuple, list] = defaultdict(lambda: [0, 0, 0, 0, 0, Decimal(0), Decimal(0)])
-    tz = org.tz
-    for p in accepted:
-        d = p.draft
-        key = (
-            org.pk, d.occurred_at.astimezone(tz).date(), p.unit_id, d.tags.get("service", ""),
-            p.provider, p.model, d.tags.get("environment", ""), p.method,
-        )  # fmt: skip
-        t = totals[key]
-        t[0] += 1
-        t[1] += 1 if d.is_error else 0
-        t[2] += d.input_tokens
-        t[3] += d.output_tokens
-        t[4] += d.cached_input_tokens
-        t[5] += p.cost
-        t[6] += p.cost if d.is_error else 0
-    return totals
-
-
-def _add_to_rollup(org: Organization, accepted: list[Priced]) -> None:
-    totals = rollup_rows(org, accepted)
-    if not totals:
+            for start in range(0, len(accepted), 1000):
+                copy.write(copy_text(org, batch, accepted[start : start + 1000], now))
         return
-    from chargeback.usage.models import DailyUsage
-
-    table = DailyUsage._meta.db_table
-    columns = ROLLUP_DIMS + ROLLUP_SUMS
-    updates = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in ROLLUP_SUMS)
-    placeholders = "(" + ", ".join(["%s"] * len(columns)) + ")"
-    items = list(totals.items())
+    # Django's bulk_create is limited to ~30 rows per INSERT on SQLite: executemany is far faster.
+    ops = connection.ops
+    i_at, i_cost, i_ingested = (
+        EVENT_COLUMNS.index("occurred_at"),
+        EVENT_COLUMNS.index("cost"),
+        EVENT_COLUMNS.index("ingested_at"),
+    )
+    adapted = []
+    for p in accepted:
+        row = list(event_row(org, batch, p, now))
+        row[i_at] = ops.adapt_datetimefield_value(row[i_at])
+        row[i_ingested] = ops.adapt_datetimefield_value(row[i_ingested])
+        row[i_cost] = ops.adapt_decimalfield_value(row[i_cost], 24, 12)
+        adapted.append(row)
+    table = UsageEvent._meta.db_table
+    sql = f"INSERT INTO {table} ({', '.join(EVENT_COLUMNS)}) VALUES ({', '.join(['%s'] * len(EVENT_COLUMNS))})"  # noqa: S608
     with connection.cursor() as cursor:
-        for start in range(0, len(items), 500):
-            part = items[start : start + 500]
-            params: list[Any] = []
-            for key, sums in part:
-                params.extend(key)
-                params.extend(sums)
-            cursor.execute(
-                f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join([placeholders] * len(part))} "  # noqa: S608
-                f"ON CONFLICT ({', '.join(ROLLUP_DIMS)}) DO UPDATE SET {updates}",
-                params,
-            )
+        cursor.executemany(sql, adapted)
 
 
 def wait_for_batch(batch_id: int, *, poll: float = 0.5, stall: float = 30.0) -> IngestBatch:

@@ -140,8 +140,12 @@ class UsageEvent(models.Model):
     price = models.ForeignKey(ModelPrice, on_delete=models.PROTECT, related_name="+")
     cost = models.DecimalField(**COST)
     currency = models.CharField(max_length=3)
-    repriced_cost = models.DecimalField(**COST, null=True, blank=True, help_text="Latest re-pricing run's cost.")
-    repriced_price = models.ForeignKey(ModelPrice, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    repriced_cost = models.DecimalField(
+        **COST, null=True, blank=True, help_text="Latest re-pricing run's cost."
+    )
+    repriced_price = models.ForeignKey(
+        ModelPrice, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     fingerprint = models.CharField(
         max_length=40, help_text="Hash of the usage, to tell repeats from conflicts."
     )

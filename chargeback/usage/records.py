@@ -9,9 +9,11 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any
+
+import orjson
 
 FORMATS = ("json", "ndjson", "csv", "otel", "litellm")
 MAX_JSON_DOCUMENT = 64 * 1024 * 1024
@@ -38,22 +40,61 @@ def read_records(stream: IO[bytes], fmt: str) -> Iterator[Record]:
     if fmt == "ndjson":
         yield from _ndjson(stream)
     elif fmt == "csv":
-        yield from _csv(stream)
+        yield from _without_nul(_csv(stream))
     elif fmt == "json":
-        yield from _json_array(stream)
+        yield from _without_nul(_json_array(stream))
     elif fmt == "litellm":
-        for position, record in _json_array(stream):
+        for position, record in _without_nul(_json_array(stream)):
             yield position, record if isinstance(record, RecordError) else from_litellm(record)
     elif fmt == "otel":
-        yield from _otlp(stream)
+        yield from _without_nul(_otlp(stream))
     else:
         raise PayloadError(f'unknown format "{fmt}" (one of {", ".join(FORMATS)})')
+
+
+NUL_PROBLEM = "contains a NUL character (\\u0000), which cannot be stored"
+
+
+def printable(text: str) -> str:
+    """Raw text safe to store: NUL characters written as the escape \\u0000."""
+    return text.replace("\x00", "\\u0000")
+
+
+def _has_nul(value: Any) -> bool:
+    if type(value) is str:
+        return "\x00" in value
+    if type(value) is dict:
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if type(value) is list:
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+def _without_nul(records: Iterator[Record]) -> Iterator[Record]:
+    for position, record in records:
+        if not isinstance(record, RecordError) and _has_nul(record):
+            raw = printable(json.dumps(record, default=str, sort_keys=True))
+            yield position, RecordError(raw, "record", NUL_PROBLEM, "bad_value")
+        else:
+            yield position, record
 
 
 def _ndjson(stream: IO[bytes]) -> Iterator[Record]:
     for number, line in enumerate(stream, start=1):
         if number == 1 and line.startswith(b"\xef\xbb\xbf"):
             line = line[3:]  # a UTF-8 byte-order mark (Excel, Notepad)
+        if b"\\u0000" in line or b"\x00" in line:
+            raw = printable(line.decode("utf-8", "replace").rstrip("\n"))
+            yield number, RecordError(raw, "record", f"line {number} {NUL_PROBLEM}", "bad_value")
+            continue
+        try:
+            obj = orjson.loads(line)  # the common case, fast; anything odd takes the slow path
+        except orjson.JSONDecodeError:
+            pass
+        else:
+            if type(obj) is dict and _floatless(obj.values()):
+                yield number, obj
+                continue
         if not line.strip():
             continue
         try:
@@ -88,6 +129,21 @@ def _ndjson(stream: IO[bytes]) -> Iterator[Record]:
             )
             continue
         yield number, obj
+
+
+def _floatless(values: Iterable[Any]) -> bool:
+    """No floats anywhere: orjson reads integers of 19+ digits as floats, json as ints, so a
+    record with a float is read again with json."""
+    for value in values:
+        kind = type(value)
+        if kind is float:
+            return False
+        if kind is dict:
+            if not _floatless(value.values()):
+                return False
+        elif kind is list and not _floatless(value):
+            return False
+    return True
 
 
 def check_csv_header(first_line: str) -> list[str]:

@@ -4,7 +4,7 @@ import io
 import json
 from decimal import Decimal
 
-from chargeback.usage.models import UsageEvent
+from chargeback.usage.models import QuarantinedEvent, UsageEvent
 from chargeback.usage.records import read_records
 from tests.usage.conftest import ingest
 
@@ -181,3 +181,50 @@ def test_byte_order_marks_are_ignored(priced_org):
         fmt="ndjson",
     )
     assert (csv_batch.status, csv_batch.accepted, nd_batch.accepted) == ("done", 1, 1)
+
+
+def test_ndjson_reads_what_the_json_module_reads():
+    lines = [
+        b'{"a": 123456789012345678901234567890, "b": [1, {"c": 99999999999999999999}]}',
+        b'{"a": -9223372036854775809, "b": 1.5, "c": NaN, "d": Infinity, "e": 1e400}',
+        b'{"a": "\\ud800", "b": "\\u00e9", "a": 2}',
+        b'{"request_id": "r1", "tags": {"team": "SUP"}, "input_tokens": 10}',
+    ]
+    records = list(read_records(io.BytesIO(b"\n".join(lines)), "ndjson"))
+    expected = [(n, json.loads(line)) for n, line in enumerate(lines, start=1)]
+    assert repr(records) == repr(expected)  # repr: NaN != NaN, and 1 == 1.0
+    bad = list(read_records(io.BytesIO(b'{"a": 1,}\n[1]\n\xff\n'), "ndjson"))
+    assert [(n, r.problem) for n, r in bad] == [
+        (
+            1,
+            "malformed JSON at line 1, column 9: Expecting property name enclosed in double quotes",
+        ),
+        (2, "line 2 is not a JSON object"),
+        (3, "not UTF-8 (byte 0)"),
+    ]
+
+
+def test_nul_characters_are_quarantined_not_lost(priced_org):
+    """PostgreSQL text cannot hold NUL: such records are quarantined with a clear reason."""
+    lines = (
+        b'{"request_id":"n\\u0000ul","occurred_at":"2026-10-03T14:22:05Z","provider":"openai","model":"gpt-4o-mini","input_tokens":1,"output_tokens":1}\n'
+        b'{"request_id":"raw\x00nul"}\n'
+        b'{"request_id":"fine","occurred_at":"2026-10-03T14:22:05Z","provider":"openai","model":"gpt-4o-mini","input_tokens":1,"output_tokens":1}\n'
+    )
+    batch = ingest(priced_org, lines)
+    assert (batch.status, batch.received, batch.accepted, batch.quarantined) == ("done", 3, 1, 2)
+    reasons = sorted(QuarantinedEvent.objects.filter(batch=batch).values_list("line", "reasons"))
+    assert [(line, r[0]["problem"]) for line, r in reasons] == [
+        (1, "line 1 contains a NUL character (\\u0000), which cannot be stored"),
+        (2, "line 2 contains a NUL character (\\u0000), which cannot be stored"),
+    ]
+    assert all("\x00" not in q.raw for q in QuarantinedEvent.objects.filter(batch=batch))
+    as_json = ingest(
+        priced_org,
+        b'[{"request_id": "j\\u0000", "occurred_at": "2026-10-03T14:22:05Z"}]',
+        fmt="json",
+    )
+    assert (as_json.quarantined, QuarantinedEvent.objects.get(batch=as_json).reason) == (
+        1,
+        "bad_value",
+    )

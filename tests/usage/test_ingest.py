@@ -240,3 +240,20 @@ def test_spend_all_lists_zero_units_and_unallocated(priced_org):
     assert [u["code"] for u in report["units"]] == ["AGENT", "CENTRAL", "OPS", "SALES", "SUP"]
     assert report["unallocated"] == {"requests": 1, "cost": "0.00036"}
     assert sum(Decimal(u["cost"]) for u in report["units"]) == Decimal(report["total"]["cost"])
+
+
+def test_text_with_tabs_newlines_and_backslashes_is_stored_as_sent(priced_org):
+    odd = ["tab\there", "back\\slash", "new\nline", "cr\rhere", "\\N", "plain"]
+    events = [
+        event(f"o{i}-{text}", user_ref=text, tags={"workflow": text}, status_code=None)
+        for i, text in enumerate(odd)
+    ] + [event("p1", status_code=200), event("p2")]
+    batch = ingest(priced_org, events)
+    assert counts(batch) == ("done", 8, 8, 0, 0)
+    stored = dict(
+        UsageEvent.objects.filter(organization=priced_org).values_list("request_id", "user_ref")
+    )
+    assert stored == {f"o{i}-{text}": text for i, text in enumerate(odd)} | {"p1": "", "p2": ""}
+    workflows = UsageEvent.objects.filter(organization=priced_org, request_id="o0-tab\there")
+    assert workflows.values_list("workflow", "status_code").get() == ("tab\there", None)
+    assert UsageEvent.objects.get(organization=priced_org, request_id="p1").status_code == 200
