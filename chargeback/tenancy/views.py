@@ -13,10 +13,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.template import loader
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
+from django_scopes import scope
 
 from chargeback.tenancy.forms import MemberForm
 from chargeback.tenancy.members import add_member, change_member, remove_member, set_password_link
-from chargeback.tenancy.models import Membership
+from chargeback.tenancy.models import Membership, Role
 from chargeback.tenancy.permissions import org_permission
 
 log = logging.getLogger(__name__)
@@ -30,9 +31,17 @@ class LoginView(auth_views.LoginView):
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
     memberships = list(request.user.memberships.select_related("organization"))
-    if len(memberships) == 1:
-        return redirect("dashboards:overview", org_slug=memberships[0].organization.slug)
-    return redirect("org-list")
+    if len(memberships) != 1:
+        return redirect("org-list")
+    membership = memberships[0]
+    org = membership.organization
+    if membership.role == Role.TEAM_LEAD:
+        # A team lead lands on the spend of the (first) unit it leads.
+        with scope(organization=org):
+            unit = membership.units.order_by("code").first()
+        if unit is not None:
+            return redirect("dashboards:unit-spend", org_slug=org.slug, unit_id=unit.pk)
+    return redirect("dashboards:overview", org_slug=org.slug)
 
 
 @login_required
