@@ -358,11 +358,11 @@ def _flags(doc: dict, archived: bool, drop_empty: str = "") -> dict:
 
 
 class _Flow(dict):
-    pass
+    """A mapping the YAML dumper writes on one line ({code: SUP, ...})."""
 
 
 class _FlowList(list):
-    pass
+    """A list the YAML dumper writes on one line ([team, service])."""
 
 
 class _Dumper(yaml.SafeDumper):

@@ -90,11 +90,10 @@ def _ndjson(stream: IO[bytes]) -> Iterator[Record]:
         try:
             obj = orjson.loads(line)  # the common case, fast; anything odd takes the slow path
         except orjson.JSONDecodeError:
-            pass
-        else:
-            if type(obj) is dict and _floatless(obj.values()):
-                yield number, obj
-                continue
+            obj = None
+        if type(obj) is dict and _floatless(obj.values()):
+            yield number, obj
+            continue
         if not line.strip():
             continue
         try:

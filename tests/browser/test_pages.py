@@ -67,7 +67,9 @@ def test_role_opens_every_page_in_its_sidebar(page, live_server, login, shoot, r
     email, membership_role = ROLES[role]
     login(email)
     if role in LEAD_UNITS:  # a team lead lands on the spend of the unit it leads
-        assert page.url.startswith(f"{live_server.url}/o/acme/units/") and page.url.endswith("/spend/")
+        assert page.url.startswith(f"{live_server.url}/o/acme/units/") and page.url.endswith(
+            "/spend/"
+        )
     else:
         assert page.url == f"{live_server.url}/o/acme/"
     links = sidebar_links(page)

@@ -315,5 +315,8 @@ def test_the_500_page_needs_no_database(rf, admin, django_assert_num_queries):  
 def test_team_lead_lands_on_its_unit_spend(client, team_lead, unit_tree):  # noqa: ANN001
     client.force_login(team_lead.user)
     response = client.get("/")
-    assert response["Location"] == f"/o/{team_lead.organization.slug}/units/{unit_tree['eu'].pk}/spend/"
+    assert (
+        response["Location"]
+        == f"/o/{team_lead.organization.slug}/units/{unit_tree['eu'].pk}/spend/"
+    )
     assert client.get(response["Location"]).status_code == 200
