@@ -82,3 +82,29 @@ def test_money_filter_needs_currency_and_formats():
         tpl.render(Context({"amount": Decimal("1"), "cur": ""}))
     with pytest.raises(MoneyError, match="float"):
         tpl.render(Context({"amount": 1.5, "cur": "USD"}))
+
+
+@given(
+    amount=st.decimals(
+        min_value=-(10**12), max_value=10**12, places=4, allow_nan=False, allow_infinity=False
+    ),
+    currency=st.sampled_from(["USD", "EUR", "JPY", "BHD", "GBP", "CHF", "INR", "SEK"]),
+)
+def test_fast_money_format_equals_babel(amount, currency):
+    from babel.numbers import format_currency
+    from hypothesis import assume
+
+    from chargeback.money import format_money
+
+    value = quantize(amount, currency)
+    assume(value != 0)  # zero is checked below: ours never prints babel's "-$0.00"
+    expected = format_currency(value, currency, locale="en_US", decimal_quantization=False)
+    assert format_money(amount, currency) == expected
+
+
+def test_zero_and_negative_zero_format_plainly():
+    from chargeback.money import format_money
+
+    assert format_money(Decimal("-0.0001"), "USD") == "$0.00"
+    assert format_money(Decimal("0"), "JPY") == "¥0"
+    assert format_money(Decimal("-1234.5"), "USD") == "-$1,234.50"
