@@ -17,13 +17,16 @@ VAR_DIR.mkdir(parents=True, exist_ok=True)
 DEBUG = env.bool("DEBUG", default=False)
 SECRET_KEY = env.str("SECRET_KEY", default="")
 if not SECRET_KEY:
+    # The web process (wsgi.py) refuses to start without a key. manage.py allows a known,
+    # insecure development key so commands such as makemigrations run in a checkout; its
+    # "django-insecure-" prefix makes `check --deploy` flag it.
     if not DEBUG and not env.bool("CHARGEBACK_ALLOW_INSECURE_KEY", default=False):
         from django.core.exceptions import ImproperlyConfigured
 
         raise ImproperlyConfigured(
             "SECRET_KEY is not set. Set SECRET_KEY, or DEBUG=1 for a local demo."
         )
-    SECRET_KEY = "insecure-local-development-key-do-not-use-in-production"  # noqa: S105
+    SECRET_KEY = "django-insecure-local-development-key-not-for-production"  # noqa: S105
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])

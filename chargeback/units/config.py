@@ -46,6 +46,7 @@ How a file is applied:
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any
 
@@ -120,14 +121,12 @@ class _Loader(yaml.SafeLoader):
             if key_node.tag == "tag:yaml.org,2002:merge":
                 continue
             key = self.construct_object(key_node, deep=deep)
-            try:
+            with contextlib.suppress(TypeError):  # unhashable: the base constructor reports it
                 if key in seen:
                     raise yaml.constructor.ConstructorError(
                         None, None, f'duplicate key "{key}"', key_node.start_mark
                     )
                 seen.add(key)
-            except TypeError:
-                pass  # unhashable: the base constructor reports it
         return super().construct_mapping(node, deep=deep)
 
     def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
