@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "chargeback.pricing",
     "chargeback.usage",
     "chargeback.allocation",
+    "chargeback.billing",
     "chargeback.dashboards",
     "chargeback.api",
 ]

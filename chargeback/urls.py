@@ -11,6 +11,8 @@ org_patterns = [
     path("", include("chargeback.usage.urls")),
     path("", include("chargeback.pricing.urls")),
     path("", include("chargeback.tenancy.urls")),
+    path("", include("chargeback.billing.urls")),
+    path("", include("chargeback.allocation.urls")),
     path("audit/", include("chargeback.audit.urls")),
 ]
 

@@ -14,6 +14,8 @@ import pytest
 from django.contrib.admin.sites import site as admin_site
 from django.urls import URLPattern, URLResolver, get_resolver
 
+from chargeback.allocation.models import AllocationPolicy
+from chargeback.billing.models import BillingPeriod, OutcomeCount, Statement, StatementLine
 from chargeback.pricing.models import ModelAlias, PriceVersion, RepricingRun
 from chargeback.tenancy.models import Membership, Role
 from chargeback.units.models import (
@@ -44,6 +46,11 @@ ID_KWARGS = {
     "version_id": PriceVersion,
     "alias_id": ModelAlias,
     "run_id": RepricingRun,
+    "period_id": BillingPeriod,
+    "statement_id": Statement,
+    "line_id": StatementLine,
+    "policy_id": AllocationPolicy,
+    "outcome_id": OutcomeCount,
 }
 # Routes outside the tenant tree whose kwargs are not tenant ids: fill with harmless values.
 PUBLIC_KWARGS = {"uidb64": "Mg", "token": "set-password"}
@@ -140,7 +147,27 @@ def _foreign_ids(org) -> dict[type, int]:  # noqa: ANN001
         note="bravo secret run",
         created_by="boss@bravo.example",
     )
+    statement = _foreign_statement(org)
+    policy = AllocationPolicy.objects.filter(organization=org).first()
+    if policy is None:
+        policy = AllocationPolicy.objects.create(
+            organization=org, effective_from="2026-09-01", document={"charge_basis": "request"}
+        )
+    outcome = OutcomeCount.objects.filter(organization=org).first()
+    if outcome is None:
+        outcome = OutcomeCount.objects.create(
+            organization=org,
+            unit=statement.unit,
+            month="2026-10-01",
+            outcome="bravo_secret_outcome",
+            count=7,
+        )
     return {
+        BillingPeriod: statement.period_id,
+        Statement: statement.pk,
+        StatementLine: statement.lines.get().pk,
+        AllocationPolicy: policy.pk,
+        OutcomeCount: outcome.pk,
         RepricingRun: run.pk,
         IngestBatch: batch.pk,
         QuarantinedEvent: QuarantinedEvent.objects.filter(organization=org).get().pk,
@@ -154,6 +181,39 @@ def _foreign_ids(org) -> dict[type, int]:  # noqa: ANN001
         ProviderAccount: ProviderAccount.objects.filter(organization=org).first().pk,
         OwnershipRule: OwnershipRule.objects.filter(organization=org).first().pk,
     }
+
+
+def _foreign_statement(org) -> Statement:  # noqa: ANN001
+    """An issued statement of org B, with one line."""
+    statement = Statement.objects.filter(organization=org).first()
+    if statement is not None:
+        return statement
+    period = BillingPeriod.objects.create(
+        organization=org, month="2026-10-01", state="in_review", draft_status="done"
+    )
+    unit = BusinessUnit.objects.filter(organization=org, code="BSECRET").get()
+    statement = Statement.objects.create(
+        organization=org,
+        period=period,
+        unit=unit,
+        number="BRAVO-2026-10-0001",
+        sequence=1,
+        mode="chargeback",
+        status="issued",
+        currency=org.currency,
+        total="123.45",
+        evidence={"driver": "bravo secret driver"},
+    )
+    StatementLine.objects.create(
+        organization=org,
+        statement=statement,
+        position=1,
+        kind="usage",
+        description="bravo secret usage",
+        amount="123.45",
+        ref="openai/bravo-secret-model",
+    )
+    return statement
 
 
 def _values(route: Route, slug: str, ids: dict[type, int]) -> dict[str, object]:

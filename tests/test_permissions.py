@@ -97,9 +97,18 @@ USAGE = [
     ("Quarantine", "/o/alpha/usage/quarantine/"),
 ]
 PRICING = [("Price book", "/o/alpha/prices/"), ("Model aliases", "/o/alpha/model-aliases/")]
+BILLING = [
+    ("Statements", "/o/alpha/statements/"),
+    ("Month-end close", "/o/alpha/billing/periods/"),
+    ("Outcome counts", "/o/alpha/billing/outcomes/"),
+    ("Allocation policy", "/o/alpha/policy/"),
+]
+STATEMENTS = [("Statements", "/o/alpha/statements/")]
 NAV = {
     "admin": [
-        *STRUCTURE,
+        *STRUCTURE[:1],
+        *BILLING,
+        *STRUCTURE[1:],
         *USAGE,
         *PRICING,
         ("Configuration file", "/o/alpha/config/"),
@@ -107,9 +116,16 @@ NAV = {
         ("Members", "/o/alpha/members/"),
         ("Audit log", "/o/alpha/audit/"),
     ],
-    "finance": [*STRUCTURE, *USAGE, *PRICING, ("Audit log", "/o/alpha/audit/")],
-    "viewer": [*STRUCTURE, *PRICING],
-    "team_lead": [*STRUCTURE, *PRICING],
+    "finance": [
+        *STRUCTURE[:1],
+        *BILLING,
+        *STRUCTURE[1:],
+        *USAGE,
+        *PRICING,
+        ("Audit log", "/o/alpha/audit/"),
+    ],
+    "viewer": [*STRUCTURE[:1], *STATEMENTS, *STRUCTURE[1:], *PRICING],
+    "team_lead": [*STRUCTURE[:1], *STATEMENTS, *STRUCTURE[1:], *PRICING],
 }
 
 
@@ -124,21 +140,21 @@ def sidebar_links(response) -> list[tuple[str, str]]:  # noqa: ANN001
 
 
 @pytest.mark.parametrize("persona", ["admin", "finance", "viewer", "team_lead"])
-def test_navigation_shows_only_permitted_items(request, client_for, persona):  # noqa: ANN001
+def test_navigation_shows_only_permitted_items(request, db, client_for, persona):  # noqa: ANN001
     web = client_for(request.getfixturevalue(persona))
     response = web.get("/o/alpha/")
     assert response.status_code == 200
     assert sidebar_links(response) == NAV[persona]
     sections = [s["title"] for s in response.context["nav"]]
     assert sections == (
-        ["Spend", "Structure", "Usage", "Pricing", "Admin"]
+        ["Spend", "Billing", "Structure", "Usage", "Pricing", "Admin"]
         if persona in ("admin", "finance")
-        else ["Spend", "Structure", "Pricing"]
+        else ["Spend", "Billing", "Structure", "Pricing"]
     )
 
 
 @pytest.mark.parametrize("persona", ["admin", "finance", "viewer", "team_lead"])
-def test_shown_items_open_and_hidden_items_are_forbidden(request, client_for, persona):  # noqa: ANN001
+def test_shown_items_open_and_hidden_items_are_forbidden(request, db, client_for, persona):  # noqa: ANN001
     membership = request.getfixturevalue(persona)
     web = client_for(membership)
     shown = {href for _label, href in sidebar_links(web.get("/o/alpha/"))}

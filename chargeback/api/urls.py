@@ -1,6 +1,6 @@
 from django.urls import path
 
-from chargeback.api import ingest, views
+from chargeback.api import ingest, outcomes, statements, views
 
 app_name = "api"
 urlpatterns = [
@@ -11,5 +11,31 @@ urlpatterns = [
     path("v1/o/<slug:org_slug>/units/", views.UnitList.as_view(), name="unit-list"),
     path(
         "v1/o/<slug:org_slug>/units/<int:unit_id>/", views.UnitDetail.as_view(), name="unit-detail"
+    ),
+    path("v1/outcomes", outcomes.Outcomes.as_view(), name="outcomes"),
+    path(
+        "v1/o/<slug:org_slug>/statements/",
+        statements.StatementList.as_view(),
+        name="statement-list",
+    ),
+    path(
+        "v1/o/<slug:org_slug>/statements/<int:statement_id>/",
+        statements.StatementDetail.as_view(),
+        name="statement-detail",
+    ),
+    path(
+        "v1/o/<slug:org_slug>/statements/<int:statement_id>/lines/",
+        statements.StatementLines.as_view(),
+        name="statement-lines",
+    ),
+    path(
+        "v1/o/<slug:org_slug>/statements/<int:statement_id>/pdf/",
+        statements.StatementPdf.as_view(),
+        name="statement-pdf",
+    ),
+    path(
+        "v1/o/<slug:org_slug>/statements/<int:statement_id>/csv/",
+        statements.StatementCsv.as_view(),
+        name="statement-csv",
     ),
 ]

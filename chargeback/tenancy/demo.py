@@ -152,7 +152,19 @@ def seed_demo() -> tuple[Organization, bool]:
 
     with scope(organization=org):
         ingest_demo_traffic(org)
+        _seed_billing(org)
     return org, True
+
+
+def _seed_billing(org: Organization) -> None:
+    import datetime as dt
+
+    from django.conf import settings
+
+    from chargeback.billing.demo import seed_billing
+
+    today = dt.datetime.now(dt.UTC).astimezone(org.tz).date()
+    seed_billing(org, days=settings.DEMO_TRAFFIC_DAYS, today=today)
 
 
 def _ensure_users(org: Organization) -> None:

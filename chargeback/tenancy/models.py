@@ -48,6 +48,9 @@ class Organization(models.Model):
     country = models.CharField(max_length=2, blank=True, default="", validators=[validate_country])
     timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
     required_tags = models.JSONField(default=default_required_tags, blank=True)
+    logo = models.FileField(
+        upload_to="logos/", blank=True, help_text="PNG, JPEG or SVG, printed on statements."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

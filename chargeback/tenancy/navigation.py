@@ -10,6 +10,10 @@ from chargeback.tenancy.models import Membership
 # (section, label, url name, permission)
 ITEMS: list[tuple[str, str, str, str]] = [
     ("Spend", "Overview", "dashboards:overview", "org.view"),
+    ("Billing", "Statements", "billing:statement-list", "statements.view"),
+    ("Billing", "Month-end close", "billing:period-list", "billing.close"),
+    ("Billing", "Outcome counts", "billing:outcome-list", "outcomes.manage"),
+    ("Billing", "Allocation policy", "allocation:policy-list", "policy.view"),
     ("Structure", "Business units", "units:unit-list", "units.view"),
     ("Structure", "Services", "units:service-list", "units.view"),
     ("Structure", "Gateway keys", "units:gatewaykey-list", "units.view"),

@@ -12,6 +12,7 @@ READ = {
     "org.view",
     "units.view",
     "pricing.view",
+    "statements.view",  # a team lead: its units' statements only
 }
 FINANCE = READ | {
     "audit.view",
@@ -19,6 +20,10 @@ FINANCE = READ | {
     "usage.view",  # ingest batches and the quarantine
     "usage.ingest",  # upload usage files
     "quarantine.resolve",  # fix, replay, discard
+    "statements.view_all",  # every unit's statements
+    "billing.close",  # draft, issue and close billing periods
+    "policy.view",  # the allocation policy and its versions
+    "outcomes.manage",  # post outcome counts for activity rates
 }
 ADMIN = FINANCE | {
     "units.manage",
@@ -26,12 +31,13 @@ ADMIN = FINANCE | {
     "config.manage",
     "pricing.manage",  # import prices, model aliases
     "keys.manage",  # ingestion keys
+    "policy.manage",  # edit the allocation policy
 }
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "admin": frozenset(ADMIN),
     "finance": frozenset(FINANCE),
     "team_lead": frozenset(READ),
-    "viewer": frozenset(READ | {"spend.view_all"}),
+    "viewer": frozenset(READ | {"spend.view_all", "statements.view_all"}),
 }
 ALL_PERMISSIONS: frozenset[str] = frozenset().union(*ROLE_PERMISSIONS.values())
 

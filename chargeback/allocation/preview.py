@@ -1,0 +1,101 @@
+"""The policy page's preview: the month's statements to date under a proposed policy, next to
+the policy in force. Built exactly as `billing.close.draft_statements` builds the drafts (the
+same rollup input, engine and late adjustments), so its totals are the drafts' totals."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from chargeback.allocation.engine import allocate
+from chargeback.allocation.policy import Policy
+from chargeback.allocation.queries import policy_for
+from chargeback.billing.close import late_adjustments
+from chargeback.billing.inputs import month_usage
+from chargeback.tenancy.models import Organization
+from chargeback.usage.spend import Period
+
+ZERO = Decimal(0)
+
+
+@dataclass(frozen=True)
+class PreviewRow:
+    code: str
+    name: str
+    central: bool
+    usage_cost: Decimal  # at full precision
+    current: Decimal | None  # None: no statement under that policy
+    proposed: Decimal | None
+    current_tier: str | None = None
+    proposed_tier: str | None = None
+
+    @property
+    def change(self) -> Decimal:
+        return (self.proposed or ZERO) - (self.current or ZERO)
+
+
+@dataclass(frozen=True)
+class Preview:
+    period: Period
+    currency: str
+    rows: tuple[PreviewRow, ...]
+    usage_cost: Decimal
+    unallocated: Decimal
+    adjustments: Decimal  # late usage of issued months, in both totals
+
+    @property
+    def current_total(self) -> Decimal:
+        return sum((r.current or ZERO for r in self.rows), ZERO)
+
+    @property
+    def proposed_total(self) -> Decimal:
+        return sum((r.proposed or ZERO for r in self.rows), ZERO)
+
+    @property
+    def change(self) -> Decimal:
+        return self.proposed_total - self.current_total
+
+
+def preview_policy(organization: Organization, proposed: Policy, period: Period) -> Preview:
+    """Per unit: usage cost, the statement total under the policy in force for `period` and
+    under `proposed`, as draft statements for `period` would show them today."""
+    current = policy_for(organization, period)
+    months = {}
+    for fixed in {bool(current.fee_fixed), bool(proposed.fee_fixed)}:
+        months[fixed] = month_usage(organization, period, fixed_fees=fixed)
+    adjustments = late_adjustments(organization, period)
+    extra = {code: sum((x.amount for x in lines), ZERO) for code, lines in adjustments.items()}
+
+    def totals(policy: Policy) -> dict[str, tuple[Decimal, str | None]]:
+        allocation = allocate(months[bool(policy.fee_fixed)].usage, policy)
+        out = {s.unit: (s.total + extra.get(s.unit, ZERO), s.tier) for s in allocation.statements}
+        for code, amount in extra.items():
+            out.setdefault(code, (amount, None))
+        return out
+
+    now, then = totals(current), totals(proposed)
+    month = months[bool(current.fee_fixed)]
+    costs = {u.code: u.cost for u in month.usage.units}
+    rows = []
+    for code in sorted(set(now) | set(then)):
+        unit = month.units.get(code)
+        rows.append(
+            PreviewRow(
+                code=code,
+                name=unit.name if unit else code,
+                central=bool(unit and unit.is_central),
+                usage_cost=costs.get(code, ZERO),
+                current=now[code][0] if code in now else None,
+                proposed=then[code][0] if code in then else None,
+                current_tier=now[code][1] if code in now else None,
+                proposed_tier=then[code][1] if code in then else None,
+            )
+        )
+    return Preview(
+        period=period,
+        currency=organization.currency,
+        rows=tuple(rows),
+        usage_cost=month.cost,
+        unallocated=month.usage.unallocated,
+        adjustments=sum(extra.values(), ZERO),
+    )

@@ -1,0 +1,123 @@
+"""The demo organisation's billing: a policy with every feature in use, outcome counts, the
+month before last closed (final), a few events for it that arrive late, and last month left
+open for the user to close."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+from chargeback.allocation.policies import save_policy
+from chargeback.allocation.policy import parse_policy
+from chargeback.billing.close import close_period, draft_statements, issue_statements
+from chargeback.billing.inputs import month_totals
+from chargeback.billing.models import OutcomeCount
+from chargeback.tenancy.models import Organization
+from chargeback.units.models import BusinessUnit
+from chargeback.usage.ingest import create_batch, process_batch
+from chargeback.usage.spend import Period
+
+ACTOR = "command:seed_demo"
+
+
+def demo_policy(first_month: str) -> dict:
+    return {
+        "effective_from": first_month,
+        "charge_basis": "token",
+        "tier_mode": "volume",
+        "tiers": [
+            {"name": "Experimental", "up_to_tokens": 10_000_000, "markup": "0.50"},
+            {"name": "Standard", "up_to_tokens": 100_000_000, "markup": "0.20"},
+            {"name": "Enterprise", "up_to_tokens": None, "markup": "0.10"},
+        ],
+        "platform_fee": {"percent": "0.15", "fixed_per_unit": "0.00"},
+        "failed_requests": "owner",
+        "pools": [
+            {
+                "name": "Gateway infrastructure",
+                "source": "manual",
+                "amount": "60.00",
+                "basis": "spend",
+                "targets": "all",
+            },
+            {
+                "name": "Shared retrieval",
+                "source": "service:shared-retrieval",
+                "basis": "requests",
+                "targets": "all",
+            },
+        ],
+        "hybrid": {"central_baseline_per_unit": "0.00"},
+        "activity_rates": [{"unit": "SUP-AUTO", "outcome": "resolved_ticket", "rate": "0.02"}],
+        "discounts": [{"name": "Committed use", "amount": "15.00", "basis": "model_spend"}],
+        "experimental_allowance": {"per_unit": "5.00"},
+    }
+
+
+def seed_billing(org: Organization, *, days: int, today: dt.date) -> list[str]:
+    """Returns what it did, one line each."""
+    done = []
+    first_day = today - dt.timedelta(days=days - 1)
+    first = Period.parse(f"{first_day:%Y-%m}")
+    save_policy(organization=org, policy=parse_policy(demo_policy(first.label)), actor=ACTOR)
+    current = Period.parse(f"{today:%Y-%m}")
+    months = []
+    month = first
+    while month.first < current.first:
+        months.append(month)
+        month = Period.parse(f"{month.last + dt.timedelta(days=1):%Y-%m}")
+    sup_auto = BusinessUnit.objects.get(organization=org, code="SUP-AUTO")
+    for i, month in enumerate([*months, current]):
+        OutcomeCount.objects.update_or_create(
+            organization=org,
+            unit=sup_auto,
+            month=month.first,
+            outcome="resolved_ticket",
+            defaults={"count": 1800 + 150 * i, "source": "demo"},
+        )
+    # Close every complete month but the last one, which stays open for the user.
+    for month in months[:-1]:
+        if month_totals(org, month)[1] == 0:
+            continue
+        draft_statements(org, month, actor=ACTOR)
+        issue_statements(org, month, actor=ACTOR)
+        close_period(org, month, actor=ACTOR)
+        done.append(f"closed {month.label}")
+    if len(months) >= 2 and done:
+        late = _late_events(org, months[0])
+        done.append(f"{late} late event(s) for {months[0].label}")
+    return done
+
+
+def _late_events(org: Organization, month: Period) -> int:
+    """Support traffic for a closed month that reached the gateway's log late."""
+    day = month.last - dt.timedelta(days=2)
+    events = [
+        {
+            "request_id": f"demo-late-{month.label}-{i:03d}",
+            "occurred_at": f"{day:%Y-%m-%d}T{9 + i % 8:02d}:{i % 60:02d}:00Z",
+            "provider": "openai",
+            "model": "gpt-4o-mini-2024-07-18",
+            "input_tokens": 1400 + 37 * i,
+            "output_tokens": 260,
+            "gateway_key_id": "gk-support-prod",
+            "status_code": 200,
+            "tags": {
+                "team": "SUP-T1",
+                "service": "ticket-summarizer",
+                "cost_center": "CC-410",
+                "environment": "production",
+            },
+        }
+        for i in range(40)
+    ]
+    payload = b"".join(json.dumps(e).encode() + b"\n" for e in events)
+    batch = create_batch(
+        organization=org,
+        payload=payload,
+        fmt="ndjson",
+        source="demo",
+        filename="late-arrivals.ndjson",
+        created_by=ACTOR,
+    )
+    return process_batch(batch.pk).accepted

@@ -1,0 +1,88 @@
+"""Statement PDFs: an HTML template rendered by WeasyPrint, stored with the statement."""
+
+from __future__ import annotations
+
+import base64
+import mimetypes
+import threading
+
+from django.core.files.base import ContentFile
+from django.template.loader import render_to_string
+
+from chargeback.billing.models import PdfStatus, Statement
+
+LOGO_TYPES = {"image/png", "image/jpeg", "image/svg+xml", "image/gif"}
+
+
+def statement_html(statement: Statement) -> str:
+    org = statement.organization
+    return render_to_string(
+        "billing/statement_pdf.html",
+        {
+            "statement": statement,
+            "org": org,
+            "unit": statement.unit,
+            "lines": list(statement.lines.all()),
+            "evidence": statement.evidence or {},
+            "logo": _logo_data_uri(org),
+        },
+    )
+
+
+def render_pdf(statement: Statement) -> bytes:
+    from weasyprint import HTML
+
+    # No base URL: the document has no external resources (the logo is inlined), so
+    # WeasyPrint never fetches anything.
+    return HTML(string=statement_html(statement)).write_pdf(font_config=_font_config())
+
+
+_fonts = threading.local()
+
+
+def _font_config():  # noqa: ANN202
+    """One FontConfiguration per thread, reused from PDF to PDF: WeasyPrint otherwise loads
+    the system's fonts into a fresh Fontconfig/Pango font map for every document. The
+    template declares no @font-face, so nothing document-specific is kept in it."""
+    config = getattr(_fonts, "config", None)
+    if config is None:
+        from weasyprint.text.fonts import FontConfiguration
+
+        config = _fonts.config = FontConfiguration()
+    return config
+
+
+def store_pdf(statement: Statement) -> None:
+    """Render and store the PDF. Only the PDF columns change, so an issued statement stays
+    as it was issued."""
+    try:
+        data = render_pdf(statement)
+    except Exception as exc:
+        Statement.objects.filter(pk=statement.pk).update(
+            pdf_status=PdfStatus.FAILED, pdf_error=f"{type(exc).__name__}: {exc}"[:1000]
+        )
+        raise
+    name = f"{statement.number}.pdf"
+    storage = statement.pdf.storage
+    if statement.pdf.name:
+        storage.delete(statement.pdf.name)
+    path = storage.save(statement.pdf.field.generate_filename(statement, name), ContentFile(data))
+    Statement.objects.filter(pk=statement.pk).update(
+        pdf=path, pdf_status=PdfStatus.DONE, pdf_error=""
+    )
+    statement.pdf.name = path
+    statement.pdf_status = PdfStatus.DONE
+
+
+def _logo_data_uri(org) -> str:  # noqa: ANN001
+    if not org.logo:
+        return ""
+    mime = mimetypes.guess_type(org.logo.name)[0] or ""
+    if mime not in LOGO_TYPES:
+        return ""
+    try:
+        with org.logo.open("rb") as fh:
+            data = fh.read(2_000_000)
+    except OSError:
+        return ""
+    return f"data:{mime};base64,{base64.b64encode(data).decode()}"

@@ -1,0 +1,272 @@
+"""Statement pages, for everyone who may see statements (a team lead: its units' only; drafts
+only for those who close the books): the list with its filters, a statement with its lines,
+evidence and checksum, its PDF and CSV, and the drill-down from a line to the events behind
+it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from decimal import Decimal
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db.models import Count, Q, QuerySet, Sum
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import content_disposition_header
+from django.views.decorators.http import require_GET
+
+from chargeback.billing import close, documents, pdf
+from chargeback.billing.forms import DEFAULT_SORT, SORTS, StatementFilterForm
+from chargeback.billing.models import PdfStatus, Statement, StatementLine, StatementStatus
+from chargeback.tenancy.permissions import org_permission
+from chargeback.units.queries import visible_unit_ids, visible_units
+from chargeback.usage.models import UsageEvent
+from chargeback.usage.spend import Period
+
+logger = logging.getLogger(__name__)
+PAGE_SIZE = 50
+EVENTS_PER_PAGE = 50
+ZERO = Decimal(0)
+
+
+def org_today(request: HttpRequest) -> dt.date:
+    """Today in the organisation's timezone."""
+    return dt.datetime.now(request.org.tz).date()
+
+
+def attachment(body: bytes | str, content_type: str, filename: str) -> HttpResponse:
+    response = HttpResponse(body, content_type=content_type)
+    response["Content-Disposition"] = content_disposition_header(True, filename)
+    return response
+
+
+def pdf_bytes(statement: Statement) -> bytes | None:
+    """The stored PDF, or one rendered now; None (logged) if it cannot be had."""
+    if statement.pdf_status == PdfStatus.DONE and statement.pdf.name:
+        try:
+            with statement.pdf.open("rb") as fh:
+                return fh.read()
+        except OSError:
+            logger.warning("stored PDF of %s is missing; rendering it", statement.number)
+    try:
+        return pdf.render_pdf(statement)
+    except Exception:
+        logger.exception("rendering the PDF of %s failed", statement.number)
+        return None
+
+
+# Statements -------------------------------------------------------------------------------
+
+
+def _statements(request: HttpRequest) -> QuerySet[Statement]:
+    """The statements the membership may see: a team lead only its units'; drafts only for
+    those who close the books (they change until issued)."""
+    membership = request.membership
+    qs = Statement.objects.filter(organization=request.org)
+    if not membership.has_perm("statements.view_all"):
+        qs = qs.filter(unit_id__in=sorted(visible_unit_ids(membership) or ()))
+    if not membership.has_perm("billing.close"):
+        qs = qs.exclude(status=StatementStatus.DRAFT)
+    return qs
+
+
+def _statement(request: HttpRequest, statement_id: int) -> Statement:
+    qs = _statements(request).select_related("unit", "period", "organization")
+    return get_object_or_404(qs, pk=statement_id)
+
+
+# (sort key, header, the direction a first click sorts by)
+SORT_COLUMNS = (
+    ("number", "Number", "-number"),
+    ("unit", "Unit", "unit"),
+    ("total", "Total", "-total"),
+)
+
+
+def _next_sort(key: str, first: str, current: str) -> str:
+    """A header's link: the other direction when its column is the current sort."""
+    if current.lstrip("-") != key:
+        return first
+    return key if current.startswith("-") else f"-{key}"
+
+
+@org_permission("statements.view")
+@require_GET
+def statement_list(request: HttpRequest, org_slug: str) -> HttpResponse:
+    base = _statements(request)
+    months = sorted(set(base.values_list("period__month", flat=True).order_by()), reverse=True)
+    units = visible_units(request.membership).order_by("code")
+    drafts = request.membership.has_perm("billing.close")
+    form = StatementFilterForm(
+        request.GET,
+        months=months,
+        units=units,
+        statuses=None if drafts else (StatementStatus.ISSUED, StatementStatus.FINAL),
+    )
+    filters = form.values()
+    qs = base.select_related("unit", "period")
+    if filters["period"]:
+        qs = qs.filter(period__month=Period.parse(filters["period"]).first)
+    for name in ("mode", "status"):
+        if filters[name]:
+            qs = qs.filter(**{name: filters[name]})
+    if filters["unit"]:
+        qs = qs.filter(unit_id=int(filters["unit"]))
+    sort = filters["sort"] or DEFAULT_SORT
+    summary = qs.aggregate(count=Count("id"), total=Sum("total", default=ZERO))
+    page = Paginator(qs.order_by(*SORTS[sort]), PAGE_SIZE).get_page(request.GET.get("page"))
+    columns = [
+        (key, label, _next_sort(key, first, sort), sort.lstrip("-") == key, sort.startswith("-"))
+        for key, label, first in SORT_COLUMNS
+    ]
+    context = {
+        "form": form,
+        "filters": {k: v for k, v in filters.items() if v},
+        "active": any(filters[k] for k in ("period", "mode", "status", "unit")),
+        "page": page,
+        "summary": summary,
+        "sort": sort,
+        "columns": columns,
+        "today": org_today(request),
+    }
+    return render(request, "billing/statement_list.html", context)
+
+
+def _quantity(value: Decimal | None) -> str:
+    if value is None:
+        return ""
+    if value == value.to_integral_value():
+        return f"{int(value):,}"
+    return f"{value.quantize(Decimal('0.0001')).normalize():,f}"
+
+
+def _evidence(data: dict) -> dict:
+    """The stored evidence (JSON, amounts as strings) with its amounts as Decimals."""
+
+    def num(value: object) -> Decimal | None:
+        return None if value in (None, "") else Decimal(str(value))
+
+    pairs = ("services", "models", "cost_per_outcome")
+    out = {key: [(name, num(cost)) for name, cost in data.get(key) or []] for key in pairs}
+    for key in ("cost", "prior_cost", "change", "change_pct", "coverage"):
+        out[key] = num(data.get(key))
+    out["driver"] = data.get("driver") or ""
+    return out
+
+
+@org_permission("statements.view")
+@require_GET
+def statement_detail(request: HttpRequest, org_slug: str, statement_id: int) -> HttpResponse:
+    statement = _statement(request, statement_id)
+    lines = list(statement.lines.all())
+    for line in lines:
+        line.quantity_text = _quantity(line.quantity)
+    line_sum = sum((line.amount for line in lines), ZERO)
+    context = {
+        "statement": statement,
+        "lines": lines,
+        "line_sum": line_sum,
+        "sums_exactly": line_sum == statement.total,
+        "evidence": _evidence(statement.evidence or {}),
+        "verified": close.checksum(statement, lines) == statement.checksum,
+        "today": org_today(request),
+    }
+    return render(request, "billing/statement_detail.html", context)
+
+
+@org_permission("statements.view")
+@require_GET
+def statement_pdf(request: HttpRequest, org_slug: str, statement_id: int) -> HttpResponse:
+    statement = _statement(request, statement_id)
+    data = pdf_bytes(statement)
+    if data is None:
+        messages.error(
+            request,
+            "The PDF could not be rendered just now. Try again in a minute; the error is logged.",
+        )
+        return redirect("billing:statement-detail", org_slug=org_slug, statement_id=statement.pk)
+    return attachment(data, "application/pdf", f"{statement.number}.pdf")
+
+
+@org_permission("statements.view")
+@require_GET
+def statement_csv(request: HttpRequest, org_slug: str, statement_id: int) -> HttpResponse:
+    statement = _statement(request, statement_id)
+    body = documents.lines_csv([statement])
+    return attachment(body, "text/csv; charset=utf-8", f"{statement.number}.csv")
+
+
+# Drill-down -------------------------------------------------------------------------------
+
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def _cursor(text: str) -> tuple[dt.datetime, int] | None:
+    """`?after=<microseconds since epoch>.<event id>`: the last row of the previous page."""
+    micros, _, pk = text.partition(".")
+    if not (micros.isdigit() and pk.isdigit()):
+        return None
+    return EPOCH + dt.timedelta(microseconds=int(micros)), int(pk)
+
+
+def _cursor_text(event: UsageEvent) -> str:
+    return f"{(event.occurred_at - EPOCH) // dt.timedelta(microseconds=1)}.{event.pk}"
+
+
+def _events(request: HttpRequest, statement: Statement, provider: str, model: str) -> dict:
+    """The events behind a usage line, newest first, a keyset page at a time: the unit, the
+    provider/model and the month in the organisation's timezone (the (organization, unit,
+    occurred_at) index)."""
+    month = Period.parse(statement.period.label)
+    tz = request.org.tz
+    qs = UsageEvent.objects.filter(
+        organization=request.org,
+        unit_id=statement.unit_id,
+        occurred_at__gte=dt.datetime.combine(month.first, dt.time.min, tzinfo=tz),
+        occurred_at__lt=dt.datetime.combine(
+            month.last + dt.timedelta(days=1), dt.time.min, tzinfo=tz
+        ),
+        provider=provider,
+        model=model,
+    )
+    summary = qs.aggregate(
+        requests=Count("id"),
+        errors=Count("id", filter=Q(is_error=True)),
+        input_tokens=Sum("input_tokens", default=0),
+        output_tokens=Sum("output_tokens", default=0),
+        cost=Sum("cost", default=ZERO),
+    )
+    cursor = _cursor(request.GET.get("after", ""))
+    page = qs
+    if cursor:
+        at, pk = cursor
+        page = qs.filter(Q(occurred_at__lt=at) | Q(occurred_at=at, pk__lt=pk))
+    rows = list(
+        page.select_related("price__version").order_by("-occurred_at", "-pk")[: EVENTS_PER_PAGE + 1]
+    )
+    more = len(rows) > EVENTS_PER_PAGE
+    rows = rows[:EVENTS_PER_PAGE]
+    return {
+        "events": rows,
+        "summary": summary,
+        "next_after": _cursor_text(rows[-1]) if more else "",
+        "paged": cursor is not None,
+    }
+
+
+@org_permission("statements.view")
+@require_GET
+def line_events(
+    request: HttpRequest, org_slug: str, statement_id: int, line_id: int
+) -> HttpResponse:
+    statement = _statement(request, statement_id)
+    line = get_object_or_404(
+        StatementLine, organization=request.org, statement=statement, pk=line_id
+    )
+    line.quantity_text = _quantity(line.quantity)
+    context = {"statement": statement, "line": line, "events": None}
+    if line.provider_model:
+        context.update(_events(request, statement, *line.provider_model))
+    return render(request, "billing/line_events.html", context)

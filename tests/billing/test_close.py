@@ -1,0 +1,331 @@
+"""Month-end close: drafts from the rollup and the policy, numbering, issue (immutable,
+dispute deadline), close, late events as adjustments, and the commands."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+from decimal import Decimal
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import connection
+
+from chargeback.allocation.policies import save_policy
+from chargeback.allocation.policy import parse_policy
+from chargeback.billing.close import (
+    CloseError,
+    close_period,
+    draft_statements,
+    issue_statements,
+    quarantine_warning,
+    verify,
+)
+from chargeback.billing.models import (
+    ImmutableStatement,
+    OutcomeCount,
+    PeriodState,
+    Statement,
+    StatementLine,
+)
+from chargeback.pricing.books import import_prices, parse_prices
+from chargeback.usage.spend import Period
+from tests.usage.conftest import HEADER, event, ingest
+
+OCT = Period.parse("2026-10")
+NOV = Period.parse("2026-11")
+# $1 per 1M input or output tokens: a unit's cost in dollars is its tokens in millions.
+FLAT = HEADER + "internal,flat,2026-01-01,1,1,,,,,,USD,test price,2026-01-01\n"
+WORKED_POLICY = {
+    "effective_from": "2026-10",
+    "tiers": [
+        {"name": "Experimental", "up_to_tokens": 10_000_000, "markup": "0.50"},
+        {"name": "Standard", "up_to_tokens": 100_000_000, "markup": "0.20"},
+        {"name": "Enterprise", "up_to_tokens": None, "markup": "0.10"},
+    ],
+    "platform_fee": {"percent": "0.15", "fixed_per_unit": "0.00"},
+}
+
+
+def _flat_events(unit: str, millions: int, prefix: str, day: str = "2026-10-05") -> list[dict]:
+    """`millions` million tokens for `unit` (team tag), in events of at most 50M input tokens."""
+    out, left, i = [], millions * 1_000_000, 0
+    while left:
+        n = min(left, 50_000_000)
+        out.append(
+            event(
+                f"{prefix}-{i}",
+                occurred_at=f"{day}T10:00:00Z",
+                provider="internal",
+                model="flat",
+                input_tokens=n,
+                output_tokens=0,
+                tags={"team": unit},
+            )
+        )
+        left -= n
+        i += 1
+    return out
+
+
+@pytest.fixture
+def worked(priced_org):  # noqa: ANN001
+    """SUP 5M tokens ($5), SALES 20M ($20), AGENT 150M ($150) in October; the DESIGN policy."""
+    import_prices(priced_org, parse_prices(FLAT), actor="test", label="flat")
+    save_policy(organization=priced_org, policy=parse_policy(WORKED_POLICY), actor="test")
+    ingest(
+        priced_org,
+        _flat_events("SUP", 5, "sup")
+        + _flat_events("SALES", 20, "sal")
+        + _flat_events("AGENT", 150, "agt"),
+    )
+    return priced_org
+
+
+def _lines(statement: Statement) -> list[tuple[str, Decimal]]:
+    return [(x.kind, x.amount) for x in statement.lines.order_by("position")]
+
+
+def test_worked_figures_tiers_and_platform_fee(worked):  # noqa: ANN001
+    billing = draft_statements(worked, OCT)
+    by_unit = {s.unit.code: s for s in billing.statements.all()}
+    assert _lines(by_unit["SUP"]) == [
+        ("usage", Decimal("5.00")),
+        ("markup", Decimal("2.50")),
+        ("platform_fee", Decimal("0.75")),
+    ]
+    assert by_unit["SUP"].tier == "Experimental"
+    assert by_unit["SUP"].total == Decimal("8.25")
+    assert by_unit["SALES"].tier == "Standard"
+    assert by_unit["SALES"].total == Decimal("27.00")  # 20 + 4 + 3
+    assert by_unit["AGENT"].tier == "Enterprise"
+    assert by_unit["AGENT"].total == Decimal("187.50")  # 150 + 15 + 22.5
+    for statement in by_unit.values():
+        assert sum(a for _, a in _lines(statement)) == statement.total
+        assert statement.status == "draft"
+        assert statement.org_cost == Decimal("175")
+    assert billing.usage_cost == Decimal("175")
+
+
+def test_numbers_are_gapless_in_unit_order_and_regenerating_keeps_them(worked):  # noqa: ANN001
+    billing = draft_statements(worked, OCT)
+    numbers = list(billing.statements.order_by("sequence").values_list("number", "unit__code"))
+    assert [n for n, _ in numbers] == [f"ALPHA-2026-10-{i:04d}" for i in range(1, len(numbers) + 1)]
+    assert [c for _, c in numbers] == sorted(c for _, c in numbers)
+    again = draft_statements(worked, OCT)
+    assert list(again.statements.order_by("sequence").values_list("number", "unit__code")) == (
+        numbers
+    )
+
+
+def test_a_unit_without_usage_gets_no_statement_unless_it_has_a_fixed_fee(worked):  # noqa: ANN001
+    billing = draft_statements(worked, OCT)
+    assert not billing.statements.filter(unit__code="OPS").exists()
+    policy = dict(WORKED_POLICY, platform_fee={"percent": "0.15", "fixed_per_unit": "25.00"})
+    save_policy(organization=worked, policy=parse_policy(policy), actor="test")
+    billing = draft_statements(worked, OCT)
+    ops = billing.statements.get(unit__code="OPS")
+    assert _lines(ops) == [("platform_fee", Decimal("25.00"))]
+
+
+def test_a_unit_archived_mid_month_is_still_billed(worked):  # noqa: ANN001
+    sup = worked.units_map["SUP"]
+    sup.archived = True
+    sup.save()
+    billing = draft_statements(worked, OCT)
+    assert billing.statements.get(unit__code="SUP").total == Decimal("8.25")
+
+
+def test_modes_follow_the_units_billing_mode(worked):  # noqa: ANN001
+    sales = worked.units_map["SALES"]
+    sales.billing_mode = "chargeback"
+    sales.save()
+    billing = draft_statements(worked, OCT)
+    assert billing.statements.get(unit__code="SALES").mode == "chargeback"
+    assert billing.statements.get(unit__code="SUP").mode == "showback"
+
+
+def test_issue_sets_the_dispute_deadline_in_business_days_and_freezes(worked):  # noqa: ANN001
+    draft_statements(worked, OCT)
+    # Tuesday 22 December 2026 in Germany: 25 December is a holiday, 26-27 a weekend.
+    billing = issue_statements(worked, OCT, today=dt.date(2026, 12, 22))
+    assert billing.state == PeriodState.IN_REVIEW
+    assert billing.dispute_deadline == dt.date(2026, 12, 30)
+    statement = billing.statements.get(unit__code="SUP")
+    assert statement.status == "issued"
+    assert statement.dispute_deadline == dt.date(2026, 12, 30)
+    assert verify(statement)
+    statement.total = Decimal("1.00")
+    with pytest.raises(ImmutableStatement):
+        statement.save()
+    with pytest.raises(ImmutableStatement):
+        Statement.objects.get(pk=statement.pk).delete()
+    with pytest.raises(CloseError, match="already issued"):
+        issue_statements(worked, OCT)
+    with pytest.raises(CloseError, match="already issued"):
+        draft_statements(worked, OCT)
+
+
+def test_issue_refuses_drafts_that_usage_has_overtaken(worked):  # noqa: ANN001
+    draft_statements(worked, OCT)
+    ingest(worked, _flat_events("SUP", 1, "late-before-issue"))
+    with pytest.raises(CloseError, match="changed since the drafts"):
+        issue_statements(worked, OCT)
+    draft_statements(worked, OCT)
+    assert issue_statements(worked, OCT).state == PeriodState.IN_REVIEW
+
+
+def test_issue_needs_drafts_and_close_needs_issue_and_happens_once(worked):  # noqa: ANN001
+    with pytest.raises(CloseError, match="no draft statements"):
+        issue_statements(worked, OCT)
+    with pytest.raises(CloseError, match="not issued yet"):
+        close_period(worked, OCT)
+    draft_statements(worked, OCT)
+    issue_statements(worked, OCT)
+    billing = close_period(worked, OCT)
+    assert billing.state == PeriodState.CLOSED
+    assert set(billing.statements.values_list("status", flat=True)) == {"final"}
+    with pytest.raises(CloseError, match="already closed"):
+        close_period(worked, OCT)
+
+
+def test_late_events_become_an_adjustment_in_the_next_month(worked):  # noqa: ANN001
+    draft_statements(worked, OCT)
+    issued = issue_statements(worked, OCT)
+    before = {s.number: (s.total, s.checksum) for s in issued.statements.all()}
+    # 2M more tokens for SUP in October arrive after the issue: SUP stays Experimental,
+    # so the late charge is 2 + 1 (50%) + 0.30 (15%) = 3.30.
+    ingest(worked, _flat_events("SUP", 2, "late"))
+    ingest(worked, _flat_events("SUP", 1, "nov", day="2026-11-04"))
+    november = draft_statements(worked, NOV)
+    sup = november.statements.get(unit__code="SUP")
+    adjustment = sup.lines.get(kind="adjustment")
+    assert adjustment.month == "2026-10"
+    assert "2026-10" in adjustment.description
+    assert adjustment.amount == Decimal("3.30")
+    assert sup.total == Decimal("1.65") + Decimal("3.30")  # 1 + 0.5 + 0.15, plus the adjustment
+    after = {s.number: (s.total, s.checksum) for s in Statement.objects.filter(period=issued)}
+    assert after == before
+    # Once December carries nothing new for October, no second adjustment appears.
+    issue_statements(worked, NOV)
+    december = draft_statements(worked, Period.parse("2026-12"))
+    assert not StatementLine.objects.filter(statement__period=december, kind="adjustment").exists()
+
+
+def test_activity_rate_from_outcome_counts_and_cost_per_outcome(worked):  # noqa: ANN001
+    policy = dict(
+        WORKED_POLICY,
+        activity_rates=[{"unit": "SUP", "outcome": "resolved_ticket", "rate": "0.50"}],
+    )
+    save_policy(organization=worked, policy=parse_policy(policy), actor="test")
+    OutcomeCount.objects.create(
+        organization=worked,
+        unit=worked.units_map["SUP"],
+        month=OCT.first,
+        outcome="resolved_ticket",
+        count=40,
+    )
+    billing = draft_statements(worked, OCT)
+    sup = billing.statements.get(unit__code="SUP")
+    assert sup.total == Decimal("20.00")  # 40 x 0.50 instead of the usage charge
+    assert sup.evidence["cost_per_outcome"] == [["resolved_ticket", "0.13"]]  # $5 / 40
+    central = billing.statements.get(unit__code="CENTRAL")
+    assert central.lines.filter(kind="activity", ref="SUP").get().amount == Decimal("-15.00")
+
+
+def test_quarantined_events_of_the_month_are_warned_with_their_amount(worked):  # noqa: ANN001
+    assert quarantine_warning(worked, OCT) is None
+    ingest(worked, [event("q1", model="no-such-model", occurred_at="2026-10-09T08:00:00Z")])
+    warning = quarantine_warning(worked, OCT)
+    assert warning is not None and warning.count == 1 and warning.tokens == 1500
+    assert "1 event(s)" in str(warning)
+    assert quarantine_warning(worked, NOV) is None
+
+
+def test_checksum_detects_a_changed_line(worked):  # noqa: ANN001
+    billing = draft_statements(worked, OCT)
+    statement = billing.statements.get(unit__code="SALES")
+    assert verify(statement)
+    StatementLine.objects.filter(statement=statement, kind="markup").update(amount="4.01")
+    assert not verify(statement)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the trigger is PostgreSQL's")
+def test_issued_statements_are_immutable_even_through_sql(worked):  # noqa: ANN001
+    from django.db import transaction
+    from django.db.utils import DatabaseError
+
+    draft_statements(worked, OCT)
+    billing = issue_statements(worked, OCT)
+    statement = billing.statements.get(unit__code="SUP")
+    for sql in (
+        "UPDATE billing_statement SET total = 0 WHERE id = %s",
+        "DELETE FROM billing_statement WHERE id = %s",
+        "UPDATE billing_statementline SET amount = 0 WHERE statement_id = %s",
+    ):
+        with (
+            pytest.raises(DatabaseError, match="immutable"),
+            transaction.atomic(),
+            connection.cursor() as cursor,
+        ):
+            cursor.execute(sql, [statement.pk])
+    Statement.objects.filter(pk=statement.pk).update(pdf_status="done")  # the PDF may be filled
+
+
+def test_close_period_and_statements_commands(worked):  # noqa: ANN001
+    out, err = io.StringIO(), io.StringIO()
+    call_command("close_period", "--org", "alpha", "--period", "2026-10", stdout=out, stderr=err)
+    assert "drafts only" in out.getvalue()
+    out = io.StringIO()
+    call_command(
+        "statements", "--org", "alpha", "--period", "2026-10", "--format", "json", stdout=out
+    )
+    data = json.loads(out.getvalue())
+    sup = next(s for s in data["statements"] if s["unit"] == "SUP")
+    assert sup["number"].startswith("ALPHA-2026-10-")
+    assert sup["mode"] == "showback" and sup["status"] == "draft"
+    assert sup["total"] == "8.25"
+    assert [(x["kind"], x["amount"]) for x in sup["lines"]] == [
+        ("usage", "5.00"),
+        ("markup", "2.50"),
+        ("platform_fee", "0.75"),
+    ]
+    assert all({"kind", "description", "quantity", "amount"} <= set(x) for x in sup["lines"])
+    out = io.StringIO()
+    call_command("close_period", "--org", "alpha", "--period", "2026-10", "--issue", stdout=out)
+    assert "issued" in out.getvalue()
+    out = io.StringIO()
+    call_command("statements", "--org", "alpha", "--period", "2026-10", stdout=out)
+    assert "ALPHA-2026-10-0001" in out.getvalue() and "issued" in out.getvalue()
+    with pytest.raises(CommandError, match="already issued"):
+        call_command("close_period", "--org", "alpha", "--period", "2026-10", "--issue")
+    with pytest.raises(CommandError, match="not a month"):
+        call_command("close_period", "--org", "alpha", "--period", "October")
+
+
+def test_readme_pool_example_shares_sum_to_the_pool(worked):  # noqa: ANN001
+    policy = dict(
+        WORKED_POLICY,
+        pools=[
+            {
+                "name": "Gateway",
+                "source": "manual",
+                "amount": "1200.00",
+                "basis": "spend",
+                "targets": "all",
+            }
+        ],
+    )
+    save_policy(organization=worked, policy=parse_policy(policy), actor="test")
+    billing = draft_statements(worked, OCT)
+    shares = {
+        line.statement.unit.code: line.amount
+        for line in StatementLine.objects.filter(statement__period=billing, kind="pool")
+    }
+    assert shares == {
+        "SUP": Decimal("34.29"),
+        "SALES": Decimal("137.14"),
+        "AGENT": Decimal("1028.57"),
+    }
+    assert sum(shares.values()) == Decimal("1200.00")

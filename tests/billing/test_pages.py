@@ -1,0 +1,611 @@
+"""The close and statement pages: who may open what, the whole close through the views with
+eager tasks, the PDF and CSV downloads, the drill-down to the events, and query counts that do
+not grow with the lines.
+
+September 2026 in Alpha (Europe/Berlin), priced at $1 (flat) and $10 (premium) per 1M tokens,
+with the DESIGN policy (Experimental < 10M tokens: 50% markup; platform fee 15%):
+
+    SALES-EU  3M flat + 0.5M premium = $8.00 -> 8 + 4 + 1.20 = $13.20
+    SALES-DE  2M flat               = $2.00 -> 2 + 1 + 0.30 = $3.30  (chargeback)
+    SUPPORT   4M flat               = $4.00 -> 4 + 2 + 0.60 = $6.60
+    CENTRAL   1M flat, untagged     = $1.00 -> $1.00 (the central bucket pays no markup or fee)
+    month: $15.00 of usage; statements $24.10 = 15 + 7.00 markups + 2.10 fees
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import re
+import time
+import zipfile
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from chargeback.allocation.policies import save_policy
+from chargeback.allocation.policy import parse_policy
+from chargeback.billing import statement_views
+from chargeback.billing.documents import CSV_COLUMNS
+from chargeback.billing.models import (
+    BillingPeriod,
+    DraftStatus,
+    PeriodState,
+    Statement,
+    StatementLine,
+)
+from chargeback.pricing.books import import_prices, parse_prices
+from chargeback.usage.spend import Period
+from tests.usage.conftest import HEADER, event, ingest
+
+NOW = dt.datetime(2026, 10, 6, 10, 0, tzinfo=dt.UTC)  # a Tuesday
+SEP = Period.parse("2026-09")
+DEADLINE = dt.date(2026, 10, 13)  # five German business days after Tuesday 6 October
+PRICES = (
+    HEADER
+    + "internal,flat,2026-01-01,1,1,,,,,,USD,test price,2026-01-01\n"
+    + "internal,premium,2026-01-01,10,10,,,,,,USD,test price,2026-01-01\n"
+)
+POLICY = {
+    "effective_from": "2026-08",
+    "tiers": [
+        {"name": "Experimental", "up_to_tokens": 10_000_000, "markup": "0.50"},
+        {"name": "Standard", "up_to_tokens": 100_000_000, "markup": "0.20"},
+        {"name": "Enterprise", "up_to_tokens": None, "markup": "0.10"},
+    ],
+    "platform_fee": {"percent": "0.15", "fixed_per_unit": "0.00"},
+}
+TOTALS = {
+    "SALES-EU": Decimal("13.20"),
+    "SALES-DE": Decimal("3.30"),
+    "SUPPORT": Decimal("6.60"),
+    "CENTRAL": Decimal("1.00"),
+}
+
+
+def _ev(rid: str, at: str, team: str | None, millions: str, model: str = "flat", **kw) -> dict:  # noqa: ANN003
+    tags = {"service": kw.pop("service", "eu-chat"), "workflow": "triage"}
+    if team:
+        tags["team"] = team
+    return event(
+        rid,
+        occurred_at=at,
+        provider="internal",
+        model=model,
+        input_tokens=int(Decimal(millions) * 1_000_000),
+        output_tokens=0,
+        tags=tags,
+        **kw,
+    )
+
+
+EVENTS = [
+    # SALES-EU flat: the first is 00:30 on 1 September in Berlin; 3M tokens in the month
+    _ev("eu-1", "2026-08-31T22:30:00Z", "SALES-EU", "1"),
+    _ev("eu-2", "2026-09-10T08:00:00Z", "SALES-EU", "1"),
+    _ev("eu-3", "2026-09-20T08:00:00Z", "SALES-EU", "1"),
+    _ev("eu-premium", "2026-09-15T08:00:00Z", "SALES-EU", "0.5", model="premium"),
+    # outside September in Berlin: 23:30 on 31 August, 00:30 on 1 October
+    _ev("eu-august", "2026-08-31T21:30:00Z", "SALES-EU", "1"),
+    _ev("eu-october", "2026-09-30T22:30:00Z", "SALES-EU", "1"),
+    _ev("de-1", "2026-09-11T08:00:00Z", "SALES-DE", "2", service="de-search"),
+    _ev("sup-1", "2026-09-12T08:00:00Z", "SUPPORT", "4", service="support-only"),
+    _ev("untagged-1", "2026-09-13T08:00:00Z", None, "1", service="mystery"),
+    # an unknown model: quarantined, and the close page warns about it
+    _ev("unknown-1", "2026-09-14T08:00:00Z", "SALES-EU", "1", model="not-priced"),
+]
+
+
+@pytest.fixture
+def now(time_machine):  # noqa: ANN001
+    time_machine.move_to(NOW, tick=False)
+    return NOW
+
+
+@pytest.fixture
+def month(org_a, unit_tree, now):  # noqa: ANN001
+    import_prices(org_a, parse_prices(PRICES), actor="test", label="test prices")
+    save_policy(organization=org_a, policy=parse_policy(POLICY), actor="test")
+    unit_tree["de"].billing_mode = "chargeback"
+    unit_tree["de"].save()
+    ingest(org_a, EVENTS)
+    return unit_tree
+
+
+def url(name: str, **kwargs) -> str:  # noqa: ANN003
+    from django.urls import reverse
+
+    return reverse(f"billing:{name}", kwargs={"org_slug": "alpha", **kwargs})
+
+
+def body(response) -> str:  # noqa: ANN001
+    assert response.status_code == 200, response.status_code
+    return response.content.decode()
+
+
+def text(response) -> str:  # noqa: ANN001
+    """The page's text without tags, whitespace collapsed."""
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", body(response)))
+
+
+def listed(response) -> list[str]:  # noqa: ANN001
+    """The unit codes of the statement list's rows, in order."""
+    html = body(response)
+    table = html.split("<tbody>", 1)[1].split("</tbody>", 1)[0] if "<tbody>" in html else ""
+    return re.findall(r'<code class="muted">([A-Z-]+)</code>', table)
+
+
+@pytest.fixture
+def submit(django_capture_on_commit_callbacks):  # noqa: ANN001
+    """submit(client, path, data) -> posts, runs what the view scheduled on commit (the draft
+    task, the PDF tasks: a test's transaction never commits; in a transactional test they
+    have run already) and follows the redirect."""
+
+    def post(client, path: str, data: dict | None = None):  # noqa: ANN001, ANN202
+        with django_capture_on_commit_callbacks(execute=True):
+            response = client.post(path, data or {})
+        assert response.status_code == 302, response.status_code
+        return client.get(response["Location"])
+
+    return post
+
+
+@pytest.fixture
+def open_and_draft(submit):  # noqa: ANN001, ANN201
+    def run(client) -> BillingPeriod:  # noqa: ANN001
+        response = client.post(url("period-list"), {"month": "2026-09"})
+        period = BillingPeriod.objects.get(month=SEP.first)
+        assert response.status_code == 302
+        assert response["Location"] == url("period-detail", period_id=period.pk)
+        submit(client, url("period-draft", period_id=period.pk))
+        period.refresh_from_db()
+        assert period.draft_status == DraftStatus.DONE
+        return period
+
+    return run
+
+
+@pytest.fixture
+def issued(open_and_draft, submit):  # noqa: ANN001, ANN201
+    def run(client) -> BillingPeriod:  # noqa: ANN001
+        period = open_and_draft(client)
+        submit(client, url("period-issue", period_id=period.pk))
+        period.refresh_from_db()
+        assert period.state == PeriodState.IN_REVIEW
+        return period
+
+    return run
+
+
+def statement_of(code: str) -> Statement:
+    return Statement.objects.get(period__month=SEP.first, unit__code=code)
+
+
+# The close, through the views ---------------------------------------------------------------
+
+
+def test_the_close_from_opening_the_month_to_final(
+    client_for, finance, month, submit, transactional_db
+):  # noqa: ANN001
+    c = client_for(finance)
+    page = text(c.get(url("period-list")))
+    assert "No month has been closed yet" in page
+    assert '<option value="2026-09" selected>September 2026</option>' in body(
+        c.get(url("period-list"))
+    )  # the previous month is the default
+
+    response = submit(c, url("period-list"), {"month": "2026-09"})
+    page = text(response)
+    period = BillingPeriod.objects.get(month=SEP.first)
+    assert "September 2026 is open for closing." in page
+    assert "Usage cost of the month $15.00" in page
+    assert "No draft statements yet" in page
+    assert "1 event(s) for this month are still in quarantine" in page
+
+    response = submit(c, url("period-draft", period_id=period.pk))
+    page = text(response)
+    assert "Generated 4 draft statements for September 2026." in page
+    assert {s.unit.code: s.total for s in Statement.objects.filter(period=period)} == TOTALS
+    for code, total in TOTALS.items():
+        assert f"{code} " in page and f"${total}" in page
+    # the review: the month's cost, each kind of line, the sum of the statements
+    assert "Balances" in page
+    assert "Usage cost of the month (at the drafts) $15.00" in page
+    assert "Rounding of the usage lines to the cent $0.00" in page
+    assert "Tier markups +$7.00" in page
+    assert "Platform fees +$2.10" in page
+    assert "Shared-cost pools $0.00" in page
+    assert "Sum of the statements $24.10" in page
+    assert "ALPHA-2026-09-0001" in page and "ALPHA-2026-09-0004" in page
+
+    page = text(c.get(url("period-issue", period_id=period.pk)))
+    assert "Issue the statements for September 2026?" in page
+    assert "Chargeback 1 $3.30" in page and "Showback 3 $20.80" in page
+    assert "All statements 4 $24.10" in page
+    assert "Tuesday 13 October 2026" in page
+
+    response = submit(c, url("period-issue", period_id=period.pk))
+    page = text(response)
+    assert "Issued 4 statements for September 2026." in page
+    assert "Disputes are open until Tuesday 13 October 2026." in page
+    assert "PDFs: 4 of 4 ready" in page  # rendered by the eager task after commit
+    period.refresh_from_db()
+    assert period.state == PeriodState.IN_REVIEW and period.dispute_deadline == DEADLINE
+    assert set(period.statements.values_list("status", "dispute_deadline")) == {
+        ("issued", DEADLINE)
+    }
+
+    page = text(submit(c, url("period-issue", period_id=period.pk)))
+    assert "2026-09 is already issued (in review)." in page
+    page = text(submit(c, url("period-draft", period_id=period.pk)))
+    assert "2026-09 is already issued" in page
+    assert set(period.statements.values_list("status", flat=True)) == {"issued"}
+
+    page = text(c.get(url("period-close", period_id=period.pk)))
+    assert "The dispute window is still open until Tuesday 13 October 2026" in page
+    assert "Final 4 $24.10" in page
+    page = text(submit(c, url("period-close", period_id=period.pk)))
+    assert "September 2026 is closed: 4 statements are final." in page
+    assert set(period.statements.values_list("status", flat=True)) == {"final"}
+    page = text(submit(c, url("period-close", period_id=period.pk)))
+    assert "2026-09 is already closed." in page
+    assert "already closed" in text(c.get(url("period-close", period_id=period.pk)))
+
+    listing = text(c.get(url("period-list")))
+    assert (
+        "September 2026 Closed" in listing and "$24.10" in listing and "Tue 13 Oct 2026" in listing
+    )
+
+
+def test_issue_is_refused_when_usage_changed_since_the_drafts(
+    client_for, finance, month, org_a, submit, open_and_draft
+):  # noqa: ANN001
+    c = client_for(finance)
+    period = open_and_draft(c)
+    ingest(org_a, [_ev("eu-late", "2026-09-21T08:00:00Z", "SALES-EU", "1")])
+    page = text(c.get(url("period-detail", period_id=period.pk)))
+    assert "Usage changed since the drafts: the month now costs $16.00" in page
+    page = text(c.get(url("period-issue", period_id=period.pk)))
+    assert "Usage changed since the drafts were generated" in page
+    assert "Issue 4 statements" not in page
+    page = text(submit(c, url("period-issue", period_id=period.pk)))
+    assert "Usage for 2026-09 changed since the drafts were generated (+1 requests)" in page
+    period.refresh_from_db()
+    assert period.state == PeriodState.OPEN
+
+
+def test_issue_and_close_pages_refuse_out_of_order_steps(client_for, finance, month, submit):  # noqa: ANN001
+    c = client_for(finance)
+    c.post(url("period-list"), {"month": "2026-09"})
+    period = BillingPeriod.objects.get(month=SEP.first)
+    assert "has no draft statements: generate them first" in text(
+        c.get(url("period-issue", period_id=period.pk))
+    )
+    page = text(submit(c, url("period-issue", period_id=period.pk)))
+    assert "2026-09 has no draft statements: generate them first." in page
+    page = text(submit(c, url("period-close", period_id=period.pk)))
+    assert "2026-09 is not issued yet: issue its statements first." in page
+    assert c.post(url("period-list"), {"month": "1999-01"}).status_code == 200  # not offered
+
+
+def test_progress_fragment_polls_while_running_and_refreshes_when_done(
+    client_for, finance, month, submit
+):  # noqa: ANN001
+    c = client_for(finance)
+    c.post(url("period-list"), {"month": "2026-09"})
+    period = BillingPeriod.objects.get(month=SEP.first)
+    BillingPeriod.objects.filter(pk=period.pk).update(
+        draft_status=DraftStatus.RUNNING, draft_stage="allocating"
+    )
+    progress = url("period-progress", period_id=period.pk)
+    response = c.get(progress, headers={"HX-Request": "true"})
+    fragment = body(response)
+    assert 'hx-trigger="every 1s"' in fragment and f'hx-get="{progress}"' in fragment
+    assert 'value="35"' in fragment and "Allocating with the policy in force" in fragment
+    assert "HX-Refresh" not in response.headers
+    assert 'hx-trigger="every 1s"' in body(c.get(url("period-detail", period_id=period.pk)))
+    # a second generation is not queued while one runs
+    page = text(submit(c, url("period-draft", period_id=period.pk)))
+    assert "already being generated" in page
+
+    BillingPeriod.objects.filter(pk=period.pk).update(draft_status=DraftStatus.DONE)
+    response = c.get(progress, headers={"HX-Request": "true"})
+    assert response["HX-Refresh"] == "true"
+    assert "hx-trigger" not in body(response)
+    assert c.get(progress).status_code == 302  # not htmx: the close page
+
+
+# Who sees what ----------------------------------------------------------------------------
+
+
+CLOSE_PAGES = ("period-detail", "period-issue", "period-close", "period-pdfs", "period-csv")
+
+
+@pytest.mark.parametrize("persona", ["finance", "admin"])
+def test_finance_and_admins_open_every_close_page(request, client_for, month, persona, issued):  # noqa: ANN001
+    c = client_for(request.getfixturevalue(persona))
+    period = issued(c)
+    assert c.get(url("period-list")).status_code == 200
+    for name in CLOSE_PAGES:
+        response = c.get(url(name, period_id=period.pk))
+        assert response.status_code == 200, name
+
+
+@pytest.mark.parametrize("persona", ["viewer", "team_lead"])
+def test_others_may_not_close(request, client_for, finance, month, persona, issued):  # noqa: ANN001
+    period = issued(client_for(finance))
+    c = client_for(request.getfixturevalue(persona))
+    assert c.get(url("period-list")).status_code == 403
+    assert c.post(url("period-list"), {"month": "2026-08"}).status_code == 403
+    for name in (*CLOSE_PAGES, "period-progress"):
+        assert c.get(url(name, period_id=period.pk)).status_code == 403, name
+    for name in ("period-draft", "period-issue", "period-close"):
+        assert c.post(url(name, period_id=period.pk)).status_code == 403, name
+    assert not BillingPeriod.objects.filter(month="2026-08-01").exists()
+
+
+@pytest.mark.parametrize("persona", ["finance", "admin", "viewer"])
+def test_finance_admin_and_viewers_see_every_units_statements(
+    request, client_for, finance, month, persona, issued
+):  # noqa: ANN001
+    issued(client_for(finance))
+    c = client_for(request.getfixturevalue(persona))
+    page = text(c.get(url("statement-list")))
+    assert "4 statements · total $24.10" in page
+    for code in TOTALS:
+        assert f" {code} " in page
+        statement = statement_of(code)
+        assert c.get(url("statement-detail", statement_id=statement.pk)).status_code == 200
+
+
+def test_a_team_lead_sees_only_its_units_statements(client_for, finance, team_lead, month, issued):  # noqa: ANN001
+    issued(client_for(finance))
+    c = client_for(team_lead)
+    response = c.get(url("statement-list"))
+    assert listed(response) == ["SALES-EU", "SALES-DE"]  # newest number first
+    page = text(response)
+    assert "2 statements · total $16.50" in page  # SALES-EU 13.20 + SALES-DE 3.30
+    assert " SALES-EU " in page and " SALES-DE " in page
+    assert "SUPPORT" not in page and "CENTRAL" not in page and "Support" not in page
+    # a filter naming another unit is ignored, not obeyed
+    support = month["support"]
+    page = text(c.get(url("statement-list"), {"unit": support.pk}))
+    assert "SUPPORT" not in page and " SALES-EU " in page
+    for code in ("SUPPORT", "CENTRAL"):
+        other = statement_of(code)
+        for name in ("statement-detail", "statement-pdf", "statement-csv"):
+            assert c.get(url(name, statement_id=other.pk)).status_code == 404, (code, name)
+        line = other.lines.first()
+        assert c.get(url("line-events", statement_id=other.pk, line_id=line.pk)).status_code == 404
+    own = statement_of("SALES-DE")
+    page = text(c.get(url("statement-detail", statement_id=own.pk)))
+    assert "Chargeback statement ALPHA-2026-09-0002" in page
+
+
+def test_drafts_are_for_finance_only(client_for, finance, team_lead, viewer, month, open_and_draft):  # noqa: ANN001
+    open_and_draft(client_for(finance))
+    draft = statement_of("SALES-EU")
+    assert "ALPHA-2026-09" in body(client_for(finance).get(url("statement-list")))
+    for who in (team_lead, viewer):
+        c = client_for(who)
+        assert "No statements yet" in text(c.get(url("statement-list")))
+        assert c.get(url("statement-detail", statement_id=draft.pk)).status_code == 404
+
+
+def test_statement_list_filters_sorts_and_pages(client_for, finance, month, monkeypatch, issued):  # noqa: ANN001
+    c = client_for(finance)
+    issued(c)
+    response = c.get(url("statement-list"), {"mode": "chargeback"})
+    assert "1 statement · total $3.30" in text(response)
+    assert listed(response) == ["SALES-DE"]
+    page = text(c.get(url("statement-list"), {"period": "2026-09", "status": "issued"}))
+    assert "4 statements · total $24.10" in page
+    page = text(c.get(url("statement-list"), {"status": "final"}))
+    assert "No statements match these filters" in page
+    page = text(c.get(url("statement-list"), {"period": "garbage", "sort": "nonsense"}))
+    assert "4 statements" in page  # bad values are ignored
+    html = body(c.get(url("statement-list"), {"sort": "-total"}))
+    assert re.findall(r"<code>(ALPHA-2026-09-\d{4})</code>", html) == [
+        statement_of(code).number for code in ("SALES-EU", "SUPPORT", "SALES-DE", "CENTRAL")
+    ]
+    html = body(c.get(url("statement-list"), {"sort": "unit"}))
+    assert re.findall(r"<code>(ALPHA-2026-09-\d{4})</code>", html) == [
+        statement_of(code).number for code in ("CENTRAL", "SALES-DE", "SALES-EU", "SUPPORT")
+    ]
+    monkeypatch.setattr(statement_views, "PAGE_SIZE", 3)
+    html = body(c.get(url("statement-list"), {"sort": "unit", "page": "2"}))
+    assert re.findall(r"<code>(ALPHA-2026-09-\d{4})</code>", html) == [
+        statement_of("SUPPORT").number
+    ]
+    assert "Page 2 of 2" in html and "sort=unit" in html
+
+
+# The statement page, its downloads and the drill-down --------------------------------------
+
+
+def test_statement_page_shows_header_lines_evidence_and_checksum(
+    client_for, finance, month, issued
+):  # noqa: ANN001
+    c = client_for(finance)
+    issued(c)
+    statement = statement_of("SALES-EU")
+    page = text(c.get(url("statement-detail", statement_id=statement.pk)))
+    assert "Showback statement ALPHA-2026-09-0003" in page
+    assert "No money moves for this statement" in page
+    assert "Cost center SALES-EU" in page and "Tier Experimental" in page
+    assert "Open until Tuesday 13 October 2026" in page
+    assert "Lines sum to the total" in page
+    assert (
+        "1 Usage internal/flat: 3,000,000 tokens, 3 requests 3,000,000 0.000001 $3.00 "
+        "2 Usage internal/premium: 500,000 tokens, 1 requests 500,000 0.00001 $5.00 "
+        "3 Tier markup Tier markup: Experimental (50%) 8 0.5 $4.00 "
+        "4 Platform fee Platform fee (15% of usage cost) 8 0.15 $1.20 "
+        "Total $13.20"
+    ) in page
+    assert "Change +$7.00 (+700.0%)" in page
+    assert "Main cause of the change new spend on internal/premium" in page
+    assert "Attribution coverage 100.0%" in page
+    assert "eu-chat $8.00" in page  # top services
+    assert "internal/premium $5.00" in page and "internal/flat $3.00" in page  # top models
+    assert "Prior month $1.00" in page  # eu-august
+    assert "Organisation's spend $15.00" in page
+    assert "Unallocated in the organisation $1.00" in page
+    assert "Verified" in page and statement.checksum in page
+
+    page = text(c.get(url("statement-detail", statement_id=statement_of("SALES-DE").pk)))
+    assert "Chargeback statement" in page and "charged to Sales Germany's budget" in page
+
+
+def test_dispute_deadline_shows_closed_once_passed(
+    client_for, finance, month, time_machine, issued
+):  # noqa: ANN001
+    c = client_for(finance)
+    issued(c)
+    time_machine.move_to(dt.datetime(2026, 10, 14, 10, 0, tzinfo=dt.UTC), tick=False)
+    page = text(c.get(url("statement-detail", statement_id=statement_of("SALES-EU").pk)))
+    assert "Dispute deadline Closed 13 October 2026" in page
+
+
+def test_pdf_download(client_for, finance, team_lead, month, issued):  # noqa: ANN001
+    issued(client_for(finance))
+    statement = statement_of("SALES-DE")
+    assert statement.pdf_status == "done"
+    for who in (finance, team_lead):
+        response = client_for(who).get(url("statement-pdf", statement_id=statement.pk))
+        assert response.status_code == 200
+        assert response["Content-Type"] == "application/pdf"
+        assert response["Content-Disposition"] == 'attachment; filename="ALPHA-2026-09-0002.pdf"'
+        assert response.content.startswith(b"%PDF")
+    # the stored file lost: rendered again on download, never an error page
+    statement.pdf.storage.delete(statement.pdf.name)
+    response = client_for(finance).get(url("statement-pdf", statement_id=statement.pk))
+    assert response["Content-Type"] == "application/pdf"
+    assert response.content.startswith(b"%PDF")
+
+
+def test_pdf_of_a_draft_is_rendered_on_the_fly(client_for, finance, month, open_and_draft):  # noqa: ANN001
+    c = client_for(finance)
+    open_and_draft(c)
+    statement = statement_of("SUPPORT")
+    assert statement.pdf_status == "" and not statement.pdf
+    response = c.get(url("statement-pdf", statement_id=statement.pk))
+    assert response["Content-Type"] == "application/pdf"
+    assert response.content.startswith(b"%PDF")
+
+
+def test_all_pdfs_as_a_zip(client_for, finance, month, issued):  # noqa: ANN001
+    c = client_for(finance)
+    period = issued(c)
+    response = c.get(url("period-pdfs", period_id=period.pk))
+    assert response["Content-Type"] == "application/zip"
+    assert response["Content-Disposition"] == (
+        'attachment; filename="alpha-2026-09-statements.zip"'
+    )
+    archive = zipfile.ZipFile(io.BytesIO(response.content))
+    assert sorted(archive.namelist()) == [f"ALPHA-2026-09-{i:04d}.pdf" for i in range(1, 5)]
+    assert all(archive.read(n).startswith(b"%PDF") for n in archive.namelist())
+
+
+def test_csv_downloads_are_formula_safe(client_for, finance, month, open_and_draft):  # noqa: ANN001
+    c = client_for(finance)
+    period = open_and_draft(c)
+    statement = statement_of("SALES-EU")
+    # a draft line whose description a spreadsheet would run as a formula
+    StatementLine.objects.filter(statement=statement, position=1).update(
+        description='=HYPERLINK("http://evil.example","click")'
+    )
+    response = c.get(url("statement-csv", statement_id=statement.pk))
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    assert response["Content-Disposition"] == 'attachment; filename="ALPHA-2026-09-0003.csv"'
+    rows = response.content.decode().splitlines()
+    assert rows[0] == ",".join(CSV_COLUMNS)
+    assert len(rows) == 1 + statement.lines.count()
+    assert "'=HYPERLINK(" in rows[1] and ',"=HYPERLINK' not in rows[1]
+    assert rows[-1].startswith("ALPHA-2026-09-0003,2026-09,SALES-EU,Sales Europe,showback,draft")
+
+    everything = c.get(url("period-csv", period_id=period.pk))
+    assert everything["Content-Disposition"] == 'attachment; filename="alpha-2026-09-lines.csv"'
+    lines = everything.content.decode().splitlines()
+    assert len(lines) == 1 + StatementLine.objects.filter(statement__period=period).count()
+    assert "'=HYPERLINK(" in everything.content.decode()
+
+
+def test_a_usage_line_drills_down_to_its_events(
+    client_for, team_lead, finance, month, monkeypatch, issued
+):  # noqa: ANN001
+    issued(client_for(finance))
+    statement = statement_of("SALES-EU")
+    flat = statement.lines.get(kind="usage", ref="internal/flat")
+    c = client_for(team_lead)
+    detail = body(c.get(url("statement-detail", statement_id=statement.pk)))
+    events_url = url("line-events", statement_id=statement.pk, line_id=flat.pk)
+    assert f'href="{events_url}"' in detail
+    html = body(c.get(events_url))
+    # the unit's flat events of September in Berlin: not August's, October's or another unit's
+    assert re.findall(r"<code>([a-z0-9-]+)</code> *(?:<span|</td>)", html) == [
+        "eu-3",
+        "eu-2",
+        "eu-1",
+    ]
+    page = text(c.get(events_url))
+    assert "Requests 3" in page and "Priced cost $3.00" in page
+    assert "2026-09-01 00:30:00" in page  # eu-1 in the organisation's timezone
+    assert "eu-chat" in page and "triage" in page and "team_tag" in page
+    assert "eu-1 2026-09-01 00:30:00 eu-chat triage 1,000,000 0 1 team_tag v1 test prices" in page
+
+    monkeypatch.setattr(statement_views, "EVENTS_PER_PAGE", 2)
+    html = body(c.get(events_url))
+    assert re.findall(r"<code>(eu-\d)</code>", html) == ["eu-3", "eu-2"]
+    after = re.search(r'href="\?after=([0-9.]+)#events"', html).group(1)
+    html = body(c.get(events_url, {"after": after}))
+    assert re.findall(r"<code>(eu-\d)</code>", html) == ["eu-1"]
+    assert "Older" not in html and "Newest" in html
+    assert "eu-" in body(c.get(events_url, {"after": "not-a-cursor"}))
+
+
+def test_other_lines_show_what_they_are_built_from(client_for, finance, month, issued):  # noqa: ANN001
+    c = client_for(finance)
+    issued(c)
+    statement = statement_of("SALES-EU")
+    markup = statement.lines.get(kind="markup")
+    page = text(c.get(url("line-events", statement_id=statement.pk, line_id=markup.pk)))
+    assert "What this line is built from" in page
+    assert "Amount = 8 × 0.5, rounded to the cent: $4.00" in page
+    assert "Requests behind this line" not in page
+
+
+def test_statement_page_with_60_lines_is_quick_and_its_queries_do_not_grow(
+    client_for, finance, month, open_and_draft, django_assert_max_num_queries
+):
+    c = client_for(finance)
+    open_and_draft(c)
+    statement = statement_of("SALES-DE")  # a draft: lines may still be added
+    page = url("statement-detail", statement_id=statement.pk)
+    c.get(page)
+    with CaptureQueriesContext(connection) as few:
+        body(c.get(page))
+    StatementLine.objects.bulk_create(
+        StatementLine(
+            organization=statement.organization,
+            statement=statement,
+            position=100 + i,
+            kind="usage",
+            description=f"internal/model-{i}: 1,234,567 tokens, 999 requests",
+            quantity=Decimal(1234567),
+            unit_price=Decimal("0.00000020776839344343"),
+            amount=Decimal("0.00"),
+            ref=f"internal/model-{i}",
+        )
+        for i in range(60 - statement.lines.count())
+    )
+    with django_assert_max_num_queries(len(few)):
+        html = body(c.get(page))
+    assert html.count('<tr class="kind-') == 60
+    timings = []
+    for _ in range(3):
+        start = time.perf_counter()
+        body(c.get(page))
+        timings.append(time.perf_counter() - start)
+    assert min(timings) < 0.2, timings
