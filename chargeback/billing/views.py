@@ -16,7 +16,7 @@ from functools import partial
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.db.models import Count, Sum
+from django.db.models import Count, Q, Sum
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -220,8 +220,11 @@ def period_draft(request: HttpRequest, org_slug: str, period_id: int) -> HttpRes
         claimed = (
             BillingPeriod.objects.filter(pk=billing.pk, state=PeriodState.OPEN)
             .exclude(
-                draft_status__in=RUNNING,
-                draft_started_at__gt=timezone.now() - STUCK_AFTER,
+                Q(draft_status__in=RUNNING)
+                & (
+                    Q(draft_started_at__isnull=True)
+                    | Q(draft_started_at__gt=timezone.now() - STUCK_AFTER)
+                )
             )
             .update(
                 draft_status=DraftStatus.QUEUED,

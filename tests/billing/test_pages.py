@@ -609,3 +609,20 @@ def test_statement_page_with_60_lines_is_quick_and_its_queries_do_not_grow(
         body(c.get(page))
         timings.append(time.perf_counter() - start)
     assert min(timings) < 0.2, timings
+
+
+def test_a_stuck_generation_can_be_started_again(client_for, finance, month, submit):  # noqa: ANN001
+    import datetime as dt
+
+    from django.utils import timezone
+
+    c = client_for(finance)
+    c.post(url("period-list"), {"month": "2026-09"})
+    period = BillingPeriod.objects.get(month=SEP.first)
+    BillingPeriod.objects.filter(pk=period.pk).update(
+        draft_status=DraftStatus.RUNNING, draft_started_at=timezone.now() - dt.timedelta(hours=1)
+    )
+    page = text(submit(c, url("period-draft", period_id=period.pk)))
+    assert "already being generated" not in page
+    period.refresh_from_db()
+    assert period.draft_status == DraftStatus.DONE
