@@ -13,10 +13,12 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 ZERO = Decimal(0)
-TOP_UNITS = 8
+TOP_SERIES = 8  # a stacked chart's own series; the rest are summed
 TOP_SERVICES = 10
 NO_SERVICE = "(no service tag)"
 OTHER_UNITS = "Other units"
+OTHER_MODELS = "Other models"
+PER_1K_STEP = Decimal("0.000001")
 PALETTE = [
     "#1f5fbf", "#e8833a", "#2e9e6b", "#b9475a", "#7b61c9",
     "#3aa6b9", "#c9a227", "#6b7a8f", "#d46fa8", "#8a5a44",
@@ -61,7 +63,18 @@ def _f(value: Decimal) -> float:
     return float(round(value, 6))
 
 
-def _layout(currency: str, **extra: object) -> dict:
+def _fmt(values: Iterable[Decimal]) -> str:
+    """A d3 number format for an axis and its hover labels: cents, or as many decimals as
+    the largest value needs to show two significant digits (error spend is often a fraction
+    of a cent), at most six."""
+    top = max((abs(v) for v in values if v is not None), default=ZERO)
+    if top >= 1 or top == 0:
+        return ",.2f"
+    decimals = min(6, max(2, -top.adjusted() + 1))
+    return f",.{decimals}f"
+
+
+def _layout(currency: str, fmt: str = ",.2f", **extra: object) -> dict:
     layout = {
         "margin": {"l": 60, "r": 20, "t": 10, "b": 40},
         "font": {"family": "system-ui, sans-serif", "size": 12},
@@ -70,7 +83,7 @@ def _layout(currency: str, **extra: object) -> dict:
         "colorway": PALETTE,
         "separators": ".,",
         "legend": {"orientation": "h", "y": -0.15},
-        "yaxis": {"title": {"text": currency}, "tickformat": ",.2f", "gridcolor": "#e2e6ec"},
+        "yaxis": {"title": {"text": currency}, "tickformat": fmt, "gridcolor": "#e2e6ec"},
     }
     layout.update(extra)
     return layout
@@ -87,29 +100,76 @@ def daily_by_unit(
     names: Mapping[int, str],
     currency: str,
 ) -> Chart:
-    """Daily spend stacked by unit; rows carry `day`, `unit_id`, `cost`. The eight units with
-    most spend get their own series; the rest are summed as "Other units"."""
-    per: dict[int, dict[dt.date, Decimal]] = defaultdict(lambda: defaultdict(lambda: ZERO))
+    """Daily spend stacked by unit; rows carry `day`, `unit_id` (None: units already lumped
+    together by the query) and `cost`. The eight units with most spend get their own series;
+    the rest are summed as "Other units"."""
+    per = _per_day(rows, "unit_id")
+    return _stacked(
+        per,
+        labels={u: names.get(u, f"unit {u}") for u in per if u is not None},
+        other=OTHER_UNITS,
+        days=days,
+        key="daily",
+        title="Daily spend by unit",
+        currency=currency,
+    )
+
+
+def daily_by_model(rows: Iterable[Mapping], *, days: Sequence[dt.date], currency: str) -> Chart:
+    """Daily spend stacked by model; rows carry `day`, `model` ("provider/model", or None for
+    models already lumped together) and `cost`. Eight series at most, then "Other models"."""
+    per = _per_day(rows, "model")
+    return _stacked(
+        per,
+        labels={m: m for m in per if m is not None},
+        other=OTHER_MODELS,
+        days=days,
+        key="daily",
+        title="Daily spend by model",
+        currency=currency,
+    )
+
+
+def _per_day(rows: Iterable[Mapping], key: str) -> dict:
+    per: dict = defaultdict(lambda: defaultdict(lambda: ZERO))
     for r in rows:
-        per[r["unit_id"]][r["day"]] += Decimal(r["cost"])
-    totals = {u: sum(d.values(), ZERO) for u, d in per.items()}
-    ranked = sorted(per, key=lambda u: (-totals[u], names.get(u, "")))
-    series: list[tuple[str, dict[dt.date, Decimal]]] = [
-        (names.get(u, f"unit {u}"), per[u]) for u in ranked[:TOP_UNITS]
+        per[r[key]][r["day"]] += Decimal(r["cost"])
+    return per
+
+
+def _stacked(
+    per: Mapping,
+    *,
+    labels: Mapping,
+    other: str,
+    days: Sequence[dt.date],
+    key: str,
+    title: str,
+    currency: str,
+) -> Chart:
+    """A stacked daily bar chart: the TOP_SERIES series with most spend (ties by label), then
+    the rest, and the series keyed None, summed as `other`."""
+    totals = {k: sum(d.values(), ZERO) for k, d in per.items()}
+    ranked = sorted((k for k in per if k is not None), key=lambda k: (-totals[k], labels[k]))
+    series: list[tuple[str, Mapping[dt.date, Decimal]]] = [
+        (labels[k], per[k]) for k in ranked[:TOP_SERIES]
     ]
-    if len(ranked) > TOP_UNITS:
-        other: dict[dt.date, Decimal] = defaultdict(lambda: ZERO)
-        for u in ranked[TOP_UNITS:]:
-            for day, cost in per[u].items():
-                other[day] += cost
-        series.append((OTHER_UNITS, other))
+    rest = ranked[TOP_SERIES:] + ([None] if None in per else [])
+    if rest:
+        lumped: dict[dt.date, Decimal] = defaultdict(lambda: ZERO)
+        for k in rest:
+            for day, cost in per[k].items():
+                lumped[day] += cost
+        series.append((other, lumped))
+    x = [d.isoformat() for d in days]
+    fmt = _fmt(sum((v.get(d, ZERO) for _n, v in series), ZERO) for d in days)
     data = [
         {
             "type": "bar",
             "name": name,
-            "x": [d.isoformat() for d in days],
+            "x": x,
             "y": [_f(values.get(d, ZERO)) for d in days],
-            "hovertemplate": "%{x}<br>%{fullData.name}: %{y:,.2f}<extra></extra>",
+            "hovertemplate": f"%{{x}}<br>%{{fullData.name}}: %{{y:{fmt}}}<extra></extra>",
         }
         for name, values in series
     ]
@@ -126,13 +186,73 @@ def daily_by_unit(
         else ()
     )
     return Chart(
-        key="daily",
-        title="Daily spend by unit",
-        figure={"data": data, "layout": _layout(currency, barmode="stack", xaxis={"type": "date"})},
+        key=key,
+        title=title,
+        figure={
+            "data": data,
+            "layout": _layout(currency, fmt, barmode="stack", xaxis={"type": "date"}),
+        },
         columns=(
             Column("Day", "date"),
             *(Column(n, "money") for n, _ in series),
             Column("Total", "money"),
+        ),
+        rows=table,
+    )
+
+
+def cost_per_1k(rows: Iterable[Mapping], *, days: Sequence[dt.date], currency: str) -> Chart:
+    """Cost per 1,000 requests, per day: the day's spend / its requests x 1,000 (failed and
+    retried requests count, as they are paid for). Rows carry `day`, `requests`, `cost`. A day
+    without requests has no value (a gap in the line, an empty cell in the table)."""
+    requests: dict[dt.date, int] = defaultdict(int)
+    costs: dict[dt.date, Decimal] = defaultdict(lambda: ZERO)
+    for r in rows:
+        requests[r["day"]] += r["requests"]
+        costs[r["day"]] += Decimal(r["cost"])
+    per_1k = {
+        d: (costs[d] * 1000 / requests[d]).quantize(PER_1K_STEP) if requests[d] else None
+        for d in days
+    }
+    fmt = _fmt(per_1k.values())
+    table = (
+        tuple((d, requests[d], costs[d], per_1k[d]) for d in days)
+        if any(requests[d] for d in days)
+        else ()
+    )
+    return Chart(
+        key="per1k",
+        title="Cost per 1K requests",
+        figure={
+            "data": [
+                {
+                    "type": "scatter",
+                    "mode": "lines+markers",
+                    "name": "Cost per 1K requests",
+                    "x": [d.isoformat() for d in days],
+                    "y": [None if per_1k[d] is None else _f(per_1k[d]) for d in days],
+                    "line": {"color": PALETTE[4], "width": 2},
+                    "marker": {"size": 5},
+                    "connectgaps": False,
+                    "hovertemplate": f"%{{x}}: %{{y:{fmt}}} per 1K requests<extra></extra>",
+                }
+            ],
+            "layout": _layout(
+                currency,
+                xaxis={"type": "date"},
+                yaxis={
+                    "title": {"text": f"{currency} per 1K requests"},
+                    "tickformat": fmt,
+                    "gridcolor": "#e2e6ec",
+                    "rangemode": "tozero",
+                },
+            ),
+        },
+        columns=(
+            Column("Day", "date"),
+            Column("Requests", "int"),
+            Column("Spend", "money"),
+            Column("Cost per 1K requests", "money"),
         ),
         rows=table,
     )
@@ -166,7 +286,10 @@ def model_mix(rows: Iterable[Mapping], *, currency: str) -> Chart:
                     "sort": False,
                     "textinfo": "percent",
                     "textposition": "inside",
-                    "hovertemplate": "%{label}<br>%{value:,.2f} (%{percent})<extra></extra>",
+                    "hovertemplate": (
+                        f"%{{label}}<br>%{{value:{_fmt(r[4] for r in table)}}} (%{{percent}})"
+                        "<extra></extra>"
+                    ),
                 }
             ],
             "layout": _layout(
@@ -196,6 +319,7 @@ def by_provider(rows: Iterable[Mapping], *, currency: str) -> Chart:
     total = sum(sums.values(), ZERO)
     ordered = sorted(sums.items(), key=lambda kv: (-kv[1], kv[0]))
     table = tuple((p, cost, share(cost, total)) for p, cost in ordered)
+    fmt = _fmt(sums.values())
     return Chart(
         key="providers",
         title="Spend by provider",
@@ -206,10 +330,10 @@ def by_provider(rows: Iterable[Mapping], *, currency: str) -> Chart:
                     "x": [p for p, _c, _s in table],
                     "y": [_f(c) for _p, c, _s in table],
                     "marker": {"color": PALETTE[0]},
-                    "hovertemplate": "%{x}: %{y:,.2f}<extra></extra>",
+                    "hovertemplate": f"%{{x}}: %{{y:{fmt}}}<extra></extra>",
                 }
             ],
-            "layout": _layout(currency),
+            "layout": _layout(currency, fmt),
         },
         columns=(Column("Provider"), Column("Spend", "money"), Column("Share", "percent")),
         rows=table,
@@ -227,6 +351,7 @@ def top_services(rows: Iterable[Mapping], *, currency: str, limit: int = TOP_SER
     ordered = sorted(sums.items(), key=lambda kv: (-kv[1][1], kv[0]))[:limit]
     table = tuple((s, req, cost, share(cost, total)) for s, (req, cost) in ordered)
     shown = list(reversed(table))  # largest at the top of a horizontal bar chart
+    fmt = _fmt(row[2] for row in table)
     return Chart(
         key="services",
         title="Top services and workflows",
@@ -238,13 +363,13 @@ def top_services(rows: Iterable[Mapping], *, currency: str, limit: int = TOP_SER
                     "y": [s for s, *_ in shown],
                     "x": [_f(row[2]) for row in shown],
                     "marker": {"color": PALETTE[2]},
-                    "hovertemplate": "%{y}: %{x:,.2f}<extra></extra>",
+                    "hovertemplate": f"%{{y}}: %{{x:{fmt}}}<extra></extra>",
                 }
             ],
             "layout": _layout(
                 currency,
                 margin={"l": 160, "r": 20, "t": 10, "b": 40},
-                xaxis={"title": {"text": currency}, "tickformat": ",.2f"},
+                xaxis={"title": {"text": currency}, "tickformat": fmt},
                 yaxis={"automargin": True},
             ),
         },
@@ -265,6 +390,7 @@ def error_spend(rows: Iterable[Mapping], *, days: Sequence[dt.date], currency: s
     for r in rows:
         errors[r["day"]] += r["errors"]
         costs[r["day"]] += Decimal(r["error_cost"])
+    fmt = _fmt(costs.values())
     table = (
         tuple((d, errors[d], costs[d]) for d in days)
         if any(costs.values()) or any(errors.values())
@@ -281,10 +407,10 @@ def error_spend(rows: Iterable[Mapping], *, days: Sequence[dt.date], currency: s
                     "x": [d.isoformat() for d in days],
                     "y": [_f(costs[d]) for d in days],
                     "marker": {"color": "#b42318"},
-                    "hovertemplate": "%{x}: %{y:,.2f}<extra></extra>",
+                    "hovertemplate": f"%{{x}}: %{{y:{fmt}}}<extra></extra>",
                 }
             ],
-            "layout": _layout(currency, xaxis={"type": "date"}),
+            "layout": _layout(currency, fmt, xaxis={"type": "date"}),
         },
         columns=(Column("Day", "date"), Column("Failed requests", "int"), Column("Cost", "money")),
         rows=table,
@@ -326,7 +452,11 @@ def cheaper_mix(savings: Sequence, *, currency: str) -> Chart:
                     "y": [_f(s.cheapest_cost) for s in savings],
                 },
             ],
-            "layout": _layout(currency, barmode="group"),
+            "layout": _layout(
+                currency,
+                _fmt(v for s in savings for v in (s.actual, s.cheapest_cost)),
+                barmode="group",
+            ),
         },
         columns=(
             Column("Provider"),

@@ -1,4 +1,4 @@
-"""Headline figures and the business-unit table, computed from `queries.dimension_sums` rows.
+"""Headline figures and the business-unit table, computed from `queries.breakdown` rows.
 Pure: plain dicts and Decimals in, small frozen dataclasses out."""
 
 from __future__ import annotations
@@ -72,33 +72,49 @@ class UnitRow:
         return share(self.change, self.prior) if self.prior else None
 
 
-def headline(rows: Iterable[Mapping], names: Mapping[int, str]) -> Headline:
-    rows = list(rows)
-    spend = sum((Decimal(r["cost"]) for r in rows), ZERO)
+def headline(
+    units: Iterable[Mapping],
+    *,
+    services: Iterable[Mapping] = (),
+    models: Iterable[Mapping] = (),
+    names: Mapping[int, str],
+) -> Headline:
+    """The totals come from the per-unit rows (each row of spend belongs to exactly one unit);
+    the per-service and per-model rows only name the main driver."""
+    units = list(units)
     return Headline(
-        spend=spend,
-        prior=sum((Decimal(r["prior_cost"]) for r in rows), ZERO),
-        requests=sum(r["requests"] for r in rows),
-        tokens=sum(r["input_tokens"] + r["output_tokens"] for r in rows),
-        errors=sum(r["errors"] for r in rows),
-        error_cost=sum((Decimal(r["error_cost"]) for r in rows), ZERO),
-        unallocated=sum((Decimal(r["central_cost"]) for r in rows), ZERO),
-        driver=main_driver(rows, names),
+        spend=sum((Decimal(r["cost"]) for r in units), ZERO),
+        prior=sum((Decimal(r["prior_cost"]) for r in units), ZERO),
+        requests=sum(r["requests"] for r in units),
+        tokens=sum(r["input_tokens"] + r["output_tokens"] for r in units),
+        errors=sum(r["errors"] for r in units),
+        error_cost=sum((Decimal(r["error_cost"]) for r in units), ZERO),
+        unallocated=sum((Decimal(r["central_cost"]) for r in units), ZERO),
+        driver=main_driver(units=units, services=services, models=models, names=names),
     )
 
 
-def main_driver(rows: Iterable[Mapping], names: Mapping[int, str]) -> Driver | None:
+def main_driver(
+    *,
+    units: Iterable[Mapping],
+    services: Iterable[Mapping] = (),
+    models: Iterable[Mapping] = (),
+    names: Mapping[int, str],
+) -> Driver | None:
     """The unit, service or model whose spend moved most (largest absolute change against the
     prior window), among the dimensions with more than one value. Ties go to unit before
-    service before model, then by name."""
+    service before model, then by name. Rows carry `cost` and `prior_cost` with their keys
+    (`unit_id`; `service`; `provider` and `model`)."""
     deltas: dict[tuple[str, str], Decimal] = defaultdict(lambda: ZERO)
-    for r in rows:
-        delta = Decimal(r["cost"]) - Decimal(r["prior_cost"])
-        deltas["unit", names.get(r["unit_id"], f"unit {r['unit_id']}")] += delta
-        deltas["service", r["service"] or NO_SERVICE] += delta
-        deltas["model", f"{r['provider']}/{r['model']}"] += delta
+    for dimension, rows, label in (
+        ("unit", units, lambda r: names.get(r["unit_id"], f"unit {r['unit_id']}")),
+        ("service", services, lambda r: r["service"] or NO_SERVICE),
+        ("model", models, lambda r: f"{r['provider']}/{r['model']}"),
+    ):
+        for r in rows:
+            deltas[dimension, label(r)] += Decimal(r["cost"]) - Decimal(r["prior_cost"])
     order = {"unit": 0, "service": 1, "model": 2}
-    keys = defaultdict(int)
+    keys: dict[str, int] = defaultdict(int)
     for dimension, _name in deltas:
         keys[dimension] += 1
     # A dimension with a single value moved exactly as much as the total: it explains nothing.

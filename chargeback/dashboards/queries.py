@@ -1,14 +1,30 @@
-"""The dashboards' reads. Everything but the event list reads the DailyUsage rollup, in a fixed
-number of grouped queries whatever the number of units, models or days."""
+"""The dashboards' reads. Everything but the event list reads the DailyUsage rollup, grouped in
+the database per dimension, so a page reads a few hundred rows and runs a fixed number of
+queries whatever the number of units, services, models or days."""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from decimal import Decimal
 
-from django.db.models import Min, Q, QuerySet, Sum
+from django.core.exceptions import EmptyResultSet
+from django.db import connection
+from django.db.models import (
+    BooleanField,
+    Case,
+    CharField,
+    Count,
+    ExpressionWrapper,
+    F,
+    IntegerField,
+    Q,
+    QuerySet,
+    Sum,
+    Value,
+    When,
+)
 from django.utils import timezone
 
 from chargeback.dashboards.periods import Window
@@ -100,28 +116,63 @@ def usage(
     return filters.apply(qs).order_by()
 
 
+SUM_FIELDS = ("requests", "errors", "input_tokens", "output_tokens", "cached_input_tokens")
+MONEY_FIELDS = ("cost", "error_cost")
+# one grouping per dimension the page breaks spend down by; "environments" only feeds the
+# environment filter's options
+GROUPINGS = {
+    "units": ("unit_id",),
+    "services": ("service",),
+    "models": ("provider", "model"),
+    "environments": ("environment",),
+}
+KEYS = ("unit_id", "service", "provider", "model", "environment")
+
+
+@dataclass(frozen=True)
+class Breakdown:
+    """The window's sums (and the prior window's cost) per unit, per service, per provider and
+    model, and per environment. Each row is a dict of its grouping's keys plus `rows` (rollup
+    rows in the window), the SUM_FIELDS and MONEY_FIELDS, `central_cost` (what fell back to the
+    central bucket) and `prior_cost`."""
+
+    units: list[dict]
+    services: list[dict]
+    models: list[dict]
+    environments: list[dict] | None  # None: not read (see filter_options)
+
+    @staticmethod
+    def current(rows: list[dict]) -> list[dict]:
+        """The rows with requests or spend in the window (not only in the prior one)."""
+        return [r for r in rows if r["requests"] or r["cost"]]
+
+
 def _sums(within: Q, prior: Q) -> dict:
     """Aggregates named `<field>_sum` (an annotation may not shadow the field it sums)."""
-    return {
-        "requests_sum": Sum("requests", filter=within, default=0),
-        "errors_sum": Sum("errors", filter=within, default=0),
-        "input_tokens_sum": Sum("input_tokens", filter=within, default=0),
-        "output_tokens_sum": Sum("output_tokens", filter=within, default=0),
-        "cached_input_tokens_sum": Sum("cached_input_tokens", filter=within, default=0),
-        "cost_sum": Sum("cost", filter=within, default=ZERO),
-        "error_cost_sum": Sum("error_cost", filter=within, default=ZERO),
-        "central_cost_sum": Sum("cost", filter=within & Q(attribution=CENTRAL), default=ZERO),
-        "prior_cost_sum": Sum("cost", filter=prior, default=ZERO),
-    }
+    sums: dict = {"rows_sum": Count("id", filter=within)}
+    sums.update({f"{f}_sum": Sum(f, filter=within, default=0) for f in SUM_FIELDS})
+    sums.update({f"{f}_sum": Sum(f, filter=within, default=ZERO) for f in MONEY_FIELDS})
+    sums["central_cost_sum"] = Sum("cost", filter=within & Q(attribution=CENTRAL), default=ZERO)
+    sums["prior_cost_sum"] = Sum("cost", filter=prior, default=ZERO)
+    return sums
 
 
 def _plain(rows) -> list[dict]:  # noqa: ANN001
     return [{k.removesuffix("_sum"): v for k, v in r.items()} for r in rows]
 
 
-def dimension_sums(organization: Organization, *, unit_ids, filters, window: Window) -> list[dict]:
-    """One row per (unit, service, provider, model) with the window's sums and the prior
-    window's `prior_cost`: the material of the headline, the unit table and three charts."""
+def breakdown(
+    organization: Organization,
+    *,
+    unit_ids,
+    filters,
+    window: Window,
+    grouping_sets: bool | None = None,
+) -> Breakdown:
+    """Spend per dimension, grouped in the database: a few hundred rows whatever the number of
+    days, units, services or models. One GROUPING SETS query on PostgreSQL; elsewhere (SQLite)
+    one grouped query per unit, service and model, with the same result (the environments are
+    left to `filter_options`). `grouping_sets` forces one way (None: when PostgreSQL)."""
     current = Q(day__gte=window.first, day__lte=window.last)
     prior = Q(day__gte=window.prior_first, day__lte=window.prior_last)
     qs = usage(
@@ -131,52 +182,140 @@ def dimension_sums(organization: Organization, *, unit_ids, filters, window: Win
         first=min(window.first, window.prior_first),
         last=max(window.last, window.prior_last),
     ).filter(current | prior)
-    return _plain(
-        qs.values("unit_id", "service", "provider", "model").annotate(**_sums(current, prior))
+    if grouping_sets is None:
+        grouping_sets = connection.vendor == "postgresql"
+    if grouping_sets:
+        return _grouping_sets(qs, current)
+    return Breakdown(
+        **{
+            name: _plain(qs.values(*keys).annotate(**_sums(current, prior)))
+            for name, keys in GROUPINGS.items()
+            if name != "environments"  # the filter options' own query reads them here
+        },
+        environments=None,
     )
 
 
-def daily_sums(organization: Organization, *, unit_ids, filters, window: Window) -> list[dict]:
-    """One row per (day, unit) of the window: cost, errors and error cost."""
+def _grouping_sets(qs: QuerySet, current: Q) -> Breakdown:
+    """PostgreSQL: every grouping in one scan of the rollup. The rows to read (tenant, reach,
+    filters, both windows) and the two flags come from the ORM; only the grouping is written
+    here, from constant names."""
+    base = qs.annotate(
+        in_window=ExpressionWrapper(current, output_field=BooleanField()),
+        fallback=ExpressionWrapper(Q(attribution=CENTRAL), output_field=BooleanField()),
+    ).values(*KEYS, *SUM_FIELDS, *MONEY_FIELDS, "in_window", "fallback")
+    try:
+        base_sql, params = base.query.sql_with_params()
+    except EmptyResultSet:  # no unit in reach: nothing to read
+        return Breakdown(units=[], services=[], models=[], environments=[])
+    cur = "FILTER (WHERE u.in_window)"
+    aggregates = [f"COUNT(*) {cur}"]
+    aggregates += [f"SUM(u.{f}) {cur}" for f in (*SUM_FIELDS, *MONEY_FIELDS)]
+    aggregates += [
+        "SUM(u.cost) FILTER (WHERE u.in_window AND u.fallback)",
+        "SUM(u.cost) FILTER (WHERE NOT u.in_window)",
+    ]
+    sets = ", ".join("(" + ", ".join(f"u.{k}" for k in keys) + ")" for keys in GROUPINGS.values())
+    select = ", ".join(
+        [
+            "GROUPING(u.unit_id), GROUPING(u.service), GROUPING(u.provider)",
+            *(f"u.{k}" for k in KEYS),
+            *aggregates,
+        ]
+    )
+    # constant names around the ORM's own SQL, whose values stay in `params`
+    sql = f"SELECT {select} FROM ({base_sql}) u GROUP BY GROUPING SETS ({sets})"  # noqa: S608
+    out: dict[str, list[dict]] = {name: [] for name in GROUPINGS}
+    names = ("rows", *SUM_FIELDS, *MONEY_FIELDS, "central_cost", "prior_cost")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        for row in cursor.fetchall():
+            no_unit, no_service, no_provider, unit_id, service, provider, model, env = row[:8]
+            sums = dict(zip(names, row[8:], strict=True))
+            for f in ("rows", *SUM_FIELDS):
+                sums[f] = int(sums[f] or 0)
+            for f in (*MONEY_FIELDS, "central_cost", "prior_cost"):
+                sums[f] = sums[f] if sums[f] is not None else ZERO
+            if not no_unit:
+                out["units"].append({"unit_id": unit_id, **sums})
+            elif not no_service:
+                out["services"].append({"service": service, **sums})
+            elif not no_provider:
+                out["models"].append({"provider": provider, "model": model, **sums})
+            else:
+                out["environments"].append({"environment": env, **sums})
+    return Breakdown(**out)
+
+
+def daily(
+    organization: Organization,
+    *,
+    unit_ids,
+    filters,
+    ranges: list[tuple[dt.date, dt.date]],
+    stack: str = "unit",
+    top: Sequence = (),
+) -> list[dict]:
+    """Rows of (day, bucket) with cost, requests, errors and error cost, for the days in any of
+    `ranges`. The bucket is the stacking's unit id (stack="unit") or "provider/model" label
+    (stack="model") when it is one of `top`, else None (the rest, summed): at most
+    len(top) + 1 rows a day, whatever the number of units or models."""
+    days = Q()
+    for first, last in ranges:
+        days |= Q(day__gte=first, day__lte=last)
     qs = usage(
-        organization, unit_ids=unit_ids, filters=filters, first=window.first, last=window.last
-    )
+        organization,
+        unit_ids=unit_ids,
+        filters=filters,
+        first=min(f for f, _ in ranges),
+        last=max(last for _, last in ranges),
+    ).filter(days)
+    if stack == "model":
+        whens = [When(provider=p, model=m, then=Value(f"{p}/{m}")) for p, m in top]
+        bucket = Case(*whens, default=Value(None), output_field=CharField())
+    else:
+        whens = [When(unit_id__in=list(top), then=F("unit_id"))] if top else []
+        bucket = Case(*whens, default=Value(None), output_field=IntegerField())
     return _plain(
-        qs.values("day", "unit_id").annotate(
-            cost_sum=Sum("cost"), errors_sum=Sum("errors"), error_cost_sum=Sum("error_cost")
+        qs.annotate(bucket=bucket)
+        .values("day", "bucket")
+        .annotate(
+            cost_sum=Sum("cost", default=ZERO),
+            requests_sum=Sum("requests", default=0),
+            errors_sum=Sum("errors", default=0),
+            error_cost_sum=Sum("error_cost", default=ZERO),
         )
     )
 
 
-def daily_totals(
-    organization: Organization, *, unit_ids, filters, first: dt.date, last: dt.date
-) -> tuple[dict[dt.date, Decimal], dt.date | None]:
-    """Spend per day (for the forecast), and the first day with usage in the range."""
-    qs = usage(organization, unit_ids=unit_ids, filters=filters, first=first, last=last)
-    sums = qs.values("day").annotate(cost_sum=Sum("cost"))
-    totals = {r["day"]: Decimal(r["cost_sum"]) for r in sums}
-    return totals, min(totals, default=None)
-
-
-def filter_options(organization: Organization, *, unit_ids, window: Window) -> dict[str, list]:
-    """The values the dimension filters offer: those present in the window, within reach."""
+def filter_options(
+    organization: Organization,
+    *,
+    unit_ids,
+    window: Window,
+    filters: Filters | None = None,
+    sums: Breakdown | None = None,
+) -> dict[str, list]:
+    """The values the dimension filters offer: those present in the window, within reach.
+    Without a dimension filter a breakdown that read the environments holds them (no query)."""
+    seen: dict[str, set[str]] = {d: set() for d in DIMENSIONS}
+    unfiltered = filters is None or not any(getattr(filters, d) for d in DIMENSIONS)
+    if sums is not None and sums.environments is not None and unfiltered:
+        for group in (sums.services, sums.models, sums.environments):
+            for row in group:
+                if row["rows"]:
+                    for d in DIMENSIONS:
+                        if row.get(d):
+                            seen[d].add(row[d])
+        return {d: sorted(v) for d, v in seen.items()}
     qs = usage(
         organization, unit_ids=unit_ids, filters=Filters(), first=window.first, last=window.last
     )
-    seen: dict[str, set[str]] = {d: set() for d in DIMENSIONS}
     for row in qs.values_list(*DIMENSIONS).distinct():
         for d, value in zip(DIMENSIONS, row, strict=True):
             if value:
                 seen[d].add(value)
     return {d: sorted(v) for d, v in seen.items()}
-
-
-def has_usage(organization: Organization, *, unit_ids) -> dt.date | None:
-    """The first day any usage was recorded within reach, or None."""
-    qs = DailyUsage.objects.filter(organization=organization)
-    if unit_ids is not None:
-        qs = qs.filter(unit_id__in=sorted(unit_ids))
-    return qs.aggregate(first=Min("day"))["first"]
 
 
 def current_prices(organization: Organization, now: dt.datetime | None = None) -> dict:

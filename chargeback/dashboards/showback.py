@@ -1,14 +1,19 @@
 """One showback page's material: the period, the filters, the headline, the forecast, the
 charts and the unit table, for the organisation (overview) or one unit's subtree (unit page).
 
-The number of queries is fixed: units, reach, dimension sums, daily sums, the forecast's daily
-totals, the filter options (and the current prices on the unit page), whatever the rows."""
+The number of queries is fixed whatever the rows: the units, the reach (team leads), the
+breakdown per unit, service, model and environment (one GROUPING SETS query on PostgreSQL),
+the daily series (window and forecast history together, the chart's tail already summed in
+SQL), the filter options only when a dimension filter is set, and on the unit page the
+current prices."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from decimal import Decimal
 
 from django.utils import timezone
 
@@ -19,7 +24,7 @@ from chargeback.tenancy.models import Membership
 from chargeback.units.queries import visible_unit_ids
 from chargeback.units.tree import depth_first
 
-CSV_KEYS = ("daily", "models", "providers", "services", "errors", "cheaper", "units")
+CSV_KEYS = ("daily", "models", "providers", "services", "errors", "per1k", "cheaper", "units")
 
 
 class OutOfReach(LookupError):
@@ -43,6 +48,7 @@ class Showback:
     unit_options: list[tuple[int, str]]  # (id, indented name)
     period_choices: list[tuple[str, str]]
     savings: list[savings.Saving] = field(default_factory=list)
+    stack: str = "unit"  # the daily chart's stacking: unit | model
 
     @property
     def empty(self) -> bool:
@@ -75,6 +81,7 @@ def build(
     org = membership.organization
     today = (now or timezone.now()).astimezone(org.tz).date()
     window, errors = parse_window(params, today)
+    stack = "model" if params.get("stack") == "model" else "unit"
     filters = queries.Filters.parse(params)
     units = queries.load_units(org)
     reach = visible_unit_ids(membership)
@@ -89,36 +96,45 @@ def build(
         filters = replace(filters, unit=None)
     ids = queries.page_unit_ids(units, reach=reach, root=root_id, filter_unit=filters.unit)
     read = {"unit_ids": ids, "filters": filters}
-
-    dims = queries.dimension_sums(org, window=window, **read)
-    current = [r for r in dims if r["requests"] or r["cost"]]
-    daily = queries.daily_sums(org, window=window, **read)
-    month_first, month_last = month_bounds(today)
-    totals, first_day = queries.daily_totals(
-        org,
-        first=min(month_first, today - dt.timedelta(days=HISTORY_DAYS)),
-        last=month_last,
-        **read,
-    )
-    forecast = forecast_month(
-        totals,
-        today=today,
-        month_first=month_first,
-        month_last=month_last,
-        first_data_day=first_day,
-    )
     names = {u.id: u.name for u in units.values()}
     currency = org.currency
+
+    sums = queries.breakdown(org, window=window, **read)
+    current_models = sums.current(sums.models)
+    top = _top(sums, stack=stack, names=names)
+    month_first, month_last = month_bounds(today)
+    history_first = min(month_first, today - dt.timedelta(days=HISTORY_DAYS))
+    daily = queries.daily(
+        org,
+        ranges=[(window.first, window.last), (history_first, month_last)],
+        stack=stack,
+        top=top,
+        **read,
+    )
+    forecast = _forecast(daily, today=today, first=history_first, last=month_last)
+    in_window = [r for r in daily if window.first <= r["day"] <= window.last]
+    if stack == "model":
+        stacked = charts.daily_by_model(
+            [{**r, "model": r["bucket"]} for r in in_window], days=window.days, currency=currency
+        )
+    else:
+        stacked = charts.daily_by_unit(
+            [{**r, "unit_id": r["bucket"]} for r in in_window],
+            days=window.days,
+            names=names,
+            currency=currency,
+        )
     page_charts = [
-        charts.daily_by_unit(daily, days=window.days, names=names, currency=currency),
-        charts.model_mix(current, currency=currency),
-        charts.by_provider(current, currency=currency),
-        charts.top_services(current, currency=currency),
-        charts.error_spend(daily, days=window.days, currency=currency),
+        stacked,
+        charts.model_mix(current_models, currency=currency),
+        charts.by_provider(current_models, currency=currency),
+        charts.top_services(sums.current(sums.services), currency=currency),
+        charts.error_spend(in_window, days=window.days, currency=currency),
+        charts.cost_per_1k(in_window, days=window.days, currency=currency),
     ]
     cheaper: list[savings.Saving] = []
     if root_id is not None:
-        cheaper = savings.cheaper_mix(current, queries.current_prices(org))
+        cheaper = savings.cheaper_mix(current_models, queries.current_prices(org))
         page_charts.append(charts.cheaper_mix(cheaper, currency=currency))
     visible = {uid: u for uid, u in units.items() if ids is None or uid in ids}
     base = queries.page_unit_ids(units, reach=reach, root=root_id)
@@ -135,14 +151,46 @@ def build(
         units=units,
         reach=reach,
         unit_ids=ids,
-        headline=figures.headline(dims, names),
+        headline=figures.headline(
+            sums.units, services=sums.services, models=sums.models, names=names
+        ),
         forecast=forecast,
         charts=page_charts,
-        unit_rows=figures.unit_rows(dims, visible, sort=sort),
-        options=queries.filter_options(org, unit_ids=ids, window=window),
+        unit_rows=figures.unit_rows(sums.units, visible, sort=sort),
+        options=queries.filter_options(
+            org, unit_ids=ids, window=window, filters=filters, sums=sums
+        ),
         unit_options=[(uid, "\u00a0\u00a0" * depth + pickable[uid].name) for uid, depth in tree],
         period_choices=CHOICES + recent_months(today),
         savings=cheaper,
+        stack=stack,
+    )
+
+
+def _top(sums: queries.Breakdown, *, stack: str, names: dict[int, str]) -> list:
+    """The units (or (provider, model) pairs) with most spend in the window: the daily chart's
+    own series; the query sums the rest into one."""
+    if stack == "model":
+        rows = sums.current(sums.models)
+        ranked = sorted(rows, key=lambda r: (-r["cost"], f"{r['provider']}/{r['model']}"))
+        return [(r["provider"], r["model"]) for r in ranked[: charts.TOP_SERIES]]
+    rows = sums.current(sums.units)
+    ranked = sorted(rows, key=lambda r: (-r["cost"], names.get(r["unit_id"], "")))
+    return [r["unit_id"] for r in ranked[: charts.TOP_SERIES]]
+
+
+def _forecast(daily: list[dict], *, today: dt.date, first: dt.date, last: dt.date) -> Forecast:
+    """The month's forecast from the daily rows' totals between `first` and `last`."""
+    totals: dict[dt.date, Decimal] = defaultdict(lambda: Decimal(0))
+    for r in daily:
+        if first <= r["day"] <= last:
+            totals[r["day"]] += Decimal(r["cost"])
+    return forecast_month(
+        totals,
+        today=today,
+        month_first=today.replace(day=1),
+        month_last=last,
+        first_data_day=min(totals, default=None),
     )
 
 

@@ -1,5 +1,7 @@
 """Showback pages: the organisation's overview and a unit's spend page. Both read the
-DailyUsage rollup through `showback.build`; `?csv=<chart>` downloads a chart's table."""
+DailyUsage rollup through `showback.build`; `?csv=<chart>` downloads a chart's table. Changing
+the period, a filter, the sort or the stacking swaps the page body over htmx; the same URL
+loaded in full gives the same page."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import datetime as dt
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.cache import patch_vary_headers
 
 from chargeback.dashboards import queries, showback
 from chargeback.dashboards.csv_export import csv_response
@@ -42,7 +45,7 @@ def overview(request: HttpRequest, org_slug: str) -> HttpResponse:
         return download
     led = list(request.membership.units.order_by("name")) if board.unit_ids is not None else []
     context = {"board": board, "sort": sort, "led_units": led, "unit_columns": UNIT_COLUMNS}
-    return render(request, "dashboards/overview.html", context)
+    return _render(request, "dashboards/overview.html", context)
 
 
 @org_permission("org.view")
@@ -74,7 +77,19 @@ def unit_spend(request: HttpRequest, org_slug: str, unit_id: int) -> HttpRespons
         "events": page,
         "event_day": first if first == last and request.GET.get("day") else None,
     }
-    return render(request, "dashboards/unit_spend.html", context)
+    return _render(request, "dashboards/unit_spend.html", context)
+
+
+def _render(request: HttpRequest, template: str, context: dict) -> HttpResponse:
+    """The whole page, or for htmx (the period and filter form, sort and stack links, which
+    target #showback) only its body partial. A history restore gets the whole page."""
+    htmx = request.htmx
+    partial = bool(htmx) and htmx.target == "showback" and not htmx.history_restore_request
+    response = render(
+        request, f"{template}#body" if partial else template, context | {"partial": partial}
+    )
+    patch_vary_headers(response, ("HX-Request", "HX-Target"))
+    return response
 
 
 def _download(request: HttpRequest, board: showback.Showback, name: str) -> HttpResponse | None:

@@ -3,3 +3,27 @@ document.addEventListener("change", (event) => {
   const el = event.target;
   if (el.matches("form.filters select")) el.form.requestSubmit();
 });
+
+// The showback filter form goes over htmx (hx-get, the URL pushed to the history): send only
+// what it sets, so the pushed URL is as short as a link someone would share. A full submit
+// without JavaScript sends everything, which the page reads the same way.
+document.addEventListener("htmx:configRequest", (event) => {
+  const form = event.detail.elt;
+  const data = event.detail.formData;
+  if (!data || !form.matches || !form.matches("form.showback-filters")) return;
+  const custom = data.get("period") === "custom";
+  for (const [name, value] of Array.from(data.entries())) {
+    if (value === "" || (!custom && (name === "from" || name === "to"))) data.delete(name);
+  }
+  if (data.get("period") === "mtd") data.delete("period");
+});
+
+// While the showback body reloads, say so to assistive technology too.
+document.addEventListener("htmx:beforeRequest", (event) => {
+  const body = document.getElementById("showback");
+  if (body && body.contains(event.detail.elt)) body.setAttribute("aria-busy", "true");
+});
+document.addEventListener("htmx:afterRequest", () => {
+  const body = document.getElementById("showback");
+  if (body) body.removeAttribute("aria-busy");
+});

@@ -1,12 +1,16 @@
 // Chargeback charts: draws every figure a page emits with json_script. No inline scripts.
 // <div class="chart" data-chart="ID"> reads the JSON in <script id="ID">; with
 // data-day-link="ANCHOR", clicking a bar opens that day's requests (?day=YYYY-MM-DD#ANCHOR).
+// Content swapped in by htmx (the period and filter form, sort and stack links) and pages
+// restored from htmx's history are drawn too; plots being swapped out are purged first.
 (function () {
   const config = { responsive: true, displaylogo: false, displayModeBar: false };
 
   function draw(el) {
     const source = document.getElementById(el.dataset.chart);
-    if (!source || !window.Plotly) return;
+    if (!source || !window.Plotly || el._chargebackDrawn) return;
+    el._chargebackDrawn = true; // a JS property: not kept in htmx's history snapshot
+    el.replaceChildren(); // a restored snapshot keeps the old plot's markup, not the plot
     const figure = JSON.parse(source.textContent);
     window.Plotly.newPlot(el, figure.data, figure.layout, config).then(() => {
       if (!el.dataset.dayLink) return;
@@ -21,8 +25,16 @@
     });
   }
 
-  function drawAll() {
-    document.querySelectorAll("[data-chart]").forEach(draw);
+  function drawAll(root) {
+    if (root.matches && root.matches("[data-chart]")) draw(root);
+    if (root.querySelectorAll) root.querySelectorAll("[data-chart]").forEach(draw);
+  }
+
+  function purge(root) {
+    if (!window.Plotly || !root.querySelectorAll) return;
+    root.querySelectorAll("[data-chart]").forEach((el) => {
+      if (el._chargebackDrawn) window.Plotly.purge(el);
+    });
   }
 
   // Picking a date makes the period a custom range.
@@ -33,6 +45,13 @@
     if (period) period.value = "custom";
   });
 
-  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", drawAll);
-  else drawAll();
+  document.addEventListener("htmx:beforeSwap", (event) => purge(event.detail.target));
+  document.addEventListener("htmx:load", (event) => drawAll(event.detail.elt));
+  document.addEventListener("htmx:historyRestore", () => drawAll(document));
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", () => drawAll(document));
+  } else {
+    drawAll(document);
+  }
 })();

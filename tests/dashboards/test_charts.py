@@ -32,6 +32,28 @@ def dim(
     }  # fmt: skip
 
 
+SUMMED = ("requests", "errors", "input_tokens", "output_tokens", "cached_input_tokens", "cost",
+          "error_cost", "central_cost", "prior_cost")  # fmt: skip
+
+
+def group(rows, *keys):  # noqa: ANN001, ANN002, ANN201
+    """What `queries.breakdown` returns for one grouping, summed here from finer rows."""
+    out: dict = {}
+    for r in rows:
+        k = tuple(r[key] for key in keys)
+        acc = out.setdefault(k, {**dict(zip(keys, k, strict=True)), **dict.fromkeys(SUMMED, 0)})
+        for f in SUMMED:
+            acc[f] += r[f]
+    return list(out.values())
+
+
+def breakdown(rows):  # noqa: ANN001, ANN201
+    return {
+        "services": group(rows, "service"),
+        "models": group(rows, "provider", "model"),
+    }
+
+
 def test_daily_by_unit_stacks_units_and_fills_missing_days():
     rows = [
         {"day": DAYS[0], "unit_id": 1, "cost": Decimal("1.5")},
@@ -128,7 +150,9 @@ def test_headline_and_driver():
         dim(2, "50", "60", service="search", model="m1"),
         dim(2, "10", "0", service="search", model="m2"),
     ]
-    h = figures.headline(rows, {1: "Sales", 2: "Support"})
+    h = figures.headline(
+        group(rows, "unit_id"), **breakdown(rows), names={1: "Sales", 2: "Support"}
+    )
     assert (h.spend, h.prior, h.change, h.unallocated) == (
         Decimal(160),
         Decimal(100),
@@ -146,8 +170,12 @@ def test_headline_and_driver():
 
 def test_driver_ignores_a_dimension_with_one_value():
     rows = [dim(1, "10", "0", service="a"), dim(1, "0", "5", service="b")]
-    assert figures.main_driver(rows, {1: "Solo"}) == figures.Driver("service", "a", Decimal(10))
-    assert figures.main_driver([dim(1, "5", "5")], {1: "Solo"}) is None
+    units = group(rows, "unit_id")
+    assert figures.main_driver(units=units, **breakdown(rows), names={1: "Solo"}) == (
+        figures.Driver("service", "a", Decimal(10))
+    )
+    same = [dim(1, "5", "5")]
+    assert figures.main_driver(units=same, **breakdown(same), names={1: "Solo"}) is None
 
 
 def test_unit_rows_share_change_coverage_and_sorting():
@@ -207,3 +235,48 @@ def test_cheaper_mix_prices_tokens_at_the_providers_cheapest_model():
         Decimal("0.825"),
         Decimal("49.175"),
     )
+
+
+def test_daily_by_model_lumps_what_the_query_summed_and_the_tail():
+    rows = [{"day": DAYS[0], "model": f"p/m{i}", "cost": Decimal(100 - i)} for i in range(9)]
+    rows += [
+        {"day": DAYS[1], "model": None, "cost": Decimal("0.5")},  # already summed in SQL
+        {"day": DAYS[1], "model": "p/m0", "cost": Decimal(1)},
+    ]
+    chart = charts.daily_by_model(rows, days=DAYS, currency="USD")
+    assert chart.key == "daily" and chart.title == "Daily spend by model"
+    assert [s["name"] for s in chart.figure["data"]] == [f"p/m{i}" for i in range(8)] + [
+        "Other models"
+    ]
+    assert chart.figure["data"][-1]["y"] == [92.0, 0.5]  # p/m8 on day one, the rest on day two
+    assert chart.rows[1] == (DAYS[1], Decimal(1), *[Decimal(0)] * 7, Decimal("0.5"), Decimal("1.5"))
+
+
+def test_cost_per_1k_divides_each_day_and_leaves_days_without_requests_empty():
+    rows = [
+        {"day": DAYS[0], "requests": 3, "cost": Decimal("0.002")},
+        {"day": DAYS[0], "requests": 0, "cost": Decimal("0.001")},  # no requests, still paid
+    ]
+    chart = charts.cost_per_1k(rows, days=DAYS, currency="EUR")
+    assert chart.rows == (
+        (DAYS[0], 3, Decimal("0.003"), Decimal("1.000000")),
+        (DAYS[1], 0, Decimal(0), None),
+    )
+    assert chart.figure["data"][0]["y"] == [1.0, None]
+    assert chart.figure["data"][0]["connectgaps"] is False
+    assert chart.csv_rows()[1:] == [["2026-10-01", "3", "0.003", "1"], ["2026-10-02", "0", "0", ""]]
+    assert charts.cost_per_1k([], days=DAYS, currency="EUR").empty
+
+
+def test_axes_show_enough_decimals_for_small_amounts():
+    def fmt(cost: str) -> str:
+        rows = [{"day": DAYS[0], "errors": 1, "error_cost": Decimal(cost)}]
+        chart = charts.error_spend(rows, days=DAYS, currency="USD")
+        assert chart.figure["data"][0]["hovertemplate"] == (
+            f"%{{x}}: %{{y:{chart.figure['layout']['yaxis']['tickformat']}}}<extra></extra>"
+        )
+        return chart.figure["layout"]["yaxis"]["tickformat"]
+
+    assert [fmt(c) for c in ("1234.5", "1", "0.5", "0.05", "0.0032", "0.000000001")] == [
+        ",.2f", ",.2f", ",.2f", ",.3f", ",.4f", ",.6f",
+    ]  # fmt: skip
