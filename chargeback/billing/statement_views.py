@@ -20,8 +20,9 @@ from django.views.decorators.http import require_GET
 from chargeback.billing import close, documents, pdf
 from chargeback.billing.forms import DEFAULT_SORT, SORTS, StatementFilterForm
 from chargeback.billing.models import PdfStatus, Statement, StatementLine, StatementStatus
+from chargeback.billing.queries import visible_statements
 from chargeback.tenancy.permissions import org_permission
-from chargeback.units.queries import visible_unit_ids, visible_units
+from chargeback.units.queries import visible_units
 from chargeback.usage.models import UsageEvent
 from chargeback.usage.spend import Period
 
@@ -61,15 +62,7 @@ def pdf_bytes(statement: Statement) -> bytes | None:
 
 
 def _statements(request: HttpRequest) -> QuerySet[Statement]:
-    """The statements the membership may see: a team lead only its units'; drafts only for
-    those who close the books (they change until issued)."""
-    membership = request.membership
-    qs = Statement.objects.filter(organization=request.org)
-    if not membership.has_perm("statements.view_all"):
-        qs = qs.filter(unit_id__in=sorted(visible_unit_ids(membership) or ()))
-    if not membership.has_perm("billing.close"):
-        qs = qs.exclude(status=StatementStatus.DRAFT)
-    return qs
+    return visible_statements(request.org, request.membership)
 
 
 def _statement(request: HttpRequest, statement_id: int) -> Statement:

@@ -12,6 +12,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.cache import patch_vary_headers
 
+from chargeback.billing.queries import visible_statements
 from chargeback.dashboards import queries, showback
 from chargeback.dashboards.csv_export import csv_response
 from chargeback.dashboards.periods import Window
@@ -75,6 +76,10 @@ def unit_spend(request: HttpRequest, org_slug: str, unit_id: int) -> HttpRespons
         "unit_columns": UNIT_COLUMNS,
         "cheaper_note": CHEAPER_NOTE,
         "events": page,
+        "statements": visible_statements(request.org, request.membership)
+        .filter(unit_id__in=sorted(board.unit_ids or ()))
+        .select_related("unit", "period")
+        .order_by("-period__month", "sequence")[:8],
         "event_day": first if first == last and request.GET.get("day") else None,
     }
     return _render(request, "dashboards/unit_spend.html", context)

@@ -626,3 +626,15 @@ def test_a_stuck_generation_can_be_started_again(client_for, finance, month, sub
     assert "already being generated" not in page
     period.refresh_from_db()
     assert period.draft_status == DraftStatus.DONE
+
+
+def test_unit_spend_page_lists_the_units_issued_statements(
+    client_for, finance, team_lead, month, issued
+):  # noqa: ANN001
+    period = issued(client_for(finance))
+    statement = Statement.objects.get(period=period, unit=month["de"])
+    page = body(client_for(team_lead).get(f"/o/alpha/units/{month['eu'].pk}/spend/"))
+    assert statement.number in page
+    others = Statement.objects.filter(period=period).exclude(unit__in=[month["eu"], month["de"]])
+    assert others.exists()
+    assert all(s.number not in page for s in others)
