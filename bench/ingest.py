@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import datetime as dt
 import http.client
 import json
@@ -29,7 +30,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -163,6 +163,11 @@ def raw_copy_rate(batch_id: int) -> tuple[int, float]:
 
 
 def http_load(org, secret: str, requests: int, per_request: int, concurrency: int) -> None:  # noqa: ANN001
+    """gunicorn as deploy/gunicorn.conf.py sets it up (threaded workers) with the settings of
+    deploy/env.example, and a Celery worker at a lower CPU priority (nice 10: processing can
+    wait, the 202 answers cannot). The load comes from one asyncio client in this process
+    (keep-alive connections, one per concurrent sender), whose own CPU time is reported. A
+    warm-up of 4 x concurrency one-event POSTs comes first and is not measured."""
     port = 8799
     env = {
         **os.environ,
@@ -170,14 +175,16 @@ def http_load(org, secret: str, requests: int, per_request: int, concurrency: in
         "DEBUG": "0",
         "SECURE_SSL_REDIRECT": "0",
         "ALLOWED_HOSTS": "127.0.0.1",
+        "CONN_MAX_AGE": os.environ.get("CONN_MAX_AGE", "60"),
     }
     web = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "deploy/gunicorn.conf.py"), "--bind", f"127.0.0.1:{port}", "--workers", "4", "chargeback.wsgi"],
+        [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "deploy/gunicorn.conf.py"), "--bind", f"127.0.0.1:{port}", "chargeback.wsgi"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     worker = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "chargeback", "worker", "--pool=solo", "--loglevel=WARNING", "-n", "bench@%h"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        preexec_fn=lambda: os.nice(10),  # noqa: PLW1509 - a plain os.nice, no locks
     )  # fmt: skip
     try:
         for _ in range(100):
@@ -197,43 +204,33 @@ def http_load(org, secret: str, requests: int, per_request: int, concurrency: in
             ).encode()
             for r in range(requests)
         ]
-
-        def send(body: bytes) -> tuple[int, float, int | None]:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-            t = time.perf_counter()
-            conn.request(
-                "POST",
-                "/api/v1/usage-events",
-                body,
-                {"Authorization": f"Bearer {secret}", "Content-Type": "application/x-ndjson"},
-            )
-            resp = conn.getresponse()
-            payload = resp.read()
-            elapsed = time.perf_counter() - t
-            batch = json.loads(payload).get("batch_id") if resp.status == 202 else None
-            return resp.status, elapsed, batch
-
+        # Warm-up (not measured, not counted): each worker thread opens its database
+        # connection and loads what its first request needs, as a running server has.
+        warm = [json.dumps(event(i, rng, start, "warmup")).encode() for i in range(4 * concurrency)]
+        asyncio.run(_send_all(port, secret, warm, concurrency))
+        cpu = resource.getrusage(resource.RUSAGE_SELF)
         t0 = time.perf_counter()
-        with ThreadPoolExecutor(concurrency) as pool:
-            results = list(pool.map(send, bodies))
+        results = asyncio.run(_send_all(port, secret, bodies, concurrency))
         wall = time.perf_counter() - t0
+        after = resource.getrusage(resource.RUSAGE_SELF)
+        client_cpu = after.ru_utime + after.ru_stime - cpu.ru_utime - cpu.ru_stime
         statuses: dict[int, int] = {}
         for status, _, _ in results:
             statuses[status] = statuses.get(status, 0) + 1
         latencies = sorted(r[1] for r in results if r[0] == 202)
         p = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000  # noqa: E731
         print(
-            f"http: {requests} POSTs x {per_request} events, concurrency {concurrency}, {wall:.1f} s wall"
+            f"http: {requests} POSTs x {per_request} events, concurrency {concurrency}, {wall:.1f} s wall, {requests / wall:.0f} requests/s; the load client used {client_cpu:.1f} s CPU ({100 * client_cpu / wall:.0f}% of one core)"
         )
         print(
             f"http: status codes {statuses}; 5xx: {sum(v for k, v in statuses.items() if k >= 500)}"
         )
         if latencies:
             print(
-                f"http: 202 latency p50 {p(0.50):.1f} ms, p95 {p(0.95):.1f} ms, p99 {p(0.99):.1f} ms, max {latencies[-1] * 1000:.1f} ms"
+                f"http: 202 latency p50 {p(0.50):.1f} ms, p95 {p(0.95):.1f} ms, p99 {p(0.99):.1f} ms, max {latencies[-1] * 1000:.1f} ms (target p99 < 200 ms)"
             )
         batch_ids = [b for _, _, b in results if b]
-        deadline = time.time() + 600
+        deadline = time.time() + 900
         with scopes_disabled():
             while (
                 time.time() < deadline
@@ -253,6 +250,65 @@ def http_load(org, secret: str, requests: int, per_request: int, concurrency: in
         for proc in (web, worker):
             proc.send_signal(signal.SIGTERM)
             proc.wait(timeout=30)
+
+
+async def _send_all(
+    port: int, secret: str, bodies: list[bytes], concurrency: int
+) -> list[tuple[int, float, int | None]]:
+    """Send every body from `concurrency` senders, each on its own keep-alive connection (a
+    new one when the server closes it). Latency: from the request's first byte written to
+    the answer's last byte read."""
+    pending = list(enumerate(bodies))
+    pending.reverse()
+    results: list[tuple[int, float, int | None]] = [(0, 0.0, None)] * len(bodies)
+    head = (
+        "POST /api/v1/usage-events HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f"Authorization: Bearer {secret}\r\nContent-Type: application/x-ndjson\r\n"
+        "Content-Length: {}\r\n\r\n"
+    )
+
+    async def sender() -> None:
+        reader = writer = None
+        while pending:
+            index, body = pending.pop()
+            started = time.perf_counter()
+            for _attempt in range(3):  # a closed keep-alive connection: reconnect, resend
+                if writer is None:
+                    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                writer.write(head.format(len(body)).encode() + body)
+                try:
+                    status, headers, payload = await _read_response(reader)
+                    break
+                except (ConnectionError, asyncio.IncompleteReadError):
+                    writer.close()
+                    reader = writer = None
+            else:
+                results[index] = (0, time.perf_counter() - started, None)  # no answer
+                continue
+            elapsed = time.perf_counter() - started
+            batch = json.loads(payload).get("batch_id") if status == 202 else None
+            results[index] = (status, elapsed, batch)
+            if headers.get("connection", "").lower() == "close":
+                writer.close()
+                reader = writer = None
+        if writer is not None:
+            writer.close()
+
+    await asyncio.gather(*(sender() for _ in range(concurrency)))
+    return results
+
+
+async def _read_response(reader: asyncio.StreamReader) -> tuple[int, dict[str, str], bytes]:
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1])
+    headers = {}
+    for line in lines[1:]:
+        if ":" in line:
+            name, value = line.split(":", 1)
+            headers[name.strip().lower()] = value.strip()
+    payload = await reader.readexactly(int(headers.get("content-length", "0")))
+    return status, headers, payload
 
 
 def main() -> None:

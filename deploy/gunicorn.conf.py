@@ -25,10 +25,17 @@ elif os.environ.get("PORT"):
 else:
     bind = ["127.0.0.1:8000"]
 
-# Synchronous workers: (2 x cores) + 1 by default. Pages are short database reads; long work runs
-# in Celery, so a request that needs longer than `timeout` is a bug, not a reason to raise it.
-workers = _int("GUNICORN_WORKERS", 2 * multiprocessing.cpu_count() + 1)
-threads = _int("GUNICORN_THREADS", 1)
+# Threaded workers (gthread): cores + 1 processes of GUNICORN_THREADS threads each by default. A
+# request spends much of its time waiting for PostgreSQL or Redis; a thread that waits lets
+# another run, so a burst of ingestion POSTs does not queue behind a few blocked processes, and
+# keep-alive connections from gateways are kept without holding a process. (GUNICORN_THREADS=1
+# gives the old synchronous workers.) Pages are short database reads; long work runs in Celery,
+# so a request that needs longer than `timeout` is a bug, not a reason to raise it.
+workers = _int("GUNICORN_WORKERS", multiprocessing.cpu_count() + 1)
+threads = _int("GUNICORN_THREADS", 8)
+worker_class = "gthread" if threads > 1 else "sync"
+# Queued connections the kernel holds while every thread is busy (a burst from many gateways).
+backlog = _int("GUNICORN_BACKLOG", 2048)
 timeout = _int("GUNICORN_TIMEOUT", 60)
 graceful_timeout = _int("GUNICORN_GRACEFUL_TIMEOUT", 30)
 keepalive = _int("GUNICORN_KEEPALIVE", 5)

@@ -8,20 +8,29 @@ committed records and redoes the rest. Duplicates are decided in the database (t
 
 from __future__ import annotations
 
+import atexit
 import datetime as dt
+import gc
 import json
 import logging
+import os
+import queue
+import secrets
+import threading
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal, getcontext
 from itertools import islice
 from typing import IO, Any
 
+import orjson
+from celery import shared_task
 from django.conf import settings
 from django.core.files.base import ContentFile, File
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.db.models import F
+from django.db.models.fields.files import FieldFile
 from django.utils import timezone
 from django_scopes import scope, scopes_disabled
 
@@ -29,15 +38,15 @@ from chargeback.pricing.aliases import normalise
 from chargeback.pricing.books import price_index
 from chargeback.pricing.index import PriceIndex, PricePoint
 from chargeback.pricing.models import ModelAlias
-from chargeback.pricing.prices import Usage, cost
+from chargeback.pricing.prices import Rates, Usage, cost
 from chargeback.tenancy.models import Organization
 from chargeback.units.attribution import Directory, Evidence, attribute
 from chargeback.units.models import GatewayKey
 from chargeback.units.queries import attribution_directory
 from chargeback.usage.models import BatchStatus, IngestBatch, QuarantinedEvent, UsageEvent
 from chargeback.usage.records import PayloadError, RecordError, printable, read_records
-from chargeback.usage.rollup import add_to_rollup
-from chargeback.usage.rows import EVENT_COLUMNS, copy_text, event_row
+from chargeback.usage.rollup import LocalDays, add_to_rollup
+from chargeback.usage.rows import EVENT_COLUMNS, copy_text, event_row, names_entry, owner_entry
 from chargeback.usage.validation import Draft, Reason, validate
 
 log = logging.getLogger(__name__)
@@ -52,18 +61,29 @@ class Context:
     prices: PriceIndex
     aliases: dict[tuple[str, str], tuple[str, str]]
     key_defaults: dict[str, dict[str, str]]
-    # Memos of pure lookups, kept for one batch: normalise() and attribute() results.
+    # "\t<org>\t<batch>\t", the end of every COPY line but the time (PostgreSQL); "" elsewhere
+    copy_ids: str = ""
+    # Memos of pure lookups, kept for one batch: normalise() and attribute() results, the
+    # COPY segments of (price, raw model), rates in integers, UTC hours -> local days.
     names: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
-    owners: dict[tuple, tuple[int, str]] = field(default_factory=dict)
+    owners: dict[tuple, tuple] = field(default_factory=dict)
+    segments: dict[tuple[int, str], tuple] = field(default_factory=dict)
+    rates: dict[int, tuple] = field(default_factory=dict)
+    local_day: LocalDays = None  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        if self.local_day is None:
+            self.local_day = LocalDays(self.organization.tz)
 
 
-def load_context(organization: Organization) -> Context:
+def load_context(organization: Organization, batch: IngestBatch | None = None) -> Context:
     keys = GatewayKey.objects.filter(organization=organization, archived=False).select_related(
         "service"
     )
+    now = timezone.now()
     return Context(
         organization=organization,
-        now=timezone.now(),
+        now=now,
         directory=attribution_directory(organization),
         prices=price_index(organization),
         aliases={
@@ -77,6 +97,11 @@ def load_context(organization: Organization) -> Context:
             }
             for k in keys
         },
+        copy_ids=(
+            f"\t{organization.pk}\t{batch.pk}\t"
+            if batch is not None and connection.vendor == "postgresql"
+            else ""
+        ),
     )
 
 
@@ -92,23 +117,107 @@ def create_batch(
     filename: str = "",
     created_by: str = "",
 ) -> IngestBatch:
-    """Store the raw payload and a `received` batch. Processing is scheduled on commit."""
-    with transaction.atomic():
-        batch = IngestBatch.objects.create(
-            organization=organization,
-            source=source,
-            format=fmt,
-            filename=filename[:300],
-            created_by=created_by[:254],
-        )
-        content = ContentFile(payload) if isinstance(payload, bytes) else File(payload)
-        batch.payload.save(f"{batch.pk}.{fmt}", content, save=False)
-        batch.size_bytes = batch.payload.size
-        batch.save(update_fields=["payload", "size_bytes"])
-        from chargeback.usage.tasks import process_batch_task
-
-        transaction.on_commit(lambda: process_batch_task.delay(batch.pk))
+    """Store the raw payload, then a `received` batch pointing at it (one INSERT); processing
+    is scheduled on commit. The file is written first, under a random name: a failure between
+    the two leaves an unreferenced file, never a batch without its payload."""
+    batch = IngestBatch(
+        organization=organization,
+        source=source,
+        format=fmt,
+        filename=filename[:300],
+        created_by=created_by[:254],
+    )
+    field = IngestBatch._meta.get_field("payload")
+    name = field.generate_filename(batch, f"{secrets.token_hex(12)}.{fmt}")
+    content = ContentFile(payload) if isinstance(payload, bytes) else File(payload)
+    batch.payload.name = field.storage.save(name, content, max_length=field.max_length)
+    batch.size_bytes = (
+        len(payload) if isinstance(payload, bytes) else field.storage.size(batch.payload.name)
+    )
+    _insert_batch(batch)
+    transaction.on_commit(lambda: schedule(batch.pk))
     return batch
+
+
+def _insert_batch(batch: IngestBatch) -> None:
+    """batch.save(force_insert=True), in plain SQL on PostgreSQL: the ORM spends more time
+    preparing this one-row INSERT than PostgreSQL spends running it (the API's hot path)."""
+    if connection.vendor != "postgresql":
+        batch.save(force_insert=True)
+        return
+    fields = [f for f in IngestBatch._meta.concrete_fields if not f.primary_key]
+    values = []
+    for f in fields:
+        value = f.pre_save(batch, True)  # auto_now_add times, the file's name
+        values.append(value.name if isinstance(value, FieldFile) else value)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {IngestBatch._meta.db_table} ({', '.join(f.column for f in fields)}) "  # noqa: S608
+            f"VALUES ({', '.join(['%s'] * len(fields))}) RETURNING id",
+            values,
+        )
+        batch.pk = cursor.fetchone()[0]
+    batch._state.adding = False
+
+
+@shared_task(name="usage.process_batches", acks_late=True, reject_on_worker_lost=True)
+def process_batches_task(batch_ids: list[int]) -> list[str]:
+    """Process (or resume) batches in turn: what `schedule` sends."""
+    return [process_batch(pk).counts_line for pk in batch_ids]
+
+
+def schedule(batch_id: int) -> None:
+    """Queue a stored batch for processing. With a broker, the message is sent by this
+    process's scheduler thread, so a request does not wait for the broker, and the batches
+    stored while one message is being sent go together in the next (a burst of requests costs a
+    few messages, not one each). A batch whose message is lost (the process dies first, the
+    broker is down) stays `received`, and the stuck-batch sweeper (`requeue_stuck`) queues it
+    again. Without a broker (tasks run eagerly), it is processed here and now."""
+    from chargeback.usage.tasks import process_batch_task
+
+    if process_batch_task.app.conf.task_always_eager:
+        process_batch_task.delay(batch_id)
+    else:
+        _scheduler.add(batch_id)
+
+
+class _Scheduler:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.wake = threading.Event()
+        self.ids: list[int] = []
+        self.thread: threading.Thread | None = None
+        self.pid = 0
+        atexit.register(self.send)
+
+    def add(self, batch_id: int) -> None:
+        with self.lock:
+            self.ids.append(batch_id)
+            if self.pid != os.getpid() or self.thread is None or not self.thread.is_alive():
+                self.pid = os.getpid()  # first use, or a forked child: a thread of its own
+                self.thread = threading.Thread(target=self._run, name="ingest-scheduler")
+                self.thread.daemon = True
+                self.thread.start()
+        self.wake.set()
+
+    def _run(self) -> None:
+        while True:
+            self.wake.wait()
+            self.wake.clear()
+            self.send()
+
+    def send(self) -> None:
+        with self.lock:
+            ids, self.ids = self.ids, []
+        if not ids:
+            return
+        try:
+            process_batches_task.delay(ids)
+        except Exception:
+            log.exception("could not queue batches %s; the stuck-batch sweeper will", ids)
+
+
+_scheduler = _Scheduler()
 
 
 # Processing ----------------------------------------------------------------------------------
@@ -127,19 +236,27 @@ def process_batch(batch_id: int) -> IngestBatch:
         batch.refresh_from_db()
         return batch
     organization = batch.organization
-    with scope(organization=organization):
+    with scope(organization=organization), _gc_paused():
         IngestBatch.objects.filter(
             pk=batch.pk, status__in=[BatchStatus.RECEIVED, BatchStatus.PROCESSING]
         ).update(status=BatchStatus.PROCESSING, started_at=batch.started_at or timezone.now())
-        context = load_context(organization)
+        context = load_context(organization, batch)
         offset = batch.records_done
         try:
-            # The pool is shut down (its thread done reading) before the stream is closed.
-            with batch.payload.open("rb") as stream, ThreadPoolExecutor(1) as pool:
-                records = islice(read_records(stream, batch.format), offset, None)
-                for chunk, prepared in _prepared_chunks(pool, context, records):
-                    _commit_chunk(batch, context, chunk, prepared, offset)
-                    offset += len(chunk)
+            # The stages' threads are done reading before the stream is closed.
+            with (
+                batch.payload.open("rb") as stream,
+                _Stages(context, stream, batch.format) as stages,
+            ):
+                stages.start(offset)
+                for prepared in stages:
+                    try:
+                        _commit_chunk(batch, context, prepared, offset, trust=prepared.prechecked)
+                    except Exception as exc:  # the driver's or Django's IntegrityError
+                        if not (prepared.prechecked and _is_duplicate_request(exc)):
+                            raise
+                        _commit_chunk(batch, context, prepared, offset, trust=False)
+                    offset += prepared.size
         except ChunkTaken:
             log.info(
                 "batch %s: another process is ahead at record %s; leaving it", batch.pk, offset
@@ -158,38 +275,52 @@ def process_batch(batch_id: int) -> IngestBatch:
     return batch
 
 
+_gc_lock = threading.Lock()
+_gc_holders = 0
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection while a batch is processed: a chunk holds tens of thousands
+    of young containers (records, drafts), which the collector would scan again and again for
+    nothing (they form no cycles; reference counting frees them). Restored afterwards."""
+    global _gc_holders
+    with _gc_lock:
+        _gc_holders += 1
+        was_enabled = gc.isenabled()
+        gc.disable()
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_holders -= 1
+            if was_enabled and _gc_holders == 0:
+                gc.enable()
+
+
 def _chunks(records: Iterable, size: int) -> Iterator[list]:
     iterator = iter(records)
     while chunk := list(islice(iterator, size)):
         yield chunk
 
 
-Prepared = tuple[list["Priced"], list[tuple[int, str, str, list[Reason]]]]
-
-
-def _prepared_chunks(
-    pool: ThreadPoolExecutor, context: Context, records: Iterable
-) -> Iterator[tuple[list, Prepared]]:
-    """(chunk, prepare(chunk)) in order. The next chunk is read and prepared in the pool's one
-    thread while the caller writes this one: preparing is pure Python (no database), and much
-    of writing is waiting for PostgreSQL, which works in its own process meanwhile. An error
-    in reading (PayloadError) surfaces here, after the chunks before it were written."""
-    chunks = _chunks(records, CHUNK_SIZE)
-
-    def read_and_prepare() -> tuple[list, Prepared] | None:
-        chunk = next(chunks, None)
-        return None if chunk is None else (chunk, prepare(context, chunk))
-
-    pending = pool.submit(read_and_prepare)
-    while (ready := pending.result()) is not None:
-        pending = pool.submit(read_and_prepare)
-        yield ready
+# The pipeline -----------------------------------------------------------------------------
+#
+# Three stages, each in its own thread, hand chunks on through short queues:
+#   1. read and validate: parse, validate, normalise the model, find the price (pure);
+#   2. look up: which request ids are already stored (PostgreSQL, outside the chunk's
+#      transaction: a hint that spares pricing them), then price, attribute, format the COPY
+#      lines and add up the rollup for the others (pure);
+#   3. write (the caller's thread): in one transaction per chunk, decide duplicates for the
+#      ids not already found, COPY the accepted rows, upsert the rollup, quarantine, count.
+# Python holds one lock at a time, so the stages overlap mainly with PostgreSQL's work, which
+# runs in its own processes: while one chunk is written, the next ones are prepared.
 
 
 @dataclass(slots=True)
 class Priced:
-    """A valid, normalised record with its price point; cost and owner are filled in only once
-    it is known not to be a duplicate (`price_and_attribute`)."""
+    """A valid, normalised record with its price point; cost, owner, COPY line and rollup key
+    are filled in only when it is not already stored (`_price_chunk`)."""
 
     position: int
     raw: dict[str, Any]
@@ -197,9 +328,29 @@ class Priced:
     provider: str
     model: str
     point: PricePoint
-    cost: Decimal = Decimal(0)
+    pico: int = 0  # the cost in units of 10^-12 of the currency (exact)
     unit_id: int = 0
     method: str = ""
+    line: str = ""  # the COPY text line (PostgreSQL)
+    key: tuple = ()  # the rollup key: (day, owner entry, names entry)
+
+    @property
+    def cost(self) -> Decimal:
+        return Decimal(self.pico).scaleb(-12)
+
+
+@dataclass(slots=True)
+class Prepared:
+    size: int  # records in the chunk
+    priced: list[Priced]  # the valid ones, in order
+    quarantined: list[tuple[int, str, str, list[Reason]]]
+    # Found stored before the chunk's transaction (final: a stored event never changes):
+    repeats: int = 0  # with the same usage: duplicates
+    conflicts: list[Priced] = field(default_factory=list)  # with other usage
+    fresh: list[Priced] = field(default_factory=list)  # the others, priced
+    prechecked: bool = False  # the ids were looked up before the transaction
+    text: str | None = None  # COPY text of `fresh` (PostgreSQL)
+    totals: dict[tuple, list] = field(default_factory=dict)  # rollup increments of `fresh`
 
 
 def _raw_text(record: Any) -> str:
@@ -211,12 +362,11 @@ def _raw_text(record: Any) -> str:
 
 
 MEMO_LIMIT = 20_000  # entries per memo: bounded, whatever the variety of a batch
+PRECHECK_MIN = 500  # smaller chunks are not worth a second connection
 
 
-def prepare(
-    context: Context, chunk: list[tuple[int, Any]]
-) -> tuple[list[Priced], list[tuple[int, str, str, list[Reason]]]]:
-    """Parse, validate, normalise and find the price (no database). -> (priced, quarantined)."""
+def _validate_chunk(context: Context, chunk: list[tuple[int, Any]]) -> Prepared:
+    """Parse, validate, normalise and find the price (no database)."""
     org = context.organization
     now, required_tags, key_defaults = context.now, org.required_tags, context.key_defaults
     names, aliases, find = context.names, context.aliases, context.prices.find
@@ -252,45 +402,282 @@ def prepare(
             )
             continue
         priced.append(Priced(position, record, result, provider, model, point))
-    return priced, quarantined
+    return Prepared(len(chunk), priced, quarantined)
 
 
-def price_and_attribute(context: Context, accepted: list[Priced]) -> None:
-    """Fill in each event's cost and owning unit (pure; attribution memoised per evidence)."""
-    owners, directory = context.owners, context.directory
+def _price_chunk(context: Context, prepared: Prepared, *, precheck: bool) -> Prepared:
+    """Stage 2: which of the chunk's ids are stored already, and with what usage (a hint read
+    outside the write transaction: a stored event never changes or goes, so what is found is
+    final; what is not found is decided again in the transaction), then the others priced,
+    attributed, formatted and added up."""
+    priced = fresh = prepared.priced
+    if precheck and len(priced) >= PRECHECK_MIN:
+        states = _stored_states(context.organization, priced)
+        prepared.prechecked = True
+        if "1" in states or "2" in states:
+            fresh = [p for p, state in zip(priced, states, strict=True) if state == "0"]
+            prepared.repeats = states.count("1")
+            prepared.conflicts = [p for p, st in zip(priced, states, strict=True) if st == "2"]
+    _price_and_attribute(context, fresh)
+    prepared.fresh, prepared.totals = fresh, _rollup(fresh)
+    if context.copy_ids:
+        prepared.text = copy_text(context, fresh)
+    return prepared
+
+
+def _stored_states(org: Organization, priced: list[Priced]) -> str:
+    """One character per event: "0" not stored, "1" stored with the same usage (fingerprint),
+    "2" stored with other usage. One query, one text back (PostgreSQL)."""
+    try:
+        ids = orjson.dumps([p.draft.request_id for p in priced]).decode()
+    except TypeError:  # not UTF-8 (a lone surrogate): no hint, decided in the transaction
+        return "0" * len(priced)
+    fingerprints = orjson.dumps([p.draft.fingerprint for p in priced]).decode()
+    with connection.cursor() as cursor:
+        if not getattr(connection, "_ingest_planned", False):
+            # This thread's own connection, closed after the batch: always one unique-index
+            # probe per id, even when stale statistics make a growing organisation look small.
+            cursor.execute(
+                "SET enable_hashjoin = off; SET enable_mergejoin = off; SET enable_bitmapscan = off"
+            )
+            connection._ingest_planned = True
+        cursor.cursor.execute(
+            "SELECT string_agg(CASE WHEN e.fingerprint IS NULL THEN '0' "  # noqa: S608
+            "WHEN e.fingerprint = r.fp THEN '1' ELSE '2' END, '' ORDER BY r.n) "
+            "FROM (SELECT %s::bigint AS org, x.* FROM ROWS FROM (json_array_elements_text(%s::json), "
+            "json_array_elements_text(%s::json)) WITH ORDINALITY AS x(id, fp, n) OFFSET 0) r "
+            f"LEFT JOIN {UsageEvent._meta.db_table} e "
+            "ON (e.organization_id, e.request_id) = (r.org, r.id)",
+            [org.pk, ids, fingerprints],
+        )
+        states = cursor.cursor.fetchone()[0] or ""
+    return states if len(states) == len(priced) else "0" * len(priced)
+
+
+def _price_and_attribute(context: Context, accepted: list[Priced]) -> None:
+    """Fill in each event's cost, owning unit, rollup key and (PostgreSQL) COPY line (pure;
+    attribution, the rates in integers and the COPY segments memoised per batch)."""
+    owners, segments, directory, rates = (
+        context.owners, context.segments, context.directory, context.rates,
+    )  # fmt: skip
     if len(owners) > MEMO_LIMIT:
         owners.clear()
+    if len(segments) > MEMO_LIMIT:
+        segments.clear()
+    local_day = context.local_day
     for p in accepted:
-        d = p.draft
-        usage = Usage(
-            d.input_tokens, d.output_tokens, d.cached_input_tokens, d.cache_write_input_tokens,
-            d.batch,
-        )  # fmt: skip
-        p.cost = cost(usage, p.point.rates)
+        d, point = p.draft, p.point
+        # price: in integers when the rates allow it (exact), else in Decimal
+        r = rates.get(point.price_id)
+        if r is None:
+            r = rates[point.price_id] = integer_rates(point.rates)
+        if r:
+            scale, r_in, r_out, r_cached, r_write, r_bin, r_bout, fee = r
+            inp, cached, written = d.input_tokens, d.cached_input_tokens, d.cache_write_input_tokens
+            if d.batch:
+                r_in, r_out = r_bin, r_bout
+            exact = (
+                (inp - cached - written) * r_in + cached * r_cached + written * r_write
+                + d.output_tokens * r_out + fee
+            )  # fmt: skip
+            p.pico = _to_pico(exact, scale) if exact < LIMIT else _decimal_pico(d, point)
+        else:
+            p.pico = _decimal_pico(d, point)
+        # attribute
         key = (p.provider, d.gateway_key_id, d.provider_account, *d.tags.items())
         owner = owners.get(key)
         if owner is None:
             evidence = Evidence(
                 p.provider, d.tags, d.gateway_key_id or None, d.provider_account or None
             )
-            owner = owners[key] = attribute(evidence, directory)
-        p.unit_id, p.method = owner
+            unit_id, method = attribute(evidence, directory)
+            owner = owners[key] = owner_entry(d, unit_id, method)
+        p.unit_id, p.method = owner[0], owner[1]
+        names = segments.get((point.price_id, d.model_raw))
+        if names is None:
+            names = segments[(point.price_id, d.model_raw)] = names_entry(p)
+        p.key = (local_day(d), owner, names)
+
+
+LIMIT = 10**26  # integer pricing below this: Decimal's 28 digits hold every step exactly
+
+
+def integer_rates(rates: Rates) -> tuple | None:
+    """The rates as integers per token in units of 10^-scale (scale >= 12), with the fee, so
+    that the cost is an exact integer sum; () when Decimal must do it (a missing rate, a
+    negative or special value, or a context that does not round half-even at 28+ digits)."""
+    context = getcontext()
+    if rates.input is None or rates.output is None:
+        return ()
+    if context.rounding != ROUND_HALF_EVEN or context.prec < 28:
+        return ()
+    fee = rates.per_request or Decimal(0)
+    per_token = [
+        rates.input,
+        rates.output,
+        rates.cached_input if rates.cached_input is not None else rates.input,
+        rates.cache_write if rates.cache_write is not None else rates.input,
+        rates.batch_input if rates.batch_input is not None else rates.input,
+        rates.batch_output if rates.batch_output is not None else rates.output,
+    ]
+    values = [*per_token, fee]
+    if any(not v.is_finite() or v < 0 for v in values):
+        return ()
+    places = [-v.normalize().as_tuple().exponent for v in values]
+    scale = max(12, *(n + 6 for n in places[:-1]), places[-1])
+    ints = [int(v.scaleb(scale - 6)) for v in per_token]
+    return (scale, *ints, int(fee.scaleb(scale)))
+
+
+def _to_pico(exact: int, scale: int) -> int:
+    """An amount in units of 10^-scale rounded half-even to units of 10^-12 (what Decimal's
+    quantize(Decimal("1e-12")) does)."""
+    if scale == 12:
+        return exact
+    q, r = divmod(exact, 10 ** (scale - 12))
+    half = 5 * 10 ** (scale - 13)
+    return q + 1 if r > half or (r == half and q & 1) else q
+
+
+def _decimal_pico(d: Draft, point: PricePoint) -> int:
+    usage = Usage(
+        d.input_tokens, d.output_tokens, d.cached_input_tokens, d.cache_write_input_tokens, d.batch
+    )
+    return int(cost(usage, point.rates).scaleb(12))
+
+
+def _rollup(priced: list[Priced]) -> dict[tuple, list]:
+    """Rollup increments of events, keyed by their rollup keys: [requests, errors, input,
+    output, cached input, cost, error cost] with costs in units of 10^-12."""
+    totals: dict[tuple, list] = {}
+    for p in priced:
+        d = p.draft
+        t = totals.get(p.key)
+        if t is None:
+            t = totals[p.key] = [0, 0, 0, 0, 0, 0, 0]
+        t[0] += 1
+        t[2] += d.input_tokens
+        t[3] += d.output_tokens
+        t[4] += d.cached_input_tokens
+        t[5] += p.pico
+        if d.is_error:
+            t[1] += 1
+            t[6] += p.pico
+    return totals
+
+
+class _Stages:
+    """The two preparing stages in threads, fed from the payload, read from the caller's
+    thread by iteration. Leaving the `with` stops them and waits for them."""
+
+    DEPTH = 2  # chunks waiting at most, per queue
+
+    def __init__(self, context: Context, stream: IO[bytes], fmt: str) -> None:
+        self.context, self.stream, self.fmt = context, stream, fmt
+        self.validated: queue.Queue = queue.Queue(self.DEPTH)
+        self.ready: queue.Queue = queue.Queue(self.DEPTH)
+        self.stop = threading.Event()
+        self.reader: threading.Thread | None = None
+        self.pricer: threading.Thread | None = None
+        self.precheck = connection.vendor == "postgresql"
+
+    def __enter__(self) -> _Stages:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        for thread in (self.reader, self.pricer):
+            if thread is not None:
+                thread.join()
+
+    def start(self, offset: int) -> None:
+        records = islice(read_records(self.stream, self.fmt), offset, None)
+        self.reader = threading.Thread(target=self._read, args=(records,), daemon=True)
+        self.pricer = threading.Thread(target=self._price, daemon=True)
+        self.reader.start()
+        self.pricer.start()
+
+    def __iter__(self) -> Iterator[Prepared]:
+        while True:
+            kind, item = self._get(self.ready, self.pricer)
+            if kind is _END:
+                return
+            if kind is _ERROR:
+                raise item
+            yield item
+
+    def _put(self, q: queue.Queue, kind: object, item: Any = None) -> bool:
+        while not self.stop.is_set():
+            try:
+                q.put((kind, item), timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _get(self, q: queue.Queue, producer: threading.Thread | None) -> tuple[object, Any]:
+        """The next item; an error if the producer is gone (or we are stopping) with none."""
+        while True:
+            try:
+                return q.get(timeout=0.1)
+            except queue.Empty:
+                gone = self.stop.is_set() or producer is None or not producer.is_alive()
+                if gone and q.empty():
+                    return _ERROR, RuntimeError("an ingestion stage stopped")
+
+    def _read(self, records: Iterable) -> None:
+        try:
+            for chunk in _chunks(records, CHUNK_SIZE):
+                if not self._put(self.validated, _ITEM, _validate_chunk(self.context, chunk)):
+                    return
+            self._put(self.validated, _END)
+        except BaseException as exc:  # noqa: BLE001 - handed on to the caller's thread
+            self._put(self.validated, _ERROR, exc)
+
+    def _price(self) -> None:
+        try:
+            while not self.stop.is_set():
+                kind, item = self._get(self.validated, self.reader)
+                if kind is not _ITEM:
+                    self._put(self.ready, kind, item)
+                    return
+                item = _price_chunk(self.context, item, precheck=self.precheck)
+                if not self._put(self.ready, _ITEM, item):
+                    return
+        except BaseException as exc:  # noqa: BLE001 - handed on to the caller's thread
+            self._put(self.ready, _ERROR, exc)
+        finally:
+            if self.precheck:
+                connections.close_all()  # this thread's own connection
+
+
+_ITEM, _END, _ERROR = object(), object(), object()
 
 
 class ChunkTaken(Exception):
     """Another process committed this part of the batch first."""
 
 
+def _is_duplicate_request(exc: Exception) -> bool:
+    """A unique violation of (organization, request_id), raised by the driver (COPY) or
+    wrapped by Django."""
+    for error in (exc, exc.__cause__):
+        diag = getattr(error, "diag", None)
+        if getattr(diag, "constraint_name", None) == "usage_event_unique_request":
+            return True
+    return False
+
+
 def _commit_chunk(
-    batch: IngestBatch,
-    context: Context,
-    chunk: list[tuple[int, Any]],
-    prepared: Prepared,
-    offset: int,
+    batch: IngestBatch, context: Context, prepared: Prepared, offset: int, *, trust: bool = False
 ) -> None:
+    """Write a chunk in one transaction. `trust`: the ids the look-up before the transaction
+    did not find are written without looking again; the unique (organization, request_id)
+    refuses any that was stored since (another process, or the chunk before, not yet
+    committed then), the transaction rolls back, and the caller writes the chunk again with
+    `trust=False`: decided under the lock."""
     org = context.organization
-    priced, quarantined = prepared
-    duplicates = 0
+    quarantined = list(prepared.quarantined)
     with transaction.atomic():
         done = (
             IngestBatch.objects.select_for_update()
@@ -301,27 +688,33 @@ def _commit_chunk(
         if done != offset:
             raise ChunkTaken()
         _lock_organization(org)
-        existing = _existing_fingerprints(org, [p.draft.request_id for p in priced])
+        duplicates = prepared.repeats
+        for p in prepared.conflicts:
+            quarantined.append((p.position, p.draft.request_id, _raw_text(p.raw), [_conflict(p)]))
+        # Decided here, under the lock: the ids not found before the transaction began.
+        found = (
+            {}
+            if trust
+            else _existing_fingerprints(org, [p.draft.request_id for p in prepared.fresh])
+        )
         accepted: list[Priced] = []
         seen: dict[str, str] = {}
-        for p in priced:
+        for p in prepared.fresh:
             rid, fp = p.draft.request_id, p.draft.fingerprint
-            known = existing.get(rid) or seen.get(rid)
+            known = found.get(rid) or seen.get(rid)
             if known is None:
                 seen[rid] = fp
                 accepted.append(p)
             elif known == fp:
                 duplicates += 1
             else:
-                reason = Reason(
-                    "request_id",
-                    f'"{rid}" was already ingested with different usage',
-                    "conflicting_duplicate",
-                )
-                quarantined.append((p.position, rid, _raw_text(p.raw), [reason]))
-        price_and_attribute(context, accepted)
-        _write_events(org, batch, accepted)
-        add_to_rollup(org, accepted)
+                quarantined.append((p.position, rid, _raw_text(p.raw), [_conflict(p)]))
+        if len(accepted) == len(prepared.fresh):  # all of them (accepted is a part of fresh)
+            text, totals = prepared.text, prepared.totals
+        else:
+            text, totals = None, _rollup(accepted)
+        _write_events(org, batch, accepted, text)
+        add_to_rollup(org, totals)
         if quarantined:
             QuarantinedEvent.objects.bulk_create(
                 [
@@ -339,13 +732,21 @@ def _commit_chunk(
                 ignore_conflicts=True,
             )
         IngestBatch.objects.filter(pk=batch.pk).update(
-            received=F("received") + len(chunk),
+            received=F("received") + prepared.size,
             accepted=F("accepted") + len(accepted),
             duplicates=F("duplicates") + duplicates,
             quarantined=F("quarantined") + len(quarantined),
-            records_done=F("records_done") + len(chunk),
+            records_done=F("records_done") + prepared.size,
             heartbeat_at=timezone.now(),
         )
+
+
+def _conflict(p: Priced) -> Reason:
+    return Reason(
+        "request_id",
+        f'"{p.draft.request_id}" was already ingested with different usage',
+        "conflicting_duplicate",
+    )
 
 
 def _lock_organization(org: Organization) -> None:
@@ -364,12 +765,17 @@ def _existing_fingerprints(org: Organization, request_ids: list[str]) -> dict[st
         # Joined on (organization, request_id) so the plan is always one unique-index probe
         # per id: `organization_id = %s AND request_id = ANY(...)` lets stale statistics for a
         # growing organisation pick a scan of all its events (0.5 s per chunk at 1M events).
+        # The ids go as one JSON text: psycopg would quote a list's items one by one in Python.
+        try:
+            ids, unpack = orjson.dumps(unique).decode(), "json_array_elements_text(%s::json)"
+        except TypeError:  # not UTF-8 (a lone surrogate): the driver says so below
+            ids, unpack = unique, "unnest(%s::text[])"
         with connection.cursor() as cursor:
             cursor.cursor.execute(
                 f"SELECT e.request_id, e.fingerprint FROM {UsageEvent._meta.db_table} e "  # noqa: S608
-                "JOIN (SELECT %s::bigint AS org, unnest(%s::text[]) AS id) r "
+                f"JOIN (SELECT %s::bigint AS org, {unpack} AS id) r "
                 "ON (e.organization_id, e.request_id) = (r.org, r.id)",
-                [org.pk, unique],
+                [org.pk, ids],
             )
             return dict(cursor.cursor.fetchall())
     found: dict[str, str] = {}
@@ -383,19 +789,23 @@ def _existing_fingerprints(org: Organization, request_ids: list[str]) -> dict[st
     return found
 
 
-def _write_events(org: Organization, batch: IngestBatch, accepted: list[Priced]) -> None:
+def _write_events(
+    org: Organization, batch: IngestBatch, accepted: list[Priced], text: str | None = None
+) -> None:
     if not accepted:
         return
-    now = timezone.now()
     if connection.vendor == "postgresql":
+        if text is None:
+            text = "".join(p.line for p in accepted)
         table = UsageEvent._meta.db_table
         with (
             connection.cursor() as cursor,
             cursor.cursor.copy(f"COPY {table} ({', '.join(EVENT_COLUMNS)}) FROM STDIN") as copy,
         ):
-            for start in range(0, len(accepted), 1000):
-                copy.write(copy_text(org, batch, accepted[start : start + 1000], now))
+            for start in range(0, len(text), COPY_BLOCK):
+                copy.write(text[start : start + COPY_BLOCK])
         return
+    now = timezone.now()
     # Django's bulk_create is limited to ~30 rows per INSERT on SQLite: executemany is far faster.
     ops = connection.ops
     i_at, i_cost, i_ingested = (
@@ -414,6 +824,9 @@ def _write_events(org: Organization, batch: IngestBatch, accepted: list[Priced])
     sql = f"INSERT INTO {table} ({', '.join(EVENT_COLUMNS)}) VALUES ({', '.join(['%s'] * len(EVENT_COLUMNS))})"  # noqa: S608
     with connection.cursor() as cursor:
         cursor.executemany(sql, adapted)
+
+
+COPY_BLOCK = 1 << 18  # characters per COPY write
 
 
 def wait_for_batch(batch_id: int, *, poll: float = 0.5, stall: float = 30.0) -> IngestBatch:

@@ -107,9 +107,18 @@ class IngestBatch(models.Model):
 
 
 class UsageEvent(models.Model):
-    """One provider response. Unique per (organization, request_id). Never prompt content."""
+    """One provider response. Unique per (organization, request_id). Never prompt content.
 
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    The four relations the ingestion pipeline fills (organization, unit, price, ingest_batch)
+    have no database constraint (`db_constraint=False`): their deferred checks, one query per
+    row and relation, cost more than the row's COPY itself. The pipeline only writes ids it has
+    just read from the organisation's own rows, nothing deletes a unit, price or batch that
+    events point to (PROTECT, enforced by Django's deletion collector, which reads these
+    relations like any other), and deleting an organisation cascades through Django."""
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
     request_id = models.CharField(max_length=200)
     provider_response_id = models.CharField(max_length=200, blank=True)
     occurred_at = models.DateTimeField()
@@ -135,9 +144,13 @@ class UsageEvent(models.Model):
     user_ref = models.CharField(max_length=200, blank=True)
     gateway_key_id = models.CharField(max_length=200, blank=True)
     provider_account = models.CharField(max_length=200, blank=True)
-    unit = models.ForeignKey(BusinessUnit, on_delete=models.PROTECT, related_name="+")
+    unit = models.ForeignKey(
+        BusinessUnit, on_delete=models.PROTECT, related_name="+", db_constraint=False
+    )
     attribution = models.CharField(max_length=20)
-    price = models.ForeignKey(ModelPrice, on_delete=models.PROTECT, related_name="+")
+    price = models.ForeignKey(
+        ModelPrice, on_delete=models.PROTECT, related_name="+", db_constraint=False
+    )
     cost = models.DecimalField(**COST)
     currency = models.CharField(max_length=3)
     repriced_cost = models.DecimalField(
@@ -149,7 +162,9 @@ class UsageEvent(models.Model):
     fingerprint = models.CharField(
         max_length=40, help_text="Hash of the usage, to tell repeats from conflicts."
     )
-    ingest_batch = models.ForeignKey(IngestBatch, on_delete=models.PROTECT, related_name="+")
+    ingest_batch = models.ForeignKey(
+        IngestBatch, on_delete=models.PROTECT, related_name="+", db_constraint=False
+    )
     ingested_at = models.DateTimeField(auto_now_add=True)
 
     objects = ScopedManager(organization="organization")

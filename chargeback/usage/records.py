@@ -80,54 +80,87 @@ def _without_nul(records: Iterator[Record]) -> Iterator[Record]:
 
 
 def _ndjson(stream: IO[bytes]) -> Iterator[Record]:
-    for number, line in enumerate(stream, start=1):
-        if number == 1 and line.startswith(b"\xef\xbb\xbf"):
-            line = line[3:]  # a UTF-8 byte-order mark (Excel, Notepad)
-        if b"\\u0000" in line or b"\x00" in line:
-            raw = printable(line.decode("utf-8", "replace").rstrip("\n"))
-            yield number, RecordError(raw, "record", f"line {number} {NUL_PROBLEM}", "bad_value")
+    """Lines are read in blocks. A block with no NUL (raw or escaped) and no run of 19 digits
+    (the only numbers orjson reads differently from json: integers beyond 64 bits become
+    floats) takes the fast loop, orjson alone; any other line takes `_ndjson_line`."""
+    number = 0
+    first = True
+    while lines := stream.readlines(NDJSON_BLOCK):
+        if first and lines[0].startswith(b"\xef\xbb\xbf"):
+            lines[0] = lines[0][3:]  # a UTF-8 byte-order mark (Excel, Notepad)
+        first = False
+        block = b"".join(lines)
+        if b"\\u0000" in block or b"\x00" in block or _LONG_DIGITS in block.translate(_DIGITS):
+            for line in lines:
+                number += 1
+                yield from _ndjson_line(number, line)
             continue
-        try:
-            obj = orjson.loads(line)  # the common case, fast; anything odd takes the slow path
-        except orjson.JSONDecodeError:
-            obj = None
-        if type(obj) is dict and _floatless(obj.values()):
-            yield number, obj
-            continue
-        if not line.strip():
-            continue
-        try:
-            text = line.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            yield (
-                number,
-                RecordError(
-                    line.decode("utf-8", "replace").rstrip("\n"),
-                    "record",
-                    f"not UTF-8 (byte {exc.start})",
-                    "encoding",
-                ),
-            )
-            continue
-        try:
-            obj = json.loads(text)
-        except json.JSONDecodeError as exc:
-            yield (
-                number,
-                RecordError(
-                    text.rstrip("\n"),
-                    "record",
-                    f"malformed JSON at line {number}, column {exc.colno}: {exc.msg}",
-                ),
-            )
-            continue
-        if not isinstance(obj, dict):
-            yield (
-                number,
-                RecordError(text.rstrip("\n"), "record", f"line {number} is not a JSON object"),
-            )
-            continue
+        for line in lines:
+            number += 1
+            try:
+                obj = _loads(line)
+            except _JSONDecodeError:
+                obj = None
+            if type(obj) is dict:
+                yield number, obj
+            else:
+                yield from _ndjson_line(number, line)
+
+
+NDJSON_BLOCK = 1 << 16
+# Digits -> "9", anything else -> " ": a run of 19 digits is then a plain substring search.
+_DIGITS = bytes(57 if 48 <= b <= 57 else 32 for b in range(256))
+_LONG_DIGITS = b"9" * 19
+_loads = orjson.loads
+_JSONDecodeError = orjson.JSONDecodeError
+
+
+def _ndjson_line(number: int, line: bytes) -> Iterator[Record]:
+    if b"\\u0000" in line or b"\x00" in line:
+        raw = printable(line.decode("utf-8", "replace").rstrip("\n"))
+        yield number, RecordError(raw, "record", f"line {number} {NUL_PROBLEM}", "bad_value")
+        return
+    try:
+        obj = orjson.loads(line)  # the common case, fast; anything odd takes the slow path
+    except orjson.JSONDecodeError:
+        obj = None
+    if type(obj) is dict and _floatless(obj.values()):
         yield number, obj
+        return
+    if not line.strip():
+        return
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        yield (
+            number,
+            RecordError(
+                line.decode("utf-8", "replace").rstrip("\n"),
+                "record",
+                f"not UTF-8 (byte {exc.start})",
+                "encoding",
+            ),
+        )
+        return
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as exc:
+        yield (
+            number,
+            RecordError(
+                text.rstrip("\n"),
+                "record",
+                f"malformed JSON at line {number}, column {exc.colno}: {exc.msg}",
+            ),
+        )
+        return
+    if not isinstance(obj, dict):
+        yield (
+            number,
+            RecordError(text.rstrip("\n"), "record", f"line {number} is not a JSON object"),
+        )
+        return
+    yield number, obj
 
 
 def _floatless(values: Iterable[Any]) -> bool:

@@ -1,10 +1,13 @@
 """The daily rollup: events aggregated into increments of `DailyUsage`, added in the chunk's
-transaction with an upsert."""
+transaction with an upsert.
+
+Ingestion adds events up per (local day, owner entry, names entry) (see `rows.py`), with costs
+in integer units of 10^-12; `rollup_rows` turns those into rows keyed by ROLLUP_DIMS with
+Decimal costs."""
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Iterable
+import datetime as dt
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -14,7 +17,7 @@ from chargeback.tenancy.models import Organization
 from chargeback.usage.models import DailyUsage
 
 if TYPE_CHECKING:
-    from chargeback.usage.ingest import Priced
+    from chargeback.usage.validation import Draft
 
 ROLLUP_DIMS = (
     "organization_id",
@@ -35,38 +38,57 @@ ROLLUP_SUMS = (
     "cost",
     "error_cost",
 )
+_HOUR = dt.timedelta(hours=1) - dt.timedelta(microseconds=1)
 
 
-def rollup_rows(org: Organization, accepted: Iterable[Priced]) -> dict[tuple, list]:
-    """Aggregate events into rollup increments keyed by ROLLUP_DIMS (pure)."""
-    totals: dict[tuple, list] = defaultdict(lambda: [0, 0, 0, 0, 0, Decimal(0), Decimal(0)])
-    tz = org.tz
-    for p in accepted:
-        d = p.draft
-        key = (
-            org.pk, d.occurred_at.astimezone(tz).date(), p.unit_id, d.tags.get("service", ""),
-            p.provider, p.model, d.tags.get("environment", ""), p.method,
-        )  # fmt: skip
-        t = totals[key]
-        t[0] += 1
-        t[1] += 1 if d.is_error else 0
-        t[2] += d.input_tokens
-        t[3] += d.output_tokens
-        t[4] += d.cached_input_tokens
-        t[5] += p.cost
-        t[6] += p.cost if d.is_error else 0
-    return totals
+class LocalDays:
+    """An event's day in the organisation's timezone, memoised per UTC hour: an hour whose
+    start and end have the same offset and the same local date lies in that one date."""
+
+    def __init__(self, tz: dt.tzinfo) -> None:
+        self.tz = tz
+        self.hours: dict[str, dt.date | None] = {}
+
+    def __call__(self, d: Draft) -> dt.date:
+        hour = d.occurred_iso[:13]  # "YYYY-MM-DDTHH" of the UTC time
+        day = self.hours.get(hour, False)
+        if day is False:
+            if len(self.hours) > 100_000:
+                self.hours.clear()
+            hour_start = d.occurred_at.replace(minute=0, second=0, microsecond=0)  # UTC
+            start, end = hour_start.astimezone(self.tz), (hour_start + _HOUR).astimezone(self.tz)
+            same = start.utcoffset() == end.utcoffset() and start.date() == end.date()
+            day = self.hours[hour] = start.date() if same else None
+        return day or d.occurred_at.astimezone(self.tz).date()
 
 
-def add_to_rollup(org: Organization, accepted: list[Priced]) -> None:
-    totals = rollup_rows(org, accepted)
-    if not totals:
+def rollup_rows(org: Organization, totals: dict[tuple, list]) -> dict[tuple, list]:
+    """Increments keyed by (day, owner entry, names entry) -> rows keyed by ROLLUP_DIMS."""
+    rows: dict[tuple, list] = {}
+    for (day, owner, names), sums in totals.items():
+        unit_id, method, service, environment = owner[:4]
+        key = (org.pk, day, unit_id, service, names[0], names[1], environment, method)
+        row = rows.get(key)
+        if row is None:
+            rows[key] = list(sums)
+        else:
+            for i, value in enumerate(sums):
+                row[i] += value
+    for row in rows.values():
+        row[5] = Decimal(row[5]).scaleb(-12)
+        row[6] = Decimal(row[6]).scaleb(-12)
+    return rows
+
+
+def add_to_rollup(org: Organization, totals: dict[tuple, list]) -> None:
+    rows = rollup_rows(org, totals)
+    if not rows:
         return
     table = DailyUsage._meta.db_table
     columns = ROLLUP_DIMS + ROLLUP_SUMS
     updates = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in ROLLUP_SUMS)
     placeholders = "(" + ", ".join(["%s"] * len(columns)) + ")"
-    items = list(totals.items())
+    items = list(rows.items())
     with connection.cursor() as cursor:
         for start in range(0, len(items), 500):
             part = items[start : start + 500]

@@ -1,36 +1,50 @@
-"""Usage events as rows for the database: the columns, a row tuple, and PostgreSQL COPY text."""
+"""Usage events as rows for the database: the columns, a row tuple, and PostgreSQL COPY text.
+
+The columns are ordered so that a COPY line is the event's own values, then two segments
+memoised per batch (`names_entry`: what the price and the raw model name fix; `owner_entry`:
+what the attribution evidence fixes), then the organisation, the batch and the time."""
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import TYPE_CHECKING, Any
 
+from django.utils import timezone
+
 from chargeback.tenancy.models import Organization
 from chargeback.usage.models import IngestBatch
 
 if TYPE_CHECKING:
-    from chargeback.usage.ingest import Priced
+    from chargeback.usage.ingest import Context, Priced
+    from chargeback.usage.validation import Draft
 
 EVENT_COLUMNS = (
-    "organization_id", "request_id", "provider_response_id", "occurred_at", "provider", "model",
-    "model_raw", "input_tokens", "output_tokens", "cached_input_tokens", "cache_write_input_tokens",
-    "reasoning_tokens", "batch", "status_code", "is_error", "retry_of", "attempt", "team", "service",
-    "cost_center", "environment", "workflow", "prompt_template", "user_ref", "gateway_key_id",
-    "provider_account", "unit_id", "attribution", "price_id", "cost", "currency", "fingerprint",
-    "ingest_batch_id", "ingested_at",
+    "request_id", "provider_response_id", "occurred_at", "input_tokens", "output_tokens",
+    "cached_input_tokens", "cache_write_input_tokens", "reasoning_tokens", "batch", "status_code",
+    "is_error", "retry_of", "attempt", "user_ref", "cost", "fingerprint",
+    # names_entry
+    "provider", "model", "model_raw", "price_id", "currency",
+    # owner_entry
+    "team", "service", "cost_center", "environment", "workflow", "prompt_template",
+    "gateway_key_id", "provider_account", "unit_id", "attribution",
+    # the chunk's
+    "organization_id", "ingest_batch_id", "ingested_at",
 )  # fmt: skip
+TABS = len(EVENT_COLUMNS) - 1
+PICO = 10**12
 
 
 def event_row(org: Organization, batch: IngestBatch, p: Priced, now: dt.datetime) -> tuple:
-    d, tags = p.draft, p.draft.tags
+    d, tags, point = p.draft, p.draft.tags, p.point
     return (
-        org.pk, d.request_id, d.provider_response_id, d.occurred_at, p.provider, p.model,
-        d.model_raw, d.input_tokens, d.output_tokens, d.cached_input_tokens, d.cache_write_input_tokens,
-        d.reasoning_tokens, d.batch, d.status_code, d.is_error, d.retry_of, d.attempt,
+        d.request_id, d.provider_response_id, d.occurred_at, d.input_tokens, d.output_tokens,
+        d.cached_input_tokens, d.cache_write_input_tokens, d.reasoning_tokens, d.batch,
+        d.status_code, d.is_error, d.retry_of, d.attempt, d.user_ref, p.cost, d.fingerprint,
+        p.provider, p.model, d.model_raw, point.price_id, point.currency,
         tags.get("team", ""), tags.get("service", ""), tags.get("cost_center", ""),
         tags.get("environment", ""), tags.get("workflow", ""), tags.get("prompt_template", ""),
-        d.user_ref, d.gateway_key_id, d.provider_account, p.unit_id, p.method, p.point.price_id,
-        p.cost, p.point.currency, d.fingerprint, batch.pk, now,
+        d.gateway_key_id, d.provider_account, p.unit_id, p.method,
+        org.pk, batch.pk, now,
     )  # fmt: skip
 
 
@@ -47,40 +61,79 @@ def _copy_value(value: Any) -> str:
     return str(value)
 
 
-def copy_text(
-    org: Organization, batch: IngestBatch, accepted: list[Priced], now: dt.datetime
-) -> str:
-    """Rows in COPY's text format. Formatted in one go, then checked: if any text holds a tab,
-    newline, carriage return or backslash (other than a NULL's), the rows are formatted again
-    value by value, escaped."""
-    head, tail = f"{org.pk}\t", f"\t{batch.pk}\t{now}\n"
-    lines, nulls = [], 0
-    for p in accepted:
-        d, tags, point = p.draft, p.draft.tags, p.point
-        if d.status_code is None:
-            status, nulls = "\\N", nulls + 1
-        else:
-            status = d.status_code
-        lines.append(
-            f"{head}{d.request_id}\t{d.provider_response_id}\t{d.occurred_at}\t{p.provider}\t"
-            f"{p.model}\t{d.model_raw}\t{d.input_tokens}\t{d.output_tokens}\t"
-            f"{d.cached_input_tokens}\t{d.cache_write_input_tokens}\t{d.reasoning_tokens}\t"
-            f"{'t' if d.batch else 'f'}\t{status}\t{'t' if d.is_error else 'f'}\t{d.retry_of}\t"
-            f"{d.attempt}\t{tags.get('team', '')}\t{tags.get('service', '')}\t"
-            f"{tags.get('cost_center', '')}\t{tags.get('environment', '')}\t"
-            f"{tags.get('workflow', '')}\t{tags.get('prompt_template', '')}\t{d.user_ref}\t"
-            f"{d.gateway_key_id}\t{d.provider_account}\t{p.unit_id}\t{p.method}\t"
-            f"{point.price_id}\t{p.cost}\t{point.currency}\t{d.fingerprint}{tail}"
+def owner_entry(d: Draft, unit_id: int, method: str) -> tuple:
+    """(unit id, method, service, environment, COPY segment, backslashes in it): everything
+    fixed by the attribution evidence (provider, gateway key, provider account, tags)."""
+    tags = d.tags
+    values = (
+        tags.get("team", ""), tags.get("service", ""), tags.get("cost_center", ""),
+        tags.get("environment", ""), tags.get("workflow", ""), tags.get("prompt_template", ""),
+        d.gateway_key_id, d.provider_account, unit_id, method,
+    )  # fmt: skip
+    segment = "\t".join(map(_copy_value, values))
+    return (
+        unit_id, method, tags.get("service", ""), tags.get("environment", ""),
+        segment, segment.count("\\"),
+    )  # fmt: skip
+
+
+def names_entry(p: Priced) -> tuple:
+    """(provider, model, COPY segment, backslashes in it): fixed by the price and raw model."""
+    values = (p.provider, p.model, p.draft.model_raw, p.point.price_id, p.point.currency)
+    segment = "\t".join(map(_copy_value, values))
+    return p.provider, p.model, segment, segment.count("\\")
+
+
+def cost_text(pico: int) -> str:
+    units, fraction = divmod(pico, PICO)
+    return f"{units}.{fraction:012d}"
+
+
+def copy_text(context: Context, priced: list[Priced]) -> str:
+    """The events' rows in COPY's text format, and each event's `line`. Formatted in one go,
+    then checked: if the text of any event's own strings (request id, response id, retry of,
+    user) holds a tab, newline, carriage return or backslash, the rows are formatted again
+    with those escaped. The memoised segments are escaped when they are made."""
+    tail = f"{context.copy_ids}{timezone.now().isoformat()}\n"
+    nulls = 0
+    lines = []
+    for p in priced:
+        d = p.draft
+        _day, owner, names = p.key
+        status = d.status_code
+        if status is None:
+            status = "\\N"
+            nulls += 1
+        nulls += owner[5] + names[3]
+        units, fraction = divmod(p.pico, PICO)
+        p.line = line = (
+            f"{d.request_id}\t{d.provider_response_id}\t{d.occurred_iso}\t{d.input_tokens}\t"
+            f"{d.output_tokens}\t{d.cached_input_tokens}\t{d.cache_write_input_tokens}\t"
+            f"{d.reasoning_tokens}\t{'t' if d.batch else 'f'}\t{status}\t"
+            f"{'t' if d.is_error else 'f'}\t{d.retry_of}\t{d.attempt}\t{d.user_ref}\t"
+            f"{units}.{fraction:012d}\t{d.fingerprint}\t{names[2]}\t{owner[4]}{tail}"
         )
+        lines.append(line)
     text = "".join(lines)
-    tabs = len(EVENT_COLUMNS) - 1
     if (
-        text.count("\t") == tabs * len(lines)
+        text.count("\t") == TABS * len(lines)
         and text.count("\n") == len(lines)
         and text.count("\\") == nulls
         and "\r" not in text
     ):
         return text
-    return "".join(
-        "\t".join(map(_copy_value, event_row(org, batch, p, now))) + "\n" for p in accepted
-    )
+    for p in priced:
+        d = p.draft
+        _day, owner, names = p.key
+        p.line = "\t".join(
+            (
+                *map(_copy_value, (d.request_id, d.provider_response_id)), d.occurred_iso,
+                *map(_copy_value, (
+                    d.input_tokens, d.output_tokens, d.cached_input_tokens,
+                    d.cache_write_input_tokens, d.reasoning_tokens, d.batch, d.status_code,
+                    d.is_error, d.retry_of, d.attempt, d.user_ref,
+                )),
+                cost_text(p.pico), d.fingerprint, names[2], owner[4],
+            )
+        ) + tail  # fmt: skip
+    return "".join(p.line for p in priced)

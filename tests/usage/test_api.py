@@ -172,3 +172,17 @@ def test_cli_csv_with_tag_columns(priced_org, tmp_path, capsys):
     )
     assert UsageEvent.objects.get(request_id="c1").unit.code == "SUP"
     assert QuarantinedEvent.objects.get(request_id="c2").line == 3
+
+
+def test_the_202_answer_is_what_the_batch_serializer_gives(client, key):
+    from chargeback.api.ingest import BatchSerializer
+
+    _key, secret = key
+    response = post(client, secret, ndjson([event("s1")]), content_type="application/x-ndjson")
+    assert response.status_code == 202
+    data = response.json()
+    batch = IngestBatch.objects.get(pk=data.pop("batch_id"))
+    assert data.pop("status_url").endswith(f"/api/v1/ingest-batches/{batch.pk}")
+    assert data == json.loads(json.dumps(BatchSerializer(batch).data))
+    assert batch.payload.read() == ndjson([event("s1")])  # stored as sent
+    assert batch.size_bytes == len(ndjson([event("s1")]))

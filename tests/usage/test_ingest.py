@@ -5,6 +5,9 @@ from decimal import Decimal
 import pytest
 from django.core.management import call_command
 from django.db.models import Sum
+from hypothesis import given
+from hypothesis import settings as hyp_settings
+from hypothesis import strategies as st
 
 from chargeback.pricing.books import import_prices, parse_prices
 from chargeback.usage import ingest as ingest_module
@@ -257,3 +260,98 @@ def test_text_with_tabs_newlines_and_backslashes_is_stored_as_sent(priced_org):
     workflows = UsageEvent.objects.filter(organization=priced_org, request_id="o0-tab\there")
     assert workflows.values_list("workflow", "status_code").get() == ("tab\there", None)
     assert UsageEvent.objects.get(organization=priced_org, request_id="p1").status_code == 200
+
+
+RATES = st.one_of(
+    st.none(),
+    st.decimals(min_value=0, max_value=1000, places=10, allow_nan=False, allow_infinity=False),
+    st.sampled_from([Decimal("0.15"), Decimal("2.5"), Decimal("0.0000000001"), Decimal(0)]),
+)
+TOKENS = st.integers(min_value=0, max_value=100_000_000)
+
+
+@hyp_settings(max_examples=400, deadline=None)
+@given(
+    rates=st.tuples(*[RATES] * 7),
+    tokens=st.tuples(TOKENS, TOKENS, TOKENS, TOKENS),
+    batch=st.booleans(),
+)
+def test_integer_pricing_equals_decimal_pricing(rates, tokens, batch):
+    """The ingestion's integer arithmetic gives exactly what prices.cost gives in Decimal."""
+    from chargeback.pricing.prices import Rates, Usage, cost
+    from chargeback.usage.ingest import LIMIT, _to_pico, integer_rates
+
+    inp, out, cached, written = tokens
+    cached, written = min(cached, inp), min(written, inp - min(cached, inp))
+    r = Rates(*rates)
+    usage = Usage(inp, out, cached, written, batch)
+    ints = integer_rates(r)
+    if r.input is None or r.output is None:
+        assert ints == ()
+        return
+    scale, r_in, r_out, r_cached, r_write, r_bin, r_bout, fee = ints
+    if batch:
+        r_in, r_out = r_bin, r_bout
+    exact = (
+        (inp - cached - written) * r_in + cached * r_cached + written * r_write + out * r_out + fee
+    )
+    if exact < LIMIT:
+        assert Decimal(_to_pico(exact, scale)).scaleb(-12) == cost(usage, r)
+
+
+def test_local_days_match_the_timezone_across_dst_and_odd_offsets():
+    import datetime as dt
+    import zoneinfo
+
+    from chargeback.usage.rollup import LocalDays
+    from chargeback.usage.validation import validate
+
+    now = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)
+    for zone in ("Europe/Berlin", "Asia/Kolkata", "Asia/Kathmandu", "Australia/Lord_Howe", "UTC"):
+        tz = zoneinfo.ZoneInfo(zone)
+        days = LocalDays(tz)
+        at = dt.datetime(2026, 3, 27, tzinfo=dt.UTC)
+        while at < dt.datetime(2026, 4, 7, tzinfo=dt.UTC):
+            draft = validate(event("x", occurred_at=at.isoformat().replace("+00:00", "Z")), now=now)
+            assert days(draft) == at.astimezone(tz).date(), (zone, at)
+            at += dt.timedelta(minutes=7)
+
+
+def test_events_relations_are_kept_by_django_without_database_constraints(priced_org):
+    """UsageEvent's relations have no database constraint (ingestion speed): Django still
+    refuses to delete a unit, price or batch that events point to, and follows the relations
+    when an organisation is deleted."""
+    from django.db.models import ProtectedError
+    from django.db.models.deletion import Collector
+
+    batch = ingest(priced_org, [event("d1", tags={"team": "SUP"})])
+    stored = UsageEvent.objects.get(organization=priced_org, request_id="d1")
+    for obj in (stored.unit, stored.price, batch):
+        with pytest.raises(ProtectedError) as refused:
+            obj.delete()
+        assert stored in refused.value.protected_objects
+    assert UsageEvent.objects.filter(pk=stored.pk).exists()
+    with pytest.raises(ProtectedError) as refused:  # units and prices protect themselves
+        Collector(using="default").collect([priced_org])
+    assert stored in refused.value.protected_objects  # reached through the organisation
+
+
+def test_a_stale_lookup_is_caught_by_the_unique_constraint(priced_org, monkeypatch):
+    """Ids the look-up before the transaction missed (here: all of them) are refused by the
+    unique (organization, request_id), and the chunk is written again, checked under the lock."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the look-up before the transaction is made on PostgreSQL")
+    monkeypatch.setattr(ingest_module, "CHUNK_SIZE", 10)
+    monkeypatch.setattr(ingest_module, "PRECHECK_MIN", 1)
+    monkeypatch.setattr(ingest_module, "_stored_states", lambda org, priced: "0" * len(priced))
+    events = [event(f"s{i}") for i in range(15)]
+    events += [event("s3"), event("s4", input_tokens=7)] + [event(f"t{i}") for i in range(3)]
+    batch = ingest(priced_org, events)
+    assert counts(batch) == ("done", 20, 18, 1, 1)
+    assert UsageEvent.objects.filter(organization=priced_org).count() == 18
+    assert QuarantinedEvent.objects.get(batch=batch).reason == "conflicting_duplicate"
+    assert (
+        DailyUsage.objects.filter(organization=priced_org).aggregate(r=Sum("requests"))["r"] == 18
+    )

@@ -164,7 +164,7 @@ OPTIONAL_GOOD = {
 BAD = {
     **dict.fromkeys(("request_id", "model", "gateway_key_id", "retry_of", "user_ref"), TEXT_BAD),
     "provider": [*TEXT_BAD, "x" * 61],
-    "occurred_at": [None, "", "2026-10-03T14:22:05", "2026-11-01T00:15:01Z", "yesterday", 17],
+    "occurred_at": [None, "", "2026-10-03T14:22:05", "2026-11-01T00:15:01Z", "yesterday", 17, "2026-10-03T142205.5Z", "2026-10-03T14:22:0Z"],
     **dict.fromkeys(TOKEN_FIELDS, TOKENS_BAD),
     "batch": [None, "yes", 1, "maybe"],
     "is_error": [None, "yes", 1, "maybe"],
@@ -196,6 +196,7 @@ def agree(record: dict, required: tuple) -> None:
     assert fast == full, record
     if isinstance(full, Draft):
         assert fast.fingerprint == full.fingerprint
+        assert fast.occurred_iso == full.occurred_iso == full.occurred_at.isoformat()
 
 
 @pytest.mark.parametrize("required", REQUIRED)
