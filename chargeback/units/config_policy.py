@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 
 from chargeback.allocation.models import AllocationPolicy
+from chargeback.allocation.policies import first_day, lock_reason
 from chargeback.allocation.policy import Policy, PolicyError, parse_policy, policy_doc
 from chargeback.tenancy.models import Organization
 
@@ -58,6 +59,10 @@ def plan_policy(
             fields = [(k, _brief(old.get(k)), _brief(v)) for k, v in doc.items() if old.get(k) != v]
             action = "update"
         else:
+            continue
+        reason = lock_reason(organization, first_day(month))
+        if reason:
+            errors.append(f"{path}.effective_from: {reason}")
             continue
         changes.append(
             {

@@ -103,3 +103,17 @@ def test_errors_with_paths_change_nothing(org_a, admin):  # noqa: ANN001
     assert plan_config(org_a, {"policy": {}}).errors == [
         'policy.effective_from: required, a month such as "2026-10"'
     ]
+
+
+def test_the_plan_refuses_a_version_for_an_issued_month(org_a, admin):  # noqa: ANN001
+    from chargeback.billing.models import BillingPeriod
+
+    BillingPeriod.objects.create(organization=org_a, month="2026-10-01", state="in_review")
+    plan = plan_config(org_a, parse_config(FILE))
+    assert [e for e in plan.errors if e.startswith("policy.effective_from")] == [
+        "policy.effective_from: Statements for 2026-10 are already issued, so the policy in "
+        "force from 2026-10 can no longer change: make a new version from 2026-11 (the next "
+        "open month) instead."
+    ]
+    later = FILE.replace('effective_from: "2026-10"', 'effective_from: "2026-11"')
+    assert not [e for e in plan_config(org_a, parse_config(later)).errors if "policy" in e]
