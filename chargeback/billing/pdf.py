@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import mimetypes
 import threading
+from decimal import Decimal
 
 from django.core.files.base import ContentFile
 from django.template.loader import render_to_string
@@ -24,6 +25,7 @@ def statement_html(statement: Statement) -> str:
             "unit": statement.unit,
             "lines": list(statement.lines.all()),
             "evidence": statement.evidence or {},
+            "coverage_pct": _percent((statement.evidence or {}).get("coverage")),
             "logo": _logo_data_uri(org),
         },
     )
@@ -32,9 +34,18 @@ def statement_html(statement: Statement) -> str:
 def render_pdf(statement: Statement) -> bytes:
     from weasyprint import HTML
 
-    # No base URL: the document has no external resources (the logo is inlined), so
-    # WeasyPrint never fetches anything.
-    return HTML(string=statement_html(statement)).write_pdf(font_config=_font_config())
+    # The document has no external resources (the logo is inlined as a data: URL), and the
+    # fetcher refuses any other URL, so rendering never reaches the network or the disk.
+    return HTML(string=statement_html(statement), url_fetcher=data_urls_only()).write_pdf(
+        font_config=_font_config()
+    )
+
+
+def data_urls_only():  # noqa: ANN201
+    """A WeasyPrint fetcher that refuses every protocol but data:."""
+    from weasyprint.urls import URLFetcher
+
+    return URLFetcher(allowed_protocols={"data"}, allow_redirects=False)
 
 
 _fonts = threading.local()
@@ -72,6 +83,13 @@ def store_pdf(statement: Statement) -> None:
     )
     statement.pdf.name = path
     statement.pdf_status = PdfStatus.DONE
+
+
+def _percent(share: str | None) -> str:
+    """A share ("0.8512") as a percentage with one decimal ("85.1"), in Decimal."""
+    if not share:
+        return ""
+    return f"{(Decimal(share) * 100).quantize(Decimal('0.1'))}"
 
 
 def _logo_data_uri(org) -> str:  # noqa: ANN001

@@ -133,3 +133,20 @@ def test_store_pdf_attaches_the_file_and_leaves_the_issued_statement_as_it_was(s
     folder = Path(again.pdf.path).parent
     assert [p.name for p in folder.iterdir()] == [Path(again.pdf.name).name]
     assert again.checksum == content[1]
+
+
+def test_pdf_rendering_fetches_no_external_resources():
+    from chargeback.billing.pdf import data_urls_only
+
+    fetcher = data_urls_only()
+    for url in ("http://169.254.169.254/latest/meta-data/", "file:///etc/passwd"):
+        with pytest.raises(ValueError, match="disallowed protocol"):
+            fetcher(url)
+    assert fetcher("data:text/plain;base64,aGk=").read() == b"hi"
+
+
+def test_coverage_is_printed_as_a_decimal_percentage():
+    from chargeback.billing.pdf import _percent
+
+    assert _percent("0.8512") == "85.1"
+    assert _percent(None) == ""
