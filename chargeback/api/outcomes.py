@@ -83,6 +83,12 @@ class Outcomes(KeyAPIView):
         organization = self.key.organization
         try:
             records = parse_records(organization, enumerate(data))
+            result = import_outcomes(
+                organization=organization,
+                records=records,
+                actor=f"key:{self.key.name}",
+                source="api",
+            )
         except OutcomeError as exc:
             n = len(exc.problems)
             return Response(
@@ -92,9 +98,6 @@ class Outcomes(KeyAPIView):
                 },
                 status=400,
             )
-        result = import_outcomes(
-            organization=organization, records=records, actor=f"key:{self.key.name}", source="api"
-        )
         return Response(OutcomeImportSerializer(result).data)
 
 

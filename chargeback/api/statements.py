@@ -34,7 +34,8 @@ from chargeback.billing.pdf import render_pdf
 from chargeback.tenancy.models import Membership
 from chargeback.units.queries import visible_unit_ids
 
-MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+MONTH = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
+UNIT_CODE = re.compile(r"[^\x00-\x1f]{1,50}")
 logger = logging.getLogger(__name__)
 
 
@@ -86,7 +87,7 @@ class StatementList(StatementAPIView, generics.ListAPIView):
         errors: dict[str, list[str]] = {}
         period = params.get("period", "").strip()
         if period:
-            if MONTH.match(period):
+            if MONTH.fullmatch(period) and period >= "0001":
                 qs = qs.filter(period__month=f"{period}-01")
             else:
                 errors["period"] = [f'"{period[:20]}" is not a month (YYYY-MM).']
@@ -97,7 +98,9 @@ class StatementList(StatementAPIView, generics.ListAPIView):
             elif value:
                 qs = qs.filter(**{name: value})
         unit = params.get("unit", "").strip()
-        if unit:
+        if unit and not UNIT_CODE.fullmatch(unit):
+            errors["unit"] = ["Not a unit code (at most 50 characters, no control characters)."]
+        elif unit:
             qs = qs.filter(unit__code=unit)
         if errors:
             raise ValidationError(errors)

@@ -31,6 +31,7 @@ from chargeback.billing.inputs import Month, month_totals, month_usage
 from chargeback.billing.models import (
     BillingPeriod,
     DraftStatus,
+    OutcomeCount,
     PdfStatus,
     PeriodState,
     Statement,
@@ -39,6 +40,7 @@ from chargeback.billing.models import (
 )
 from chargeback.money import quantize
 from chargeback.tenancy.models import Organization
+from chargeback.units.models import BusinessUnit
 from chargeback.usage.models import QuarantinedEvent
 from chargeback.usage.spend import Period
 
@@ -128,10 +130,12 @@ def draft_statements(
     _refuse_issued(billing)
     report("reading", 0, 0)
     policy = policy_for(organization, period)
+    inputs = draft_inputs(organization, period)
     month = month_usage(organization, period, fixed_fees=bool(policy.fee_fixed))
     report("allocating", 0, len(month.usage.units))
     allocation = allocate(month.usage, policy)
     adjustments = late_adjustments(organization, period)
+    inputs["late"] = _late_digest(adjustments)
     count = len({s.unit for s in allocation.statements} | set(adjustments))
     report("writing", 0, count)
     with transaction.atomic():
@@ -148,6 +152,7 @@ def draft_statements(
         billing.unallocated_cost = month.usage.unallocated
         billing.requests = month.requests
         billing.policy = policy_doc(policy)
+        billing.inputs = inputs
         billing.save()
         log.record(
             organization=organization,
@@ -172,6 +177,66 @@ def _refuse_issued(billing: BillingPeriod) -> None:
             f"{billing.label} is already issued ({billing.get_state_display().lower()}): "
             "its statements are immutable; late usage goes to the next month as adjustments."
         )
+
+
+def _digest(value: object) -> str:
+    blob = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def draft_inputs(organization: Organization, period: Period) -> dict[str, str]:
+    """Fingerprints of what a draft reads besides the usage rollup and the policy: the month's
+    outcome counts and the units (codes, modes, central bucket, archived)."""
+    outcomes = sorted(
+        OutcomeCount.objects.filter(organization=organization, month=period.first).values_list(
+            "unit_id", "outcome", "count"
+        )
+    )
+    units = sorted(
+        BusinessUnit.objects.filter(organization=organization).values_list(
+            "code", "billing_mode", "is_central", "archived"
+        )
+    )
+    return {"outcomes": _digest(outcomes), "units": _digest(units)}
+
+
+def _late_digest(adjustments: dict[str, list[Line]]) -> str:
+    return _digest(
+        sorted(
+            (code, line.ref, str(line.amount)) for code, ls in adjustments.items() for line in ls
+        )
+    )
+
+
+def stale_reasons(
+    organization: Organization,
+    billing: BillingPeriod,
+    period: Period,
+    *,
+    usage: bool = True,
+    late: bool = False,
+) -> list[str]:
+    """Why the drafts no longer match what they would be if generated now (empty when they
+    are current). `usage` checks the month's rollup totals; `late` also re-checks the
+    adjustments for earlier months, which re-runs those months (the issue step does it; a
+    page view does not)."""
+    reasons = []
+    cost, requests = month_totals(organization, period) if usage else (None, None)
+    if usage and (cost != billing.usage_cost or requests != billing.requests):
+        reasons.append(f"the month's usage changed ({requests - billing.requests:+,} requests)")
+    if billing.policy != policy_doc(policy_for(organization, period)):
+        reasons.append("the allocation policy in force for the month changed")
+    now = draft_inputs(organization, period)
+    if billing.inputs.get("outcomes") != now["outcomes"]:
+        reasons.append("the month's outcome counts changed")
+    if billing.inputs.get("units") != now["units"]:
+        reasons.append("business units were added, archived or changed billing mode")
+    if late and billing.inputs.get("late") != _late_digest(late_adjustments(organization, period)):
+        reasons.append(
+            "the adjustments for earlier months changed (late usage arrived, or another "
+            "month carrying them was issued)"
+        )
+    return reasons
 
 
 def _write(
@@ -319,12 +384,12 @@ def late_adjustments(organization: Organization, period: Period) -> dict[str, li
     currency = organization.currency
     for earlier in issued:
         earlier_period = Period.parse(earlier.label)
-        cost, requests = month_totals(organization, earlier_period)
-        if cost == earlier.usage_cost and requests == earlier.requests:
+        totals = month_totals(organization, earlier_period)
+        if totals in {
+            (earlier.usage_cost, earlier.requests),
+            (earlier.reconciled_cost, earlier.reconciled_requests),
+        }:
             continue
-        policy = parse_policy(earlier.policy) if earlier.policy else Policy()
-        month = month_usage(organization, earlier_period, fixed_fees=bool(policy.fee_fixed))
-        rerun = {s.unit: s.total for s in allocate(month.usage, policy).statements}
         billed: dict[str, Decimal] = defaultdict(Decimal)
         for code, amount in (
             StatementLine.objects.filter(statement__period=earlier)
@@ -334,6 +399,22 @@ def late_adjustments(organization: Organization, period: Period) -> dict[str, li
             .order_by()
         ):
             billed[code] += amount
+        # The month is re-run as it was issued: the units it billed and its central bucket,
+        # whatever has been archived, added or moved since.
+        central = (
+            Statement.objects.filter(period=earlier, central=True)
+            .values_list("unit__code", flat=True)
+            .first()
+        )
+        policy = parse_policy(earlier.policy) if earlier.policy else Policy()
+        month = month_usage(
+            organization,
+            earlier_period,
+            fixed_fees=bool(policy.fee_fixed),
+            members=frozenset(billed),
+            central=central,
+        )
+        rerun = {s.unit: s.total for s in allocate(month.usage, policy).statements}
         for code, amount in (
             StatementLine.objects.filter(
                 organization=organization,
@@ -380,20 +461,19 @@ def issue_statements(
             .filter(organization=organization, month=period.first)
             .first()
         )
-        if billing is None or billing.draft_status != DraftStatus.DONE:
-            raise CloseError(f"{period.label} has no draft statements: generate them first.")
-        if billing.state != PeriodState.OPEN:
-            raise CloseError(
-                f"{period.label} is already issued ({billing.get_state_display().lower()})."
-            )
-        cost, requests = month_totals(organization, period)
-        if cost != billing.usage_cost or requests != billing.requests:
-            raise CloseError(
-                f"Usage for {period.label} changed since the drafts were generated "
-                f"({requests - billing.requests:+,} requests): regenerate the drafts, then issue."
-            )
         now = timezone.now()
         today = today or now.astimezone(organization.tz).date()
+        # Earlier months are locked too (oldest first, like every issue), so two months that
+        # carry the same late usage cannot both be issued with it.
+        earlier = list(
+            BillingPeriod.objects.select_for_update()
+            .filter(organization=organization, month__lt=period.first)
+            .exclude(state=PeriodState.OPEN)
+            .order_by("month")
+        )
+        blocker = issue_blocker(organization, billing, period, today)
+        if blocker:
+            raise CloseError(blocker)
         deadline = dispute_deadline(today, organization.country)
         billing.state = PeriodState.IN_REVIEW
         billing.issued_at = now
@@ -413,9 +493,42 @@ def issue_statements(
             obj=billing,
             after={"statements": count, "dispute_deadline": deadline.isoformat()},
         )
+        _mark_reconciled(organization, earlier)
         ids = list(Statement.objects.filter(period=billing).values_list("pk", flat=True))
         transaction.on_commit(lambda: _queue_pdfs(ids))
     return billing
+
+
+def issue_blocker(
+    organization: Organization, billing: BillingPeriod | None, period: Period, today: dt.date
+) -> str:
+    """Why the month's drafts cannot be issued today ("" when they can)."""
+    if billing is None or billing.draft_status != DraftStatus.DONE:
+        return f"{period.label} has no draft statements: generate them first."
+    if billing.state != PeriodState.OPEN:
+        return f"{period.label} is already issued ({billing.get_state_display().lower()})."
+    if period.last >= today:
+        return (
+            f"{period.label} is not over yet (it ends on {period.last:%-d %B %Y}): its drafts "
+            "can be reviewed now, and issued from the first day of the next month."
+        )
+    reasons = stale_reasons(organization, billing, period, late=True)
+    if reasons:
+        return (
+            f"The drafts for {period.label} are out of date: {'; '.join(reasons)}. "
+            "Regenerate the drafts, then issue."
+        )
+    return ""
+
+
+def _mark_reconciled(organization: Organization, earlier: list[BillingPeriod]) -> None:
+    """The statements just issued carry every earlier month's late usage as it stands: record
+    those totals, so later drafts skip re-running the month until more usage arrives."""
+    for period in earlier:
+        totals = month_totals(organization, Period.parse(period.label))
+        if totals != (period.usage_cost, period.requests):
+            period.reconciled_cost, period.reconciled_requests = totals
+            period.save(update_fields=["reconciled_cost", "reconciled_requests"])
 
 
 def _queue_pdfs(ids: list[int]) -> None:

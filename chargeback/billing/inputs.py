@@ -72,12 +72,23 @@ def prior(period: Period) -> Period:
     return Period.parse(f"{last:%Y-%m}")
 
 
-def month_usage(organization: Organization, period: Period, *, fixed_fees: bool = False) -> Month:
+def month_usage(
+    organization: Organization,
+    period: Period,
+    *,
+    fixed_fees: bool = False,
+    members: frozenset[str] | None = None,
+    central: str | None = None,
+) -> Month:
     """The engine's input for the month. With `fixed_fees`, every active unit takes part even
-    without usage (a fixed platform fee is billed to it)."""
+    without usage (a fixed platform fee is billed to it).
+
+    Re-running a month that was issued passes the units it billed (`members`) and its central
+    bucket (`central`), so a unit archived or added since does not change the re-run."""
     units = _units(organization)
     by_id = {u.pk: u for u in units.values()}
-    central = next((u.code for u in units.values() if u.is_central), "")
+    if central is None:
+        central = next((u.code for u in units.values() if u.is_central), "")
     # Grouped by unit, service and model; environment and attribution only matter through
     # the three filtered sums, so they stay out of the GROUP BY (far fewer groups to sort).
     rows = (
@@ -134,7 +145,7 @@ def month_usage(organization: Organization, period: Period, *, fixed_fees: bool 
             outcomes[by_id[unit_id].code][outcome] = count
     codes = set(models) | set(outcomes)
     if fixed_fees:
-        codes |= {code for code, u in units.items() if not u.archived}
+        codes |= members if members is not None else {c for c, u in units.items() if not u.archived}
     unit_usages = []
     for code in sorted(codes):
         unit_usages.append(

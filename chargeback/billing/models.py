@@ -57,6 +57,16 @@ class BillingPeriod(models.Model):
     usage_cost = models.DecimalField(**EXACT, default=0)
     unallocated_cost = models.DecimalField(**EXACT, default=0)
     requests = models.BigIntegerField(default=0)
+    inputs = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Fingerprints of what the drafts were built from (outcome counts, units, "
+        "late adjustments), to refuse issuing drafts that are out of date.",
+    )
+    # The month's rollup totals once late usage has been billed as adjustments, so later
+    # drafts stop re-running it.
+    reconciled_cost = models.DecimalField(**EXACT, null=True, blank=True)
+    reconciled_requests = models.BigIntegerField(null=True, blank=True)
     # Set when the statements are issued.
     policy = models.JSONField(
         default=dict, blank=True, help_text="The policy the statements were built with."

@@ -136,9 +136,13 @@ def _confirm(request: HttpRequest) -> HttpResponse:
     records, errors = _check(request, text)
     if errors:
         return _preview(request, text)
-    result = import_outcomes(
-        organization=request.org, records=records, actor=request.user, source="upload"
-    )
+    try:
+        result = import_outcomes(
+            organization=request.org, records=records, actor=request.user, source="upload"
+        )
+    except OutcomeError as exc:
+        messages.error(request, f"Nothing was imported: {exc}.")
+        return _preview(request, text)
     messages.success(
         request,
         f"Imported {result.total:,} outcome count(s): {result.created:,} new, "

@@ -26,8 +26,8 @@ from chargeback.tenancy.models import Organization
 from chargeback.units.models import BusinessUnit
 
 FIELDS = ("unit", "month", "outcome", "count")
-OUTCOME = re.compile(r"^[a-z0-9_]+$")
-MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+OUTCOME = re.compile(r"[a-z0-9_]+")
+MONTH = re.compile(r"(?!0000)[0-9]{4}-(0[1-9]|1[0-2])")
 INTEGER = re.compile(r"^-?[0-9]{1,30}$")
 MAX_OUTCOME = 100
 MAX_COUNT = 2**63 - 1
@@ -194,7 +194,7 @@ def _record(position, raw, units, issued, today, problems) -> OutcomeRecord | No
     month = None
     if month_text is None:
         fail("month", "required, a month such as 2026-10")
-    elif not MONTH.match(month_text):
+    elif not MONTH.fullmatch(month_text):
         fail("month", f'"{month_text[:40]}" is not a month (YYYY-MM)')
     else:
         month = dt.date(int(month_text[:4]), int(month_text[5:]), 1)
@@ -209,7 +209,7 @@ def _record(position, raw, units, issued, today, problems) -> OutcomeRecord | No
     outcome = _text(raw.get("outcome"))
     if outcome is None:
         fail("outcome", "required, a name such as resolved_ticket")
-    elif len(outcome) > MAX_OUTCOME or not OUTCOME.match(outcome):
+    elif len(outcome) > MAX_OUTCOME or not OUTCOME.fullmatch(outcome):
         fail(
             "outcome",
             f'"{outcome[:40]}" must be lower-case letters, digits and _ '
@@ -272,6 +272,27 @@ def import_outcomes(
     units = dict(BusinessUnit.objects.filter(organization=organization).values_list("code", "pk"))
     with transaction.atomic():
         months = {r.month for r in records}
+        # Checked again under the periods' locks: a month issued since the records were
+        # checked refuses the whole import (issuing takes the same lock).
+        issued = sorted(
+            BillingPeriod.objects.select_for_update()
+            .filter(organization=organization, month__in=months)
+            .exclude(state=PeriodState.OPEN)
+            .values_list("month", flat=True)
+        )
+        if issued:
+            raise OutcomeError(
+                [
+                    Problem(
+                        r.position,
+                        "month",
+                        f"{r.month:%Y-%m} was issued meanwhile: its statements are immutable, "
+                        "so its outcome counts can no longer change",
+                    )
+                    for r in records
+                    if r.month in issued
+                ]
+            )
         existing = {
             (code, month, outcome): count
             for code, month, outcome, count in OutcomeCount.objects.filter(

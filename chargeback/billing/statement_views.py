@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 from decimal import Decimal
 
 from django.contrib import messages
@@ -194,14 +195,18 @@ def statement_csv(request: HttpRequest, org_slug: str, statement_id: int) -> Htt
 # Drill-down -------------------------------------------------------------------------------
 
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+CURSOR = re.compile(r"[0-9]{1,17}\.[0-9]{1,18}")  # ASCII digits only: str.isdigit takes "²"
 
 
 def _cursor(text: str) -> tuple[dt.datetime, int] | None:
     """`?after=<microseconds since epoch>.<event id>`: the last row of the previous page."""
-    micros, _, pk = text.partition(".")
-    if not (micros.isdigit() and pk.isdigit()):
+    if not CURSOR.fullmatch(text):
         return None
-    return EPOCH + dt.timedelta(microseconds=int(micros)), int(pk)
+    micros, _, pk = text.partition(".")
+    try:
+        return EPOCH + dt.timedelta(microseconds=int(micros)), int(pk)
+    except OverflowError:
+        return None
 
 
 def _cursor_text(event: UsageEvent) -> str:

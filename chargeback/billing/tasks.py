@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from celery import shared_task
-from django.db import transaction
 from django_scopes import scope
 
-from chargeback.billing.models import BillingPeriod, DraftStatus, Statement
+from chargeback.billing.models import BillingPeriod, DraftStatus, PeriodState, Statement
 from chargeback.usage.spend import Period
 
 
@@ -30,7 +29,7 @@ def draft_statements_task(period_id: int, actor_id: int | None = None) -> str:
         )
 
     with scope(organization=org):
-        BillingPeriod.objects.filter(pk=period_id).update(
+        BillingPeriod.objects.filter(pk=period_id, state=PeriodState.OPEN).update(
             draft_status=DraftStatus.RUNNING, draft_stage="", draft_done=0, draft_error=""
         )
         try:
@@ -61,6 +60,7 @@ def render_statement_pdf(statement_id: int) -> str:
     )
     if statement is None:
         return "gone"
-    with scope(organization=statement.organization), transaction.atomic():
+    # No transaction around it: a failed render must leave its FAILED status behind.
+    with scope(organization=statement.organization):
         store_pdf(statement)
     return "done"

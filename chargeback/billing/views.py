@@ -183,11 +183,16 @@ def period_detail(request: HttpRequest, org_slug: str, period_id: int) -> HttpRe
         "statements": statements,
         "balance": _balance(request, billing, statements) if statements else None,
         "usage_changed": drafted and (cost, requests) != (billing.usage_cost, billing.requests),
+        "stale": close.stale_reasons(request.org, billing, month, usage=False)
+        if billing.state == PeriodState.OPEN and billing.draft_status == DraftStatus.DONE
+        else [],
         "late_cost": cost - billing.usage_cost,
         "progress": _progress(billing),
         "pdf_ready": sum(1 for s in statements if s.pdf_status == PdfStatus.DONE),
         "pdf_failed": sum(1 for s in statements if s.pdf_status == PdfStatus.FAILED),
         "today": org_today(request),
+        "month_over": month.last < org_today(request),
+        "month_next": month.last + dt.timedelta(days=1),
     }
     return render(request, "billing/period_detail.html", context)
 
@@ -309,14 +314,7 @@ def period_issue(request: HttpRequest, org_slug: str, period_id: int) -> HttpRes
                 f"Disputes are open until {billing.dispute_deadline:%A %-d %B %Y}.",
             )
         return redirect(_close_url(request, billing))
-    cost, requests = month_totals(request.org, _month(billing))
-    blocked = ""
-    if billing.state != PeriodState.OPEN:
-        blocked = f"{billing.label} is already issued ({billing.get_state_display().lower()})."
-    elif billing.draft_status != DraftStatus.DONE:
-        blocked = f"{billing.label} has no draft statements: generate them first."
-    elif (cost, requests) != (billing.usage_cost, billing.requests):
-        blocked = "Usage changed since the drafts were generated: regenerate them, then issue."
+    blocked = close.issue_blocker(request.org, billing, _month(billing), org_today(request))
     by_mode = _by_mode(billing)
     context = {
         "period": billing,

@@ -39,6 +39,7 @@ POLICY = {
     ],
     "platform_fee": {"percent": "0.15", "fixed_per_unit": "0.00"},
 }
+UNIT_ERROR = "Not a unit code (at most 50 characters, no control characters)."
 TOTALS = {"CENTRAL": "0.00", "SALES-EU": "3.30", "SALES-DE": "1.65", "SUPPORT": "6.60"}
 
 
@@ -136,6 +137,12 @@ def test_list_queries_do_not_grow_with_statements(client_for, finance, drafted):
         ({"period": "2026-13"}, {"period": ['"2026-13" is not a month (YYYY-MM).']}),
         ({"mode": "x"}, {"mode": ['"x" is not one of showback, chargeback.']}),
         ({"status": "paid"}, {"status": ['"paid" is not one of draft, issued, final.']}),
+        ({"period": "0000-01"}, {"period": ['"0000-01" is not a month (YYYY-MM).']}),
+        (
+            {"period": "\uff12\uff10\uff12\uff16-10"},
+            {"period": ['"\uff12\uff10\uff12\uff16-10" is not a month (YYYY-MM).']},
+        ),
+        *[({"unit": bad}, {"unit": [UNIT_ERROR]}) for bad in ("a\x00b", "x" * 51, "tab\there")],
     ],
 )
 def test_bad_filters_are_400_naming_the_field(client_for, finance, drafted, params, errors):

@@ -11,6 +11,7 @@ from decimal import Decimal
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
+from django.db.models import Sum
 
 from chargeback.allocation.policies import save_policy
 from chargeback.allocation.policy import parse_policy
@@ -23,6 +24,7 @@ from chargeback.billing.close import (
     verify,
 )
 from chargeback.billing.models import (
+    BillingPeriod,
     ImmutableStatement,
     OutcomeCount,
     PeriodState,
@@ -170,7 +172,7 @@ def test_issue_sets_the_dispute_deadline_in_business_days_and_freezes(worked):  
 def test_issue_refuses_drafts_that_usage_has_overtaken(worked):  # noqa: ANN001
     draft_statements(worked, OCT)
     ingest(worked, _flat_events("SUP", 1, "late-before-issue"))
-    with pytest.raises(CloseError, match="changed since the drafts"):
+    with pytest.raises(CloseError, match="usage changed"):
         issue_statements(worked, OCT)
     draft_statements(worked, OCT)
     assert issue_statements(worked, OCT).state == PeriodState.IN_REVIEW
@@ -329,3 +331,91 @@ def test_readme_pool_example_shares_sum_to_the_pool(worked):  # noqa: ANN001
         "AGENT": Decimal("1028.57"),
     }
     assert sum(shares.values()) == Decimal("1200.00")
+
+
+DEC = Period.parse("2026-12")
+JAN_2 = dt.date(2027, 1, 2)
+
+
+def test_late_usage_drafted_into_two_months_is_billed_once(worked):  # noqa: ANN001
+    draft_statements(worked, OCT)
+    issue_statements(worked, OCT, today=dt.date(2026, 11, 2))
+    ingest(worked, _flat_events("SUP", 2, "late"))  # +3.30 for October, after its issue
+    november = draft_statements(worked, NOV)
+    december = draft_statements(worked, DEC)
+    for period in (november, december):
+        line = StatementLine.objects.get(statement__period=period, kind="adjustment")
+        assert (line.month, line.amount) == ("2026-10", Decimal("3.30"))
+    issue_statements(worked, NOV, today=dt.date(2026, 12, 2))
+    # December's drafts still carry October's adjustment, which November now bills.
+    with pytest.raises(CloseError, match="adjustments for earlier months changed"):
+        issue_statements(worked, DEC, today=JAN_2)
+    december = draft_statements(worked, DEC)
+    assert not StatementLine.objects.filter(statement__period=december, kind="adjustment").exists()
+    issue_statements(worked, DEC, today=JAN_2)
+    billed = StatementLine.objects.filter(kind="adjustment", month="2026-10").aggregate(
+        total=Sum("amount")
+    )["total"]
+    assert billed == Decimal("3.30")
+
+
+def test_a_month_is_not_issued_before_it_is_over(worked):  # noqa: ANN001
+    draft_statements(worked, OCT)
+    with pytest.raises(CloseError, match="not over yet"):
+        issue_statements(worked, OCT, today=dt.date(2026, 10, 31))
+    assert issue_statements(worked, OCT, today=dt.date(2026, 11, 1)).state == "in_review"
+
+
+def test_issue_refuses_drafts_older_than_the_policy_outcomes_or_units(worked):  # noqa: ANN001
+    draft_statements(worked, OCT)
+    save_policy(
+        organization=worked,
+        policy=parse_policy(dict(WORKED_POLICY, platform_fee={"percent": "0.10"})),
+        actor="test",
+    )
+    with pytest.raises(CloseError, match="allocation policy in force for the month changed"):
+        issue_statements(worked, OCT)
+    draft_statements(worked, OCT)
+    OutcomeCount.objects.create(
+        organization=worked, unit=worked.units_map["SUP"], month=OCT.first, outcome="x", count=3
+    )
+    with pytest.raises(CloseError, match="outcome counts changed"):
+        issue_statements(worked, OCT)
+    draft_statements(worked, OCT)
+    ops = worked.units_map["OPS"]
+    ops.archived = True
+    ops.save()
+    with pytest.raises(CloseError, match="business units were added, archived"):
+        issue_statements(worked, OCT)
+    draft_statements(worked, OCT)
+    assert issue_statements(worked, OCT).state == "in_review"
+
+
+def test_a_late_rerun_bills_the_units_the_month_was_issued_to(worked):  # noqa: ANN001
+    policy = dict(WORKED_POLICY, platform_fee={"percent": "0.15", "fixed_per_unit": "25.00"})
+    save_policy(organization=worked, policy=parse_policy(policy), actor="test")
+    october = draft_statements(worked, OCT)
+    assert _lines(october.statements.get(unit__code="OPS")) == [("platform_fee", Decimal("25.00"))]
+    issue_statements(worked, OCT)
+    ops = worked.units_map["OPS"]
+    ops.archived = True  # after October was issued: its 25.00 fee stands
+    ops.save()
+    ingest(worked, _flat_events("SUP", 2, "late"))
+    november = draft_statements(worked, NOV)
+    adjustments = StatementLine.objects.filter(statement__period=november, kind="adjustment")
+    assert [(x.statement.unit.code, x.amount) for x in adjustments] == [("SUP", Decimal("3.30"))]
+    assert not november.statements.filter(unit__code="OPS").exists()
+
+
+def test_reconciled_late_usage_is_not_rerun_by_later_drafts(worked, django_assert_max_num_queries):  # noqa: ANN001
+    draft_statements(worked, OCT)
+    issue_statements(worked, OCT)
+    ingest(worked, _flat_events("SUP", 2, "late"))
+    draft_statements(worked, NOV)
+    issue_statements(worked, NOV)
+    october = BillingPeriod.objects.get(organization=worked, month=OCT.first)
+    assert (october.reconciled_cost, october.reconciled_requests) == (Decimal(177), 6)
+    from chargeback.billing.close import late_adjustments
+
+    with django_assert_max_num_queries(3):  # the issued months and their totals, no re-run
+        assert late_adjustments(worked, DEC) == {}

@@ -78,6 +78,8 @@ def test_csv_rows_are_reported_by_row_and_field(org):
         "SUP,2026-10,draft,many\n"
         "SUP,2026-10,draft\n"
         "SUP,2026-10,resolved_ticket,3\n"
+        "SUP,0000-10,resolved_ticket,1\n"
+        "SUP,\u0662\u0660\u0662\u0666-10,resolved_ticket,1\n"
     )
     assert problems(org, text) == [
         'row 4, unit: unknown unit "NOPE"',
@@ -89,7 +91,22 @@ def test_csv_rows_are_reported_by_row_and_field(org):
         'row 8, count: must be a whole number of 0 or more, not "many"',
         "row 9: has 3 cells; the header has 4",
         "row 10: a second count for SUP 2026-10 resolved_ticket (first at 2)",
+        'row 11, month: "0000-10" is not a month (YYYY-MM)',
+        'row 12, month: "\u0662\u0660\u0662\u0666-10" is not a month (YYYY-MM)',
     ]
+
+
+def test_a_month_issued_between_the_check_and_the_write_refuses_the_import(org):
+    records = parse_records(org, read_csv(GOOD))
+    BillingPeriod.objects.create(organization=org, month="2026-10-01", state="in_review")
+    with pytest.raises(OutcomeError) as raised:
+        import_outcomes(organization=org, records=records, actor="test", source="upload")
+    assert [p.label() for p in raised.value.problems] == [
+        f"record {i}, month: 2026-10 was issued meanwhile: its statements are immutable, so "
+        "its outcome counts can no longer change"
+        for i in (2, 3)
+    ]
+    assert not OutcomeCount.objects.filter(organization=org).exists()
 
 
 @pytest.mark.parametrize(

@@ -268,12 +268,39 @@ def test_issue_is_refused_when_usage_changed_since_the_drafts(
     page = text(c.get(url("period-detail", period_id=period.pk)))
     assert "Usage changed since the drafts: the month now costs $16.00" in page
     page = text(c.get(url("period-issue", period_id=period.pk)))
-    assert "Usage changed since the drafts were generated" in page
+    assert "are out of date" in page and "usage changed (+1 requests)" in page
     assert "Issue 4 statements" not in page
     page = text(submit(c, url("period-issue", period_id=period.pk)))
-    assert "Usage for 2026-09 changed since the drafts were generated (+1 requests)" in page
+    assert "The drafts for 2026-09 are out of date" in page
     period.refresh_from_db()
     assert period.state == PeriodState.OPEN
+
+
+def test_close_page_says_when_drafts_are_out_of_date_and_when_a_month_can_be_issued(
+    client_for, finance, month, org_a, submit, open_and_draft, time_machine
+):  # noqa: ANN001
+    c = client_for(finance)
+    period = open_and_draft(c)
+    issue_link = url("period-issue", period_id=period.pk)
+    assert f'href="{issue_link}"' in body(c.get(url("period-detail", period_id=period.pk)))
+    save_policy(
+        organization=org_a,
+        policy=parse_policy(dict(POLICY, platform_fee={"percent": "0.10"})),
+        actor="test",
+    )
+    page = text(c.get(url("period-detail", period_id=period.pk)))
+    assert (
+        "The drafts are out of date: the allocation policy in force for the month changed "
+        "since they were generated" in page
+    )
+    submit(c, url("period-draft", period_id=period.pk))
+    assert "out of date" not in text(c.get(url("period-detail", period_id=period.pk)))
+    # Back on the month's last day: drafts can be reviewed, not issued.
+    time_machine.move_to(dt.datetime(2026, 9, 30, 12, 0, tzinfo=dt.UTC), tick=False)
+    html = body(c.get(url("period-detail", period_id=period.pk)))
+    assert f'href="{issue_link}"' not in html
+    assert "Issue from 1 October, when the month is over" in html
+    assert "2026-09 is not over yet (it ends on 30 September 2026)" in text(c.get(issue_link))
 
 
 def test_issue_and_close_pages_refuse_out_of_order_steps(client_for, finance, month, submit):  # noqa: ANN001
@@ -563,6 +590,12 @@ def test_a_usage_line_drills_down_to_its_events(
     assert re.findall(r"<code>(eu-\d)</code>", html) == ["eu-1"]
     assert "Older" not in html and "Newest" in html
     assert "eu-" in body(c.get(events_url, {"after": "not-a-cursor"}))
+    # Not a cursor (Unicode digits, too long): the first page; the year 5138 or 1970: all
+    # events or none; never a 500
+    for cursor in ("\u00b2\u00b3.1", "1.\u0661", "1.2.3", "9" * 30 + ".1", "1." + "9" * 30):
+        assert "eu-3" in body(c.get(events_url, {"after": cursor})), cursor
+    assert "eu-3" in body(c.get(events_url, {"after": "9" * 17 + ".1"}))
+    assert "eu-3" not in body(c.get(events_url, {"after": "1." + "9" * 18}))
 
 
 def test_other_lines_show_what_they_are_built_from(client_for, finance, month, issued):  # noqa: ANN001

@@ -150,3 +150,18 @@ def test_coverage_is_printed_as_a_decimal_percentage():
 
     assert _percent("0.8512") == "85.1"
     assert _percent(None) == ""
+
+
+def test_a_failed_render_leaves_its_failed_status(statement, monkeypatch):  # noqa: ANN001
+    """The task runs outside a transaction of its own, so the FAILED mark survives the raise
+    (the close page offers to retry it)."""
+    from chargeback.billing import pdf, tasks
+
+    def broken(statement):  # noqa: ANN001, ANN202
+        raise RuntimeError("no fonts")
+
+    monkeypatch.setattr(pdf, "render_pdf", broken)
+    with pytest.raises(RuntimeError):
+        tasks.render_statement_pdf(statement.pk)
+    statement.refresh_from_db()
+    assert (statement.pdf_status, statement.pdf_error) == ("failed", "RuntimeError: no fonts")
