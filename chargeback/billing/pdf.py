@@ -6,6 +6,7 @@ import base64
 import mimetypes
 import threading
 from decimal import Decimal
+from itertools import zip_longest
 
 from django.core.files.base import ContentFile
 from django.template.loader import render_to_string
@@ -25,6 +26,13 @@ def statement_html(statement: Statement) -> str:
             "unit": statement.unit,
             "lines": list(statement.lines.all()),
             "evidence": statement.evidence or {},
+            # top services and top models side by side, one table row each
+            "evidence_rows": list(
+                zip_longest(
+                    (statement.evidence or {}).get("services", []),
+                    (statement.evidence or {}).get("models", []),
+                )
+            ),
             "coverage_pct": _percent((statement.evidence or {}).get("coverage")),
             "logo": _logo_data_uri(org),
         },
