@@ -495,7 +495,7 @@ def issue_statements(
         )
         _mark_reconciled(organization, earlier)
         ids = list(Statement.objects.filter(period=billing).values_list("pk", flat=True))
-        transaction.on_commit(lambda: _queue_pdfs(ids))
+        transaction.on_commit(lambda: queue_pdfs(ids))
     return billing
 
 
@@ -531,7 +531,7 @@ def _mark_reconciled(organization: Organization, earlier: list[BillingPeriod]) -
             period.save(update_fields=["reconciled_cost", "reconciled_requests"])
 
 
-def _queue_pdfs(ids: list[int]) -> None:
+def queue_pdfs(ids: list[int]) -> None:
     from chargeback.billing.tasks import render_statement_pdf
 
     for pk in ids:

@@ -362,14 +362,38 @@ def period_close(request: HttpRequest, org_slug: str, period_id: int) -> HttpRes
     return render(request, "billing/period_close.html", context)
 
 
+INLINE_PDFS = 10  # at most this many missing PDFs are rendered while the zip is requested
+
+
 @org_permission("billing.close")
 @require_GET
 def period_pdfs(request: HttpRequest, org_slug: str, period_id: int) -> HttpResponse:
     billing = _period(request, period_id)
-    statements = billing.statements.select_related("unit", "period", "organization")
+    statements = list(
+        billing.statements.select_related("unit", "period", "organization").order_by("sequence")
+    )
+    waiting = [s for s in statements if s.pdf_status != PdfStatus.DONE]
+    if len(waiting) > INLINE_PDFS:
+        # Rendering them here would outlast the request: the workers render them (failed ones
+        # are queued again) and the page counts them.
+        failed = [s.pk for s in waiting if s.pdf_status == PdfStatus.FAILED]
+        if failed:
+            Statement.objects.filter(pk__in=failed).update(pdf_status=PdfStatus.QUEUED)
+            try:
+                close.queue_pdfs(failed)
+            except Exception:  # in-process tasks (no broker) raise the render's error here
+                logger.exception("queueing the PDFs of %s again failed", billing)
+        messages.info(
+            request,
+            f"{len(statements) - len(waiting)} of {len(statements)} PDFs are ready; the workers "
+            f"are rendering the other {len(waiting)}"
+            + (f" ({len(failed)} failed before and were queued again)" if failed else "")
+            + ". Download them all once the page shows every PDF ready.",
+        )
+        return redirect(_close_url(request, billing))
     buffer, missing = io.BytesIO(), []
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for statement in statements.order_by("sequence"):
+        for statement in statements:
             data = pdf_bytes(statement)
             if data is None:
                 missing.append(statement.number)

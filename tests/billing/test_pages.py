@@ -671,3 +671,28 @@ def test_unit_spend_page_lists_the_units_issued_statements(
     others = Statement.objects.filter(period=period).exclude(unit__in=[month["eu"], month["de"]])
     assert others.exists()
     assert all(s.number not in page for s in others)
+
+
+def test_the_zip_waits_for_the_workers_when_many_pdfs_are_missing(
+    client_for, finance, month, issued, monkeypatch
+):  # noqa: ANN001
+    from chargeback.billing import views
+
+    c = client_for(finance)
+    period = issued(c)
+    Statement.objects.filter(period=period).update(pdf_status="queued")
+    Statement.objects.filter(period=period, unit__code="SUPPORT").update(pdf_status="failed")
+    monkeypatch.setattr(views, "INLINE_PDFS", 2)
+    response = c.get(url("period-pdfs", period_id=period.pk))
+    assert response.status_code == 302
+    page = text(c.get(response["Location"]))
+    assert (
+        "0 of 4 PDFs are ready; the workers are rendering the other 4 (1 failed before and "
+        "were queued again)" in page
+    )
+    # the failed one was queued again; in-process tasks rendered it at once
+    assert statement_of("SUPPORT").pdf_status == "done"
+    monkeypatch.setattr(views, "INLINE_PDFS", 3)  # three missing: rendered with the request
+    response = c.get(url("period-pdfs", period_id=period.pk))
+    assert response["Content-Type"] == "application/zip"
+    assert len(zipfile.ZipFile(io.BytesIO(response.content)).namelist()) == 4
