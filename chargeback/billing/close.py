@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import logging
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -45,6 +46,7 @@ from chargeback.usage.models import QuarantinedEvent
 from chargeback.usage.spend import Period
 
 ZERO = Decimal(0)
+logger = logging.getLogger(__name__)
 Progress = Callable[[str, int, int], None]
 
 
@@ -134,8 +136,10 @@ def draft_statements(
     month = month_usage(organization, period, fixed_fees=bool(policy.fee_fixed))
     report("allocating", 0, len(month.usage.units))
     allocation = allocate(month.usage, policy)
-    adjustments = late_adjustments(organization, period)
-    inputs["late"] = _late_digest(adjustments)
+    late_totals: dict[str, tuple[Decimal, int]] = {}
+    adjustments = late_adjustments(organization, period, late_totals)
+    inputs["late"] = _late_digest(adjustments, late_totals)
+    inputs["late_totals"] = {label: [str(c), r] for label, (c, r) in late_totals.items()}
     count = len({s.unit for s in allocation.statements} | set(adjustments))
     report("writing", 0, count)
     with transaction.atomic():
@@ -200,12 +204,18 @@ def draft_inputs(organization: Organization, period: Period) -> dict[str, str]:
     return {"outcomes": _digest(outcomes), "units": _digest(units)}
 
 
-def _late_digest(adjustments: dict[str, list[Line]]) -> str:
-    return _digest(
-        sorted(
-            (code, line.ref, str(line.amount)) for code, ls in adjustments.items() for line in ls
-        )
+def _late_digest(adjustments: dict[str, list[Line]], totals: dict[str, tuple[Decimal, int]]) -> str:
+    """The adjustment lines and the earlier months' totals they were computed from: a month
+    whose late usage moved at all changes it, even when no unit's amount changes."""
+    lines = sorted(
+        (code, line.ref, str(line.amount)) for code, ls in adjustments.items() for line in ls
     )
+    return _digest([lines, sorted((k, str(c), r) for k, (c, r) in totals.items())])
+
+
+def _late_now(organization: Organization, period: Period) -> str:
+    totals: dict[str, tuple[Decimal, int]] = {}
+    return _late_digest(late_adjustments(organization, period, totals), totals)
 
 
 def stale_reasons(
@@ -218,8 +228,10 @@ def stale_reasons(
 ) -> list[str]:
     """Why the drafts no longer match what they would be if generated now (empty when they
     are current). `usage` checks the month's rollup totals; `late` also re-checks the
-    adjustments for earlier months, which re-runs those months (the issue step does it; a
-    page view does not)."""
+    adjustments for earlier months, which re-runs the earlier months that changed (issuing
+    and its confirmation page do; the close page does not)."""
+    if "late" not in billing.inputs:
+        return ["the drafts were generated before these checks existed"]
     reasons = []
     cost, requests = month_totals(organization, period) if usage else (None, None)
     if usage and (cost != billing.usage_cost or requests != billing.requests):
@@ -231,7 +243,7 @@ def stale_reasons(
         reasons.append("the month's outcome counts changed")
     if billing.inputs.get("units") != now["units"]:
         reasons.append("business units were added, archived or changed billing mode")
-    if late and billing.inputs.get("late") != _late_digest(late_adjustments(organization, period)):
+    if late and billing.inputs["late"] != _late_now(organization, period):
         reasons.append(
             "the adjustments for earlier months changed (late usage arrived, or another "
             "month carrying them was issued)"
@@ -371,10 +383,17 @@ def verify(statement: Statement) -> bool:
 # Late usage -------------------------------------------------------------------------------
 
 
-def late_adjustments(organization: Organization, period: Period) -> dict[str, list[Line]]:
+def late_adjustments(
+    organization: Organization,
+    period: Period,
+    totals_seen: dict[str, tuple[Decimal, int]] | None = None,
+) -> dict[str, list[Line]]:
     """Adjustment lines for usage that reached earlier, already issued months after their
     statements were issued: the month is re-run with the policy it was issued under, and each
-    unit's difference (less adjustments already carried) becomes a line labelled with it."""
+    unit's difference (less adjustments already carried) becomes a line labelled with it.
+
+    `totals_seen` receives the rollup totals each re-run month was read with: what the
+    adjustments account for, and so what its issue records as reconciled."""
     out: dict[str, list[Line]] = defaultdict(list)
     issued = BillingPeriod.objects.filter(
         organization=organization,
@@ -390,6 +409,8 @@ def late_adjustments(organization: Organization, period: Period) -> dict[str, li
             (earlier.reconciled_cost, earlier.reconciled_requests),
         }:
             continue
+        if totals_seen is not None:
+            totals_seen[earlier.label] = totals
         billed: dict[str, Decimal] = defaultdict(Decimal)
         for code, amount in (
             StatementLine.objects.filter(statement__period=earlier)
@@ -456,21 +477,17 @@ def issue_statements(
     """Issue the drafts: they become immutable, the period goes to review and the dispute
     deadline is set five business days ahead in the organisation's calendar."""
     with transaction.atomic():
-        billing = (
+        # This month and every earlier one, locked in month order (as outcome imports lock
+        # theirs): two months that carry the same late usage cannot both be issued with it.
+        locked = list(
             BillingPeriod.objects.select_for_update()
-            .filter(organization=organization, month=period.first)
-            .first()
-        )
-        now = timezone.now()
-        today = today or now.astimezone(organization.tz).date()
-        # Earlier months are locked too (oldest first, like every issue), so two months that
-        # carry the same late usage cannot both be issued with it.
-        earlier = list(
-            BillingPeriod.objects.select_for_update()
-            .filter(organization=organization, month__lt=period.first)
-            .exclude(state=PeriodState.OPEN)
+            .filter(organization=organization, month__lte=period.first)
             .order_by("month")
         )
+        billing = locked[-1] if locked and locked[-1].month == period.first else None
+        earlier = [p for p in locked[:-1] if p.state != PeriodState.OPEN]
+        now = timezone.now()
+        today = today or now.astimezone(organization.tz).date()
         blocker = issue_blocker(organization, billing, period, today)
         if blocker:
             raise CloseError(blocker)
@@ -493,7 +510,7 @@ def issue_statements(
             obj=billing,
             after={"statements": count, "dispute_deadline": deadline.isoformat()},
         )
-        _mark_reconciled(organization, earlier)
+        _mark_reconciled(billing, earlier)
         ids = list(Statement.objects.filter(period=billing).values_list("pk", flat=True))
         transaction.on_commit(lambda: queue_pdfs(ids))
     return billing
@@ -521,21 +538,40 @@ def issue_blocker(
     return ""
 
 
-def _mark_reconciled(organization: Organization, earlier: list[BillingPeriod]) -> None:
-    """The statements just issued carry every earlier month's late usage as it stands: record
-    those totals, so later drafts skip re-running the month until more usage arrives."""
+def _mark_reconciled(billing: BillingPeriod, earlier: list[BillingPeriod]) -> None:
+    """The statements just issued carry the earlier months' late usage as the drafts read it
+    (the issue checked it is still so): record those totals, so later drafts skip re-running
+    a month until more usage arrives. Never a fresh read: usage committed after the check is
+    not in these statements and must still reach a later month."""
+    seen = billing.inputs.get("late_totals", {})
     for period in earlier:
-        totals = month_totals(organization, Period.parse(period.label))
-        if totals != (period.usage_cost, period.requests):
-            period.reconciled_cost, period.reconciled_requests = totals
+        if period.label in seen:
+            cost, requests = seen[period.label]
+            period.reconciled_cost, period.reconciled_requests = Decimal(cost), requests
             period.save(update_fields=["reconciled_cost", "reconciled_requests"])
 
 
-def queue_pdfs(ids: list[int]) -> None:
+def queue_pdfs(ids: list[int]) -> int:
+    """Queue the statements' PDFs; returns how many were queued. A statement is marked QUEUED
+    only as it is queued, and FAILED if queueing it fails (the broker is down; in-process, the
+    render itself failed), so none is left waiting for a task that does not exist."""
     from chargeback.billing.tasks import render_statement_pdf
 
+    queued = 0
     for pk in ids:
-        render_statement_pdf.delay(pk)
+        Statement.objects.filter(pk=pk).exclude(pdf_status=PdfStatus.DONE).update(
+            pdf_status=PdfStatus.QUEUED
+        )
+        try:
+            render_statement_pdf.delay(pk)
+        except Exception:
+            logger.exception("the PDF of statement %s could not be queued", pk)
+            Statement.objects.filter(pk=pk, pdf_status=PdfStatus.QUEUED).update(
+                pdf_status=PdfStatus.FAILED
+            )
+            continue
+        queued += 1
+    return queued
 
 
 def close_period(

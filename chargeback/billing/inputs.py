@@ -9,7 +9,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import Q, Sum
+from django.db.models import Case, F, IntegerField, Q, Sum, Value, When
 
 from chargeback.allocation.engine import ModelUsage, MonthUsage, UnitUsage
 from chargeback.billing.models import OutcomeCount
@@ -91,9 +91,22 @@ def month_usage(
         central = next((u.code for u in units.values() if u.is_central), "")
     # Grouped by unit, service and model; environment and attribution only matter through
     # the three filtered sums, so they stay out of the GROUP BY (far fewer groups to sort).
+    # Usage that fell back to the central bucket belongs to the month's central unit, even if
+    # the central flag has moved since it was ingested (or since the month was issued).
+    central_id = units[central].pk if central in units else None
+    owner = (
+        Case(
+            When(attribution=CENTRAL, then=Value(central_id)),
+            default=F("unit_id"),
+            output_field=IntegerField(),
+        )
+        if central_id is not None
+        else F("unit_id")
+    )
     rows = (
         _month_rows(organization, period)
-        .values_list("unit_id", "service", "provider", "model")
+        .annotate(owner=owner)
+        .values_list("owner", "service", "provider", "model")
         .annotate(
             sum_cost=Sum("cost"),
             sum_error_cost=Sum("error_cost"),

@@ -272,14 +272,18 @@ def import_outcomes(
     units = dict(BusinessUnit.objects.filter(organization=organization).values_list("code", "pk"))
     with transaction.atomic():
         months = {r.month for r in records}
-        # Checked again under the periods' locks: a month issued since the records were
-        # checked refuses the whole import (issuing takes the same lock).
-        issued = sorted(
-            BillingPeriod.objects.select_for_update()
+        # Checked again under the months' period locks, taken in month order as issuing takes
+        # them: a month issued since the records were checked refuses the whole import, and
+        # one being issued now waits for this import (its drafts then count as out of date).
+        for month in sorted(months):
+            BillingPeriod.objects.get_or_create(organization=organization, month=month)
+        issued = [
+            p.month
+            for p in BillingPeriod.objects.select_for_update()
             .filter(organization=organization, month__in=months)
-            .exclude(state=PeriodState.OPEN)
-            .values_list("month", flat=True)
-        )
+            .order_by("month")
+            if p.state != PeriodState.OPEN
+        ]
         if issued:
             raise OutcomeError(
                 [

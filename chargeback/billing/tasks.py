@@ -35,7 +35,7 @@ def draft_statements_task(period_id: int, actor_id: int | None = None) -> str:
         try:
             draft_statements(org, Period.parse(billing.label), actor=actor, progress=progress)
         except CloseError as exc:
-            BillingPeriod.objects.filter(pk=period_id).update(
+            BillingPeriod.objects.filter(pk=period_id, state=PeriodState.OPEN).update(
                 draft_status=DraftStatus.FAILED, draft_error=str(exc)
             )
             return f"failed: {exc}"

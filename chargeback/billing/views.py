@@ -303,8 +303,9 @@ def period_issue(request: HttpRequest, org_slug: str, period_id: int) -> HttpRes
             logger.exception("PDF rendering after issuing %s failed", billing)
             messages.warning(
                 request,
-                f"{billing.title} was issued, but some PDFs could not be rendered yet; "
-                "they are rendered when downloaded.",
+                f"{billing.title} was issued, but some PDFs could not be rendered yet. A "
+                "statement's PDF is rendered when it is downloaded; downloading them all queues "
+                "the failed ones again.",
             )
         else:
             count = billing.statements.count()
@@ -363,6 +364,9 @@ def period_close(request: HttpRequest, org_slug: str, period_id: int) -> HttpRes
 
 
 INLINE_PDFS = 10  # at most this many missing PDFs are rendered while the zip is requested
+PDF_QUEUE_PATIENCE = dt.timedelta(
+    minutes=10
+)  # after the issue, PDFs still waiting are queued again
 
 
 @org_permission("billing.close")
@@ -374,20 +378,20 @@ def period_pdfs(request: HttpRequest, org_slug: str, period_id: int) -> HttpResp
     )
     waiting = [s for s in statements if s.pdf_status != PdfStatus.DONE]
     if len(waiting) > INLINE_PDFS:
-        # Rendering them here would outlast the request: the workers render them (failed ones
-        # are queued again) and the page counts them.
-        failed = [s.pk for s in waiting if s.pdf_status == PdfStatus.FAILED]
-        if failed:
-            Statement.objects.filter(pk__in=failed).update(pdf_status=PdfStatus.QUEUED)
-            try:
-                close.queue_pdfs(failed)
-            except Exception:  # in-process tasks (no broker) raise the render's error here
-                logger.exception("queueing the PDFs of %s again failed", billing)
+        # Rendering them here would outlast the request: the workers render them (failed ones,
+        # and queued ones that waited too long, are queued again) and the page counts them.
+        stale = timezone.now() - PDF_QUEUE_PATIENCE
+        again = [
+            s.pk
+            for s in waiting
+            if s.pdf_status == PdfStatus.FAILED or (billing.issued_at or stale) <= stale
+        ]
+        queued = close.queue_pdfs(again)
         messages.info(
             request,
             f"{len(statements) - len(waiting)} of {len(statements)} PDFs are ready; the workers "
             f"are rendering the other {len(waiting)}"
-            + (f" ({len(failed)} failed before and were queued again)" if failed else "")
+            + (f" ({queued} of them queued again)" if queued else "")
             + ". Download them all once the page shows every PDF ready.",
         )
         return redirect(_close_url(request, billing))

@@ -419,3 +419,65 @@ def test_reconciled_late_usage_is_not_rerun_by_later_drafts(worked, django_asser
 
     with django_assert_max_num_queries(3):  # the issued months and their totals, no re-run
         assert late_adjustments(worked, DEC) == {}
+
+
+def test_usage_arriving_while_a_month_is_issued_still_reaches_a_later_month(worked, monkeypatch):  # noqa: ANN001
+    """Reconciled totals are those the issued adjustments were computed from, never a fresh
+    read: an ingest that commits during the issue is billed by the next month."""
+    from chargeback.billing import close
+
+    draft_statements(worked, OCT)
+    issue_statements(worked, OCT, today=dt.date(2026, 11, 2))
+    ingest(worked, _flat_events("SUP", 2, "late1"))  # +3.30 for October
+    draft_statements(worked, NOV)
+    record = close.log.record
+
+    def record_then_ingest(**kwargs):  # noqa: ANN003, ANN202
+        record(**kwargs)
+        if kwargs.get("action") == "billing.issue":
+            ingest(worked, _flat_events("SUP", 2, "late2"))
+
+    monkeypatch.setattr(close.log, "record", record_then_ingest)
+    issue_statements(worked, NOV, today=dt.date(2026, 12, 2))
+    monkeypatch.setattr(close.log, "record", record)
+    october = BillingPeriod.objects.get(organization=worked, month=OCT.first)
+    assert (october.reconciled_cost, october.reconciled_requests) == (Decimal(177), 6)
+    december = draft_statements(worked, DEC)
+    line = StatementLine.objects.get(statement__period=december, kind="adjustment")
+    assert (line.statement.unit.code, line.month, line.amount) == (
+        "SUP",
+        "2026-10",
+        Decimal("3.30"),
+    )
+
+
+def test_late_unallocated_usage_stays_with_the_central_bucket_after_it_moved(worked):  # noqa: ANN001
+    from chargeback.units.models import BusinessUnit
+
+    draft_statements(worked, OCT)
+    issue_statements(worked, OCT, today=dt.date(2026, 11, 2))
+    BusinessUnit.objects.filter(organization=worked, is_central=True).update(is_central=False)
+    BusinessUnit.objects.create(
+        organization=worked, code="NEWC", name="New central", is_central=True
+    )
+    untagged = event(
+        "late-unallocated",
+        occurred_at="2026-10-05T10:00:00Z",
+        provider="internal",
+        model="flat",
+        input_tokens=10_000_000,
+        output_tokens=0,
+        tags={},
+    )
+    ingest(worked, [untagged])  # attributed to NEWC, the central bucket now
+    november = draft_statements(worked, NOV)
+    lines = StatementLine.objects.filter(statement__period=november, kind="adjustment")
+    # October's central bucket (CENTRAL) carries it at cost, as October would have
+    assert [(x.statement.unit.code, x.amount) for x in lines] == [("CENTRAL", Decimal("10.00"))]
+
+
+def test_drafts_made_before_the_checks_existed_must_be_regenerated(worked):  # noqa: ANN001
+    billing = draft_statements(worked, OCT)
+    BillingPeriod.objects.filter(pk=billing.pk).update(inputs={})
+    with pytest.raises(CloseError, match="generated before these checks existed"):
+        issue_statements(worked, OCT)

@@ -687,12 +687,45 @@ def test_the_zip_waits_for_the_workers_when_many_pdfs_are_missing(
     assert response.status_code == 302
     page = text(c.get(response["Location"]))
     assert (
-        "0 of 4 PDFs are ready; the workers are rendering the other 4 (1 failed before and "
-        "were queued again)" in page
+        "0 of 4 PDFs are ready; the workers are rendering the other 4 (1 of them queued "
+        "again)" in page
     )
     # the failed one was queued again; in-process tasks rendered it at once
     assert statement_of("SUPPORT").pdf_status == "done"
     monkeypatch.setattr(views, "INLINE_PDFS", 3)  # three missing: rendered with the request
+    response = c.get(url("period-pdfs", period_id=period.pk))
+    assert response["Content-Type"] == "application/zip"
+    assert len(zipfile.ZipFile(io.BytesIO(response.content)).namelist()) == 4
+
+
+def test_the_zip_queues_failed_and_long_waiting_pdfs_again_until_they_are_ready(
+    client_for, finance, month, issued, monkeypatch, time_machine
+):  # noqa: ANN001
+    from chargeback.billing import pdf, views
+
+    c = client_for(finance)
+    period = issued(c)
+    Statement.objects.filter(period=period).update(pdf_status="failed")
+    monkeypatch.setattr(views, "INLINE_PDFS", 2)
+    real = pdf.render_pdf
+
+    def broken(statement):  # noqa: ANN001, ANN202
+        raise RuntimeError("no fonts")
+
+    monkeypatch.setattr(pdf, "render_pdf", broken)
+    assert c.get(url("period-pdfs", period_id=period.pk)).status_code == 302
+    # in-process, each queued render failed at once: none is left waiting for a task
+    assert set(Statement.objects.filter(period=period).values_list("pdf_status", flat=True)) == {
+        "failed"
+    }
+    monkeypatch.setattr(pdf, "render_pdf", real)
+    Statement.objects.filter(period=period).update(pdf_status="queued")  # a lost queue
+    assert c.get(url("period-pdfs", period_id=period.pk)).status_code == 302  # too soon
+    assert statement_of("SUPPORT").pdf_status == "queued"
+    time_machine.move_to(NOW + dt.timedelta(minutes=11), tick=False)
+    response = c.get(url("period-pdfs", period_id=period.pk))
+    assert response.status_code == 302
+    assert "4 of them queued again" in text(c.get(response["Location"]))
     response = c.get(url("period-pdfs", period_id=period.pk))
     assert response["Content-Type"] == "application/zip"
     assert len(zipfile.ZipFile(io.BytesIO(response.content)).namelist()) == 4
