@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import orjson
 from django.conf import settings
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404
@@ -81,6 +82,24 @@ def _received(request, batch: IngestBatch) -> dict:  # noqa: ANN001
     return data
 
 
+def _json_problem(body: bytes, text: str) -> str:
+    """Why a JSON body is not an array (or object) of events; "" if it is one. orjson checks the
+    usual, valid body several times faster than the standard library, which words the errors
+    (and still decides what orjson refuses but it accepts, such as NaN)."""
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            return f"Malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}."
+        except RecursionError:
+            return "The JSON is nested too deeply."
+    if not isinstance(data, list | dict):
+        return "Expected a JSON array of event objects."
+    return ""
+
+
 class UsageEvents(KeyAPIView):
     @extend_schema(
         summary="Post usage events",
@@ -141,14 +160,9 @@ class UsageEvents(KeyAPIView):
         except UnicodeDecodeError as exc:
             return _error(400, f"The body is not UTF-8 (invalid byte at offset {exc.start}).")
         if fmt == "json":
-            try:
-                data = json.loads(text)
-            except json.JSONDecodeError as exc:
-                return _error(
-                    400, f"Malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}."
-                )
-            if not isinstance(data, list | dict):
-                return _error(400, "Expected a JSON array of event objects.")
+            problem = _json_problem(body, text)
+            if problem:
+                return _error(400, problem)
         # The body is stored as it came (bytes): records are read and counted by the worker.
         batch = create_batch(
             organization=self.key.organization, payload=body, fmt=fmt, source="api",

@@ -1,5 +1,6 @@
 import datetime as dt
 import json
+import time
 from decimal import Decimal
 
 import pytest
@@ -355,3 +356,35 @@ def test_a_stale_lookup_is_caught_by_the_unique_constraint(priced_org, monkeypat
     assert (
         DailyUsage.objects.filter(organization=priced_org).aggregate(r=Sum("requests"))["r"] == 18
     )
+
+
+def test_the_scheduler_sends_batches_stored_together_in_one_message(monkeypatch):
+    sent: list[list[int]] = []
+    monkeypatch.setattr(ingest_module.process_batches_task, "delay", sent.append)
+    scheduler = ingest_module._Scheduler()
+    for batch_id in (1, 2, 3):
+        scheduler.add(batch_id)
+    deadline = time.monotonic() + 5
+    while not sent and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(ingest_module.GATHER_SECONDS)
+    assert sent == [[1, 2, 3]]
+    scheduler.add(4)
+    while len(sent) < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert sent == [[1, 2, 3], [4]]
+
+
+def test_a_failing_batch_does_not_hold_up_the_others_in_its_message(monkeypatch):
+    done: list[int] = []
+
+    def process(pk: int) -> IngestBatch:
+        if pk == 2:
+            raise RuntimeError("database went away")
+        done.append(pk)
+        return IngestBatch(pk=pk)
+
+    monkeypatch.setattr(ingest_module, "process_batch", process)
+    with pytest.raises(RuntimeError, match="database went away"):
+        ingest_module.process_batches_task.run([1, 2, 3])
+    assert done == [1, 3]
