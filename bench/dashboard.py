@@ -7,8 +7,8 @@
 1. Creates an organisation with --units units and writes a DailyUsage rollup for the current
    month and the three before it: every (day, unit, service, model, environment) that a
    month of about 10M events produces (rows, not events: dashboards read only the rollup).
-2. Logs in a finance member with Django's test client and opens the overview (month to date
-   and last 90 days) and one unit page --requests times each, reporting p50/p95 server time,
+2. Logs in a finance member with Django's test client and opens the overview (month to date,
+   last month whole, and last 90 days) and one unit page --requests times each, reporting p50/p95 server time,
    the SQL time and query count per request, and the Python CPU time per request (which other
    processes on a busy machine do not inflate; the load average is printed too).
 
@@ -149,8 +149,10 @@ def main() -> None:
     client = Client()
     client.force_login(user)
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    last_month = (dt.date.today().replace(day=1) - dt.timedelta(days=1)).strftime("%Y-%m")
     for label, url in (
-        ("overview", f"/o/{org.slug}/"),
+        ("overview, month to date", f"/o/{org.slug}/"),
+        (f"overview, last month ({last_month}, whole)", f"/o/{org.slug}/?period={last_month}"),
         ("overview, last 90 days", f"/o/{org.slug}/?period=90d"),
         ("unit page", f"/o/{org.slug}/units/{unit.pk}/spend/"),
     ):
