@@ -231,7 +231,11 @@ class QuarantinedEvent(models.Model):
 class DailyUsage(models.Model):
     """The rollup: one row per (day in the org's timezone, unit, service, provider, model, environment)."""
 
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    # No index of its own: (organization, day) serves every read, and a lone organization
+    # index tempts the planner into reading all of an organisation's days for a few of them.
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     day = models.DateField()
     unit = models.ForeignKey(BusinessUnit, on_delete=models.PROTECT, related_name="+")
     service = models.CharField(max_length=200, blank=True)
