@@ -168,16 +168,27 @@ def _edit(
                 messages.success(request, f"The policy from {saved.month} was {verb}.")
                 return redirect("allocation:policy-detail", org_slug=org.slug, policy_id=saved.pk)
         elif policy is not None:
-            preview = preview_policy(org, policy, Period.current(org))
+            preview = preview_policy(org, policy, _preview_month(org, policy))
     context = {
         "editor": editor,
         "form": editor.form,
         "formsets": editor.formsets,
         "version": version,
         "preview": preview,
+        "preview_to_date": preview is not None and preview.period == Period.current(org),
         "unit_codes": editor.unit_codes(),
     }
     return render(request, "allocation/policy_form.html", context)
+
+
+def _preview_month(org: Organization, policy: Policy) -> Period:
+    """The first month the version applies to, or this month for a version that starts later
+    (the latest usage there is)."""
+    current = Period.current(org)
+    if not policy.effective_from:
+        return current
+    month = Period.parse(policy.effective_from)
+    return month if month.first < current.first else current
 
 
 def _check_month(

@@ -129,18 +129,24 @@ class Balance:
 
 
 def _balance(request: HttpRequest, billing: BillingPeriod, statements: list[Statement]) -> Balance:
-    by_kind = dict(
-        StatementLine.objects.filter(organization=request.org, statement__period=billing)
+    # Every line amount is in the currency's minor unit, so their sums are too: quantizing
+    # removes SQLite's float noise (its SUM over decimals is a REAL), and is exact otherwise.
+    currency = request.org.currency
+    by_kind = {
+        kind: quantize(Decimal(total), currency)
+        for kind, total in StatementLine.objects.filter(
+            organization=request.org, statement__period=billing
+        )
         .values_list("kind")
         .annotate(Sum("amount"))
         .order_by()
-    )
+    }
     kinds = [
         (kind, label, by_kind.get(kind, ZERO))
         for kind, label in BALANCE_KINDS.items()
         if kind in ALWAYS_SHOWN or by_kind.get(kind)
     ]
-    usage_cost = quantize(billing.usage_cost, request.org.currency)
+    usage_cost = quantize(billing.usage_cost, currency)
     return Balance(
         usage_cost=usage_cost,
         rounding=by_kind.get("usage", ZERO) - usage_cost,
@@ -192,6 +198,10 @@ def period_detail(request: HttpRequest, org_slug: str, period_id: int) -> HttpRe
         "pdf_failed": sum(1 for s in statements if s.pdf_status == PdfStatus.FAILED),
         "today": org_today(request),
         "month_over": month.last < org_today(request),
+        # closed before its dispute deadline: the window ended with the close
+        "closed_early": billing.closed_at is not None
+        and billing.dispute_deadline is not None
+        and billing.closed_at.astimezone(request.org.tz).date() < billing.dispute_deadline,
         "month_next": month.last + dt.timedelta(days=1),
     }
     return render(request, "billing/period_detail.html", context)

@@ -547,3 +547,18 @@ def test_preview_equals_the_drafts_under_each_policy(client_for, admin, org):
     page = response.content.decode()
     assert "Preview: November 2026 to date" in page
     assert f"${preview.proposed_total:,.2f}" in page
+
+
+def test_preview_shows_the_first_month_the_version_applies_to(client_for, admin, org, time_machine):  # noqa: ANN001
+    import_prices(org, parse_prices(FLAT), actor="test", label="flat")
+    ingest(org, _flat("s", "SUP", 5))
+    time_machine.move_to(dt.datetime(2026, 12, 3, 9, 0, tzinfo=dt.UTC), tick=False)
+    proposed = form_data("2026-11", tiers=_tiers(("All", "", "0.10")), action="preview")
+    response = client_for(admin).post(url("policy-create"), proposed)
+    preview = response.context["preview"]
+    assert preview.period == NOV  # November's usage, whole: not December to date
+    assert {r.code: r.proposed for r in preview.rows if r.proposed} == {
+        "SUP": Decimal("6.25")
+    }  # 5 + 10% + 15% fee
+    page = response.content.decode()
+    assert "Preview: November 2026</h2>" in page

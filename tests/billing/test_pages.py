@@ -248,6 +248,10 @@ def test_the_close_from_opening_the_month_to_final(
     assert "Final 4 $24.10" in page
     page = text(submit(c, url("period-close", period_id=period.pk)))
     assert "September 2026 is closed: 4 statements are final." in page
+    # closed before the deadline: the window ended with the close, and nothing says open
+    assert "ended when the period was closed, 6 October 2026" in page
+    assert "ended at the close, Tue 6 Oct" in page and "open until" not in page
+    assert "4 statements · final" in page
     assert set(period.statements.values_list("status", flat=True)) == {"final"}
     page = text(submit(c, url("period-close", period_id=period.pk)))
     assert "2026-09 is already closed." in page
@@ -293,6 +297,8 @@ def test_close_page_says_when_drafts_are_out_of_date_and_when_a_month_can_be_iss
         "The drafts are out of date: the allocation policy in force for the month changed "
         "since they were generated" in page
     )
+    assert "out of date: regenerate" in page  # the first step is current again
+    assert f'href="{issue_link}"' not in body(c.get(url("period-detail", period_id=period.pk)))
     submit(c, url("period-draft", period_id=period.pk))
     assert "out of date" not in text(c.get(url("period-detail", period_id=period.pk)))
     # Back on the month's last day: drafts can be reviewed, not issued.
@@ -729,3 +735,25 @@ def test_the_zip_queues_failed_and_long_waiting_pdfs_again_until_they_are_ready(
     response = c.get(url("period-pdfs", period_id=period.pk))
     assert response["Content-Type"] == "application/zip"
     assert len(zipfile.ZipFile(io.BytesIO(response.content)).namelist()) == 4
+
+
+def test_lines_that_cancel_out_balance_on_every_database(
+    client_for, finance, month, open_and_draft
+):  # noqa: ANN001
+    """SQLite sums decimals as floats: -37.41 + 45.00 - 7.59 is 3.55e-15 there, which must not
+    show as an activity total or put the month out of balance."""
+    c = client_for(finance)
+    period = open_and_draft(c)
+    statement = statement_of("SUPPORT")
+    for position, amount in enumerate(("-37.41", "45.00", "-7.59"), start=100):
+        StatementLine.objects.create(
+            organization=statement.organization,
+            statement=statement,
+            position=position,
+            kind="activity",
+            description="activity",
+            amount=Decimal(amount),
+        )
+    page = text(c.get(url("period-detail", period_id=period.pk)))
+    assert "Balances" in page and "Out of balance" not in page
+    assert "Activity" not in page.split("Against the month's cost")[1].split("Sum of")[0]
