@@ -136,6 +136,10 @@ class Allocation:
         return next(s for s in self.statements if s.unit == code)
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
 @dataclass
 class _Draft:
     code: str
@@ -278,7 +282,9 @@ def _usage_lines(d: _Draft, unit: UnitUsage, policy: Policy, *, keep_errors: boo
         tokens = m.input_tokens + m.output_tokens
         requests = m.requests if keep_errors else m.requests - m.errors
         quantity = Decimal(requests if policy.charge_basis in ("request", "task") else tokens)
-        described = f"{m.provider}/{m.model}: {tokens:,} tokens, {m.requests:,} requests"
+        described = (
+            f"{m.provider}/{m.model}: {_count(tokens, 'token')}, {_count(m.requests, 'request')}"
+        )
         if not keep_errors and m.errors:
             described += f" ({m.errors:,} failed, charged to the platform)"
         d.exact.append(
@@ -305,7 +311,7 @@ def _own(d: _Draft, unit: UnitUsage, policy: Policy, *, activity: bool, central:
                     Line(
                         "usage",
                         f"Failed and retried requests of {unit.code}: {m.provider}/{m.model}, "
-                        f"{m.errors:,} requests",
+                        f"{_count(m.errors, 'request')}",
                         m.error_cost,
                         Decimal(m.errors),
                         None,

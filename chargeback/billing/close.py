@@ -235,7 +235,10 @@ def stale_reasons(
     reasons = []
     cost, requests = month_totals(organization, period) if usage else (None, None)
     if usage and (cost != billing.usage_cost or requests != billing.requests):
-        reasons.append(f"the month's usage changed ({requests - billing.requests:+,} requests)")
+        delta = requests - billing.requests
+        reasons.append(
+            f"the month's usage changed ({delta:+,} request{'' if abs(delta) == 1 else 's'})"
+        )
     if billing.policy != policy_doc(policy_for(organization, period)):
         reasons.append("the allocation policy in force for the month changed")
     now = draft_inputs(organization, period)

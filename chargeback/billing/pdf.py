@@ -11,6 +11,7 @@ from itertools import zip_longest
 from django.core.files.base import ContentFile
 from django.template.loader import render_to_string
 
+from chargeback.billing import display
 from chargeback.billing.models import PdfStatus, Statement
 
 LOGO_TYPES = {"image/png", "image/jpeg", "image/svg+xml", "image/gif"}
@@ -24,7 +25,7 @@ def statement_html(statement: Statement) -> str:
             "statement": statement,
             "org": org,
             "unit": statement.unit,
-            "lines": list(statement.lines.all()),
+            "lines": _lines(statement),
             "evidence": statement.evidence or {},
             # top services and top models side by side, one table row each
             "evidence_rows": list(
@@ -37,6 +38,15 @@ def statement_html(statement: Statement) -> str:
             "logo": _logo_data_uri(org),
         },
     )
+
+
+def _lines(statement: Statement) -> list:
+    lines = list(statement.lines.all())
+    for line in lines:
+        line.quantity_text = display.quantity_text(
+            line.kind, line.quantity, line.unit_price, statement.currency
+        )
+    return lines
 
 
 def render_pdf(statement: Statement) -> bytes:

@@ -18,7 +18,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET
 
-from chargeback.billing import close, documents, pdf
+from chargeback.billing import close, display, documents, pdf
 from chargeback.billing.forms import DEFAULT_SORT, SORTS, StatementFilterForm
 from chargeback.billing.models import PdfStatus, Statement, StatementLine, StatementStatus
 from chargeback.billing.queries import visible_statements
@@ -128,12 +128,9 @@ def statement_list(request: HttpRequest, org_slug: str) -> HttpResponse:
     return render(request, "billing/statement_list.html", context)
 
 
-def _quantity(value: Decimal | None) -> str:
-    if value is None:
-        return ""
-    if value == value.to_integral_value():
-        return f"{int(value):,}"
-    return f"{value.quantize(Decimal('0.0001')).normalize():,f}"
+def _display(line: StatementLine, currency: str) -> None:
+    line.quantity_text = display.quantity_text(line.kind, line.quantity, line.unit_price, currency)
+    line.unit_price_text = display.unit_price_text(line.kind, line.quantity, line.unit_price)
 
 
 def _evidence(data: dict) -> dict:
@@ -156,7 +153,7 @@ def statement_detail(request: HttpRequest, org_slug: str, statement_id: int) -> 
     statement = _statement(request, statement_id)
     lines = list(statement.lines.all())
     for line in lines:
-        line.quantity_text = _quantity(line.quantity)
+        _display(line, statement.currency)
     line_sum = sum((line.amount for line in lines), ZERO)
     context = {
         "statement": statement,
@@ -263,7 +260,7 @@ def line_events(
     line = get_object_or_404(
         StatementLine, organization=request.org, statement=statement, pk=line_id
     )
-    line.quantity_text = _quantity(line.quantity)
+    _display(line, statement.currency)
     context = {"statement": statement, "line": line, "events": None}
     if line.provider_model:
         context.update(_events(request, statement, *line.provider_model))

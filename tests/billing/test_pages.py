@@ -272,7 +272,7 @@ def test_issue_is_refused_when_usage_changed_since_the_drafts(
     page = text(c.get(url("period-detail", period_id=period.pk)))
     assert "Usage changed since the drafts: the month now costs $16.00" in page
     page = text(c.get(url("period-issue", period_id=period.pk)))
-    assert "are out of date" in page and "usage changed (+1 requests)" in page
+    assert "are out of date" in page and "usage changed (+1 request)" in page
     assert "Issue 4 statements" not in page
     page = text(submit(c, url("period-issue", period_id=period.pk)))
     assert "The drafts for 2026-09 are out of date" in page
@@ -471,10 +471,10 @@ def test_statement_page_shows_header_lines_evidence_and_checksum(
     assert "Open until Tuesday 13 October 2026" in page
     assert "Lines sum to the total" in page
     assert (
-        "1 Usage internal/flat: 3,000,000 tokens, 3 requests 3,000,000 0.000001 $3.00 "
-        "2 Usage internal/premium: 500,000 tokens, 1 requests 500,000 0.00001 $5.00 "
-        "3 Tier markup Tier markup: Experimental (50%) 8 0.5 $4.00 "
-        "4 Platform fee Platform fee (15% of usage cost) 8 0.15 $1.20 "
+        "1 Usage internal/flat: 3,000,000 tokens, 3 requests 3,000,000 1 per 1M $3.00 "
+        "2 Usage internal/premium: 500,000 tokens, 1 request 500,000 10 per 1M $5.00 "
+        "3 Tier markup Tier markup: Experimental (50%) $8.00 50% $4.00 "
+        "4 Platform fee Platform fee (15% of usage cost) $8.00 15% $1.20 "
         "Total $13.20"
     ) in page
     assert "Change +$7.00 (+700.0%)" in page
