@@ -12,6 +12,7 @@ from decimal import Decimal
 from chargeback.money import format_money
 
 RATE_KINDS = frozenset({"markup", "platform_fee", "discount"})
+MONEY_BASE_KINDS = RATE_KINDS | {"allowance"}  # their quantity is an amount of money
 PER_MILLION_FROM = 1000  # a usage line with at least this many units is priced per 1M
 
 
@@ -20,7 +21,7 @@ def quantity_text(
 ) -> str:
     if quantity is None:
         return ""
-    if kind in RATE_KINDS and unit_price is not None:
+    if kind in MONEY_BASE_KINDS:
         return format_money(quantity, currency)
     if quantity == quantity.to_integral_value():
         return f"{int(quantity):,}"

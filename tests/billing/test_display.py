@@ -15,6 +15,7 @@ from chargeback.billing.display import quantity_text, unit_price_text
         ("markup", D("240.031"), D("0.2"), ("$240.03", "20%")),
         ("platform_fee", D("8"), D("0.15"), ("$8.00", "15%")),
         ("discount", D("2562.65"), D("-0.4"), ("$2,562.65", "-40%")),
+        ("allowance", D("240.031"), None, ("$240.03", "")),
         (
             "usage",
             D("1042565315"),

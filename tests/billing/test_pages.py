@@ -584,9 +584,10 @@ def test_a_usage_line_drills_down_to_its_events(
     ]
     page = text(c.get(events_url))
     assert "Requests 3" in page and "Priced cost $3.00" in page
-    assert "2026-09-01 00:30:00" in page  # eu-1 in the organisation's timezone
+    assert "1 Sep 00:30:00" in page  # eu-1 in the organisation's timezone
     assert "eu-chat" in page and "triage" in page and "team_tag" in page
-    assert "eu-1 2026-09-01 00:30:00 eu-chat triage 1,000,000 0 1 team_tag v1 test prices" in page
+    assert "eu-1 1 Sep 00:30:00 eu-chat · triage 1,000,000 0 1 team_tag v1" in page
+    assert "Price book version 1: test prices" in body(c.get(events_url))
 
     monkeypatch.setattr(statement_views, "EVENTS_PER_PAGE", 2)
     html = body(c.get(events_url))
