@@ -44,6 +44,7 @@ from decimal import ROUND_FLOOR, Decimal, localcontext
 
 from chargeback.allocation.policy import Policy, Pool, Tier
 from chargeback.money import check_currency, distribute, minor_units, quantize
+from chargeback.wording import plural
 
 ZERO = Decimal(0)
 KINDS = (
@@ -134,10 +135,6 @@ class Allocation:
 
     def statement(self, code: str) -> Statement:
         return next(s for s in self.statements if s.unit == code)
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n:,} {noun}{'' if n == 1 else 's'}"
 
 
 @dataclass
@@ -283,7 +280,7 @@ def _usage_lines(d: _Draft, unit: UnitUsage, policy: Policy, *, keep_errors: boo
         requests = m.requests if keep_errors else m.requests - m.errors
         quantity = Decimal(requests if policy.charge_basis in ("request", "task") else tokens)
         described = (
-            f"{m.provider}/{m.model}: {_count(tokens, 'token')}, {_count(m.requests, 'request')}"
+            f"{m.provider}/{m.model}: {plural(tokens, 'token')}, {plural(m.requests, 'request')}"
         )
         if not keep_errors and m.errors:
             described += f" ({m.errors:,} failed, charged to the platform)"
@@ -311,7 +308,7 @@ def _own(d: _Draft, unit: UnitUsage, policy: Policy, *, activity: bool, central:
                     Line(
                         "usage",
                         f"Failed and retried requests of {unit.code}: {m.provider}/{m.model}, "
-                        f"{_count(m.errors, 'request')}",
+                        f"{plural(m.errors, 'request')}",
                         m.error_cost,
                         Decimal(m.errors),
                         None,

@@ -44,6 +44,7 @@ from chargeback.tenancy.models import Organization
 from chargeback.units.models import BusinessUnit
 from chargeback.usage.models import QuarantinedEvent
 from chargeback.usage.spend import Period
+from chargeback.wording import plural
 
 ZERO = Decimal(0)
 logger = logging.getLogger(__name__)
@@ -61,7 +62,8 @@ class QuarantineWarning:
 
     def __str__(self) -> str:
         return (
-            f"{self.count:,} event(s) for this month are still in quarantine "
+            f"{plural(self.count, 'event')} for this month {'is' if self.count == 1 else 'are'} "
+            "still in quarantine "
             f"({self.tokens:,} tokens, not yet priced or billed): fix or discard them first, "
             "or they will reach a later month as adjustments"
         )

@@ -14,6 +14,7 @@ from chargeback.billing.models import OutcomeCount
 from chargeback.billing.outcomes import OutcomeError, import_outcomes, parse_records, read_csv
 from chargeback.tenancy.permissions import org_permission
 from chargeback.units.models import BusinessUnit
+from chargeback.wording import plural
 
 PAGE_SIZE = 50
 MAX_BYTES = 2_000_000
@@ -145,7 +146,7 @@ def _confirm(request: HttpRequest) -> HttpResponse:
         return _preview(request, text)
     messages.success(
         request,
-        f"Imported {result.total:,} outcome count(s): {result.created:,} new, "
+        f"Imported {plural(result.total, 'outcome count')}: {result.created:,} new, "
         f"{result.updated:,} replaced, {result.unchanged:,} unchanged.",
     )
     return redirect("billing:outcome-list", org_slug=request.org.slug)

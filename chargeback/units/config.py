@@ -65,7 +65,6 @@ from chargeback.units.config_format import (
     account_doc,
     key_doc,
     kind_of,
-    plural,
     service_doc,
     unit_doc,
 )
@@ -80,6 +79,7 @@ from chargeback.units.models import (
 )
 from chargeback.units.queries import tree_rows
 from chargeback.units.structure import save_entity
+from chargeback.wording import plural
 
 __all__ = [
     "FORMATS",

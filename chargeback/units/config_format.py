@@ -238,7 +238,3 @@ def show(value: Any) -> str:
     text = str(value)
     plain = text and all(c.isalnum() or c in "-_.@/+" for c in text)
     return text if plain else json.dumps(text, ensure_ascii=False)
-
-
-def plural(n: int, noun: str) -> str:
-    return f"{n} {noun}{'' if n == 1 else 's'}"

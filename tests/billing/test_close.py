@@ -241,7 +241,7 @@ def test_quarantined_events_of_the_month_are_warned_with_their_amount(worked):  
     ingest(worked, [event("q1", model="no-such-model", occurred_at="2026-10-09T08:00:00Z")])
     warning = quarantine_warning(worked, OCT)
     assert warning is not None and warning.count == 1 and warning.tokens == 1500
-    assert "1 event(s)" in str(warning)
+    assert "1 event for this month is still in quarantine" in str(warning)
     assert quarantine_warning(worked, NOV) is None
 
 

@@ -153,7 +153,7 @@ def test_upload_previews_then_confirms_with_a_message(client_for, finance, org):
     text = preview.context["confirm"].initial["text"]
     done = client.post(url("outcome-upload"), {"text": text}, follow=True)
     assert done.redirect_chain[-1][0] == url("outcome-list")
-    assert "Imported 2 outcome count(s): 1 new, 1 replaced, 0 unchanged." in done.content.decode()
+    assert "Imported 2 outcome counts: 1 new, 1 replaced, 0 unchanged." in done.content.decode()
     assert stored(org) == {
         ("SUP", "2026-10", "resolved_ticket"): (120, "upload"),
         ("SALES", "2026-10", "draft"): (7, "upload"),

@@ -202,7 +202,7 @@ def test_the_close_from_opening_the_month_to_final(
     assert "September 2026 is open for closing." in page
     assert "Usage cost of the month $15.00" in page
     assert "No draft statements yet" in page
-    assert "1 event(s) for this month are still in quarantine" in page
+    assert "1 event for this month is still in quarantine" in page
 
     response = submit(c, url("period-draft", period_id=period.pk))
     page = text(response)
