@@ -428,7 +428,7 @@ def late_adjustments(
         # The month is re-run as it was issued: the units it billed and its central bucket,
         # whatever has been archived, added or moved since.
         central = (
-            Statement.objects.filter(period=earlier, central=True)
+            Statement.objects.filter(organization=organization, period=earlier, central=True)
             .values_list("unit__code", flat=True)
             .first()
         )
@@ -517,7 +517,7 @@ def issue_statements(
         )
         _mark_reconciled(billing, earlier)
         ids = list(Statement.objects.filter(period=billing).values_list("pk", flat=True))
-        transaction.on_commit(lambda: queue_pdfs(ids))
+        transaction.on_commit(lambda: queue_pdfs(organization, ids))
     return billing
 
 
@@ -556,7 +556,7 @@ def _mark_reconciled(billing: BillingPeriod, earlier: list[BillingPeriod]) -> No
             period.save(update_fields=["reconciled_cost", "reconciled_requests"])
 
 
-def queue_pdfs(ids: list[int]) -> int:
+def queue_pdfs(organization: Organization, ids: list[int]) -> int:
     """Queue the statements' PDFs; returns how many were queued. A statement is marked QUEUED
     only as it is queued, and FAILED if queueing it fails (the broker is down; in-process, the
     render itself failed), so none is left waiting for a task that does not exist."""
@@ -564,16 +564,14 @@ def queue_pdfs(ids: list[int]) -> int:
 
     queued = 0
     for pk in ids:
-        Statement.objects.filter(pk=pk).exclude(pdf_status=PdfStatus.DONE).update(
-            pdf_status=PdfStatus.QUEUED
-        )
+        mine = Statement.objects.filter(organization=organization, pk=pk)
+        if not mine.exclude(pdf_status=PdfStatus.DONE).update(pdf_status=PdfStatus.QUEUED):
+            continue  # rendered meanwhile (or not this organisation's)
         try:
             render_statement_pdf.delay(pk)
         except Exception:
             logger.exception("the PDF of statement %s could not be queued", pk)
-            Statement.objects.filter(pk=pk, pdf_status=PdfStatus.QUEUED).update(
-                pdf_status=PdfStatus.FAILED
-            )
+            mine.filter(pdf_status=PdfStatus.QUEUED).update(pdf_status=PdfStatus.FAILED)
             continue
         queued += 1
     return queued

@@ -43,6 +43,7 @@ from chargeback.tenancy.permissions import org_permission
 from chargeback.units.attribution import CENTRAL
 from chargeback.usage.models import DailyUsage
 from chargeback.usage.spend import Period
+from chargeback.wording import plural
 
 logger = logging.getLogger(__name__)
 PAGE_SIZE = 50
@@ -304,26 +305,22 @@ def period_issue(request: HttpRequest, org_slug: str, period_id: int) -> HttpRes
             billing = close.issue_statements(request.org, _month(billing), actor=request.user)
         except close.CloseError as exc:
             messages.error(request, str(exc))
-        except Exception:
-            # Issued and committed, but rendering a PDF after commit failed (eager mode):
-            # the statements stand; their PDFs are rendered on download.
-            billing.refresh_from_db()
-            if billing.state == PeriodState.OPEN:
-                raise
-            logger.exception("PDF rendering after issuing %s failed", billing)
-            messages.warning(
-                request,
-                f"{billing.title} was issued, but some PDFs could not be rendered yet. A "
-                "statement's PDF is rendered when it is downloaded; downloading them all queues "
-                "the failed ones again.",
-            )
         else:
             count = billing.statements.count()
             messages.success(
                 request,
-                f"Issued {count} statement{'s' if count != 1 else ''} for {billing.title}. "
+                f"Issued {plural(count, 'statement')} for {billing.title}. "
                 f"Disputes are open until {billing.dispute_deadline:%A %-d %B %Y}.",
             )
+            # With in-process tasks the PDFs were rendered just now; a failed one is marked
+            # (queue_pdfs never raises) and rendered again on download.
+            failed = billing.statements.filter(pdf_status=PdfStatus.FAILED).count()
+            if failed:
+                messages.warning(
+                    request,
+                    f"{plural(failed, 'PDF')} could not be rendered yet: each is rendered again "
+                    "when downloaded, and downloading them all queues them again.",
+                )
         return redirect(_close_url(request, billing))
     blocked = close.issue_blocker(request.org, billing, _month(billing), org_today(request))
     by_mode = _by_mode(billing)
@@ -390,13 +387,9 @@ def period_pdfs(request: HttpRequest, org_slug: str, period_id: int) -> HttpResp
     if len(waiting) > INLINE_PDFS:
         # Rendering them here would outlast the request: the workers render them (failed ones,
         # and queued ones that waited too long, are queued again) and the page counts them.
-        stale = timezone.now() - PDF_QUEUE_PATIENCE
-        again = [
-            s.pk
-            for s in waiting
-            if s.pdf_status == PdfStatus.FAILED or (billing.issued_at or stale) <= stale
-        ]
-        queued = close.queue_pdfs(again)
+        waited_long = billing.issued_at <= timezone.now() - PDF_QUEUE_PATIENCE
+        again = [s.pk for s in waiting if waited_long or s.pdf_status == PdfStatus.FAILED]
+        queued = close.queue_pdfs(request.org, again)
         messages.info(
             request,
             f"{len(statements) - len(waiting)} of {len(statements)} PDFs are ready; the workers "

@@ -758,3 +758,27 @@ def test_lines_that_cancel_out_balance_on_every_database(
     page = text(c.get(url("period-detail", period_id=period.pk)))
     assert "Balances" in page and "Out of balance" not in page
     assert "Activity" not in page.split("Against the month's cost")[1].split("Sum of")[0]
+
+
+def test_issuing_when_pdfs_fail_to_render_still_issues_and_says_so(
+    client_for, finance, month, open_and_draft, submit, monkeypatch, transactional_db
+):  # noqa: ANN001
+    """Committed for real, so the in-process PDF tasks run before the view answers."""
+    from chargeback.billing import pdf
+
+    c = client_for(finance)
+    period = open_and_draft(c)
+
+    def broken(statement):  # noqa: ANN001, ANN202
+        raise RuntimeError("no fonts")
+
+    monkeypatch.setattr(pdf, "render_pdf", broken)
+    page = text(submit(c, url("period-issue", period_id=period.pk)))
+    period.refresh_from_db()
+    assert period.state == PeriodState.IN_REVIEW
+    assert "Issued 4 statements for September 2026." in page
+    assert "4 PDFs could not be rendered yet: each is rendered again when downloaded" in page
+    assert set(period.statements.values_list("pdf_status", flat=True)) == {"failed"}
+    monkeypatch.undo()
+    response = c.get(url("statement-pdf", statement_id=statement_of("SUPPORT").pk))
+    assert response.content.startswith(b"%PDF")
