@@ -164,10 +164,13 @@ def raw_copy_rate(batch_id: int) -> tuple[int, float]:
 
 def http_load(org, secret: str, requests: int, per_request: int, concurrency: int) -> None:  # noqa: ANN001
     """gunicorn as deploy/gunicorn.conf.py sets it up (threaded workers) with the settings of
-    deploy/env.example, and a Celery worker at a lower CPU priority (nice 10: processing can
-    wait, the 202 answers cannot). The load comes from one asyncio client in this process
-    (keep-alive connections, one per concurrent sender), whose own CPU time is reported. A
-    warm-up of 4 x concurrency one-event POSTs comes first and is not measured."""
+    deploy/env.example, and a Celery worker at the systemd unit's CPU priority (nice 19:
+    processing can wait, the 202 answers cannot). The load comes from one asyncio client in this
+    process, `concurrency` senders at once, whose own CPU time is reported; a sender keeps its
+    connection while the server allows (the deployed settings close it after each answer, so
+    each request connects, as it would behind a reverse proxy). A warm-up of 4 x concurrency
+    one-event POSTs comes first and is not measured. Afterwards it waits until the worker has
+    processed every batch, and counts the stored events."""
     port = 8799
     env = {
         **os.environ,
@@ -184,7 +187,7 @@ def http_load(org, secret: str, requests: int, per_request: int, concurrency: in
     worker = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "chargeback", "worker", "--pool=solo", "--loglevel=WARNING", "-n", "bench@%h"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        preexec_fn=lambda: os.nice(10),  # noqa: PLW1509 - a plain os.nice, no locks
+        preexec_fn=lambda: os.nice(19),  # noqa: PLW1509 - a plain os.nice, no locks
     )  # fmt: skip
     try:
         for _ in range(100):
@@ -255,8 +258,8 @@ def http_load(org, secret: str, requests: int, per_request: int, concurrency: in
 async def _send_all(
     port: int, secret: str, bodies: list[bytes], concurrency: int
 ) -> list[tuple[int, float, int | None]]:
-    """Send every body from `concurrency` senders, each on its own keep-alive connection (a
-    new one when the server closes it). Latency: from the request's first byte written to
+    """Send every body from `concurrency` senders, each on its own connection (kept alive while
+    the server allows; a new one when it closes). Latency: from the request's first byte written to
     the answer's last byte read."""
     pending = list(enumerate(bodies))
     pending.reverse()

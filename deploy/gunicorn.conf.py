@@ -25,20 +25,29 @@ elif os.environ.get("PORT"):
 else:
     bind = ["127.0.0.1:8000"]
 
-# Threaded workers (gthread): cores + 1 processes of GUNICORN_THREADS threads each by default. A
-# request spends much of its time waiting for PostgreSQL or Redis; a thread that waits lets
-# another run, so a burst of ingestion POSTs does not queue behind a few blocked processes, and
-# keep-alive connections from gateways are kept without holding a process. (GUNICORN_THREADS=1
-# gives the old synchronous workers.) Pages are short database reads; long work runs in Celery,
-# so a request that needs longer than `timeout` is a bug, not a reason to raise it.
+# Threaded workers (gthread): cores + 1 processes of GUNICORN_THREADS (2) threads each by default.
+# A request spends part of its time waiting for PostgreSQL, the disk or Redis; a second thread
+# runs meanwhile. Each process takes a connection only when it has a thread free
+# (worker_connections = threads), so a burst (many gateways posting at once) waits in the
+# kernel's backlog in arrival order and goes to whichever process frees up first. With more
+# connections than threads per process, one process would take a bigger share of a burst and its
+# requests would wait on its own GIL while others idle: at 50 concurrent ingestion POSTs, this
+# more than halves the p99 (bench/ingest.py). More processes or threads than this only add
+# switching on a small host. The price is no keep-alive: every request opens a
+# connection, which costs little on the loopback or from the reverse proxy (nginx opens one per
+# request to its upstream unless told otherwise). Pages are short database reads; long work runs
+# in Celery, so a request that needs longer than `timeout` is a bug, not a reason to raise it.
+# (GUNICORN_THREADS=1 gives synchronous workers.)
 workers = _int("GUNICORN_WORKERS", multiprocessing.cpu_count() + 1)
-threads = _int("GUNICORN_THREADS", 8)
+threads = _int("GUNICORN_THREADS", 2)
 worker_class = "gthread" if threads > 1 else "sync"
+worker_connections = _int("GUNICORN_WORKER_CONNECTIONS", threads)
 # Queued connections the kernel holds while every thread is busy (a burst from many gateways).
 backlog = _int("GUNICORN_BACKLOG", 2048)
 timeout = _int("GUNICORN_TIMEOUT", 60)
 graceful_timeout = _int("GUNICORN_GRACEFUL_TIMEOUT", 30)
-keepalive = _int("GUNICORN_KEEPALIVE", 5)
+# Seconds an idle connection is kept; only with GUNICORN_WORKER_CONNECTIONS above the threads.
+keepalive = _int("GUNICORN_KEEPALIVE", 0)
 # Recycle workers now and then, so a slow leak cannot grow without bound.
 max_requests = _int("GUNICORN_MAX_REQUESTS", 2000)
 max_requests_jitter = _int("GUNICORN_MAX_REQUESTS_JITTER", 200)

@@ -107,6 +107,15 @@ def test_every_route_can_be_filled():
     assert unfillable == []
 
 
+def test_tenant_routes_lie_where_the_tenant_middleware_looks():
+    """TenantMiddleware resolves only paths under ORG_PREFIXES; a route with an org_slug
+    elsewhere would run with no organisation (and 404 on every request)."""
+    from chargeback.tenancy.middleware import ORG_PREFIXES
+
+    outside = [r.template for r in TENANT_ROUTES if not ("/" + r.template).startswith(ORG_PREFIXES)]
+    assert outside == []
+
+
 BRAVO_PRICES = (
     "provider,model,effective_from,input_per_1m,output_per_1m,currency,source\n"
     "openai,bravo-secret-model,2026-01-01,1,2,EUR,bravo secret price list\n"

@@ -44,3 +44,38 @@ def test_debug_is_off_by_default():
         "manage.py", "shell", "-c", "from django.conf import settings; print(settings.DEBUG)"
     )
     assert result.stdout.strip().splitlines()[-1] == "False"
+
+
+def _gunicorn_settings(**env: str) -> dict:
+    """The deploy/gunicorn.conf.py values, read the way gunicorn reads them."""
+    import multiprocessing
+    import runpy
+    from unittest import mock
+
+    with mock.patch.dict(os.environ, env):
+        values = runpy.run_path(str(settings.BASE_DIR / "deploy" / "gunicorn.conf.py"))
+    assert values["workers"] == int(env.get("GUNICORN_WORKERS", multiprocessing.cpu_count() + 1))
+    return values
+
+
+def test_gunicorn_serves_a_burst_fairly_by_default():
+    """A process takes a connection only when it has a thread free (so a burst queues in the
+    kernel's backlog in arrival order) and, having no spare slots, keeps none alive."""
+    values = _gunicorn_settings()
+    assert (values["worker_class"], values["threads"], values["keepalive"]) == ("gthread", 2, 0)
+    assert values["worker_connections"] == values["threads"]
+    tuned = _gunicorn_settings(GUNICORN_THREADS="4", GUNICORN_WORKERS="2")
+    assert (tuned["threads"], tuned["worker_connections"]) == (4, 4)
+    assert _gunicorn_settings(GUNICORN_THREADS="1")["worker_class"] == "sync"
+
+
+def test_gunicorn_accepts_the_deployed_config():
+    result = subprocess.run(
+        [sys.executable, "-m", "gunicorn", "--check-config", "-c", "deploy/gunicorn.conf.py"],
+        cwd=settings.BASE_DIR,
+        env={**CLEAN, "SECRET_KEY": "check-" + "x" * 50},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr

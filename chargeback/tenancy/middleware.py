@@ -17,6 +17,10 @@ from django_scopes import scope
 
 from chargeback.tenancy.models import Membership
 
+# Every route with an `<org_slug>` lies under one of these (a test walks the URL patterns to keep
+# it so); other paths, the ingestion API among them, are not resolved twice.
+ORG_PREFIXES = ("/o/", "/api/v1/o/")
+
 
 class TenantMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -25,6 +29,8 @@ class TenantMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         request.org = None
         request.membership = None
+        if not request.path_info.startswith(ORG_PREFIXES):
+            return self.get_response(request)
         try:
             match = resolve(request.path_info)
         except Resolver404:

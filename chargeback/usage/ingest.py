@@ -40,6 +40,7 @@ from chargeback.pricing.books import price_index
 from chargeback.pricing.index import PriceIndex, PricePoint
 from chargeback.pricing.models import ModelAlias
 from chargeback.pricing.prices import Rates, Usage, cost
+from chargeback.sql import fetch_one
 from chargeback.tenancy.models import Organization
 from chargeback.units.attribution import Directory, Evidence, attribute
 from chargeback.units.models import GatewayKey
@@ -132,12 +133,28 @@ def create_batch(
     name = field.generate_filename(batch, f"{secrets.token_hex(12)}.{fmt}")
     content = ContentFile(payload) if isinstance(payload, bytes) else File(payload)
     batch.payload.name = field.storage.save(name, content, max_length=field.max_length)
+    _sync(field.storage, batch.payload.name)
     batch.size_bytes = (
         len(payload) if isinstance(payload, bytes) else field.storage.size(batch.payload.name)
     )
     _insert_batch(batch)
     transaction.on_commit(lambda: schedule(batch.pk))
     return batch
+
+
+def _sync(storage: Any, name: str) -> None:
+    """Flush a stored payload to disk before its batch is committed (and 202 answered), so a
+    power cut cannot leave a batch whose payload was only in the page cache. A storage without
+    local paths (object storage) is durable once saved."""
+    try:
+        path = storage.path(name)
+    except NotImplementedError:
+        return
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _insert_batch(batch: IngestBatch) -> None:
@@ -151,13 +168,11 @@ def _insert_batch(batch: IngestBatch) -> None:
     for f in fields:
         value = f.pre_save(batch, True)  # auto_now_add times, the file's name
         values.append(value.name if isinstance(value, FieldFile) else value)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {IngestBatch._meta.db_table} ({', '.join(f.column for f in fields)}) "  # noqa: S608
-            f"VALUES ({', '.join(['%s'] * len(fields))}) RETURNING id",
-            values,
-        )
-        batch.pk = cursor.fetchone()[0]
+    batch.pk = fetch_one(
+        f"INSERT INTO {IngestBatch._meta.db_table} ({', '.join(f.column for f in fields)}) "  # noqa: S608
+        f"VALUES ({', '.join(['%s'] * len(fields))}) RETURNING id",
+        values,
+    )[0]
     batch._state.adding = False
 
 

@@ -104,7 +104,14 @@ def test_oversize_payload_is_413_with_the_limit(client, key, settings):
 
 def test_keys_missing_unknown_revoked_and_foreign(client, key, org_b):
     key_obj, secret = key
-    assert client.post(URL, "[]", content_type="application/json").status_code in (401, 403)
+    missing = client.post(URL, "[]", content_type="application/json")
+    assert (missing.status_code, missing.json(), missing["WWW-Authenticate"]) == (
+        401, {"detail": "Authentication credentials were not provided."}, "Bearer",
+    )  # fmt: skip
+    basic = client.post(URL, "[]", content_type="application/json", HTTP_AUTHORIZATION="Basic abc")
+    assert (basic.status_code, basic.json()) == (
+        401, {"detail": 'Use "Authorization: Bearer <ingestion key>".'},
+    )  # fmt: skip
     assert post(client, "cbk_nothere_secret", "[]").status_code == 401
     assert post(client, secret[:-2] + "xx", "[]").json() == {
         "detail": "Invalid ingestion key: unknown key."
@@ -195,3 +202,29 @@ def test_the_202_answer_is_what_the_batch_serializer_gives(client, key):
     assert data == json.loads(json.dumps(BatchSerializer(batch).data))
     assert batch.payload.read() == ndjson([event("s1")])  # stored as sent
     assert batch.size_bytes == len(ndjson([event("s1")]))
+
+
+def test_the_payload_is_on_disk_before_the_202(client, key, monkeypatch):
+    """The stored payload is fsynced before its batch row is written (and the 202 sent)."""
+    import os
+
+    from chargeback.usage import ingest
+
+    events: list[str] = []
+    real_fsync, real_insert = os.fsync, ingest._insert_batch
+
+    def fsync(fd: int) -> None:
+        events.append("fsync " + os.readlink(f"/proc/self/fd/{fd}"))
+        real_fsync(fd)
+
+    def insert(batch) -> None:  # noqa: ANN001
+        events.append("insert " + batch.payload.path)
+        real_insert(batch)
+
+    monkeypatch.setattr(ingest.os, "fsync", fsync)
+    monkeypatch.setattr(ingest, "_insert_batch", insert)
+    _key, secret = key
+    response = post(client, secret, ndjson([event("d1")]), content_type="application/x-ndjson")
+    assert response.status_code == 202
+    path = IngestBatch.objects.get(pk=response.json()["batch_id"]).payload.path
+    assert events == [f"fsync {path}", f"insert {path}"]
