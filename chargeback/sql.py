@@ -1,11 +1,13 @@
 """One plain SQL statement on the hot path (the ingestion API's key lookup and batch insert).
 
-On PostgreSQL the statement is sent with server-side parameters and prepared on the connection
-after its first few runs (psycopg's `prepare=True`): PostgreSQL then skips parsing and planning,
-and Python skips quoting each parameter into the text (Django's psycopg cursors bind on the
-client). It runs on the connection Django manages, inside whatever transaction is open; Django's
-query log is bypassed, so keep it to statements that need no debugging aid. Elsewhere (SQLite)
-it is Django's cursor."""
+On PostgreSQL the statement is sent with server-side parameters, so Python does not quote each
+parameter into the text (Django's psycopg cursors bind on the client), and psycopg prepares it
+on the connection from its fifth run (its `prepare_threshold`; with persistent connections,
+CONN_MAX_AGE > 0): PostgreSQL then skips parsing and planning. It runs on the connection Django
+manages, inside whatever transaction is open, after the checks Django's own cursor makes
+(health check, broken transaction); Django's query log and execute wrappers do not see it, so
+keep it to hot statements that need no debugging aid. Elsewhere (SQLite) it is Django's
+cursor."""
 
 from __future__ import annotations
 
@@ -23,7 +25,9 @@ def fetch_one(sql: str, params: Sequence[Any]) -> tuple | None:
             return cursor.fetchone()
     import psycopg
 
+    connection.close_if_health_check_failed()
+    connection.validate_no_broken_transaction()
     connection.ensure_connection()
     with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(sql, params, prepare=True)
+        cursor.execute(sql, params)
         return cursor.fetchone() if cursor.description else None

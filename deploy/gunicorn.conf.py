@@ -41,13 +41,20 @@ else:
 workers = _int("GUNICORN_WORKERS", multiprocessing.cpu_count() + 1)
 threads = _int("GUNICORN_THREADS", 2)
 worker_class = "gthread" if threads > 1 else "sync"
-worker_connections = _int("GUNICORN_WORKER_CONNECTIONS", threads)
+# Behind our reverse proxy (which buffers request bodies: a slow upload holds no thread), a
+# process takes as many connections as it has threads. Bound to $PORT on all interfaces (a
+# platform's router, which may stream bodies), it keeps gunicorn's default of 1000.
+worker_connections = _int(
+    "GUNICORN_WORKER_CONNECTIONS",
+    1000 if os.environ.get("PORT") and not os.environ.get("GUNICORN_BIND") else threads,
+)
 # Queued connections the kernel holds while every thread is busy (a burst from many gateways).
 backlog = _int("GUNICORN_BACKLOG", 2048)
 timeout = _int("GUNICORN_TIMEOUT", 60)
 graceful_timeout = _int("GUNICORN_GRACEFUL_TIMEOUT", 30)
-# Seconds an idle connection is kept; only with GUNICORN_WORKER_CONNECTIONS above the threads.
-keepalive = _int("GUNICORN_KEEPALIVE", 0)
+# Seconds an idle connection is kept: 0, and always 0 when there are no connection slots beyond
+# the threads (a kept connection would take a thread's slot).
+keepalive = _int("GUNICORN_KEEPALIVE", 0) if worker_connections > threads else 0
 # Recycle workers now and then, so a slow leak cannot grow without bound.
 max_requests = _int("GUNICORN_MAX_REQUESTS", 2000)
 max_requests_jitter = _int("GUNICORN_MAX_REQUESTS_JITTER", 200)

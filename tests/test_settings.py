@@ -47,26 +47,43 @@ def test_debug_is_off_by_default():
 
 
 def _gunicorn_settings(**env: str) -> dict:
-    """The deploy/gunicorn.conf.py values, read the way gunicorn reads them."""
-    import multiprocessing
+    """The deploy/gunicorn.conf.py values for an environment holding only `env`."""
     import runpy
     from unittest import mock
 
-    with mock.patch.dict(os.environ, env):
-        values = runpy.run_path(str(settings.BASE_DIR / "deploy" / "gunicorn.conf.py"))
-    assert values["workers"] == int(env.get("GUNICORN_WORKERS", multiprocessing.cpu_count() + 1))
-    return values
+    with mock.patch.dict(os.environ, env, clear=True):
+        return runpy.run_path(str(settings.BASE_DIR / "deploy" / "gunicorn.conf.py"))
 
 
 def test_gunicorn_serves_a_burst_fairly_by_default():
     """A process takes a connection only when it has a thread free (so a burst queues in the
     kernel's backlog in arrival order) and, having no spare slots, keeps none alive."""
+    import multiprocessing
+
     values = _gunicorn_settings()
     assert (values["worker_class"], values["threads"], values["keepalive"]) == ("gthread", 2, 0)
+    assert values["workers"] == multiprocessing.cpu_count() + 1
     assert values["worker_connections"] == values["threads"]
+    assert values["bind"] == ["127.0.0.1:8000"]
     tuned = _gunicorn_settings(GUNICORN_THREADS="4", GUNICORN_WORKERS="2")
-    assert (tuned["threads"], tuned["worker_connections"]) == (4, 4)
+    assert (tuned["workers"], tuned["threads"], tuned["worker_connections"]) == (2, 4, 4)
     assert _gunicorn_settings(GUNICORN_THREADS="1")["worker_class"] == "sync"
+
+
+def test_gunicorn_keeps_connections_alive_only_with_spare_slots():
+    assert _gunicorn_settings(GUNICORN_KEEPALIVE="5")["keepalive"] == 0
+    spare = _gunicorn_settings(GUNICORN_KEEPALIVE="5", GUNICORN_WORKER_CONNECTIONS="10")
+    assert (spare["worker_connections"], spare["keepalive"]) == (10, 5)
+
+
+def test_gunicorn_on_a_platform_port_keeps_many_connections():
+    """Bound to $PORT (no buffering proxy of ours in front), slow clients must not hold every
+    thread's only slot."""
+    values = _gunicorn_settings(PORT="5000")
+    assert values["bind"] == ["0.0.0.0:5000"]
+    assert values["worker_connections"] == 1000
+    behind_proxy = _gunicorn_settings(PORT="5000", GUNICORN_BIND="127.0.0.1:9000")
+    assert behind_proxy["worker_connections"] == behind_proxy["threads"]
 
 
 def test_gunicorn_accepts_the_deployed_config():

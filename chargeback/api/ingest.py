@@ -113,6 +113,7 @@ class UsageEvents(KeyAPIView):
             202: BatchSerializer,
             400: OpenApiResponse(description="Empty, malformed or non-UTF-8 body"),
             401: OpenApiResponse(description="Missing, unknown or revoked key"),
+            411: OpenApiResponse(description="No Content-Length (a chunked body)"),
             413: OpenApiResponse(description="Payload above the limit"),
             415: OpenApiResponse(description="Unsupported content type"),
         },
@@ -157,6 +158,11 @@ def receive(request: HttpRequest, key: IngestionKey) -> JsonResponse:
     """Check a posted body (size, content type, encoding, JSON shape) and store it as a
     `received` batch: 202 with the batch, or the error that names what is wrong."""
     limit = settings.INGEST_MAX_BYTES
+    if not request.META.get("CONTENT_LENGTH") and request.META.get("HTTP_TRANSFER_ENCODING"):
+        return _error(
+            status.HTTP_411_LENGTH_REQUIRED,
+            "Send the body with a Content-Length header: chunked transfer encoding is not read.",
+        )
     declared = request.META.get("CONTENT_LENGTH") or "0"
     if declared.isdigit() and int(declared) > limit:
         return _error(

@@ -132,8 +132,9 @@ def create_batch(
     field = IngestBatch._meta.get_field("payload")
     name = field.generate_filename(batch, f"{secrets.token_hex(12)}.{fmt}")
     content = ContentFile(payload) if isinstance(payload, bytes) else File(payload)
+    new_folder = not field.storage.exists(os.path.dirname(name))
     batch.payload.name = field.storage.save(name, content, max_length=field.max_length)
-    _sync(field.storage, batch.payload.name)
+    _sync(field.storage, batch.payload.name, new_folder=new_folder)
     batch.size_bytes = (
         len(payload) if isinstance(payload, bytes) else field.storage.size(batch.payload.name)
     )
@@ -142,19 +143,24 @@ def create_batch(
     return batch
 
 
-def _sync(storage: Any, name: str) -> None:
+def _sync(storage: Any, name: str, *, new_folder: bool = False) -> None:
     """Flush a stored payload to disk before its batch is committed (and 202 answered), so a
-    power cut cannot leave a batch whose payload was only in the page cache. A storage without
-    local paths (object storage) is durable once saved."""
+    power cut cannot leave a batch whose payload was only in the page cache: the file, the
+    folder's entry for it and, when the folder is new (an organisation's first batch), the
+    parent's entry for the folder. A storage without local paths (object storage) is durable
+    once saved."""
     try:
         path = storage.path(name)
     except NotImplementedError:
         return
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    folder = os.path.dirname(path)
+    paths = [path, folder, os.path.dirname(folder)] if new_folder else [path, folder]
+    for each in paths:
+        fd = os.open(each, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def _insert_batch(batch: IngestBatch) -> None:

@@ -86,6 +86,24 @@ def test_bad_bodies_get_clear_errors_and_store_nothing(
     assert IngestBatch.objects.count() == 0
 
 
+def test_a_chunked_body_is_411_not_an_empty_body(key):
+    """Django reads no body without a Content-Length; a streaming client is told why."""
+    from django.test import RequestFactory
+
+    from chargeback.api.ingest import UsageEvents
+
+    _key, secret = key
+    request = RequestFactory().generic(
+        "POST", URL, b"", content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {secret}",
+        HTTP_TRANSFER_ENCODING="chunked",
+    )  # fmt: skip
+    request.META.pop("CONTENT_LENGTH", None)
+    response = UsageEvents.as_view()(request)
+    assert response.status_code == 411
+    assert "Content-Length" in json.loads(response.content)["detail"]
+    assert IngestBatch.objects.count() == 0
+
+
 def test_json_the_standard_library_accepts_is_still_taken(client, key):
     _key, secret = key  # NaN: refused by orjson, read by json (and then by the worker)
     response = post(client, secret, '[{"request_id": "nan1", "input_tokens": NaN}]')
@@ -204,12 +222,14 @@ def test_the_202_answer_is_what_the_batch_serializer_gives(client, key):
     assert batch.size_bytes == len(ndjson([event("s1")]))
 
 
-def test_the_payload_is_on_disk_before_the_202(client, key, monkeypatch):
-    """The stored payload is fsynced before its batch row is written (and the 202 sent)."""
+def test_the_payload_is_on_disk_before_the_202(client, key, monkeypatch, settings, tmp_path):
+    """The stored payload, its folder's entry and (for a new folder) the parent's entry are
+    fsynced before the batch row is written (and the 202 sent)."""
     import os
 
     from chargeback.usage import ingest
 
+    settings.MEDIA_ROOT = str(tmp_path)  # an empty media folder: the first batch makes its own
     events: list[str] = []
     real_fsync, real_insert = os.fsync, ingest._insert_batch
 
@@ -224,7 +244,22 @@ def test_the_payload_is_on_disk_before_the_202(client, key, monkeypatch):
     monkeypatch.setattr(ingest.os, "fsync", fsync)
     monkeypatch.setattr(ingest, "_insert_batch", insert)
     _key, secret = key
-    response = post(client, secret, ndjson([event("d1")]), content_type="application/x-ndjson")
-    assert response.status_code == 202
-    path = IngestBatch.objects.get(pk=response.json()["batch_id"]).payload.path
-    assert events == [f"fsync {path}", f"insert {path}"]
+    paths = []
+    for rid in ("d1", "d2"):
+        response = post(client, secret, ndjson([event(rid)]), content_type="application/x-ndjson")
+        assert response.status_code == 202
+        paths.append(IngestBatch.objects.get(pk=response.json()["batch_id"]).payload.path)
+    first, second = paths
+    folder = os.path.dirname(first)
+    assert first.startswith(str(tmp_path)) and os.path.dirname(second) == folder
+    assert events == [
+        f"fsync {first}", f"fsync {folder}", f"fsync {os.path.dirname(folder)}", f"insert {first}",
+        f"fsync {second}", f"fsync {folder}", f"insert {second}",
+    ]  # fmt: skip
+
+
+def test_other_methods_still_go_through_drf(client, key):
+    _key, secret = key
+    get = client.get(URL, HTTP_AUTHORIZATION=f"Bearer {secret}")
+    assert get.status_code == 405 and "POST" in get["Allow"]
+    assert client.options(URL).status_code == 401
