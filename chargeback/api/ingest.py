@@ -19,6 +19,7 @@ from rest_framework.views import APIView
 from chargeback.api.auth import NOT_AUTHENTICATED, IngestionKeyAuthentication, key_from_header
 from chargeback.usage.ingest import create_batch
 from chargeback.usage.models import IngestBatch, IngestionKey
+from chargeback.wording import json_problem
 
 CONTENT_TYPES = {
     "application/json": "json",
@@ -92,7 +93,9 @@ def _json_problem(body: bytes, text: str) -> str:
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
-            return f"Malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}."
+            return (
+                f"Malformed JSON at line {exc.lineno}, column {exc.colno}: {json_problem(exc.msg)}."
+            )
         except RecursionError:
             return "The JSON is nested too deeply."
     if not isinstance(data, list | dict):

@@ -17,6 +17,7 @@ from chargeback.api.serializers import (
     OutcomeRecordSerializer,
 )
 from chargeback.billing.outcomes import OutcomeError, import_outcomes, parse_records
+from chargeback.wording import json_problem
 
 
 def _error(code: int, detail: str) -> Response:
@@ -74,7 +75,8 @@ class Outcomes(KeyAPIView):
             return _error(400, f"The body is not UTF-8 (invalid byte at offset {exc.start}).")
         except json.JSONDecodeError as exc:
             return _error(
-                400, f"Malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}."
+                400,
+                f"Malformed JSON at line {exc.lineno}, column {exc.colno}: {json_problem(exc.msg)}.",
             )
         if isinstance(data, dict):
             data = [data]

@@ -24,6 +24,7 @@ from chargeback.pricing.index import PriceIndex, PricePoint
 from chargeback.pricing.models import RATE_FIELDS, ModelAlias, ModelPrice, PriceVersion
 from chargeback.pricing.prices import Rates
 from chargeback.tenancy.models import Organization
+from chargeback.wording import json_problem
 
 COLUMNS = [
     "provider", "model", "effective_from", "input_per_1m", "output_per_1m", "cached_input_per_1m",
@@ -139,7 +140,9 @@ def parse_prices(text: str, fmt: str = "csv") -> list[PriceRow]:
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise PriceFileError([f"line {exc.lineno}: invalid JSON ({exc.msg})"]) from exc
+            raise PriceFileError(
+                [f"line {exc.lineno}: invalid JSON ({json_problem(exc.msg)})"]
+            ) from exc
         if isinstance(data, dict):
             data = data.get("prices")
         if not isinstance(data, list):

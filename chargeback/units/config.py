@@ -79,7 +79,7 @@ from chargeback.units.models import (
 )
 from chargeback.units.queries import tree_rows
 from chargeback.units.structure import save_entity
-from chargeback.wording import plural
+from chargeback.wording import json_problem, plural
 
 __all__ = [
     "FORMATS",
@@ -197,7 +197,9 @@ def _parse_json(text: str) -> Any:
     try:
         return json.loads(text, object_pairs_hook=pairs)
     except json.JSONDecodeError as exc:
-        raise ConfigError([f"line {exc.lineno}, column {exc.colno}: {exc.msg}"]) from None
+        raise ConfigError(
+            [f"line {exc.lineno}, column {exc.colno}: {json_problem(exc.msg)}"]
+        ) from None
 
 
 # Applying ----------------------------------------------------------------------------------

@@ -107,6 +107,14 @@ def load_context(organization: Organization, batch: IngestBatch | None = None) -
     )
 
 
+def check_record(organization: Organization, record: dict[str, Any]) -> list[Reason]:
+    """What would quarantine this one record now (validation, model name, price), as the
+    pipeline words it; [] if it would go through. Not checked: whether its request_id is
+    already stored (a duplicate or a conflicting one), which only the write decides."""
+    prepared = _validate_chunk(load_context(organization), [(1, record)])
+    return prepared.quarantined[0][3] if prepared.quarantined else []
+
+
 # Creating batches ----------------------------------------------------------------------------
 
 

@@ -16,6 +16,7 @@ from chargeback.audit.log import record
 from chargeback.tenancy.models import Organization
 from chargeback.usage.ingest import create_batch
 from chargeback.usage.models import IngestBatch, QuarantinedEvent, QuarantineStatus
+from chargeback.wording import json_problem
 
 
 def fix_record(*, item: QuarantinedEvent, raw: str, actor: Any) -> QuarantinedEvent:
@@ -24,7 +25,9 @@ def fix_record(*, item: QuarantinedEvent, raw: str, actor: Any) -> QuarantinedEv
         obj = json.loads(raw)
     except json.JSONDecodeError as exc:
         raise ValidationError(
-            {"raw": f"not valid JSON (line {exc.lineno}, column {exc.colno}): {exc.msg}"}
+            {
+                "raw": f"not valid JSON (line {exc.lineno}, column {exc.colno}): {json_problem(exc.msg)}"
+            }
         ) from exc
     if not isinstance(obj, dict):
         raise ValidationError({"raw": "must be one JSON object"})

@@ -3,6 +3,7 @@ actions (one record, a selection, or every open record with a reason)."""
 
 from __future__ import annotations
 
+import json
 import re
 from urllib.parse import urlencode
 
@@ -17,6 +18,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from chargeback.tenancy.permissions import org_permission
 from chargeback.usage.forms import DiscardForm, FixForm
+from chargeback.usage.ingest import check_record
 from chargeback.usage.models import IngestBatch, QuarantinedEvent, QuarantineStatus
 from chargeback.usage.quarantine import discard, fix_record, replay
 
@@ -115,11 +117,24 @@ def quarantine_fix(request: HttpRequest, org_slug: str, quarantine_id: int) -> H
         except ValidationError as exc:
             form.add_error("raw", exc.message_dict.get("raw", exc.messages))
         else:
-            if "replay" in request.POST:
+            problems = check_record(request.org, json.loads(item.raw))
+            if not problems and "replay" in request.POST:
                 batch = replay(organization=request.org, items=[item], actor=request.user)
                 return _after_replay(request, batch, 1)
-            messages.success(request, "The record was saved. Replay it when it is ready.")
-            return redirect(detail)
+            if not problems:
+                messages.success(request, "The record was saved. Replay it when it is ready.")
+                return redirect(detail)
+            # Saved, but a replay would only quarantine it again: say why, on the form.
+            for reason in problems:
+                form.add_error("raw", f"{reason.field}: {reason.problem}")
+            replaying = "replay" in request.POST
+            messages.warning(
+                request,
+                "Your change was saved, but the record would still be quarantined"
+                + (", so it was not replayed" if replaying else "")
+                + ". Fix what is listed below, or fix the cause (a price, an alias, a key "
+                "mapping) and replay it then.",
+            )
     return render(request, "usage/quarantine_detail.html", {"item": item, "form": form})
 
 

@@ -15,6 +15,8 @@ from typing import IO, Any
 
 import orjson
 
+from chargeback.wording import json_problem
+
 FORMATS = ("json", "ndjson", "csv", "otel", "litellm")
 MAX_JSON_DOCUMENT = 64 * 1024 * 1024
 CSV_REQUIRED = ("request_id", "occurred_at", "provider", "model", "input_tokens", "output_tokens")
@@ -143,14 +145,14 @@ def _ndjson_line(number: int, line: bytes) -> Iterator[Record]:
         )
         return
     try:
-        obj = json.loads(text)
+        obj = json.loads(text.rstrip("\r\n"))  # a column on this line, not "line 2, column 1"
     except json.JSONDecodeError as exc:
         yield (
             number,
             RecordError(
                 text.rstrip("\n"),
                 "record",
-                f"malformed JSON at line {number}, column {exc.colno}: {exc.msg}",
+                f"malformed JSON at line {number}, column {exc.colno}: {json_problem(exc.msg)}",
             ),
         )
         return
@@ -236,7 +238,7 @@ def _load_json(stream: IO[bytes]) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise PayloadError(
-            f"malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
+            f"malformed JSON at line {exc.lineno}, column {exc.colno}: {json_problem(exc.msg)}"
         ) from exc
 
 

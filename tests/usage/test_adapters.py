@@ -204,6 +204,21 @@ def test_ndjson_reads_what_the_json_module_reads():
     ]
 
 
+def test_a_broken_ndjson_line_names_its_own_line_and_column():
+    """A line cut short is reported where it ends (not as "line 2, column 1" of the text with
+    its newline), and the standard library's dangling wording reads as a sentence."""
+    data = b'{"request_id": "a", "provider": "openai"\n{"request_id": "b\tc"}\n'
+    problems = [(n, r.problem) for n, r in read_records(io.BytesIO(data), "ndjson")]
+    assert problems == [
+        (1, "malformed JSON at line 1, column 41: Expecting ',' delimiter"),
+        (
+            2,
+            "malformed JSON at line 2, column 18: Invalid control character (a raw tab or line "
+            "break inside a string)",
+        ),
+    ]
+
+
 def test_nul_characters_are_quarantined_not_lost(priced_org):
     """PostgreSQL text cannot hold NUL: such records are quarantined with a clear reason."""
     lines = (

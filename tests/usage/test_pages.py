@@ -447,6 +447,40 @@ def test_fix_a_record_then_replay_it(
     assert UsageEvent.objects.get(request_id="q-1").input_tokens == 50
 
 
+def test_a_fix_that_would_fail_again_is_saved_but_not_replayed(client_for, finance, quarantined):  # noqa: ANN001
+    web = client_for(finance)
+    q = item("q-1")
+    still_bad = {
+        **json.loads(q.raw),
+        "input_tokens": 50,
+        "model": "nonesuch-9",
+        "output_tokens": -3,
+    }
+    response = web.post(
+        url("quarantine-fix", quarantine_id=q.pk), {"raw": json.dumps(still_bad), "replay": "1"}
+    )
+    assert response.status_code == 200
+    errors = response.context["form"].errors["raw"]
+    assert any(e.startswith("output_tokens:") for e in errors), errors
+    assert messages_of(response) == [
+        "Your change was saved, but the record would still be quarantined, so it was not "
+        "replayed. Fix what is listed below, or fix the cause (a price, an alias, a key mapping) "
+        "and replay it then."
+    ]
+    q.refresh_from_db()
+    assert (q.status, json.loads(q.raw)["output_tokens"]) == ("open", -3)
+    assert IngestBatch.objects.filter(source="replay").count() == 0
+
+    no_price = {**still_bad, "output_tokens": 5}
+    response = web.post(
+        url("quarantine-fix", quarantine_id=q.pk), {"raw": json.dumps(no_price), "replay": "1"}
+    )
+    assert response.context["form"].errors["raw"] == [
+        f"model: no price for openai/nonesuch-9 on {no_price['occurred_at'][:10]}"
+    ]
+    assert IngestBatch.objects.filter(source="replay").count() == 0
+
+
 def test_replay_selected(client_for, finance, quarantined, django_capture_on_commit_callbacks):  # noqa: ANN001
     web = client_for(finance)
     ids = [item("q-1").pk, item("q-3").pk]
