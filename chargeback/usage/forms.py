@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 from pathlib import PurePath
 
 from django import forms
@@ -10,6 +11,8 @@ from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.template.defaultfilters import filesizeformat
 
+from chargeback.tenancy.models import Organization
+from chargeback.usage.models import IngestionKey
 from chargeback.usage.records import MAX_JSON_DOCUMENT, check_csv_header
 
 # file extension -> format
@@ -32,6 +35,26 @@ class KeyForm(forms.Form):
         max_length=200,
         help_text="What posts with this key, e.g. “LiteLLM gateway (production)”.",
     )
+    # One per form shown: a second POST of the same form (a reload of the page that showed the
+    # secret) shows that key again, without its secret, instead of creating another.
+    nonce = forms.CharField(widget=forms.HiddenInput, required=False, max_length=64)
+
+    def __init__(self, *args, organization: Organization, **kwargs) -> None:  # noqa: ANN002, ANN003
+        super().__init__(*args, **kwargs)
+        self.organization = organization
+        self.fields["nonce"].initial = secrets.token_urlsafe(16)
+
+    def clean_name(self) -> str:
+        name = self.cleaned_data["name"].strip()
+        taken = IngestionKey.objects.filter(
+            organization=self.organization, name__iexact=name, revoked_at__isnull=True
+        ).exists()
+        if taken:
+            raise forms.ValidationError(
+                f"An active key is already named “{name}”: give this one a name that tells them "
+                "apart (where it posts from, which environment)."
+            )
+        return name
 
 
 class UploadForm(forms.Form):

@@ -37,14 +37,28 @@ def ingestionkey_list(request: HttpRequest, org_slug: str) -> HttpResponse:
     return render(request, "usage/ingestionkey_list.html", {"page": page, "filters": {}})
 
 
+CREATED_KEYS = "ingestion_keys_created"  # session: form nonce -> the key it created
+
+
 @org_permission("keys.manage")
 @require_http_methods(["GET", "POST"])
 def ingestionkey_create(request: HttpRequest, org_slug: str) -> HttpResponse:
-    form = KeyForm(request.POST or None)
+    created = request.session.get(CREATED_KEYS, {})
+    nonce = request.POST.get("nonce", "")
+    if request.method == "POST" and nonce in created:
+        # The same form again (the secret's page reloaded): no second key, and no secret.
+        key = IngestionKey.objects.filter(organization=request.org, pk=created[nonce]).first()
+        if key is not None:
+            return render(request, "usage/ingestionkey_created.html", {"key": key, "again": True})
+    form = KeyForm(request.POST or None, organization=request.org)
     if request.method == "POST" and form.is_valid():
         key, secret = create_key(
             organization=request.org, name=form.cleaned_data["name"], actor=request.user
         )
+        if nonce:
+            created = dict(list(created.items())[-19:])  # the last 20 forms are remembered
+            created[nonce] = key.pk
+            request.session[CREATED_KEYS] = created
         # Rendered, not redirected: the secret is never stored, so this page is its only showing.
         response = render(
             request,

@@ -27,3 +27,25 @@ document.addEventListener("htmx:afterRequest", () => {
   const body = document.getElementById("showback");
   if (body) body.removeAttribute("aria-busy");
 });
+
+// "Copy" buttons: <button data-copy="ID"> copies the text of the element with that id, and says
+// so in the element marked data-copied-for="ID".
+document.addEventListener("click", async (event) => {
+  const button = event.target.closest && event.target.closest("button[data-copy]");
+  if (!button) return;
+  const id = button.dataset.copy;
+  const source = document.getElementById(id);
+  const status = document.querySelector(`[data-copied-for="${id}"]`);
+  if (!source) return;
+  try {
+    await navigator.clipboard.writeText(source.textContent.trim());
+    if (status) status.textContent = "Copied.";
+  } catch (err) {
+    const range = document.createRange();
+    range.selectNodeContents(source);
+    const selection = window.getSelection();
+    selection.removeAllRanges();
+    selection.addRange(range);
+    if (status) status.textContent = "Selected: press Ctrl+C (⌘C) to copy.";
+  }
+});

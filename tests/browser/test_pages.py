@@ -192,3 +192,26 @@ def test_log_out(page, live_server, login, shoot) -> None:  # noqa: ANN001
     response = page.goto(f"{live_server.url}/o/acme/units/")
     assert_healthy(page, response)
     assert page.url == f"{live_server.url}/accounts/login/?next=/o/acme/units/"
+
+
+def test_admin_creates_an_ingestion_key_and_copies_it(page, live_server, login, shoot) -> None:  # noqa: ANN001
+    login("admin@acme.example")
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    page.get_by_role("link", name="Ingestion keys").click()
+    page.get_by_role("link", name="New key").click()
+    page.locator("#id_name").fill("Browser gateway")
+    page.get_by_role("button", name="Create key").click()
+    expect(page.locator("h1")).to_have_text("Ingestion key “Browser gateway” created")
+    secret = page.locator("#secret").inner_text().strip()
+    assert secret.startswith("cbk_")
+    page.get_by_role("button", name="Copy the key").click()
+    expect(page.locator('[data-copied-for="secret"]')).to_have_text("Copied.")
+    assert page.evaluate("navigator.clipboard.readText()") == secret
+    shoot("admin", "ingestion-key-created")
+
+    page.reload()  # re-sends the form: the same key, no secret, no second key
+    expect(page.locator(".msg.info")).to_contain_text("no second key was made")
+    assert secret not in page.content()
+    page.get_by_role("link", name="Back to the keys").click()
+    expect(page.locator("table")).to_contain_text("Browser gateway")
+    assert page.locator("table").inner_text().count("Browser gateway") == 1

@@ -16,7 +16,7 @@ from django.urls import reverse
 from chargeback.audit.models import AuditEvent
 from chargeback.pricing.books import load_default_prices
 from chargeback.usage.ingest import create_batch, process_batch
-from chargeback.usage.keys import check_key, create_key
+from chargeback.usage.keys import check_key, create_key, revoke_key
 from chargeback.usage.models import (
     BatchStatus,
     IngestBatch,
@@ -174,6 +174,39 @@ def test_a_new_key_is_shown_once_and_only_its_hash_is_stored(client_for, admin, 
     assert "LiteLLM production" in listing and f"cbk_{key.prefix}_" in listing
     assert secret not in listing
     assert actions(org_a) == ["ingestionkey.created"]
+
+
+def test_the_same_key_form_sent_twice_makes_one_key_and_shows_no_secret(client_for, admin, org_a):  # noqa: ANN001
+    """Reloading the page that showed the secret re-sends the form: no second key."""
+    web = client_for(admin)
+    form = web.get(url("ingestionkey-create")).context["form"]
+    nonce = form["nonce"].initial
+    first = web.post(url("ingestionkey-create"), {"name": "gateway", "nonce": nonce})
+    secret = first.context["secret"]
+    again = web.post(url("ingestionkey-create"), {"name": "gateway", "nonce": nonce})
+    assert again.status_code == 200 and again.context["again"] is True
+    body = again.content.decode()
+    assert secret not in body and "no second key was made" in body
+    assert IngestionKey.objects.filter(organization=org_a).count() == 1
+    other = web.post(url("ingestionkey-create"), {"name": "gateway 2", "nonce": "fresh-form"})
+    assert other.context["secret"] != secret
+    assert IngestionKey.objects.filter(organization=org_a).count() == 2
+
+
+def test_active_keys_have_distinct_names(client_for, admin, org_a, org_b):  # noqa: ANN001
+    web = client_for(admin)
+    key, _ = create_key(organization=org_a, name="LiteLLM prod", actor="test")
+    create_key(organization=org_b, name="Bravo gateway", actor="test")
+    taken = web.post(url("ingestionkey-create"), {"name": " litellm PROD "})
+    assert taken.status_code == 200
+    assert (
+        taken.context["form"]
+        .errors["name"][0]
+        .startswith("An active key is already named “litellm PROD”")
+    )
+    assert "secret" in web.post(url("ingestionkey-create"), {"name": "Bravo gateway"}).context
+    revoke_key(key=key, actor="test")
+    assert "secret" in web.post(url("ingestionkey-create"), {"name": "LiteLLM prod"}).context
 
 
 def test_a_key_needs_a_name(client_for, admin, org_a):  # noqa: ANN001
