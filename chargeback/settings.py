@@ -192,6 +192,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Both are fields named "status": name their enums after what they are.
+    "ENUM_NAME_OVERRIDES": {
+        "BatchStatusEnum": "chargeback.usage.models.BatchStatus",
+        "QuarantineStatusEnum": "chargeback.usage.models.QuarantineStatus",
+    },
 }
 
 INGEST_MAX_BYTES = env.int("INGEST_MAX_BYTES", default=10 * 1024 * 1024)

@@ -6,19 +6,24 @@ import json
 
 import orjson
 from django.conf import settings
+from django.db.models import Count
 from django.http import HttpRequest, JsonResponse
-from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django_scopes import scope
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+)
 from rest_framework import permissions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from chargeback.api.auth import NOT_AUTHENTICATED, IngestionKeyAuthentication, key_from_header
 from chargeback.usage.ingest import create_batch
-from chargeback.usage.models import IngestBatch, IngestionKey
+from chargeback.usage.models import IngestBatch, IngestionKey, QuarantinedEvent
 from chargeback.wording import json_problem
 
 CONTENT_TYPES = {
@@ -100,6 +105,8 @@ def _json_problem(body: bytes, text: str) -> str:
             return "The JSON is nested too deeply."
     if not isinstance(data, list | dict):
         return "Expected a JSON array of event objects."
+    if data == []:
+        return "The array is empty: send at least one event."
     return ""
 
 
@@ -200,8 +207,50 @@ def receive(request: HttpRequest, key: IngestionKey) -> JsonResponse:
     return JsonResponse(_received(request, batch), status=status.HTTP_202_ACCEPTED)
 
 
+class QuarantineSampleSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = QuarantinedEvent
+        fields = ["id", "line", "request_id", "reasons", "status"]
+
+
+QUARANTINE_SAMPLE = 20
+
+
+class BatchDetailSerializer(BatchSerializer):
+    """The counts, and why records were quarantined: the number per reason code (each record
+    under its first reason) and the first records (by line) with every reason, so a client can
+    act without the web pages."""
+
+    quarantined_by_reason = serializers.SerializerMethodField()
+    quarantine_sample = serializers.SerializerMethodField()
+
+    class Meta(BatchSerializer.Meta):
+        fields = [*BatchSerializer.Meta.fields, "quarantined_by_reason", "quarantine_sample"]
+
+    def get_quarantined_by_reason(self, batch: IngestBatch) -> dict[str, int]:
+        rows = (
+            QuarantinedEvent.objects.filter(organization=batch.organization, batch=batch)
+            .values_list("reason")
+            .annotate(n=Count("id"))
+            .order_by("reason")
+        )
+        return dict(rows)
+
+    @extend_schema_field(QuarantineSampleSerializer(many=True))
+    def get_quarantine_sample(self, batch: IngestBatch) -> list[dict]:
+        sample = QuarantinedEvent.objects.filter(
+            organization=batch.organization, batch=batch
+        ).order_by("line", "id")[:QUARANTINE_SAMPLE]
+        return QuarantineSampleSerializer(sample, many=True).data
+
+
 class IngestBatchDetail(KeyAPIView):
-    @extend_schema(summary="An ingest batch's status and counts", responses={200: BatchSerializer})
+    @extend_schema(
+        summary="An ingest batch's status and counts, and why records were quarantined",
+        responses={200: BatchDetailSerializer, 404: OpenApiResponse(description="No such batch")},
+    )
     def get(self, request, batch_id: int):  # noqa: ANN001, ANN201
-        batch = get_object_or_404(IngestBatch, organization=self.key.organization, pk=batch_id)
-        return Response(BatchSerializer(batch).data)
+        batch = IngestBatch.objects.filter(organization=self.key.organization, pk=batch_id).first()
+        if batch is None:
+            return Response({"detail": f"No batch {batch_id} in this organisation."}, status=404)
+        return Response(BatchDetailSerializer(batch).data)

@@ -68,6 +68,7 @@ def test_post_ndjson(client, key):
         ),
         (b"[\xff]", "application/json", 400, "The body is not UTF-8 (invalid byte at offset 1)."),
         ("42", "application/json", 400, "Expected a JSON array of event objects."),
+        (" [ ] ", "application/json", 400, "The array is empty: send at least one event."),
         ("[" * 5000 + "]" * 5000, "application/json", 400, "The JSON is nested too deeply."),
         (
             "[]",
@@ -263,3 +264,26 @@ def test_other_methods_still_go_through_drf(client, key):
     get = client.get(URL, HTTP_AUTHORIZATION=f"Bearer {secret}")
     assert get.status_code == 405 and "POST" in get["Allow"]
     assert client.options(URL).status_code == 401
+
+
+def test_the_batch_status_says_why_records_were_quarantined(client, key):
+    _key, secret = key
+    body = ndjson([event("w1"), "{bad", {**event("w2"), "input_tokens": -1}, event("w3")])
+    batch_id = post(client, secret, body, content_type="application/x-ndjson").json()["batch_id"]
+    process_batch(batch_id)
+    data = client.get(
+        f"/api/v1/ingest-batches/{batch_id}", HTTP_AUTHORIZATION=f"Bearer {secret}"
+    ).json()
+    assert (data["accepted"], data["quarantined"]) == (2, 2)
+    assert data["quarantined_by_reason"] == {"bad_tokens": 1, "malformed": 1}
+    sample = data["quarantine_sample"]
+    assert [(q["line"], q["request_id"], q["status"]) for q in sample] == [
+        (2, "", "open"), (3, "w2", "open"),
+    ]  # fmt: skip
+    assert sample[1]["reasons"][0]["field"] == "input_tokens"
+    assert sample[0]["reasons"][0]["problem"].startswith("malformed JSON at line 2, column")
+
+    missing = client.get("/api/v1/ingest-batches/999999", HTTP_AUTHORIZATION=f"Bearer {secret}")
+    assert (missing.status_code, missing.json()) == (
+        404, {"detail": "No batch 999999 in this organisation."},
+    )  # fmt: skip

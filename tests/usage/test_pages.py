@@ -406,6 +406,15 @@ def test_batch_detail_lists_its_quarantined_records(client_for, finance, quarant
     assert "input_tokens</code>: required" in response.content.decode()
 
 
+def test_a_batch_with_no_records_says_so(client_for, finance, priced):  # noqa: ANN001
+    header_only = b"request_id,occurred_at,provider,model,input_tokens,output_tokens\n"
+    batch = create_batch(organization=priced, payload=header_only, fmt="csv", source="test")
+    assert process_batch(batch.pk).received == 0
+    body = client_for(finance).get(url("batch-detail", batch_id=batch.pk)).content.decode()
+    assert "None: the batch held no records." in body
+    assert "every record was accepted" not in body
+
+
 def test_failed_batch_shows_its_error(client_for, finance, priced):  # noqa: ANN001
     batch = create_batch(organization=priced, payload=b"{not json", fmt="json", source="test")
     batch = process_batch(batch.pk)
