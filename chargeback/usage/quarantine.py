@@ -10,13 +10,16 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
 
 from chargeback.audit.log import record
 from chargeback.tenancy.models import Organization
+from chargeback.tenancy.permissions import role_has_perm
 from chargeback.usage.ingest import create_batch
 from chargeback.usage.models import IngestBatch, QuarantinedEvent, QuarantineStatus
-from chargeback.wording import json_problem
+from chargeback.wording import json_problem, plural
 
 
 def fix_record(*, item: QuarantinedEvent, raw: str, actor: Any) -> QuarantinedEvent:
@@ -112,3 +115,24 @@ def discard(
                 after={"records": [pk for pk, _ in chosen], "request_ids": [r for _, r in chosen], "reason": reason},
             )  # fmt: skip
     return len(chosen)
+
+
+def replay_hint(request: Any, reason: str, cause: str) -> str | None:
+    """After a fix of the cause (a price, an alias), the message that offers to replay the open
+    records quarantined for `reason`, with a link to the confirmation; None when there are none
+    or the user may not replay."""
+    if not role_has_perm(request.membership.role, "quarantine.resolve"):
+        return None
+    n = QuarantinedEvent.objects.filter(
+        organization=request.org, status=QuarantineStatus.OPEN, reason=reason
+    ).count()
+    if not n:
+        return None
+    link = reverse("usage:quarantine-replay-all", args=[request.org.slug]) + f"?reason={reason}"
+    return format_html(
+        '{} in quarantine {} {}. <a href="{}">Replay them</a> to ingest the ones it fixed.',
+        plural(n, "record"),
+        "is" if n == 1 else "are",
+        cause,
+        link,
+    )

@@ -24,6 +24,21 @@ from chargeback.usage.quarantine import discard, fix_record, replay
 
 PAGE_SIZE = 50
 STATUSES = ("open", "replayed", "discarded", "all")
+# What each reason code means, for the filter (a record is filed under its first reason).
+REASON_LABELS = {
+    "missing_field": "A required field is missing",
+    "missing_tag": "A required tag is missing",
+    "bad_type": "A field has the wrong type",
+    "bad_value": "A value is out of range or invalid",
+    "bad_tokens": "Token counts do not add up",
+    "bad_timestamp": "The timestamp cannot be read",
+    "future_timestamp": "The timestamp is in the future",
+    "unknown_field": "An unknown field",
+    "no_price": "No price for the model",
+    "malformed": "Not valid JSON or CSV",
+    "encoding": "Not UTF-8",
+    "conflicting_duplicate": "Request id already ingested with other usage",
+}
 SHOWN_IN_CONFIRMATION = 20
 REASON_CODE = re.compile(r"[\w.-]{1,40}", re.ASCII)
 
@@ -84,6 +99,8 @@ def quarantine_list(request: HttpRequest, org_slug: str) -> HttpResponse:
     if batch:
         qs = qs.filter(batch_id=int(batch))
     reasons = list(qs.values("reason").annotate(n=Count("id")).order_by("reason"))
+    for r in reasons:
+        r["label"] = REASON_LABELS.get(r["reason"], r["reason"].replace("_", " ").capitalize())
     reason = _reason_param(request.GET)
     if reason:
         qs = qs.filter(reason=reason)

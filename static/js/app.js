@@ -49,3 +49,14 @@ document.addEventListener("click", async (event) => {
     if (status) status.textContent = "Selected: press Ctrl+C (⌘C) to copy.";
   }
 });
+
+// A header checkbox <input data-select-all="NAME"> ticks every checkbox named NAME in its form.
+document.addEventListener("change", (event) => {
+  const box = event.target;
+  if (!box.matches || !box.matches("input[data-select-all]")) return;
+  const form = box.closest("form");
+  if (!form) return;
+  for (const each of form.querySelectorAll(`input[type=checkbox][name="${box.dataset.selectAll}"]`)) {
+    each.checked = box.checked;
+  }
+});

@@ -215,3 +215,16 @@ def test_admin_creates_an_ingestion_key_and_copies_it(page, live_server, login, 
     page.get_by_role("link", name="Back to the keys").click()
     expect(page.locator("table")).to_contain_text("Browser gateway")
     assert page.locator("table").inner_text().count("Browser gateway") == 1
+
+
+def test_finance_selects_every_open_record_on_a_quarantine_page(page, live_server, login) -> None:  # noqa: ANN001
+    """The demo leaves unknown models in quarantine: the header box ticks them all."""
+    login("finance@acme.example")
+    page.get_by_role("link", name="Quarantine").click()
+    boxes = page.locator('#selection input[name="ids"]')
+    assert boxes.count() > 0
+    page.get_by_label("Select every open record on this page").check()
+    assert all(boxes.nth(i).is_checked() for i in range(boxes.count()))
+    page.get_by_label("Select every open record on this page").uncheck()
+    assert not any(boxes.nth(i).is_checked() for i in range(boxes.count()))
+    expect(page.locator("label", has_text="Main reason")).to_contain_text("No price for the model")

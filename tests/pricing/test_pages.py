@@ -269,6 +269,32 @@ def test_import_preview_writes_nothing_and_confirm_writes_a_version(client_for, 
     assert "already in force" in again.content.decode()
 
 
+def test_a_price_that_unblocks_quarantined_records_offers_to_replay_them(
+    client_for, admin, priced, django_capture_on_commit_callbacks
+):  # noqa: ANN001
+    from chargeback.usage.ingest import create_batch, process_batch
+    from chargeback.usage.models import QuarantinedEvent, UsageEvent
+    from tests.usage.conftest import event, ndjson
+
+    waiting = [event(f"acme-{i}", provider="acme", model="acme-large") for i in range(2)]
+    batch = create_batch(organization=priced, payload=ndjson(waiting), fmt="ndjson", source="t")
+    assert process_batch(batch.pk).quarantined == 2
+    web = client_for(admin)
+    response = web.post(
+        url("price-import-apply"), {"text": CHANGES, "format": "csv", "label": "with acme"}
+    )
+    replay_all = reverse("usage:quarantine-replay-all", args=[priced.slug]) + "?reason=no_price"
+    assert messages_of(response) == [
+        "price version 2: 2 prices added or changed",
+        f'2 records in quarantine are waiting for a price. <a href="{replay_all}">Replay them</a> '
+        "to ingest the ones it fixed.",
+    ]
+    with django_capture_on_commit_callbacks(execute=True):
+        web.post(replay_all, {"reason": "no_price", "confirm": "1"})
+    assert UsageEvent.objects.filter(request_id__startswith="acme-").count() == 2
+    assert not QuarantinedEvent.objects.filter(status="open", reason="no_price").exists()
+
+
 def test_import_of_json_by_extension(client_for, admin, priced):  # noqa: ANN001
     text = dump_prices(parse_prices(CHANGES), "json")
     preview = upload(client_for(admin), "prices.json", text)

@@ -436,10 +436,11 @@ def test_quarantine_filters(client_for, finance, quarantined):  # noqa: ANN001
     response = web.get(url("quarantine-list"))
     assert sorted(listed(response)) == ["", "q-1", "q-2", "q-3"]
     assert response.context["reasons"] == [
-        {"reason": "malformed", "n": 1},
-        {"reason": "missing_field", "n": 2},
-        {"reason": "no_price", "n": 1},
+        {"reason": "malformed", "n": 1, "label": "Not valid JSON or CSV"},
+        {"reason": "missing_field", "n": 2, "label": "A required field is missing"},
+        {"reason": "no_price", "n": 1, "label": "No price for the model"},
     ]
+    assert "A required field is missing (2)" in response.content.decode()
     assert sorted(listed(web.get(url("quarantine-list"), {"reason": "missing_field"}))) == [
         "q-1",
         "q-2",
@@ -638,3 +639,25 @@ def test_list_pages_do_not_grow_queries_with_rows(client_for, admin, priced):  #
     three = [count_queries(web, p) for p in paths]
     assert QuarantinedEvent.objects.count() == 3
     assert three == one
+
+
+def test_every_reason_the_pipeline_gives_has_a_label():
+    """The quarantine filter names each reason code; a new code needs a label."""
+    import re
+    from pathlib import Path
+
+    from chargeback.usage.quarantine_views import REASON_LABELS
+
+    root = Path(__file__).resolve().parents[2] / "chargeback" / "usage"
+    codes = set()
+    for name in ("validation.py", "records.py", "ingest.py"):
+        text = (root / name).read_text()
+        codes |= set(re.findall(r'"([a-z]+(?:_[a-z]+)+|malformed|encoding)",?\s*\)', text))
+        codes |= set(re.findall(r'code: str = "([a-z_]+)"', text))
+    codes = {
+        c
+        for c in codes
+        if c in REASON_LABELS
+        or c.split("_")[0] in ("missing", "bad", "no", "future", "unknown", "conflicting")
+    }
+    assert codes and codes <= set(REASON_LABELS), codes - set(REASON_LABELS)
