@@ -194,11 +194,20 @@ def _csv(stream: IO[bytes]) -> Iterator[Record]:
     if missing:
         raise PayloadError(f"CSV header: missing column(s) {', '.join(missing)}")
     reader.fieldnames = header
+    ended = reader.line_num  # the line the previous row ended on
     for row in reader:
-        line = reader.line_num
+        line, started, ended = reader.line_num, ended + 1, reader.line_num
         raw = ",".join(v if isinstance(v, str) else "" for v in row.values() if v is not None)
         if None in row:
             yield line, RecordError(raw, "record", f"line {line}: more cells than columns")
+            continue
+        if any(v is None for v in row.values()) and any(
+            isinstance(v, str) and ("\n" in v or '"' in v) for v in row.values()
+        ):
+            # A quote that is never closed swallows the rest of the row (and the lines after
+            # it) into one cell: say so, rather than name the columns that came up empty.
+            problem = f'line {started}: a quoted cell is not closed (a " with no closing ")'
+            yield started, RecordError(raw, "record", problem)
             continue
         if any(isinstance(v, str) and _has_surrogates(v) for v in row.values()):
             yield (

@@ -219,6 +219,26 @@ def test_a_broken_ndjson_line_names_its_own_line_and_column():
     ]
 
 
+def test_an_unclosed_csv_quote_is_named_on_its_line():
+    """The quote swallows the lines after it: one malformed record that keeps their text, not
+    a list of empty columns."""
+    head = b"request_id,occurred_at,provider,model,input_tokens,output_tokens\n"
+    data = (
+        head
+        + b"r1,2026-10-03T14:22:05Z,openai,gpt-4o-mini,10,5\n"
+        + b'r2,"2026-10-03T14:22:05Z,openai,gpt-4o-mini,10,5\n'
+        + b"r3,2026-10-03T14:22:05Z,openai,gpt-4o-mini,10,5\n"
+    )
+    (first, ok), (line, bad) = read_records(io.BytesIO(data), "csv")
+    assert (first, ok["request_id"]) == (2, "r1")
+    assert (line, bad.problem, bad.code) == (
+        3, 'line 3: a quoted cell is not closed (a " with no closing ")', "malformed",
+    )  # fmt: skip
+    assert "r3,2026-10-03T14:22:05Z" in bad.raw
+    short = head + b"r4,2026-10-03T14:22:05Z,openai,gpt-4o-mini,10\n"  # no quote: validated
+    assert [r for _n, r in read_records(io.BytesIO(short), "csv")][0]["request_id"] == "r4"
+
+
 def test_nul_characters_are_quarantined_not_lost(priced_org):
     """PostgreSQL text cannot hold NUL: such records are quarantined with a clear reason."""
     lines = (
