@@ -34,11 +34,26 @@ from chargeback.usage.quarantine import replay_hint
 
 PAGE_SIZE = 100
 DIFF_COLUMNS = (*RATE_FIELDS, "currency", "source", "source_date")
+# The diff tables' headers, as the price book page words them (rates per 1M tokens).
+COLUMN_LABELS = {
+    "input_per_1m": "Input", "output_per_1m": "Output", "cached_input_per_1m": "Cached input",
+    "cache_write_per_1m": "Cache write", "batch_input_per_1m": "Batch input",
+    "batch_output_per_1m": "Batch output", "per_request": "Per request", "currency": "Currency",
+    "source": "Source", "source_date": "Source date",
+}  # fmt: skip
+COLUMN_HEADERS = [COLUMN_LABELS.get(c, c) for c in DIFF_COLUMNS]
 CONTENT_TYPES = {"csv": "text/csv; charset=utf-8", "json": "application/json"}
 
 
-def _is_url(text: str) -> bool:
-    return text.startswith(("https://", "http://"))
+def _back_dated(plan: list[DiffLine]) -> list[dict]:
+    """The changed or added prices whose date has passed: they apply to usage ingested from now
+    on with a timestamp on or after it, while events already stored keep their price."""
+    today = timezone.localdate()
+    return [
+        {"provider": line.key[0], "model": line.key[1], "effective_from": line.key[2]}
+        for line in plan
+        if line.kind in ("changed", "added") and line.key[2] < today
+    ]
 
 
 def _price_rows(rows: list[PriceRow], today) -> list[dict]:  # noqa: ANN001
@@ -56,7 +71,7 @@ def _price_rows(rows: list[PriceRow], today) -> list[dict]:  # noqa: ANN001
             status = "in force"
         else:
             status = "superseded"
-        out.append({"row": r, "status": status, "source_is_url": _is_url(r.source)})
+        out.append({"row": r, "status": status})
     return out
 
 
@@ -168,7 +183,7 @@ def version_diff(request: HttpRequest, org_slug: str) -> HttpResponse:
         kind: sum(1 for line in lines if line["kind"] == kind)
         for kind in ("added", "changed", "removed")
     }
-    context = {"a": a, "b": b, "lines": lines, "counts": counts, "columns": DIFF_COLUMNS}
+    context = {"a": a, "b": b, "lines": lines, "counts": counts, "columns": COLUMN_HEADERS}
     return render(request, "pricing/version_diff.html", context)
 
 
@@ -186,7 +201,8 @@ def _preview(request: HttpRequest, form: ApplyForm, text: str, fmt: str) -> Http
         "lines": _diff_rows(plan),
         "unchanged": len(rows) - len(plan),
         "total": len(rows),
-        "columns": DIFF_COLUMNS,
+        "columns": COLUMN_HEADERS,
+        "back_dated": _back_dated(plan),
     }
     return render(request, "pricing/price_import_preview.html", context)
 

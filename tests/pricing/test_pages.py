@@ -295,6 +295,32 @@ def test_a_price_that_unblocks_quarantined_records_offers_to_replay_them(
     assert not QuarantinedEvent.objects.filter(status="open", reason="no_price").exists()
 
 
+def test_the_preview_warns_about_prices_dated_in_the_past(client_for, admin, priced):  # noqa: ANN001
+    web = client_for(admin)
+    body = upload(web, "november.csv", CHANGES).content.decode()
+    assert '<th scope="col">Input</th>' in body and "input_per_1m</th>" not in body
+    assert "2 of these prices take effect on a date that has passed" in body
+    assert "openai/gpt-4o-mini from 2024-07-18" in body
+    future = HEADER + "acme,acme-large,2099-01-01,3,9,,,,,,USD,acme price sheet,2026-01-02\n"
+    preview = upload(web, "future.csv", future)
+    assert preview.context["back_dated"] == []
+    assert "a date that has passed" not in preview.content.decode()
+
+
+def test_a_source_with_a_note_links_only_its_url():
+    from chargeback.templatetags.prices import source_link
+
+    assert source_link("https://aws.amazon.com/bedrock/pricing/ (us-east-1 on-demand)") == (
+        '<a href="https://aws.amazon.com/bedrock/pricing/" rel="noopener noreferrer" '
+        'target="_blank">https://aws.amazon.com/bedrock/pricing/</a> (us-east-1 on-demand)'
+    )
+    assert source_link("acme <price> sheet") == "acme &lt;price&gt; sheet"
+    assert source_link('https://x.example/"><script>') == (
+        '<a href="https://x.example/&quot;&gt;&lt;script&gt;" rel="noopener noreferrer" '
+        'target="_blank">https://x.example/&quot;&gt;&lt;script&gt;</a>'
+    )
+
+
 def test_import_of_json_by_extension(client_for, admin, priced):  # noqa: ANN001
     text = dump_prices(parse_prices(CHANGES), "json")
     preview = upload(client_for(admin), "prices.json", text)
