@@ -104,19 +104,19 @@ def _row(raw: dict[str, Any], label: str, errors: list[str]) -> PriceRow | None:
         errors.append(f"{label}: unknown column(s) {', '.join(unknown)}")
     for name in REQUIRED:
         if raw.get(name) is None or str(raw.get(name)).strip() == "":
-            errors.append(f"{label}.{name}: required")
+            errors.append(f"{label}, {name}: required")
     currency = str(raw.get("currency") or "").strip().upper()
     if currency and currency not in KNOWN_CURRENCIES:
-        errors.append(f'{label}.currency: unknown currency "{currency}"')
-    rates = {f: _decimal(raw.get(f), f"{label}.{f}", errors) for f in RATE_FIELDS}
+        errors.append(f'{label}, currency: unknown currency "{currency}"')
+    rates = {f: _decimal(raw.get(f), f"{label}, {f}", errors) for f in RATE_FIELDS}
     if rates["input_per_1m"] is None and rates["per_request"] is None and len(errors) == before:
         errors.append(f"{label}: needs input_per_1m and output_per_1m, or a per_request fee")
     if (rates["input_per_1m"] is None) != (rates["output_per_1m"] is None) and len(
         errors
     ) == before:
         errors.append(f"{label}: input_per_1m and output_per_1m go together")
-    effective = _date(raw.get("effective_from"), f"{label}.effective_from", errors, True)
-    source_date = _date(raw.get("source_date"), f"{label}.source_date", errors, False)
+    effective = _date(raw.get("effective_from"), f"{label}, effective_from", errors, True)
+    source_date = _date(raw.get("source_date"), f"{label}, source_date", errors, False)
     if len(errors) > before:
         return None
     if rates["input_per_1m"] is None:  # a per-request-only price: tokens cost nothing

@@ -97,6 +97,26 @@ class IngestBatch(models.Model):
             f"duplicates={self.duplicates} quarantined={self.quarantined}"
         )
 
+    SOURCE_LABELS = {
+        "api": "API", "cli": "command line", "upload": "upload", "demo": "demo data",
+        "replay": "replay from the quarantine",
+    }  # fmt: skip
+
+    @property
+    def source_label(self) -> str:
+        return self.SOURCE_LABELS.get(self.source, self.source)
+
+    @property
+    def created_by_label(self) -> str:
+        """Who sent it, in words: "ingestion key “LiteLLM prod”", "the ingest_events command",
+        or the person's email."""
+        kind, _, name = self.created_by.partition(":")
+        if name and kind == "key":
+            return f"ingestion key “{name}”"
+        if name and kind == "command":
+            return f"the {name} command"
+        return self.created_by
+
     @property
     def progress_percent(self) -> int:
         if self.status == BatchStatus.DONE:

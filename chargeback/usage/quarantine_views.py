@@ -98,6 +98,8 @@ def quarantine_list(request: HttpRequest, org_slug: str) -> HttpResponse:
     batch = _batch_param(request.GET)
     if batch:
         qs = qs.filter(batch_id=int(batch))
+    elif request.GET.get("batch", "").strip():
+        messages.warning(request, "The batch filter takes a batch number: showing every batch.")
     reasons = list(qs.values("reason").annotate(n=Count("id")).order_by("reason"))
     for r in reasons:
         r["label"] = REASON_LABELS.get(r["reason"], r["reason"].replace("_", " ").capitalize())

@@ -75,17 +75,17 @@ def test_same_date_reimport_changes_price_in_a_new_version(org):
 @pytest.mark.parametrize(
     ("row", "error"),
     [
-        ("openai,m,2026-01-01,x,1,,,,,,USD,s,", 'line 2.input_per_1m: "x" is not a number'),
+        ("openai,m,2026-01-01,x,1,,,,,,USD,s,", 'line 2, input_per_1m: "x" is not a number'),
         (
             "openai,m,2026-01-01,-1,1,,,,,,USD,s,",
-            'line 2.input_per_1m: "-1" must be a non-negative number',
+            'line 2, input_per_1m: "-1" must be a non-negative number',
         ),
         (
             "openai,m,2026-13-01,1,1,,,,,,USD,s,",
-            'line 2.effective_from: "2026-13-01" is not a date (YYYY-MM-DD)',
+            'line 2, effective_from: "2026-13-01" is not a date (YYYY-MM-DD)',
         ),
-        ("openai,m,2026-01-01,1,1,,,,,,XXQ,s,", 'line 2.currency: unknown currency "XXQ"'),
-        (",m,2026-01-01,1,1,,,,,,USD,s,", "line 2.provider: required"),
+        ("openai,m,2026-01-01,1,1,,,,,,XXQ,s,", 'line 2, currency: unknown currency "XXQ"'),
+        (",m,2026-01-01,1,1,,,,,,USD,s,", "line 2, provider: required"),
         (
             "openai,m,2026-01-01,1,,,,,,,USD,s,",
             "line 2: input_per_1m and output_per_1m go together",

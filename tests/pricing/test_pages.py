@@ -333,8 +333,8 @@ def test_import_errors_are_listed_and_nothing_is_written(client_for, admin, pric
     bad = HEADER + "openai,gpt-x,2026-13-01,abc,1,,,,,,USD,src,\n"
     preview = upload(web, "bad.csv", bad)
     assert preview.context["errors"] == [
-        'line 2.input_per_1m: "abc" is not a number',
-        'line 2.effective_from: "2026-13-01" is not a date (YYYY-MM-DD)',
+        'line 2, input_per_1m: "abc" is not a number',
+        'line 2, effective_from: "2026-13-01" is not a date (YYYY-MM-DD)',
     ]
     assert PriceVersion.objects.count() == 1
 

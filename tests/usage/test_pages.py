@@ -415,6 +415,15 @@ def test_a_batch_with_no_records_says_so(client_for, finance, priced):  # noqa: 
     assert "every record was accepted" not in body
 
 
+def test_batches_say_where_they_came_from_in_words(client_for, finance, priced):  # noqa: ANN001
+    for source, by in (("api", "key:LiteLLM prod"), ("cli", "command:ingest_events")):
+        create_batch(organization=priced, payload=b"", fmt="ndjson", source=source, created_by=by)
+    listing = html.unescape(client_for(finance).get(url("batch-list")).content.decode())
+    assert "<td>API</td>" in listing and "ingestion key “LiteLLM prod”" in listing
+    assert "<td>Command line</td>" in listing and "the ingest_events command" in listing
+    assert "key:LiteLLM" not in listing
+
+
 def test_failed_batch_shows_its_error(client_for, finance, priced):  # noqa: ANN001
     batch = create_batch(organization=priced, payload=b"{not json", fmt="json", source="test")
     batch = process_batch(batch.pk)
@@ -450,6 +459,16 @@ def test_quarantine_filters(client_for, finance, quarantined):  # noqa: ANN001
     body = web.get(url("quarantine-list"), {"reason": "no_price"}).content.decode()
     assert "q-3" in body and "no price for openai/nonesuch-9" in body
     assert "<details><summary>Raw record</summary>" in body
+
+
+def test_a_batch_filter_that_is_not_a_number_says_so(client_for, finance, quarantined):  # noqa: ANN001
+    web = client_for(finance)
+    every = len(web.get(url("quarantine-list")).context["page"].object_list)
+    response = web.get(url("quarantine-list"), {"batch": "abc"})
+    assert response.status_code == 200 and len(response.context["page"].object_list) == every
+    assert "The batch filter takes a batch number: showing every batch." in (
+        response.content.decode()
+    )
 
 
 def test_fix_a_record_then_replay_it(
