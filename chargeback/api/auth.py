@@ -48,7 +48,7 @@ class IngestionKeyAuthentication(authentication.BaseAuthentication):
         return self.keyword
 
 
-NOT_AUTHENTICATED = "Authentication credentials were not provided."
+NOT_AUTHENTICATED = 'No ingestion key: send the header "Authorization: Bearer <ingestion key>".'
 
 
 def key_from_header(header: str) -> tuple[IngestionKey | None, str]:

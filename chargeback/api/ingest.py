@@ -17,7 +17,7 @@ from drf_spectacular.utils import (
     extend_schema,
     extend_schema_field,
 )
-from rest_framework import permissions, serializers, status
+from rest_framework import exceptions, permissions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -51,6 +51,12 @@ class KeyAPIView(APIView):
     @property
     def key(self):  # noqa: ANN201
         return self.request.auth
+
+    def permission_denied(self, request, message=None, code=None):  # noqa: ANN001, ANN201
+        """With no key at all, say which header is missing (DRF's wording names none)."""
+        if request.authenticators and not request.successful_authenticator:
+            raise exceptions.NotAuthenticated(NOT_AUTHENTICATED)
+        super().permission_denied(request, message=message, code=code)
 
     def initial(self, request, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003
         super().initial(request, *args, **kwargs)

@@ -43,8 +43,17 @@ SHOWN_IN_CONFIRMATION = 20
 REASON_CODE = re.compile(r"[\w.-]{1,40}", re.ASCII)
 
 
+FILTER_KEYS = ("reason", "status", "batch", "page")
+
+
 def _list_url(request: HttpRequest) -> str:
-    return reverse("usage:quarantine-list", args=[request.org.slug])
+    """The list, with the filters it was left with (the `filters` the selection form carries),
+    so an action on a filtered page comes back to it."""
+    base = reverse("usage:quarantine-list", args=[request.org.slug])
+    params = request.POST if request.method == "POST" else request.GET
+    kept = QueryDict(params.get("filters", ""))
+    chosen = {k: kept[k] for k in FILTER_KEYS if kept.get(k)}
+    return f"{base}?{urlencode(chosen)}" if chosen else base
 
 
 def _open(request: HttpRequest) -> QuerySet[QuarantinedEvent]:
@@ -199,7 +208,8 @@ def quarantine_replay_all(request: HttpRequest, org_slug: str) -> HttpResponse:
             "items": items[:SHOWN_IN_CONFIRMATION],
             "count": n,
             "hidden": {"reason": reason, "batch": batch},
-            "cancel_url": f"{_list_url(request)}?{urlencode({'reason': reason, 'batch': batch})}",
+            "cancel_url": reverse("usage:quarantine-list", args=[request.org.slug])
+            + f"?{urlencode({'reason': reason, 'batch': batch})}",
         },
     )
 
@@ -241,6 +251,7 @@ def quarantine_discard(request: HttpRequest, org_slug: str) -> HttpResponse:
             "items": items[:SHOWN_IN_CONFIRMATION],
             "count": n,
             "ids": [i.pk for i in items],
+            "hidden": {"filters": request.POST.get("filters", "")},
             "cancel_url": _list_url(request),
         },
     )

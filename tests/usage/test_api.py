@@ -125,7 +125,9 @@ def test_keys_missing_unknown_revoked_and_foreign(client, key, org_b):
     key_obj, secret = key
     missing = client.post(URL, "[]", content_type="application/json")
     assert (missing.status_code, missing.json(), missing["WWW-Authenticate"]) == (
-        401, {"detail": "Authentication credentials were not provided."}, "Bearer",
+        401,
+        {"detail": 'No ingestion key: send the header "Authorization: Bearer <ingestion key>".'},
+        "Bearer",
     )  # fmt: skip
     basic = client.post(URL, "[]", content_type="application/json", HTTP_AUTHORIZATION="Basic abc")
     assert (basic.status_code, basic.json()) == (
@@ -263,7 +265,11 @@ def test_other_methods_still_go_through_drf(client, key):
     _key, secret = key
     get = client.get(URL, HTTP_AUTHORIZATION=f"Bearer {secret}")
     assert get.status_code == 405 and "POST" in get["Allow"]
-    assert client.options(URL).status_code == 401
+    options = client.options(URL)
+    assert (options.status_code, options["WWW-Authenticate"]) == (401, "Bearer")
+    assert "Authorization: Bearer" in options.json()["detail"]
+    status = client.get("/api/v1/ingest-batches/1")
+    assert status.status_code == 401 and "Authorization: Bearer" in status.json()["detail"]
 
 
 def test_the_batch_status_says_why_records_were_quarantined(client, key):

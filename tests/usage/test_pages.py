@@ -471,6 +471,23 @@ def test_a_batch_filter_that_is_not_a_number_says_so(client_for, finance, quaran
     )
 
 
+def test_actions_on_a_filtered_list_come_back_to_it(client_for, finance, quarantined):  # noqa: ANN001
+    web = client_for(finance)
+    page = web.get(url("quarantine-list"), {"reason": "missing_field", "status": "open"})
+    assert 'name="filters" value="reason=missing_field&amp;status=open"' in page.content.decode()
+    filtered = url("quarantine-list") + "?reason=missing_field&status=open"
+    empty = web.post(url("quarantine-replay"), {"filters": "reason=missing_field&status=open"})
+    assert empty["Location"] == filtered
+    q = item("q-1")
+    confirm = web.post(url("quarantine-discard"), {"ids": q.pk, "filters": "reason=missing_field"})
+    assert 'name="filters" value="reason=missing_field"' in confirm.content.decode()
+    done = web.post(
+        url("quarantine-discard"),
+        {"ids": q.pk, "confirm": "1", "reason": "test data", "filters": "reason=missing_field&x=1"},
+    )
+    assert done["Location"] == url("quarantine-list") + "?reason=missing_field"
+
+
 def test_fix_a_record_then_replay_it(
     client_for, finance, quarantined, django_capture_on_commit_callbacks
 ):  # noqa: ANN001
