@@ -74,6 +74,69 @@ def _error(code: int, detail: str) -> JsonResponse:
     return JsonResponse({"detail": detail}, status=code)
 
 
+class EventTagsSerializer(serializers.Serializer):
+    team = serializers.CharField(required=False, help_text="A unit's code or name.")
+    service = serializers.CharField(required=False)
+    cost_center = serializers.CharField(required=False)
+    environment = serializers.CharField(required=False, help_text="e.g. production, staging.")
+    workflow = serializers.CharField(required=False)
+    prompt_template = serializers.CharField(required=False)
+
+
+class UsageEventDocSerializer(serializers.Serializer):
+    """The usage event, for the API docs only: the pipeline validates records itself
+    (`usage/validation.py`) and quarantines what fails, naming the field."""
+
+    request_id = serializers.CharField(
+        max_length=200, help_text="Unique per organisation: a repeat is a duplicate."
+    )
+    occurred_at = serializers.DateTimeField(
+        help_text="ISO 8601 with an offset (2026-10-03T14:22:05Z)."
+    )
+    provider = serializers.CharField(
+        max_length=60, help_text="openai, anthropic, google, bedrock, mistral, ..."
+    )
+    model = serializers.CharField(
+        max_length=200,
+        help_text="As the provider names it: dated snapshots and vendor prefixes are normalised.",
+    )
+    input_tokens = serializers.IntegerField(
+        min_value=0, help_text="All input, cache reads and writes included."
+    )
+    output_tokens = serializers.IntegerField(
+        min_value=0, help_text="All output, reasoning included."
+    )
+    cached_input_tokens = serializers.IntegerField(
+        min_value=0, required=False, help_text="The part of input_tokens read from the cache."
+    )
+    cache_write_input_tokens = serializers.IntegerField(
+        min_value=0, required=False, help_text="The part of input_tokens written to the cache."
+    )
+    reasoning_tokens = serializers.IntegerField(
+        min_value=0, required=False, help_text="The part of output_tokens spent reasoning."
+    )
+    batch = serializers.BooleanField(required=False, help_text="Priced at batch rates.")
+    status_code = serializers.IntegerField(
+        required=False, allow_null=True, min_value=100, max_value=599
+    )
+    is_error = serializers.BooleanField(required=False)
+    gateway_key_id = serializers.CharField(
+        required=False, help_text="The gateway's key id, mapped to a unit."
+    )
+    provider_account = serializers.CharField(
+        required=False, help_text="The provider's account or project, mapped to a unit."
+    )
+    retry_of = serializers.CharField(
+        required=False, allow_null=True, help_text="The request_id this one retries."
+    )
+    attempt = serializers.IntegerField(required=False, min_value=1)
+    provider_response_id = serializers.CharField(required=False)
+    user_ref = serializers.CharField(
+        required=False, help_text="An opaque user reference, never personal data."
+    )
+    tags = EventTagsSerializer(required=False)
+
+
 _datetime = serializers.DateTimeField()
 
 
@@ -124,7 +187,10 @@ class UsageEvents(KeyAPIView):
             "(Content-Type: application/x-ndjson). Answers 202 once the raw payload is stored; "
             "processing is asynchronous: poll the batch."
         ),
-        request={"application/json": OpenApiTypes.OBJECT, "application/x-ndjson": OpenApiTypes.STR},
+        request={
+            "application/json": UsageEventDocSerializer(many=True),
+            "application/x-ndjson": OpenApiTypes.STR,
+        },
         responses={
             202: BatchSerializer,
             400: OpenApiResponse(description="Empty, malformed or non-UTF-8 body"),

@@ -1,3 +1,4 @@
+import io
 import json
 
 import pytest
@@ -293,3 +294,23 @@ def test_the_batch_status_says_why_records_were_quarantined(client, key):
     assert (missing.status_code, missing.json()) == (
         404, {"detail": "No batch 999999 in this organisation."},
     )  # fmt: skip
+
+
+def test_the_schema_describes_the_usage_event(db):
+    """/api/schema/ documents the event of DESIGN 6.1 field by field, as an array body."""
+    import yaml
+    from django.core.management import call_command as run
+
+    out = io.StringIO()
+    run("spectacular", "--validate", "--fail-on-warn", stdout=out)
+    schema = yaml.safe_load(out.getvalue())
+    body = schema["paths"]["/api/v1/usage-events"]["post"]["requestBody"]["content"]
+    assert body["application/json"]["schema"]["type"] == "array"
+    event = schema["components"]["schemas"]["UsageEventDoc"]
+    assert set(event["required"]) == {
+        "request_id", "occurred_at", "provider", "model", "input_tokens", "output_tokens",
+    }  # fmt: skip
+    assert {"cached_input_tokens", "gateway_key_id", "retry_of", "tags"} <= set(event["properties"])
+    assert "cache reads" in event["properties"]["input_tokens"]["description"]
+    detail = schema["components"]["schemas"]["BatchDetail"]["properties"]
+    assert {"quarantined_by_reason", "quarantine_sample"} <= set(detail)

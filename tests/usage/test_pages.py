@@ -697,3 +697,14 @@ def test_every_reason_the_pipeline_gives_has_a_label():
         or c.split("_")[0] in ("missing", "bad", "no", "future", "unknown", "conflicting")
     }
     assert codes and codes <= set(REASON_LABELS), codes - set(REASON_LABELS)
+
+
+def test_gateway_and_ingestion_key_pages_tell_the_two_apart(client_for, admin, finance, org_a):  # noqa: ANN001
+    gateway_keys = reverse("units:gatewaykey-list", args=[org_a.slug])
+    link = f'href="{url("ingestionkey-list")}"'
+    as_admin = client_for(admin).get(gateway_keys).content.decode()
+    assert link in as_admin
+    as_finance = client_for(finance).get(gateway_keys).content.decode()
+    assert link not in as_finance and "ingestion keys, which admins manage" in as_finance
+    ingestion = client_for(admin).get(url("ingestionkey-list")).content.decode()
+    assert f'href="{gateway_keys}"' in ingestion
