@@ -202,6 +202,9 @@ SPECTACULAR_SETTINGS = {
 INGEST_MAX_BYTES = env.int("INGEST_MAX_BYTES", default=10 * 1024 * 1024)
 DEMO_TRAFFIC_DAYS = env.int("DEMO_TRAFFIC_DAYS", default=90)
 INGEST_CHUNK_SIZE = env.int("INGEST_CHUNK_SIZE", default=5000)  # records per committed chunk
+# Large NDJSON batches on PostgreSQL are prepared by this many forked processes (1: in-process)
+INGEST_PREPARERS = env.int("INGEST_PREPARERS", default=2)
+INGEST_PREPARERS_MIN_BYTES = env.int("INGEST_PREPARERS_MIN_BYTES", default=16 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = INGEST_MAX_BYTES + 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 

@@ -290,20 +290,29 @@ def process_batch(batch_id: int) -> IngestBatch:
         context = load_context(organization, batch)
         offset = batch.records_done
         try:
-            # The stages' threads are done reading before the stream is closed.
-            with (
-                batch.payload.open("rb") as stream,
-                _Stages(context, stream, batch.format) as stages,
-            ):
-                stages.start(offset)
-                for prepared in stages:
-                    try:
-                        _commit_chunk(batch, context, prepared, offset, trust=prepared.prechecked)
-                    except Exception as exc:  # the driver's or Django's IntegrityError
-                        if not (prepared.prechecked and _is_duplicate_request(exc)):
-                            raise
-                        _commit_chunk(batch, context, prepared, offset, trust=False)
-                    offset += prepared.size
+            processes, path = _preparers_for(batch)
+            if processes > 1:
+                from chargeback.usage.preparers import ForkedStages, PreparerFailed
+
+                try:
+                    with ForkedStages(context, path, processes) as stages:
+                        stages.start(offset)
+                        offset = _commit_all(batch, context, stages, offset)
+                except PreparerFailed as exc:
+                    log.warning("batch %s: %s; going on in this process", batch.pk, exc)
+                    offset = IngestBatch.objects.values_list("records_done", flat=True).get(
+                        pk=batch.pk
+                    )
+                else:
+                    processes = 0  # done
+            if processes != 0:
+                # The stages' threads are done reading before the stream is closed.
+                with (
+                    batch.payload.open("rb") as stream,
+                    _Stages(context, stream, batch.format) as stages,
+                ):
+                    stages.start(offset)
+                    offset = _commit_all(batch, context, stages, offset)
         except ChunkTaken:
             log.info(
                 "batch %s: another process is ahead at record %s; leaving it", batch.pk, offset
@@ -320,6 +329,39 @@ def process_batch(batch_id: int) -> IngestBatch:
             )
         batch.refresh_from_db()
     return batch
+
+
+def _commit_all(batch: IngestBatch, context: Context, stages: Any, offset: int) -> int:
+    """Commit the stages' chunks in order from `offset`; returns the offset reached. A chunk
+    whose trusted write meets a request id stored since its look-up is written again, in full,
+    with the ids decided under the lock."""
+    for prepared in stages:
+        try:
+            _commit_chunk(batch, context, prepared, offset, trust=prepared.prechecked)
+        except Exception as exc:  # the driver's or Django's IntegrityError
+            if not (prepared.prechecked and _is_duplicate_request(exc)):
+                raise
+            _commit_chunk(batch, context, stages.full(prepared), offset, trust=False)
+        offset += prepared.size
+    return offset
+
+
+def _preparers_for(batch: IngestBatch) -> tuple[int, str]:
+    """(processes, payload path) to prepare the batch with: forked preparers for a large NDJSON
+    payload on PostgreSQL (`INGEST_PREPARERS`, from `INGEST_PREPARERS_MIN_BYTES`); else (1, "")."""
+    processes = settings.INGEST_PREPARERS
+    if (
+        processes < 2
+        or connection.vendor != "postgresql"
+        or batch.format != "ndjson"
+        or batch.size_bytes < settings.INGEST_PREPARERS_MIN_BYTES
+        or not hasattr(os, "fork")
+    ):
+        return 1, ""
+    try:
+        return processes, batch.payload.path
+    except NotImplementedError:  # a storage without local files
+        return 1, ""
 
 
 _gc_lock = threading.Lock()
@@ -394,10 +436,30 @@ class Prepared:
     # Found stored before the chunk's transaction (final: a stored event never changes):
     repeats: int = 0  # with the same usage: duplicates
     conflicts: list[Priced] = field(default_factory=list)  # with other usage
-    fresh: list[Priced] = field(default_factory=list)  # the others, priced
+    # The others, priced; None when the chunk comes from a preparer process (`slim`): then
+    # `fresh_count`, `text` and `totals` stand for them, and `raw` holds the chunk's lines.
+    fresh: list[Priced] | None = field(default_factory=list)
     prechecked: bool = False  # the ids were looked up before the transaction
     text: str | None = None  # COPY text of `fresh` (PostgreSQL)
     totals: dict[tuple, list] = field(default_factory=dict)  # rollup increments of `fresh`
+    fresh_count: int = 0
+    raw: bytes = b""
+    first_line: int = 0
+
+
+def slim(prepared: Prepared, raw: bytes, first_line: int) -> Prepared:
+    """What a preparer process sends for a prechecked chunk: no per-event objects (pickling
+    them costs more than making them), the conflicts already worded as quarantined records."""
+    assert prepared.prechecked and prepared.fresh is not None
+    quarantined = list(prepared.quarantined) + [
+        (p.position, p.draft.request_id, _raw_text(p.raw), [_conflict(p)])
+        for p in prepared.conflicts
+    ]
+    return Prepared(
+        size=prepared.size, priced=[], quarantined=quarantined, repeats=prepared.repeats,
+        fresh=None, prechecked=True, text=prepared.text, totals=prepared.totals,
+        fresh_count=len(prepared.fresh), raw=raw, first_line=first_line,
+    )  # fmt: skip
 
 
 def _raw_text(record: Any) -> str:
@@ -452,13 +514,15 @@ def _validate_chunk(context: Context, chunk: list[tuple[int, Any]]) -> Prepared:
     return Prepared(len(chunk), priced, quarantined)
 
 
-def _price_chunk(context: Context, prepared: Prepared, *, precheck: bool) -> Prepared:
+def _price_chunk(
+    context: Context, prepared: Prepared, *, precheck: bool, always: bool = False
+) -> Prepared:
     """Stage 2: which of the chunk's ids are stored already, and with what usage (a hint read
     outside the write transaction: a stored event never changes or goes, so what is found is
     final; what is not found is decided again in the transaction), then the others priced,
     attributed, formatted and added up."""
     priced = fresh = prepared.priced
-    if precheck and len(priced) >= PRECHECK_MIN:
+    if precheck and (always or len(priced) >= PRECHECK_MIN):
         states = _stored_states(context.organization, priced)
         prepared.prechecked = True
         if "1" in states or "2" in states:
@@ -672,6 +736,9 @@ class _Stages:
                 if gone and q.empty():
                     return _ERROR, RuntimeError("an ingestion stage stopped")
 
+    def full(self, prepared: Prepared) -> Prepared:
+        return prepared  # prepared here, in full already
+
     def _read(self, records: Iterable) -> None:
         try:
             for chunk in _chunks(records, CHUNK_SIZE):
@@ -738,30 +805,16 @@ def _commit_chunk(
         duplicates = prepared.repeats
         for p in prepared.conflicts:
             quarantined.append((p.position, p.draft.request_id, _raw_text(p.raw), [_conflict(p)]))
-        # Decided here, under the lock: the ids not found before the transaction began.
-        found = (
-            {}
-            if trust
-            else _existing_fingerprints(org, [p.draft.request_id for p in prepared.fresh])
-        )
-        accepted: list[Priced] = []
-        seen: dict[str, str] = {}
-        for p in prepared.fresh:
-            rid, fp = p.draft.request_id, p.draft.fingerprint
-            known = found.get(rid) or seen.get(rid)
-            if known is None:
-                seen[rid] = fp
-                accepted.append(p)
-            elif known == fp:
-                duplicates += 1
-            else:
-                quarantined.append((p.position, rid, _raw_text(p.raw), [_conflict(p)]))
-        if len(accepted) == len(prepared.fresh):  # all of them (accepted is a part of fresh)
-            text, totals = prepared.text, prepared.totals
+        if prepared.fresh is None:  # from a preparer (always prechecked): trusted, as formatted
+            assert trust
+            accepted_count = prepared.fresh_count
+            if accepted_count:
+                _copy_events(prepared.text or "")
+            add_to_rollup(org, prepared.totals)
         else:
-            text, totals = None, _rollup(accepted)
-        _write_events(org, batch, accepted, text)
-        add_to_rollup(org, totals)
+            accepted_count, duplicates = _write_fresh(
+                org, batch, prepared, quarantined, duplicates, trust=trust
+            )
         if quarantined:
             QuarantinedEvent.objects.bulk_create(
                 [
@@ -780,12 +833,42 @@ def _commit_chunk(
             )
         IngestBatch.objects.filter(pk=batch.pk).update(
             received=F("received") + prepared.size,
-            accepted=F("accepted") + len(accepted),
+            accepted=F("accepted") + accepted_count,
             duplicates=F("duplicates") + duplicates,
             quarantined=F("quarantined") + len(quarantined),
             records_done=F("records_done") + prepared.size,
             heartbeat_at=timezone.now(),
         )
+
+
+def _write_fresh(
+    org: Organization, batch: IngestBatch, prepared: Prepared, quarantined: list,
+    duplicates: int, *, trust: bool,
+) -> tuple[int, int]:  # fmt: skip
+    """Write the chunk's fresh events (those not found stored before the transaction), the ids
+    decided here, under the lock, unless `trust`. Returns (accepted, duplicates); conflicting
+    ones are added to `quarantined`."""
+    fresh = prepared.fresh or []
+    found = {} if trust else _existing_fingerprints(org, [p.draft.request_id for p in fresh])
+    accepted: list[Priced] = []
+    seen: dict[str, str] = {}
+    for p in fresh:
+        rid, fp = p.draft.request_id, p.draft.fingerprint
+        known = found.get(rid) or seen.get(rid)
+        if known is None:
+            seen[rid] = fp
+            accepted.append(p)
+        elif known == fp:
+            duplicates += 1
+        else:
+            quarantined.append((p.position, rid, _raw_text(p.raw), [_conflict(p)]))
+    if len(accepted) == len(fresh):  # all of them (accepted is a part of fresh)
+        text, totals = prepared.text, prepared.totals
+    else:
+        text, totals = None, _rollup(accepted)
+    _write_events(org, batch, accepted, text)
+    add_to_rollup(org, totals)
+    return len(accepted), duplicates
 
 
 def _conflict(p: Priced) -> Reason:
@@ -842,15 +925,7 @@ def _write_events(
     if not accepted:
         return
     if connection.vendor == "postgresql":
-        if text is None:
-            text = "".join(p.line for p in accepted)
-        table = UsageEvent._meta.db_table
-        with (
-            connection.cursor() as cursor,
-            cursor.cursor.copy(f"COPY {table} ({', '.join(EVENT_COLUMNS)}) FROM STDIN") as copy,
-        ):
-            for start in range(0, len(text), COPY_BLOCK):
-                copy.write(text[start : start + COPY_BLOCK])
+        _copy_events(text if text is not None else "".join(p.line for p in accepted))
         return
     now = timezone.now()
     # Django's bulk_create is limited to ~30 rows per INSERT on SQLite: executemany is far faster.
@@ -874,6 +949,17 @@ def _write_events(
 
 
 COPY_BLOCK = 1 << 18  # characters per COPY write
+
+
+def _copy_events(text: str) -> None:
+    """COPY rows in COPY's text format into the events table (PostgreSQL)."""
+    table = UsageEvent._meta.db_table
+    with (
+        connection.cursor() as cursor,
+        cursor.cursor.copy(f"COPY {table} ({', '.join(EVENT_COLUMNS)}) FROM STDIN") as copy,
+    ):
+        for start in range(0, len(text), COPY_BLOCK):
+            copy.write(text[start : start + COPY_BLOCK])
 
 
 def wait_for_batch(batch_id: int, *, poll: float = 0.5, stall: float = 30.0) -> IngestBatch:

@@ -38,9 +38,11 @@ class PayloadError(ValueError):
 Record = tuple[int, dict[str, Any] | RecordError]
 
 
-def read_records(stream: IO[bytes], fmt: str) -> Iterator[Record]:
+def read_records(stream: IO[bytes], fmt: str, *, first_line: int = 1) -> Iterator[Record]:
+    """(position, record or RecordError) for each record. `first_line`: the number of the
+    stream's first line, for NDJSON read from the middle of a payload (preparer processes)."""
     if fmt == "ndjson":
-        yield from _ndjson(stream)
+        yield from _ndjson(stream, first_line)
     elif fmt == "csv":
         yield from _without_nul(_csv(stream))
     elif fmt == "json":
@@ -81,12 +83,12 @@ def _without_nul(records: Iterator[Record]) -> Iterator[Record]:
             yield position, record
 
 
-def _ndjson(stream: IO[bytes]) -> Iterator[Record]:
+def _ndjson(stream: IO[bytes], first_line: int = 1) -> Iterator[Record]:
     """Lines are read in blocks. A block with no NUL (raw or escaped) and no run of 19 digits
     (the only numbers orjson reads differently from json: integers beyond 64 bits become
     floats) takes the fast loop, orjson alone; any other line takes `_ndjson_line`."""
-    number = 0
-    first = True
+    number = first_line - 1
+    first = first_line == 1
     while lines := stream.readlines(NDJSON_BLOCK):
         if first and lines[0].startswith(b"\xef\xbb\xbf"):
             lines[0] = lines[0][3:]  # a UTF-8 byte-order mark (Excel, Notepad)

@@ -39,7 +39,8 @@ class Workers:
         self.tmp = tmp
         self.procs: list[tuple[subprocess.Popen, Path]] = []
 
-    def start(self, **env_extra: str) -> subprocess.Popen:
+    def start(self, queue: str = "", **env_extra: str) -> subprocess.Popen:
+        """A worker; with `queue`, it consumes only that queue (not the session worker's)."""
         from chargeback.celery import app
 
         n = len(self.procs)
@@ -56,6 +57,8 @@ class Workers:
             "--loglevel=INFO", "--without-gossip", "--without-mingle", "--without-heartbeat",
             "--hostname", f"ci-{os.getpid()}-{n}@%h",
         ]  # fmt: skip
+        if queue:
+            cmd += ["-Q", queue]
         with open(log, "w") as out:
             proc = subprocess.Popen(
                 cmd, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=settings.BASE_DIR

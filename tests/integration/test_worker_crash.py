@@ -3,6 +3,8 @@ nothing: committed chunks stay, the rest is redone when the batch is queued agai
 
 import datetime as dt
 import json
+import uuid
+from pathlib import Path
 
 import pytest
 from django.db.models import Sum
@@ -38,13 +40,39 @@ def _payload() -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
-def test_killed_worker_resumes_without_loss_or_double_count(workers, org_a):  # noqa: ANN001
+def _children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(c) for c in (task / "children").read_text().split()]
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.parametrize("preparers", [1, 2], ids=["in-process", "forked-preparers"])
+def test_killed_worker_resumes_without_loss_or_double_count(workers, org_a, preparers, monkeypatch):  # noqa: ANN001
     from chargeback.celery import app
+    from chargeback.usage import ingest
 
     app.control.purge()
+    # This test's own queue: the session's long-lived worker must not take the batch.
+    queue = f"crash-{uuid.uuid4().hex[:8]}"
+    monkeypatch.setattr(ingest, "schedule", lambda batch_id: None)
     load_default_prices(org_a, actor="test")
-    first = workers.start(INGEST_CHUNK_SIZE=str(CHUNK))
+    env = {
+        "INGEST_CHUNK_SIZE": str(CHUNK),
+        "INGEST_PREPARERS": str(preparers),
+        "INGEST_PREPARERS_MIN_BYTES": "0",
+    }
+    first = workers.start(queue, **env)
     batch = create_batch(organization=org_a, payload=_payload(), fmt="ndjson", source="test")
+    process_batch_task.apply_async([batch.pk], queue=queue)
 
     def progressed():  # noqa: ANN202
         return (
@@ -53,7 +81,14 @@ def test_killed_worker_resumes_without_loss_or_double_count(workers, org_a):  # 
         )
 
     assert wait_for(progressed, timeout=120, interval=0.05), workers.log(first)[-3000:]
+    children = _children(first.pid)
+    assert len(children) == (preparers if preparers > 1 else 0), children
     workers.kill(first)
+    assert wait_for(lambda: not any(map(_alive, children)), timeout=10, interval=0.1), (
+        "a preparer outlived its worker"
+    )
+    if preparers > 1:
+        assert "in 2 preparer processes" in workers.log(first)
     batch.refresh_from_db()
     assert batch.status == "processing"
     assert 0 < batch.records_done < EVENTS, "kill came too late to test a resume"
@@ -64,8 +99,8 @@ def test_killed_worker_resumes_without_loss_or_double_count(workers, org_a):  # 
         == batch.records_done
     )
 
-    workers.start(INGEST_CHUNK_SIZE=str(CHUNK))
-    process_batch_task.delay(batch.pk)  # what the beat sweeper does for a stalled batch
+    workers.start(queue, **env)
+    process_batch_task.apply_async([batch.pk], queue=queue)  # as the sweeper does when stalled
     assert wait_for(
         lambda: IngestBatch.objects.get(pk=batch.pk).status == "done", timeout=300, interval=0.5
     )

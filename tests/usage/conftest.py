@@ -13,6 +13,11 @@ HEADER = "provider,model,effective_from,input_per_1m,output_per_1m,cached_input_
 def priced_org(org_a):  # noqa: ANN001
     """org_a with the default price book, units SUP, SALES, AGENT, a gateway key, an account,
     a service and a rule; the central unit is CENTRAL."""
+    return price_and_structure(org_a)
+
+
+def price_and_structure(org_a):  # noqa: ANN001, ANN201
+    """What `priced_org` adds to an organisation (which has its central unit already)."""
     load_default_prices(org_a, actor="test")
     # per-request-only prices for the DESIGN.md worked example
     rows = parse_prices(
