@@ -348,7 +348,9 @@ def _commit_all(batch: IngestBatch, context: Context, stages: Any, offset: int) 
 
 def _preparers_for(batch: IngestBatch) -> tuple[int, str]:
     """(processes, payload path) to prepare the batch with: forked preparers for a large NDJSON
-    payload on PostgreSQL (`INGEST_PREPARERS`, from `INGEST_PREPARERS_MIN_BYTES`); else (1, "")."""
+    payload on PostgreSQL (`INGEST_PREPARERS`, from `INGEST_PREPARERS_MIN_BYTES`), in a worker;
+    else (1, ""). Not inside a transaction (the preparers' look-ups could not see its rows),
+    nor where tasks run eagerly (in a web request's thread)."""
     processes = settings.INGEST_PREPARERS
     if (
         processes < 2
@@ -356,6 +358,8 @@ def _preparers_for(batch: IngestBatch) -> tuple[int, str]:
         or batch.format != "ndjson"
         or batch.size_bytes < settings.INGEST_PREPARERS_MIN_BYTES
         or not hasattr(os, "fork")
+        or connection.in_atomic_block
+        or settings.CELERY_TASK_ALWAYS_EAGER
     ):
         return 1, ""
     try:

@@ -86,12 +86,17 @@ class ForkedStages:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        for reader in self.readers:
-            reader.close()
+        """Kill and reap every preparer, whatever state each is in (never masking the error
+        that brought us here)."""
         for pid in self.pids:
-            with contextlib.suppress(ProcessLookupError):
+            with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
+        for reader in self.readers:
+            with contextlib.suppress(OSError):
+                reader.close()
+        for pid in self.pids:
+            with contextlib.suppress(ChildProcessError, OSError):
+                os.waitpid(pid, 0)
         self.readers, self.pids = [], []
 
     def start(self, offset: int) -> None:
@@ -100,8 +105,11 @@ class ForkedStages:
         size = ingest.CHUNK_SIZE
         log.info("preparing from record %s in %s preparer processes", offset, self.processes)
         for k in range(self.processes):
-            read_fd, write_fd = os.pipe()
-            pid = os.fork()
+            try:
+                read_fd, write_fd = os.pipe()
+                pid = os.fork()
+            except OSError as exc:  # no process or descriptor to spare: in-process instead
+                raise PreparerFailed(f"cannot start preparer {k}: {exc}") from exc
             if pid == 0:  # the preparer
                 code = 1
                 try:
@@ -115,13 +123,16 @@ class ForkedStages:
                     traceback.print_exc()
                 finally:
                     os._exit(code)
+            self.pids.append(pid)
             os.close(write_fd)
             self.readers.append(Connection(read_fd, writable=False))
-            self.pids.append(pid)
+
+    STALL = 300.0  # seconds without a chunk from a live preparer before it is given up
 
     def __iter__(self) -> Iterator[Any]:
         k = 0
         while True:
+            self._wait(k)
             try:
                 kind, item = self.readers[k].recv()
             except (EOFError, OSError) as exc:
@@ -132,6 +143,20 @@ class ForkedStages:
                 raise PreparerFailed(f"preparer {k}: {item}")
             yield item
             k = (k + 1) % self.processes
+
+    def _wait(self, k: int) -> None:
+        """Until preparer k has something to say; PreparerFailed if it died or is stuck."""
+        waited = 0.0
+        while not self.readers[k].poll(1.0):
+            waited += 1.0
+            done, _status = os.waitpid(self.pids[k], os.WNOHANG)
+            if done:
+                self.pids[k] = -1  # reaped
+                if not self.readers[k].poll(0):
+                    raise PreparerFailed(f"preparer {k} exited")
+                return
+            if waited >= self.STALL:
+                raise PreparerFailed(f"preparer {k} sent nothing for {self.STALL:.0f} s")
 
     def full(self, prepared: Any) -> Any:
         """The chunk prepared again here, in full, from its raw lines (decided under the lock
@@ -149,16 +174,25 @@ def _records(raw: bytes, first_line: int) -> list[tuple[int, Any]]:
 
 
 def _become_preparer() -> None:
-    """Default signals, death with the parent, and none of the parent's connections."""
-    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGUSR1):
-        signal.signal(signum, signal.SIG_DFL)
+    """Default signals, death with the parent, and none of the parent's connections: their
+    objects are kept (freeing one would not end the parent's session, but nothing here should
+    touch it) and their sockets closed here, so the server sees the parent's session end as
+    soon as the parent does."""
+    for name in ("SIGTERM", "SIGINT", "SIGQUIT", "SIGHUP", "SIGUSR1", "SIGUSR2", "SIGABRT"):
+        with contextlib.suppress(AttributeError, OSError, ValueError):
+            signal.signal(getattr(signal, name), signal.SIG_DFL)
+    parent = os.getppid()
     # PR_SET_PDEATHSIG; elsewhere than Linux, a broken pipe ends the preparer instead.
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
+    if os.getppid() != parent:  # the parent died before the death signal was armed
+        os._exit(1)
     for alias in connections:
         wrapper = connections[alias]
         if wrapper.connection is not None:
             _inherited.append(wrapper.connection)
+            with contextlib.suppress(Exception):
+                os.close(wrapper.connection.pgconn.socket)
             wrapper.connection = None
         wrapper._ingest_planned = False
 

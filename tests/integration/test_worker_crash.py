@@ -93,13 +93,14 @@ def test_killed_worker_resumes_without_loss_or_double_count(workers, org_a, prep
     assert batch.status == "processing"
     assert 0 < batch.records_done < EVENTS, "kill came too late to test a resume"
     assert batch.records_done % CHUNK == 0
+    batch_done = batch.records_done
     assert (
         UsageEvent.objects.filter(organization=org_a).count()
         == batch.accepted
         == batch.records_done
     )
 
-    workers.start(queue, **env)
+    second = workers.start(queue, **env)
     process_batch_task.apply_async([batch.pk], queue=queue)  # as the sweeper does when stalled
     assert wait_for(
         lambda: IngestBatch.objects.get(pk=batch.pk).status == "done", timeout=300, interval=0.5
@@ -112,6 +113,9 @@ def test_killed_worker_resumes_without_loss_or_double_count(workers, org_a, prep
         0,
     )
     assert UsageEvent.objects.filter(organization=org_a).count() == EVENTS
+    if preparers > 1:  # the resume was prepared by preparers too, from where the kill left it
+        assert f"preparing from record {batch_done} in 2 preparer processes" in workers.log(second)
+        assert "going on in this process" not in workers.log(second)
     rollup = DailyUsage.objects.filter(organization=org_a).aggregate(
         r=Sum("requests"), c=Sum("cost")
     )

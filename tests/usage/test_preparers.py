@@ -103,6 +103,12 @@ def _ingest(org) -> IngestBatch:  # noqa: ANN001
     return process_batch(batch.pk)
 
 
+class Starts(list):
+    """The offsets preparers started from; `slim`: per commit, whether a preparer made it."""
+
+    slim: list[bool]
+
+
 @pytest.fixture
 def forked(settings, monkeypatch):  # noqa: ANN001, ANN201
     if connection.vendor != "postgresql":
@@ -110,7 +116,8 @@ def forked(settings, monkeypatch):  # noqa: ANN001, ANN201
     settings.INGEST_PREPARERS_MIN_BYTES = 0
     monkeypatch.setattr(ingest, "CHUNK_SIZE", 4)
     monkeypatch.setattr(ingest, "schedule", lambda batch_id: None)  # processed by the test
-    starts: list[int] = []
+    settings.CELERY_TASK_ALWAYS_EAGER = False  # as in a worker (tasks are not run here)
+    starts = Starts()
     real_start = preparers.ForkedStages.start
 
     def start(self, offset: int) -> None:  # noqa: ANN001
@@ -118,16 +125,28 @@ def forked(settings, monkeypatch):  # noqa: ANN001, ANN201
         real_start(self, offset)
 
     monkeypatch.setattr(preparers.ForkedStages, "start", start)
+    real_commit = ingest._commit_chunk
+
+    def commit(batch, context, prepared, offset, **kwargs) -> None:  # noqa: ANN001, ANN003
+        slim_commits.append(prepared.fresh is None)
+        real_commit(batch, context, prepared, offset, **kwargs)
+
+    slim_commits: list[bool] = []
+    monkeypatch.setattr(ingest, "_commit_chunk", commit)
+    starts.slim = slim_commits
     return starts
 
 
 @pytest.mark.django_db(transaction=True)
-def test_forked_preparers_store_what_the_stages_in_process_store(settings, forked, monkeypatch):
+def test_forked_preparers_store_what_the_stages_in_process_store(
+    settings, forked, monkeypatch, caplog
+):  # noqa: ANN001
     settings.INGEST_PREPARERS = 1
     alone = _org("alone")
     _ingest(alone)
     _ingest(alone)  # and a replay
-    assert forked == []
+    assert forked == [] and not any(forked.slim)
+    forked.slim.clear()
 
     settings.INGEST_PREPARERS = 2
     shared = _org("shared")
@@ -135,6 +154,8 @@ def test_forked_preparers_store_what_the_stages_in_process_store(settings, forke
     assert (first.received, first.duplicates, first.quarantined) == (47, 2, 5)
     _ingest(shared)
     assert forked == [0, 0]
+    assert "going on in this process" not in caplog.text  # no fallback: the preparers did it
+    assert forked.slim.count(True) >= 20  # of 24 chunks (a conflict may be redone in full)
     assert _state(shared) == _state(alone)
     assert _state(shared)["counts"][1] == (47, 0, 42, 5)
 
@@ -177,3 +198,11 @@ def test_a_forked_batch_resumes_after_a_crash_and_survives_a_failing_preparer(
     assert "a preparer's bug; going on in this process" in caplog.text
     assert IngestBatch.objects.get(pk=batch.pk).status == "done"
     assert _state(crashed) == _state(alone)
+
+
+@pytest.mark.django_db
+def test_no_preparers_inside_a_transaction(forked, priced_org):  # noqa: ANN001
+    """Their look-ups could not see the transaction's rows: the stages run in-process."""
+    batch = create_batch(organization=priced_org, payload=_payload(), fmt="ndjson", source="t")
+    assert process_batch(batch.pk).received == 47
+    assert forked == []
