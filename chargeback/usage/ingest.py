@@ -287,6 +287,10 @@ def process_batch(batch_id: int) -> IngestBatch:
         IngestBatch.objects.filter(
             pk=batch.pk, status__in=[BatchStatus.RECEIVED, BatchStatus.PROCESSING]
         ).update(status=BatchStatus.PROCESSING, started_at=batch.started_at or timezone.now())
+        if batch.records_total is None:
+            total = _count_records(batch)
+            if total is not None:
+                IngestBatch.objects.filter(pk=batch.pk).update(records_total=total)
         context = load_context(organization, batch)
         offset = batch.records_done
         try:
@@ -329,6 +333,19 @@ def process_batch(batch_id: int) -> IngestBatch:
             )
         batch.refresh_from_db()
     return batch
+
+
+def _count_records(batch: IngestBatch) -> int | None:
+    """About how many records the batch holds, for its progress bar: its lines (NDJSON), less
+    the header (CSV); None for JSON documents. One read at memory speed."""
+    if batch.format not in ("ndjson", "csv"):
+        return None
+    lines, last = 0, b"\n"
+    with batch.payload.open("rb") as stream:
+        while block := stream.read(1 << 20):
+            lines, last = lines + block.count(b"\n"), block[-1:]
+    lines += last != b"\n"
+    return max(0, lines - (batch.format == "csv"))
 
 
 def _commit_all(batch: IngestBatch, context: Context, stages: Any, offset: int) -> int:

@@ -708,3 +708,30 @@ def test_gateway_and_ingestion_key_pages_tell_the_two_apart(client_for, admin, f
     assert link not in as_finance and "ingestion keys, which admins manage" in as_finance
     ingestion = client_for(admin).get(url("ingestionkey-list")).content.decode()
     assert f'href="{gateway_keys}"' in ingestion
+
+
+def test_a_batch_knows_about_how_many_records_it_holds(client_for, finance, priced):  # noqa: ANN001
+    """The progress bar moves: the total is counted (NDJSON lines, CSV rows) when processing
+    starts; a JSON document has none, and its bar is indeterminate while it runs."""
+    ndjson_batch = create_batch(
+        organization=priced, payload=ndjson([event("t1"), event("t2"), event("t3")]),
+        fmt="ndjson", source="test",
+    )  # fmt: skip
+    csv_batch = create_batch(
+        organization=priced,
+        payload=b"request_id,occurred_at,provider,model,input_tokens,output_tokens\n"
+        b"c1,2026-10-03T14:22:05Z,openai,gpt-4o-mini,10,5\nc2,2026-10-03T14:22:05Z,openai,gpt-4o-mini,10,5",
+        fmt="csv", source="test",
+    )  # fmt: skip
+    json_batch = create_batch(
+        organization=priced, payload=json.dumps([event("j1")]).encode(), fmt="json", source="t"
+    )
+    assert process_batch(ndjson_batch.pk).records_total == 3
+    assert process_batch(csv_batch.pk).records_total == 2
+    assert process_batch(json_batch.pk).records_total is None
+    running = IngestBatch.objects.get(pk=ndjson_batch.pk)
+    running.status, running.records_done = "processing", 1
+    assert running.progress_percent == 33
+    IngestBatch.objects.filter(pk=json_batch.pk).update(status="processing")
+    page = client_for(finance).get(url("batch-detail", batch_id=json_batch.pk)).content.decode()
+    assert '<progress aria-label="Progress">working…</progress>' in page
