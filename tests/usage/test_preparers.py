@@ -137,18 +137,24 @@ def forked(settings, monkeypatch):  # noqa: ANN001, ANN201
     return starts
 
 
+def _in_process(settings, forked, replays: int = 0):  # noqa: ANN001, ANN202
+    """The reference: an organisation whose batch (and replays) went through the in-process
+    stages; preparers are switched on again afterwards."""
+    settings.INGEST_PREPARERS = 1
+    alone = _org("alone")
+    for _ in range(1 + replays):
+        _ingest(alone)
+    assert forked == [] and not any(forked.slim)
+    forked.slim.clear()
+    settings.INGEST_PREPARERS = 2
+    return alone
+
+
 @pytest.mark.django_db(transaction=True)
 def test_forked_preparers_store_what_the_stages_in_process_store(
     settings, forked, monkeypatch, caplog
 ):  # noqa: ANN001
-    settings.INGEST_PREPARERS = 1
-    alone = _org("alone")
-    _ingest(alone)
-    _ingest(alone)  # and a replay
-    assert forked == [] and not any(forked.slim)
-    forked.slim.clear()
-
-    settings.INGEST_PREPARERS = 2
+    alone = _in_process(settings, forked, replays=1)
     shared = _org("shared")
     first = _ingest(shared)
     assert (first.received, first.duplicates, first.quarantined) == (47, 2, 5)
@@ -164,11 +170,7 @@ def test_forked_preparers_store_what_the_stages_in_process_store(
 def test_a_forked_batch_resumes_after_a_crash_and_survives_a_failing_preparer(
     settings, forked, monkeypatch, caplog
 ):  # noqa: ANN001
-    settings.INGEST_PREPARERS = 1
-    alone = _org("alone")
-    _ingest(alone)
-
-    settings.INGEST_PREPARERS = 2
+    alone = _in_process(settings, forked)
     crashed = _org("crashed")
     real_commit, commits = ingest._commit_chunk, []
 
