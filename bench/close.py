@@ -211,7 +211,7 @@ def policy_for_bench(org: Organization, label: str, leaves: list[BusinessUnit]) 
     return rated
 
 
-def outcomes(org: Organization, first: dt.date, leaves: list[BusinessUnit], rated: list[str]):  # noqa: ANN201
+def outcomes(org: Organization, first: dt.date, leaves: list[BusinessUnit], rated: list[str]):
     rng = random.Random(5)
     rows = [
         OutcomeCount(organization=org, unit=u, month=first, outcome="resolved_ticket", count=rng.randint(20_000, 90_000), source="bench")
@@ -589,7 +589,7 @@ def measure(client: Client, url: str, n: int) -> tuple[list[float], list[float],
     for _ in range(n):
         spent = [0.0, 0]
 
-        def timer(execute, sql_text, params, many, context, spent=spent):  # noqa: ANN001, ANN202
+        def timer(execute, sql_text, params, many, context, spent=spent):
             t = time.perf_counter()
             try:
                 return execute(sql_text, params, many, context)

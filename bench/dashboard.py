@@ -105,7 +105,7 @@ def measure(
     for _ in range(n):
         spent = [0.0, 0]
 
-        def timer(execute, sql_text, params, many, context, spent=spent):  # noqa: ANN001, ANN202
+        def timer(execute, sql_text, params, many, context, spent=spent):
             t = time.perf_counter()
             try:
                 return execute(sql_text, params, many, context)

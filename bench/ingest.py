@@ -129,7 +129,7 @@ def generate(path: Path, n: int, prefix: str) -> None:
             out.write(json.dumps(event(i, rng, start, prefix), separators=(",", ":")) + "\n")
 
 
-def ingest_file(org, path: Path) -> tuple[IngestBatch, float]:  # noqa: ANN001
+def ingest_file(org, path: Path) -> tuple[IngestBatch, float]:
     from chargeback.usage import tasks
 
     delay = tasks.process_batch_task.delay
@@ -220,7 +220,7 @@ def raw_copy_rate(batch_id: int) -> tuple[int, float]:
     return rows, elapsed
 
 
-def http_load(org, secret: str, requests: int, per_request: int, concurrency: int) -> None:  # noqa: ANN001
+def http_load(org, secret: str, requests: int, per_request: int, concurrency: int) -> None:
     """gunicorn as deploy/gunicorn.conf.py sets it up (threaded workers) with the settings of
     deploy/env.example, and a Celery worker at the systemd unit's CPU priority (nice 19:
     processing can wait, the 202 answers cannot). The load comes from one asyncio client in this

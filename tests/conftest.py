@@ -16,7 +16,7 @@ from tests import factories as f
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
-def pytest_collection_modifyitems(config, items):  # noqa: ANN001
+def pytest_collection_modifyitems(config, items):
     """Integration tests need PostgreSQL and a real broker; skip them on the embedded set-up."""
     real = (
         settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
@@ -39,7 +39,7 @@ def _unscoped():
 
 
 @pytest.fixture(autouse=True)
-def _eager_unless_integration(request, settings):  # noqa: ANN001
+def _eager_unless_integration(request, settings):
     """Non-integration tests run tasks in-process even when a broker is configured."""
     from chargeback.celery import app
 
@@ -53,14 +53,14 @@ def _eager_unless_integration(request, settings):  # noqa: ANN001
 
 
 @pytest.fixture
-def org_a(db):  # noqa: ANN001
+def org_a(db):
     org = f.OrganizationFactory(slug="alpha", name="Alpha Industries")
     f.BusinessUnitFactory(organization=org, code="CENTRAL", name="Alpha Central", is_central=True)
     return org
 
 
 @pytest.fixture
-def org_b(db):  # noqa: ANN001
+def org_b(db):
     org = f.OrganizationFactory(slug="bravo", name="Bravo Secretcorp", currency="EUR")
     central = f.BusinessUnitFactory(
         organization=org, code="BCENTRAL", name="Bravo Secret Central", is_central=True
@@ -88,7 +88,7 @@ def org_b(db):  # noqa: ANN001
 
 
 @pytest.fixture
-def unit_tree(org_a):  # noqa: ANN001
+def unit_tree(org_a):
     """Alpha: SALES (division) > SALES-EU (department) > SALES-DE (team); SUPPORT (division)."""
     sales = f.BusinessUnitFactory(organization=org_a, code="SALES", name="Sales", kind="division")
     eu = f.BusinessUnitFactory(
@@ -101,7 +101,7 @@ def unit_tree(org_a):  # noqa: ANN001
     return {"sales": sales, "eu": eu, "de": de, "support": support}
 
 
-def _member(org, role, email, units=()):  # noqa: ANN001, ANN202
+def _member(org, role, email, units=()):
     m = f.MembershipFactory(organization=org, role=role, user=f.UserFactory(username=email))
     if units:
         m.units.set(units)
@@ -109,35 +109,35 @@ def _member(org, role, email, units=()):  # noqa: ANN001, ANN202
 
 
 @pytest.fixture
-def admin(org_a):  # noqa: ANN001
+def admin(org_a):
     return _member(org_a, Role.ADMIN, "admin@alpha.example")
 
 
 @pytest.fixture
-def finance(org_a):  # noqa: ANN001
+def finance(org_a):
     return _member(org_a, Role.FINANCE, "finance@alpha.example")
 
 
 @pytest.fixture
-def viewer(org_a):  # noqa: ANN001
+def viewer(org_a):
     return _member(org_a, Role.VIEWER, "viewer@alpha.example")
 
 
 @pytest.fixture
-def team_lead(org_a, unit_tree):  # noqa: ANN001
+def team_lead(org_a, unit_tree):
     return _member(org_a, Role.TEAM_LEAD, "lead@alpha.example", [unit_tree["eu"]])
 
 
 @pytest.fixture
-def outsider(db):  # noqa: ANN001
+def outsider(db):
     return f.UserFactory(username="outsider@nowhere.example")
 
 
 @pytest.fixture
-def client_for(client):  # noqa: ANN001
+def client_for(client):
     """client_for(membership_or_user) -> a logged-in Django test client."""
 
-    def login(who):  # noqa: ANN001, ANN202
+    def login(who):
         user = getattr(who, "user", who)
         client.force_login(user)
         return client

@@ -69,7 +69,7 @@ class Route:
         return "/" + re.sub(r"<(?:\w+:)?(\w+)>", lambda m: str(values[m.group(1)]), self.template)
 
 
-def _walk(patterns, prefix: str = "", namespace: str = "") -> list[Route]:  # noqa: ANN001
+def _walk(patterns, prefix: str = "", namespace: str = "") -> list[Route]:
     routes: list[Route] = []
     for p in patterns:
         if isinstance(p, URLResolver):
@@ -88,7 +88,7 @@ ROUTES = [r for r in _walk(get_resolver().url_patterns) if not r.template.starts
 TENANT_ROUTES = [r for r in ROUTES if "org_slug" in r.kwargs]
 
 
-def _model_for(route: Route, kwarg: str):  # noqa: ANN202
+def _model_for(route: Route, kwarg: str):
     if kwarg == "object_id":
         entity = route.name.split(":")[-1].rsplit("-", 1)[0]
         return OBJECT_MODELS.get(entity)
@@ -122,7 +122,7 @@ BRAVO_PRICES = (
 )
 
 
-def _foreign_ids(org) -> dict[type, int]:  # noqa: ANN001
+def _foreign_ids(org) -> dict[type, int]:
     """Org B's objects of every kind a route can name (created on first use)."""
     from chargeback.pricing.books import import_prices, parse_prices
     from chargeback.usage.ingest import create_batch, process_batch
@@ -192,7 +192,7 @@ def _foreign_ids(org) -> dict[type, int]:  # noqa: ANN001
     }
 
 
-def _foreign_statement(org) -> Statement:  # noqa: ANN001
+def _foreign_statement(org) -> Statement:
     """An issued statement of org B, with one line."""
     statement = Statement.objects.filter(organization=org).first()
     if statement is not None:
@@ -234,19 +234,19 @@ def _values(route: Route, slug: str, ids: dict[type, int]) -> dict[str, object]:
     return values
 
 
-def _assert_no_leak(response, route: Route, who: str) -> None:  # noqa: ANN001
+def _assert_no_leak(response, route: Route, who: str) -> None:
     body = response.content.decode("utf-8", "replace").lower()
     leaked = [s for s in SECRETS if s in body]
     assert leaked == [], f"{who} {route.name}: body shows {leaked}"
 
 
 @pytest.fixture
-def personas(admin, finance, team_lead, viewer):  # noqa: ANN001
+def personas(admin, finance, team_lead, viewer):
     return {"admin": admin, "finance": finance, "team_lead": team_lead, "viewer": viewer}
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_foreign_org_slug_is_404_everywhere(client, org_b, personas, role):  # noqa: ANN001
+def test_foreign_org_slug_is_404_everywhere(client, org_b, personas, role):
     client.force_login(personas[role].user)
     ids = _foreign_ids(org_b)
     for route in TENANT_ROUTES:
@@ -260,7 +260,7 @@ def test_foreign_org_slug_is_404_everywhere(client, org_b, personas, role):  # n
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_foreign_ids_in_own_org_are_404_or_403(client, org_a, org_b, personas, role):  # noqa: ANN001
+def test_foreign_ids_in_own_org_are_404_or_403(client, org_a, org_b, personas, role):
     client.force_login(personas[role].user)
     ids = _foreign_ids(org_b)
     checked = 0
@@ -306,7 +306,7 @@ def test_every_tenant_route_declares_a_permission():
     assert missing == []
 
 
-def test_outsider_and_anonymous_get_nothing(client, org_a, org_b, outsider):  # noqa: ANN001
+def test_outsider_and_anonymous_get_nothing(client, org_a, org_b, outsider):
     ids = _foreign_ids(org_b)
     for route in TENANT_ROUTES:
         url = route.url(_values(route, org_a.slug, ids))
@@ -321,7 +321,7 @@ def test_outsider_and_anonymous_get_nothing(client, org_a, org_b, outsider):  # 
         _assert_no_leak(response, route, "outsider")
 
 
-def test_public_routes_leak_nothing(client, org_b, personas):  # noqa: ANN001
+def test_public_routes_leak_nothing(client, org_b, personas):
     ids = _foreign_ids(org_b)
     for role, membership in personas.items():
         client.force_login(membership.user)
@@ -339,7 +339,7 @@ def test_public_routes_leak_nothing(client, org_b, personas):  # noqa: ANN001
                 _assert_no_leak(response, route, role)
 
 
-def test_key_routes_answer_404_for_foreign_ids(client, org_a, org_b):  # noqa: ANN001
+def test_key_routes_answer_404_for_foreign_ids(client, org_a, org_b):
     """Key-authenticated routes take the organisation from the key: org A's key and org B's ids."""
     from chargeback.usage.keys import create_key
 
@@ -365,7 +365,7 @@ def test_key_routes_answer_404_for_foreign_ids(client, org_a, org_b):  # noqa: A
 
 def test_team_lead_cannot_reach_units_outside_its_subtree(
     client, org_a, org_b, team_lead, viewer, unit_tree
-):  # noqa: ANN001
+):
     """The lead leads SALES-EU (and so SALES-DE); SALES and SUPPORT are outside its reach.
     Objects that belong to no unit (batches, prices...) are org B's here: out of reach too."""
     from tests import factories as f
@@ -404,7 +404,7 @@ def test_team_lead_cannot_reach_units_outside_its_subtree(
     assert "SUPPORT" not in listing and ">Sales<" not in listing
 
 
-def test_admin_site_is_for_superusers_only(client, admin, outsider):  # noqa: ANN001
+def test_admin_site_is_for_superusers_only(client, admin, outsider):
     client.force_login(admin.user)
     response = client.get("/admin/")
     assert response.status_code == 302 and "/admin/login/" in response["Location"]

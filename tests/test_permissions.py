@@ -129,7 +129,7 @@ NAV = {
 }
 
 
-def sidebar_links(response) -> list[tuple[str, str]]:  # noqa: ANN001
+def sidebar_links(response) -> list[tuple[str, str]]:
     html = response.content.decode()
     block = re.search(r'<nav class="sidebar".*?</nav>', html, re.S)
     assert block is not None
@@ -140,7 +140,7 @@ def sidebar_links(response) -> list[tuple[str, str]]:  # noqa: ANN001
 
 
 @pytest.mark.parametrize("persona", ["admin", "finance", "viewer", "team_lead"])
-def test_navigation_shows_only_permitted_items(request, db, client_for, persona):  # noqa: ANN001
+def test_navigation_shows_only_permitted_items(request, db, client_for, persona):
     web = client_for(request.getfixturevalue(persona))
     response = web.get("/o/alpha/")
     assert response.status_code == 200
@@ -154,7 +154,7 @@ def test_navigation_shows_only_permitted_items(request, db, client_for, persona)
 
 
 @pytest.mark.parametrize("persona", ["admin", "finance", "viewer", "team_lead"])
-def test_shown_items_open_and_hidden_items_are_forbidden(request, db, client_for, persona):  # noqa: ANN001
+def test_shown_items_open_and_hidden_items_are_forbidden(request, db, client_for, persona):
     membership = request.getfixturevalue(persona)
     web = client_for(membership)
     shown = {href for _label, href in sidebar_links(web.get("/o/alpha/"))}
@@ -165,7 +165,7 @@ def test_shown_items_open_and_hidden_items_are_forbidden(request, db, client_for
         assert (label, web.get(href).status_code) == (label, expected)
 
 
-def test_current_page_is_marked_in_the_navigation(client_for, admin):  # noqa: ANN001
+def test_current_page_is_marked_in_the_navigation(client_for, admin):
     response = client_for(admin).get("/o/alpha/services/", {"q": "x"})
     active = [i["label"] for s in response.context["nav"] for i in s["items"] if i["active"]]
     assert active == ["Services"]
@@ -175,7 +175,7 @@ def test_current_page_is_marked_in_the_navigation(client_for, admin):  # noqa: A
     assert active == ["Overview"]
 
 
-def test_team_lead_overview_lists_the_led_units(client_for, team_lead):  # noqa: ANN001
+def test_team_lead_overview_lists_the_led_units(client_for, team_lead):
     response = client_for(team_lead).get("/o/alpha/")
     assert [u.code for u in response.context["led_units"]] == ["SALES-EU"]
     assert [label.strip("\u00a0") for _id, label in response.context["board"].unit_options] == [
@@ -184,7 +184,7 @@ def test_team_lead_overview_lists_the_led_units(client_for, team_lead):  # noqa:
     ]
 
 
-def test_pages_outside_an_org_have_no_navigation(client_for, admin):  # noqa: ANN001
+def test_pages_outside_an_org_have_no_navigation(client_for, admin):
     response = client_for(admin).get("/orgs/")
     assert response.context["nav"] == []
     assert b'<nav class="sidebar"' not in response.content

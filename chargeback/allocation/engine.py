@@ -380,7 +380,7 @@ def _settle(d: _Draft, currency: str) -> None:
     d.exact = []
 
 
-def _activity(units, rated, policy, currency, draft, central) -> None:  # noqa: ANN001
+def _activity(units, rated, policy, currency, draft, central) -> None:
     for code in sorted(rated):
         if code == central:
             continue
@@ -414,7 +414,7 @@ def _activity(units, rated, policy, currency, draft, central) -> None:  # noqa: 
         )
 
 
-def _discounts(units, policy, currency, draft, central) -> None:  # noqa: ANN001
+def _discounts(units, policy, currency, draft, central) -> None:
     for discount in policy.discounts:
         amount = quantize(discount.amount, currency)
         weights = {
@@ -450,7 +450,7 @@ def _discounts(units, policy, currency, draft, central) -> None:  # noqa: ANN001
             )
 
 
-def _allowance(units, policy, currency, draft, central) -> None:  # noqa: ANN001
+def _allowance(units, policy, currency, draft, central) -> None:
     if not policy.allowance_per_unit:
         return
     for code, unit in units.items():
@@ -466,7 +466,7 @@ def _allowance(units, policy, currency, draft, central) -> None:  # noqa: ANN001
         draft(central).add("allowance", f"Experimental allowance of {code}", credit, ref=code)
 
 
-def _pool(pool: Pool, units, usage: MonthUsage, currency, draft, central) -> None:  # noqa: ANN001
+def _pool(pool: Pool, units, usage: MonthUsage, currency, draft, central) -> None:
     if pool.source == "manual":
         amount = quantize(pool.amount or ZERO, currency)
     elif pool.source == "unallocated":
@@ -518,7 +518,7 @@ def _basis(unit: UnitUsage | None, basis: str) -> Decimal:
     ]
 
 
-def _baseline(policy, currency, drafts, draft, central) -> None:  # noqa: ANN001
+def _baseline(policy, currency, drafts, draft, central) -> None:
     baseline = quantize(policy.central_baseline, currency)
     if not baseline:
         return

@@ -108,7 +108,7 @@ class PoolForm(forms.Form):
     targets = _text(placeholder="all", size=10)
     weights = _text(placeholder="SUP=2, SALES=1", size=12)
 
-    def __init__(self, *args, sources: list[tuple[str, str]], **kwargs) -> None:  # noqa: ANN002, ANN003
+    def __init__(self, *args, sources: list[tuple[str, str]], **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["source"].choices = sources
 

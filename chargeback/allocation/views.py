@@ -33,7 +33,7 @@ from chargeback.usage.spend import Period
 PAGE_SIZE = 50
 
 
-def _pct(rate) -> str:  # noqa: ANN001
+def _pct(rate) -> str:
     return f"{(rate * 100).normalize():f}%"
 
 

@@ -38,13 +38,13 @@ class KeyUser(AnonymousUser):
 class IngestionKeyAuthentication(authentication.BaseAuthentication):
     keyword = "Bearer"
 
-    def authenticate(self, request):  # noqa: ANN001, ANN201
+    def authenticate(self, request):
         key, problem = key_from_header(request.META.get("HTTP_AUTHORIZATION", ""))
         if problem:
             raise exceptions.AuthenticationFailed(problem)
         return None if key is None else (KeyUser(), key)
 
-    def authenticate_header(self, request) -> str:  # noqa: ANN001
+    def authenticate_header(self, request) -> str:
         return self.keyword
 
 
@@ -146,7 +146,7 @@ class IngestionKeyScheme(OpenApiAuthenticationExtension):
     target_class = "chargeback.api.auth.IngestionKeyAuthentication"
     name = "ingestionKey"
 
-    def get_security_definition(self, auto_schema):  # noqa: ANN001, ANN201
+    def get_security_definition(self, auto_schema):
         return {
             "type": "http",
             "scheme": "bearer",

@@ -10,7 +10,7 @@ from rest_framework.exceptions import NotFound
 class HasOrgPermission(permissions.BasePermission):
     message = "Your role does not allow this."
 
-    def has_permission(self, request, view) -> bool:  # noqa: ANN001
+    def has_permission(self, request, view) -> bool:
         membership = getattr(request._request, "membership", None)
         if membership is None:
             raise NotFound()
@@ -22,9 +22,9 @@ class OrgAPIView(generics.GenericAPIView):
     required_permission = "org.view"
 
     @property
-    def org(self):  # noqa: ANN201
+    def org(self):
         return self.request._request.org
 
     @property
-    def membership(self):  # noqa: ANN201
+    def membership(self):
         return self.request._request.membership

@@ -49,21 +49,21 @@ class KeyAPIView(APIView):
     parser_classes: list = []
 
     @property
-    def key(self):  # noqa: ANN201
+    def key(self):
         return self.request.auth
 
-    def permission_denied(self, request, message=None, code=None):  # noqa: ANN001, ANN201
+    def permission_denied(self, request, message=None, code=None):
         """With no key at all, say which header is missing (DRF's wording names none)."""
         if request.authenticators and not request.successful_authenticator:
             raise exceptions.NotAuthenticated(NOT_AUTHENTICATED)
         super().permission_denied(request, message=message, code=code)
 
-    def initial(self, request, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003
+    def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
         self._scope = scope(organization=request.auth.organization)
         self._scope.__enter__()
 
-    def finalize_response(self, request, response, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN201
+    def finalize_response(self, request, response, *args, **kwargs):
         if getattr(self, "_scope", None) is not None:
             self._scope.__exit__(None, None, None)
             self._scope = None
@@ -140,7 +140,7 @@ class UsageEventDocSerializer(serializers.Serializer):
 _datetime = serializers.DateTimeField()
 
 
-def _received(request, batch: IngestBatch) -> dict:  # noqa: ANN001
+def _received(request, batch: IngestBatch) -> dict:
     """What BatchSerializer gives for a batch just received, built by hand (it is the hot path;
     a test compares the two), with the batch id and its status URL."""
     data = {
@@ -218,10 +218,10 @@ class UsageEvents(KeyAPIView):
             )
         ],  # fmt: skip
     )
-    def post(self, request):  # noqa: ANN001, ANN201
+    def post(self, request):
         return receive(request._request, self.key)  # reached only through DRF (see dispatch)
 
-    def dispatch(self, request, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN201
+    def dispatch(self, request, *args, **kwargs):
         """POST, the ingestion hot path, skips DRF's request wrapping, content negotiation and
         exception handling (about a tenth of the request's CPU): the same key check and the
         same answers, as plain JSON. Other methods (405, OPTIONS) go through DRF."""
@@ -321,7 +321,7 @@ class IngestBatchDetail(KeyAPIView):
         summary="An ingest batch's status and counts, and why records were quarantined",
         responses={200: BatchDetailSerializer, 404: OpenApiResponse(description="No such batch")},
     )
-    def get(self, request, batch_id: int):  # noqa: ANN001, ANN201
+    def get(self, request, batch_id: int):
         batch = IngestBatch.objects.filter(organization=self.key.organization, pk=batch_id).first()
         if batch is None:
             return Response({"detail": f"No batch {batch_id} in this organisation."}, status=404)

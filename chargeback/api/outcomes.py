@@ -58,7 +58,7 @@ class Outcomes(KeyAPIView):
             )
         ],
     )
-    def post(self, request):  # noqa: ANN001, ANN201
+    def post(self, request):
         body = request.body
         limit = settings.INGEST_MAX_BYTES
         if len(body) > limit:

@@ -56,7 +56,7 @@ class StatementAPIView(OrgAPIView):
     def statements(self) -> QuerySet[Statement]:
         return visible_statements(self.membership).select_related("period", "unit")
 
-    def get_queryset(self):  # noqa: ANN201
+    def get_queryset(self):
         return self.statements()
 
     def statement(self) -> Statement:
@@ -78,10 +78,10 @@ class StatementList(StatementAPIView, generics.ListAPIView):
     serializer_class = StatementSerializer
 
     @extend_schema(summary="List statements", parameters=FILTERS)
-    def get(self, request, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN201
+    def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
-    def get_queryset(self):  # noqa: ANN201
+    def get_queryset(self):
         qs = super().get_queryset()
         params = self.request.query_params
         errors: dict[str, list[str]] = {}
@@ -113,7 +113,7 @@ class StatementDetail(StatementAPIView, generics.RetrieveAPIView):
     serializer_class = StatementSerializer
 
     @extend_schema(summary="A statement with its lines")
-    def get(self, request, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN201
+    def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
     def get_serializer_context(self) -> dict:
@@ -126,10 +126,10 @@ class StatementLines(StatementAPIView, generics.ListAPIView):
     serializer_class = StatementLineSerializer
 
     @extend_schema(summary="A statement's lines")
-    def get(self, request, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN201
+    def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
-    def get_queryset(self):  # noqa: ANN201
+    def get_queryset(self):
         self._statement = self.statement()
         return StatementLine.objects.filter(
             organization=self.org, statement=self._statement
@@ -148,7 +148,7 @@ class PassthroughRenderer(renderers.BaseRenderer):
 
     charset = None
 
-    def render(self, data, accepted_media_type=None, renderer_context=None):  # noqa: ANN001, ANN201
+    def render(self, data, accepted_media_type=None, renderer_context=None):
         return renderers.JSONRenderer().render(data)
 
 
@@ -174,7 +174,7 @@ class StatementPdf(StatementAPIView):
             503: OpenApiResponse(description="The PDF could not be rendered just now"),
         },
     )
-    def get(self, request, org_slug: str, statement_id: int):  # noqa: ANN001, ANN201
+    def get(self, request, org_slug: str, statement_id: int):
         statement = self.statement()
         name = f"{statement.number}.pdf"
         if statement.pdf_status == PdfStatus.DONE and statement.pdf.name:
@@ -210,7 +210,7 @@ class StatementCsv(StatementAPIView):
             404: OpenApiResponse(description="No such statement in reach"),
         },
     )
-    def get(self, request, org_slug: str, statement_id: int):  # noqa: ANN001, ANN201
+    def get(self, request, org_slug: str, statement_id: int):
         statement = self.statement()
         response = HttpResponse(lines_csv([statement]), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="{statement.number}.csv"'

@@ -11,7 +11,7 @@ class UnitList(OrgAPIView, generics.ListAPIView):
     serializer_class = BusinessUnitSerializer
     required_permission = "units.view"
 
-    def get_queryset(self):  # noqa: ANN201
+    def get_queryset(self):
         return visible_units(self.membership).select_related("parent").order_by("code")
 
 
@@ -20,5 +20,5 @@ class UnitDetail(OrgAPIView, generics.RetrieveAPIView):
     required_permission = "units.view"
     lookup_url_kwarg = "unit_id"
 
-    def get_queryset(self):  # noqa: ANN201
+    def get_queryset(self):
         return visible_units(self.membership).select_related("parent")

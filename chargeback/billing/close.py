@@ -338,7 +338,7 @@ def _month_of(line: Line) -> str:
     return line.ref[len("month:") :] if line.ref.startswith("month:") else ""
 
 
-def _evidence(month: Month, code: str, drafted) -> dict:  # noqa: ANN001
+def _evidence(month: Month, code: str, drafted) -> dict:
     ev = month.evidence.get(code)
     data = ev.as_json() if ev else {}
     if drafted and drafted.cost_per_outcome:

@@ -42,7 +42,7 @@ class OpenPeriodForm(forms.Form):
         error_messages={"invalid_choice": "Pick one of the listed months (YYYY-MM)."},
     )
 
-    def __init__(self, *args, organization: Organization, **kwargs) -> None:  # noqa: ANN002, ANN003
+    def __init__(self, *args, organization: Organization, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         months = recent_months(organization)
         self.fields["month"].choices = [(p.label, f"{p.first:%B %Y}") for p in months]

@@ -193,13 +193,13 @@ def _units(organization: Organization) -> dict[str, BusinessUnit]:
     return {u.code: u for u in BusinessUnit.objects.filter(organization=organization)}
 
 
-def _month_rows(organization: Organization, period: Period):  # noqa: ANN202
+def _month_rows(organization: Organization, period: Period):
     return DailyUsage.objects.filter(
         organization=organization, day__gte=period.first, day__lte=period.last
     )
 
 
-def _prior_and_drivers(organization, period, by_id, models, evidence) -> None:  # noqa: ANN001
+def _prior_and_drivers(organization, period, by_id, models, evidence) -> None:
     """The prior month's cost per unit, and the model whose spend moved most."""
     before = prior(period)
     prior_models: dict[str, dict[str, Decimal]] = defaultdict(dict)

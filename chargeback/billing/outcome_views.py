@@ -24,7 +24,7 @@ class OutcomeFilterForm(forms.Form):
     month = forms.ChoiceField(required=False)
     unit = forms.ChoiceField(required=False)
 
-    def __init__(self, data: dict, *, months: list, units: list) -> None:  # noqa: ANN001
+    def __init__(self, data: dict, *, months: list, units: list) -> None:
         super().__init__(data)
         self.fields["month"].choices = [("", "Any month")] + [
             (f"{m:%Y-%m}", f"{m:%B %Y}") for m in months
@@ -98,7 +98,7 @@ def outcome_upload(request: HttpRequest, org_slug: str) -> HttpResponse:
     return render(request, "billing/outcome_upload.html", {"form": form})
 
 
-def _check(request: HttpRequest, text: str):  # noqa: ANN202
+def _check(request: HttpRequest, text: str):
     try:
         return parse_records(request.org, read_csv(text)), []
     except OutcomeError as exc:

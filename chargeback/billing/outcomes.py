@@ -170,7 +170,7 @@ def parse_records(
     return out
 
 
-def _record(position, raw, units, issued, today, problems) -> OutcomeRecord | None:  # noqa: ANN001, PLR0913
+def _record(position, raw, units, issued, today, problems) -> OutcomeRecord | None:  # noqa: PLR0913
     before = len(problems)
 
     def fail(field: str, reason: str) -> None:
@@ -227,7 +227,7 @@ def _text(value: Any) -> str | None:
     return value.strip()
 
 
-def _count(value: Any, fail) -> int | None:  # noqa: ANN001
+def _count(value: Any, fail) -> int | None:
     if isinstance(value, str) and INTEGER.match(value.strip()):
         value = int(value.strip())
     if value is None or value == "":

@@ -59,7 +59,7 @@ def render_pdf(statement: Statement) -> bytes:
     )
 
 
-def data_urls_only():  # noqa: ANN201
+def data_urls_only():
     """A WeasyPrint fetcher that refuses every protocol but data:."""
     from weasyprint.urls import URLFetcher
 
@@ -69,7 +69,7 @@ def data_urls_only():  # noqa: ANN201
 _fonts = threading.local()
 
 
-def _font_config():  # noqa: ANN202
+def _font_config():
     """One FontConfiguration per thread, reused from PDF to PDF: WeasyPrint otherwise loads
     the system's fonts into a fresh Fontconfig/Pango font map for every document. The
     template declares no @font-face, so nothing document-specific is kept in it."""
@@ -110,7 +110,7 @@ def _percent(share: str | None) -> str:
     return f"{(Decimal(share) * 100).quantize(Decimal('0.1'))}"
 
 
-def _logo_data_uri(org) -> str:  # noqa: ANN001
+def _logo_data_uri(org) -> str:
     if not org.logo:
         return ""
     mime = mimetypes.guess_type(org.logo.name)[0] or ""

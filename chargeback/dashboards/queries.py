@@ -157,7 +157,7 @@ def _sums(within: Q, prior: Q) -> dict:
     return sums
 
 
-def _plain(rows) -> list[dict]:  # noqa: ANN001
+def _plain(rows) -> list[dict]:
     return [{k.removesuffix("_sum"): v for k, v in r.items()} for r in rows]
 
 

@@ -56,7 +56,7 @@ def _back_dated(plan: list[DiffLine]) -> list[dict]:
     ]
 
 
-def _price_rows(rows: list[PriceRow], today) -> list[dict]:  # noqa: ANN001
+def _price_rows(rows: list[PriceRow], today) -> list[dict]:
     """Rows for the table, each marked in force, scheduled or superseded as of `today`."""
     in_force: dict[tuple[str, str], object] = {}
     for r in rows:

@@ -4,6 +4,6 @@ register = template.Library()
 
 
 @register.filter(name="can")
-def can(membership, perm: str) -> bool:  # noqa: ANN001
+def can(membership, perm: str) -> bool:
     """`{% if membership|can:"units.manage" %}`: the same check the view makes."""
     return bool(membership) and membership.has_perm(perm)

@@ -8,7 +8,7 @@ from django_scopes import scopes_disabled
 from chargeback.tenancy.models import Membership, Organization
 
 
-def superuser_only(request) -> bool:  # noqa: ANN001
+def superuser_only(request) -> bool:
     return request.user.is_active and request.user.is_superuser
 
 
@@ -16,15 +16,15 @@ admin.site.has_permission = superuser_only
 
 
 class ScopesDisabledAdmin(admin.ModelAdmin):
-    def changelist_view(self, request, extra_context=None):  # noqa: ANN001, ANN201
+    def changelist_view(self, request, extra_context=None):
         with scopes_disabled():
             return super().changelist_view(request, extra_context)
 
-    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):  # noqa: ANN001, ANN201
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         with scopes_disabled():
             return super().changeform_view(request, object_id, form_url, extra_context)
 
-    def delete_view(self, request, object_id, extra_context=None):  # noqa: ANN001, ANN201
+    def delete_view(self, request, object_id, extra_context=None):
         with scopes_disabled():
             return super().delete_view(request, object_id, extra_context)
 

@@ -15,7 +15,7 @@ class MemberForm(forms.Form):
         widget=forms.SelectMultiple(attrs={"size": 8}),
     )
 
-    def __init__(self, *args, organization, editing: bool = False, **kwargs):  # noqa: ANN001, ANN003
+    def __init__(self, *args, organization, editing: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["units"].queryset = BusinessUnit.objects.filter(
             organization=organization, archived=False

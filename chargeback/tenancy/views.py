@@ -52,7 +52,7 @@ def org_list(request: HttpRequest) -> HttpResponse:
     return render(request, "tenancy/org_list.html", {"memberships": memberships})
 
 
-def _form_errors(form, exc: ValidationError) -> None:  # noqa: ANN001
+def _form_errors(form, exc: ValidationError) -> None:
     for field, errors in exc.message_dict.items():
         form.add_error(field if field in form.fields else None, errors)
 

@@ -22,7 +22,7 @@ with scopes_disabled():
     class OrgModelForm(forms.ModelForm):
         """Sets the instance's organization before validation and limits unit/service choices."""
 
-        def __init__(self, *args, organization: Organization, **kwargs):  # noqa: ANN002, ANN003
+        def __init__(self, *args, organization: Organization, **kwargs):
             super().__init__(*args, **kwargs)
             self.instance.organization = organization
             units = BusinessUnit.objects.filter(organization=organization, archived=False).order_by(
@@ -41,7 +41,7 @@ with scopes_disabled():
             model = BusinessUnit
             fields = ["code", "name", "kind", "parent", "owner_email", "billing_mode", "is_central"]
 
-        def __init__(self, *args, **kwargs):  # noqa: ANN002, ANN003
+        def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)
             if self.instance.pk:
                 parents = dict(

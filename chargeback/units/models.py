@@ -272,7 +272,7 @@ class OwnershipRule(models.Model):
             + f" → {self.unit.code}"
         )
 
-    def save(self, *args, **kwargs):  # noqa: ANN002, ANN003
+    def save(self, *args, **kwargs):
         if self.pk is None and not self.position:
             last = (
                 OwnershipRule.objects.with_scopes_disabled()

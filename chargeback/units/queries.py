@@ -43,7 +43,7 @@ def tree_rows(units: list[BusinessUnit]) -> list[tuple[BusinessUnit, int]]:
     return [(by_id[n], d) for n, d in depth_first(parents, order)]
 
 
-def attribution_directory(organization: Organization):  # noqa: ANN201
+def attribution_directory(organization: Organization):
     """The organisation's structure as the plain maps attribution needs (active rows only)."""
     from chargeback.units.attribution import Directory, Rule
     from chargeback.units.models import GatewayKey, OwnershipRule, ProviderAccount, Service

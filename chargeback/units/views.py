@@ -237,7 +237,7 @@ def unit_restore(request: HttpRequest, org_slug: str, unit_id: int) -> HttpRespo
 # Services, gateway keys, provider accounts, ownership rules --------------------------------
 
 
-def _entity_list(entity: Entity, template: str, related: tuple[str, ...] = ("unit",)):  # noqa: ANN202
+def _entity_list(entity: Entity, template: str, related: tuple[str, ...] = ("unit",)):
     @org_permission("units.view")
     def view(request: HttpRequest, org_slug: str) -> HttpResponse:
         qs = entity.model.objects.filter(organization=request.org).select_related(*related)
@@ -247,7 +247,7 @@ def _entity_list(entity: Entity, template: str, related: tuple[str, ...] = ("uni
     return view
 
 
-def _entity_create(entity: Entity):  # noqa: ANN202
+def _entity_create(entity: Entity):
     @org_permission("units.manage")
     @require_http_methods(["GET", "POST"])
     def view(request: HttpRequest, org_slug: str) -> HttpResponse:
@@ -257,7 +257,7 @@ def _entity_create(entity: Entity):  # noqa: ANN202
     return view
 
 
-def _entity_edit(entity: Entity):  # noqa: ANN202
+def _entity_edit(entity: Entity):
     @org_permission("units.manage")
     @require_http_methods(["GET", "POST"])
     def view(request: HttpRequest, org_slug: str, object_id: int) -> HttpResponse:
@@ -267,7 +267,7 @@ def _entity_edit(entity: Entity):  # noqa: ANN202
     return view
 
 
-def _entity_archive(entity: Entity, archived: bool):  # noqa: ANN202
+def _entity_archive(entity: Entity, archived: bool):
     @org_permission("units.manage")
     @require_http_methods(["GET", "POST"])
     def view(request: HttpRequest, org_slug: str, object_id: int) -> HttpResponse:

@@ -39,7 +39,7 @@ class KeyForm(forms.Form):
     # secret) shows that key again, without its secret, instead of creating another.
     nonce = forms.CharField(widget=forms.HiddenInput, required=False, max_length=64)
 
-    def __init__(self, *args, organization: Organization, **kwargs) -> None:  # noqa: ANN002, ANN003
+    def __init__(self, *args, organization: Organization, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.organization = organization
         self.fields["nonce"].initial = secrets.token_urlsafe(16)
@@ -66,7 +66,7 @@ class UploadForm(forms.Form):
     )
     format = forms.ChoiceField(choices=UPLOAD_FORMATS, required=False)
 
-    def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
+    def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["file"].help_text = (
             f"A .csv, .ndjson, .jsonl or .json file of usage events, up to "

@@ -31,7 +31,7 @@ DESIGN = Policy(fee_percent=D("0.15"))  # the default tiers and a 15% platform f
 NO_FEES = Policy(tiers=(Tier("Flat", None, D(0)),))
 
 
-def unit(code: str, cost: str, tokens: int = 0, requests: int = 0, **kw) -> UnitUsage:  # noqa: ANN003
+def unit(code: str, cost: str, tokens: int = 0, requests: int = 0, **kw) -> UnitUsage:
     errors, error_cost = kw.pop("errors", 0), D(kw.pop("error_cost", "0"))
     model = kw.pop("model", f"{code.lower()}-bot")
     m = ModelUsage("internal", model, D(cost), tokens // 2, tokens - tokens // 2, requests,
@@ -397,7 +397,7 @@ def reference_own(unit: UnitUsage, policy: Policy, rated: bool) -> D:
 
 @settings(max_examples=150, deadline=None)
 @given(st.lists(usages(), max_size=6), policies(), CURRENCIES, MONEY, st.data())
-def test_properties(units, policy, currency, unallocated, data):  # noqa: ANN001
+def test_properties(units, policy, currency, unallocated, data):
     usage = MonthUsage(currency, "PLAT", tuple(units), unallocated)
     result = allocate(usage, policy)
     statements = {s.unit: s for s in result.statements}

@@ -16,7 +16,7 @@ from chargeback.audit.models import AuditEvent
 from chargeback.usage.spend import Period
 
 
-def test_versions_by_effective_month(org_a, org_b):  # noqa: ANN001
+def test_versions_by_effective_month(org_a, org_b):
     save_policy(organization=org_a, policy=Policy("2026-10", fee_percent=D("0.15")), actor="t")
     save_policy(organization=org_a, policy=Policy("2027-01", fee_percent=D("0.10")), actor="t")
     save_policy(organization=org_b, policy=Policy("2026-01", fee_percent=D("0.99")), actor="t")
@@ -25,7 +25,7 @@ def test_versions_by_effective_month(org_a, org_b):  # noqa: ANN001
     assert policy_for(org_a, Period.parse("2026-09")) == Policy()
 
 
-def test_save_is_audited_and_idempotent(org_a):  # noqa: ANN001
+def test_save_is_audited_and_idempotent(org_a):
     policy = Policy("2026-10", fee_percent=D("0.15"))
     version = save_policy(organization=org_a, policy=policy, actor="cli")
     assert (version.effective_from, version.document["platform_fee"]["percent"]) == (
@@ -44,7 +44,7 @@ def test_save_is_audited_and_idempotent(org_a):  # noqa: ANN001
     assert AllocationPolicy.objects.get(organization=org_a).policy.fee_percent == D("0.2")
 
 
-def test_clean_refuses_invalid_documents(org_a):  # noqa: ANN001
+def test_clean_refuses_invalid_documents(org_a):
     version = AllocationPolicy(
         organization=org_a,
         effective_from=dt.date(2026, 10, 2),

@@ -51,7 +51,7 @@ DESIGN_DOC = {
 }
 
 
-def errors(data: object, **kw) -> list[str]:  # noqa: ANN003
+def errors(data: object, **kw) -> list[str]:
     with pytest.raises(PolicyError) as exc:
         parse_policy(data, **kw)
     return exc.value.errors

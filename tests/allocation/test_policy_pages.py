@@ -50,18 +50,18 @@ POOL = {
 
 
 @pytest.fixture
-def now(time_machine):  # noqa: ANN001
+def now(time_machine):
     time_machine.move_to(dt.datetime(2026, 11, 20, 9, 0, tzinfo=dt.UTC), tick=False)
 
 
 @pytest.fixture
-def org(priced_org, now):  # noqa: ANN001
+def org(priced_org, now):
     """Alpha with SUP, SALES, AGENT, OPS and CENTRAL; OLD is archived."""
     f.BusinessUnitFactory(organization=priced_org, code="OLD", name="Old", archived=True)
     return priced_org
 
 
-def url(name: str, **kwargs) -> str:  # noqa: ANN003
+def url(name: str, **kwargs) -> str:
     return reverse(f"allocation:{name}", kwargs={"org_slug": "alpha", **kwargs})
 
 
@@ -99,7 +99,7 @@ def form_data(
     return data
 
 
-def field_errors(response, key: str, index: int, field: str) -> list[str]:  # noqa: ANN001
+def field_errors(response, key: str, index: int, field: str) -> list[str]:
     assert response.status_code == 200
     return response.context["editor"].formsets[key].forms[index].errors.get(field, [])
 
@@ -205,7 +205,7 @@ def test_list_queries_do_not_grow_with_versions(client_for, finance, org):
 
 
 @pytest.mark.parametrize("role", ["team_lead", "viewer", "finance"])
-def test_who_may_open_what(client, org_a, role, request, now):  # noqa: ANN001
+def test_who_may_open_what(client, org_a, role, request, now):
     membership = request.getfixturevalue(role)
     version = save_policy(organization=org_a, policy=Policy("2026-11"), actor="test")
     client.force_login(membership.user)
@@ -314,7 +314,7 @@ def test_add_row_and_remove_row(client_for, admin, org):
 # Validation ----------------------------------------------------------------------------------
 
 
-def _tiers(*rows) -> list[dict]:  # noqa: ANN002
+def _tiers(*rows) -> list[dict]:
     return [{"name": n, "up_to_tokens": u, "markup": m} for n, u, m in rows]
 
 
@@ -549,7 +549,7 @@ def test_preview_equals_the_drafts_under_each_policy(client_for, admin, org):
     assert f"${preview.proposed_total:,.2f}" in page
 
 
-def test_preview_shows_the_first_month_the_version_applies_to(client_for, admin, org, time_machine):  # noqa: ANN001
+def test_preview_shows_the_first_month_the_version_applies_to(client_for, admin, org, time_machine):
     import_prices(org, parse_prices(FLAT), actor="test", label="flat")
     ingest(org, _flat("s", "SUP", 5))
     time_machine.move_to(dt.datetime(2026, 12, 3, 9, 0, tzinfo=dt.UTC), tick=False)

@@ -16,12 +16,12 @@ URL = "/api/v1/outcomes"
 
 
 @pytest.fixture
-def key(priced_org, time_machine):  # noqa: ANN001
+def key(priced_org, time_machine):
     time_machine.move_to(dt.datetime(2026, 11, 16, 9, 0, tzinfo=dt.UTC), tick=False)
     return create_key(organization=priced_org, name="ticketing", actor="test")
 
 
-def post(client, secret, body, content_type="application/json"):  # noqa: ANN001, ANN201
+def post(client, secret, body, content_type="application/json"):
     if not isinstance(body, str | bytes):
         body = json.dumps(body)
     return client.generic(
@@ -29,14 +29,14 @@ def post(client, secret, body, content_type="application/json"):  # noqa: ANN001
     )
 
 
-def counts(org) -> dict:  # noqa: ANN001
+def counts(org) -> dict:
     return {
         (c.unit.code, f"{c.month:%Y-%m}", c.outcome): c.count
         for c in OutcomeCount.objects.filter(organization=org).select_related("unit")
     }
 
 
-def rec(unit="SUP", month="2026-10", outcome="resolved_ticket", count=120):  # noqa: ANN001, ANN201
+def rec(unit="SUP", month="2026-10", outcome="resolved_ticket", count=120):
     return {"unit": unit, "month": month, "outcome": outcome, "count": count}
 
 

@@ -56,7 +56,7 @@ def _ev(rid: str, team: str, millions: int) -> dict:
 
 
 @pytest.fixture
-def drafted(org_a, unit_tree, time_machine):  # noqa: ANN001
+def drafted(org_a, unit_tree, time_machine):
     time_machine.move_to(dt.datetime(2026, 10, 6, 10, 0, tzinfo=dt.UTC), tick=False)
     import_prices(org_a, parse_prices(PRICES), actor="test", label="flat")
     save_policy(organization=org_a, policy=parse_policy(POLICY), actor="test")
@@ -68,16 +68,16 @@ def drafted(org_a, unit_tree, time_machine):  # noqa: ANN001
 
 
 @pytest.fixture
-def issued(drafted):  # noqa: ANN001
+def issued(drafted):
     issue_statements(drafted, SEP)
     return drafted
 
 
-def url(name: str, org: str = "alpha", **kwargs) -> str:  # noqa: ANN003
+def url(name: str, org: str = "alpha", **kwargs) -> str:
     return reverse(f"api:{name}", kwargs={"org_slug": org, **kwargs})
 
 
-def _id(org, code: str) -> int:  # noqa: ANN001
+def _id(org, code: str) -> int:
     return Statement.objects.get(organization=org, unit__code=code).pk
 
 
@@ -104,7 +104,7 @@ def test_finance_lists_every_statement_with_totals_and_links(client_for, finance
 def test_filters_and_pagination(client_for, finance, drafted):
     client = client_for(finance)
 
-    def units(**params) -> list[str]:  # noqa: ANN003
+    def units(**params) -> list[str]:
         response = client.get(url("statement-list"), params)
         assert response.status_code == 200, response.json()
         return sorted(s["unit"] for s in response.json()["results"])
@@ -193,7 +193,7 @@ def test_csv_and_pdf_downloads(client_for, finance, issued):
     assert f'filename="{statement.number}.pdf"' in stored["Content-Disposition"]
 
 
-def _lead_ids(org) -> tuple[set[int], set[int]]:  # noqa: ANN001
+def _lead_ids(org) -> tuple[set[int], set[int]]:
     mine = {_id(org, "SALES-EU"), _id(org, "SALES-DE")}
     return mine, {_id(org, "SUPPORT"), _id(org, "CENTRAL")}
 

@@ -24,24 +24,24 @@ PATH = "/o/alpha/audit/"
 
 
 @pytest.fixture
-def event(org_a, admin):  # noqa: ANN001
+def event(org_a, admin):
     return record(organization=org_a, actor=admin.user, action="thing.done", object_repr="x")
 
 
-def test_saving_an_existing_event_raises(event):  # noqa: ANN001
+def test_saving_an_existing_event_raises(event):
     event.action = "thing.undone"
     with pytest.raises(AppendOnlyError):
         event.save()
     assert AuditEvent.objects.get(pk=event.pk).action == "thing.done"
 
 
-def test_deleting_an_event_raises(event):  # noqa: ANN001
+def test_deleting_an_event_raises(event):
     with pytest.raises(AppendOnlyError):
         event.delete()
     assert AuditEvent.objects.filter(pk=event.pk).exists()
 
 
-def test_queryset_update_and_delete_raise(event, org_a):  # noqa: ANN001
+def test_queryset_update_and_delete_raise(event, org_a):
     with pytest.raises(AppendOnlyError):
         AuditEvent.objects.filter(pk=event.pk).update(action="thing.undone")
     with pytest.raises(AppendOnlyError):
@@ -58,7 +58,7 @@ def test_queryset_update_and_delete_raise(event, org_a):  # noqa: ANN001
     assert list(AuditEvent.objects.values_list("action", flat=True)) == ["thing.done"]
 
 
-def test_new_events_can_still_be_appended(event, org_a):  # noqa: ANN001
+def test_new_events_can_still_be_appended(event, org_a):
     record(organization=org_a, actor="command:test", action="thing.again")
     assert AuditEvent.objects.filter(organization=org_a).count() == 2
 
@@ -66,7 +66,7 @@ def test_new_events_can_still_be_appended(event, org_a):  # noqa: ANN001
 # The write path ------------------------------------------------------------------------
 
 
-def test_record_labels_users_and_commands(org_a, admin, unit_tree):  # noqa: ANN001
+def test_record_labels_users_and_commands(org_a, admin, unit_tree):
     by_user = record(
         organization=org_a, actor=admin.user, action="a.b", obj=unit_tree["eu"], after={"n": 1}
     )
@@ -96,7 +96,7 @@ def test_record_labels_users_and_commands(org_a, admin, unit_tree):  # noqa: ANN
     assert record(organization=org_a, actor=None, action="a.b").actor_label == "system"
 
 
-def test_record_makes_values_json_safe(org_a):  # noqa: ANN001
+def test_record_makes_values_json_safe(org_a):
     event = record(
         organization=org_a,
         actor="t",
@@ -107,7 +107,7 @@ def test_record_makes_values_json_safe(org_a):  # noqa: ANN001
     assert event.after == {"amount": "1.500000000001", "day": "2025-03-01", "1": [org_a.pk]}
 
 
-def test_snapshot_has_the_fields_but_not_the_save_timestamp(org_a, unit_tree):  # noqa: ANN001
+def test_snapshot_has_the_fields_but_not_the_save_timestamp(org_a, unit_tree):
     eu = unit_tree["eu"]
     data = snapshot(eu)
     assert data == {
@@ -132,7 +132,7 @@ def test_snapshot_has_the_fields_but_not_the_save_timestamp(org_a, unit_tree):  
 
 
 @pytest.fixture
-def history(org_a, org_b, admin, finance):  # noqa: ANN001
+def history(org_a, org_b, admin, finance):
     """Three Alpha events on three days (the org's timezone is Europe/Berlin)."""
     at = [
         dt.datetime(2025, 3, 1, 10, 0, tzinfo=UTC),
@@ -151,13 +151,13 @@ def history(org_a, org_b, admin, finance):  # noqa: ANN001
     return events
 
 
-def shown(response) -> list[str]:  # noqa: ANN001
+def shown(response) -> list[str]:
     assert response.status_code == 200
     return [e.action for e in response.context["page"]]
 
 
 @pytest.mark.parametrize("persona", ["admin", "finance"])
-def test_admin_and_finance_see_the_audit_log(request, client_for, persona, history):  # noqa: ANN001
+def test_admin_and_finance_see_the_audit_log(request, client_for, persona, history):
     response = client_for(request.getfixturevalue(persona)).get(PATH)
     assert shown(response) == ["service.created", "membership.updated", "businessunit.created"]
     assert list(response.context["actions"]) == [
@@ -171,19 +171,19 @@ def test_admin_and_finance_see_the_audit_log(request, client_for, persona, histo
 
 
 @pytest.mark.parametrize("persona", ["viewer", "team_lead"])
-def test_viewer_and_team_lead_may_not(request, client_for, persona, history):  # noqa: ANN001
+def test_viewer_and_team_lead_may_not(request, client_for, persona, history):
     response = client_for(request.getfixturevalue(persona)).get(PATH)
     assert response.status_code == 403
     assert b"Your role does not allow this (audit.view)." in response.content
 
 
-def test_outsiders_and_other_orgs_get_404(client_for, outsider, history, org_b):  # noqa: ANN001
+def test_outsiders_and_other_orgs_get_404(client_for, outsider, history, org_b):
     assert client_for(outsider).get(PATH).status_code == 404
     boss = org_b.memberships.get().user
     assert client_for(boss).get(PATH).status_code == 404
 
 
-def test_times_are_shown_in_the_orgs_timezone(client_for, admin, history):  # noqa: ANN001
+def test_times_are_shown_in_the_orgs_timezone(client_for, admin, history):
     content = client_for(admin).get(PATH).content
     assert b"2025-03-03 00:30:00" in content
     assert b"2025-03-01 11:00:00" in content
@@ -209,11 +209,11 @@ def test_times_are_shown_in_the_orgs_timezone(client_for, admin, history):  # no
         ({"actor": "admin", "since": "2025-03-02"}, []),
     ],
 )
-def test_filters(client_for, admin, history, params, expected):  # noqa: ANN001
+def test_filters(client_for, admin, history, params, expected):
     assert shown(client_for(admin).get(PATH, params)) == expected
 
 
-def test_a_malformed_date_is_ignored_not_a_500(client_for, admin, history):  # noqa: ANN001
+def test_a_malformed_date_is_ignored_not_a_500(client_for, admin, history):
     response = client_for(admin).get(PATH, {"since": "2025-13-45", "until": "yesterday"})
     assert shown(response) == ["service.created", "membership.updated", "businessunit.created"]
     assert (response.context["filters"]["since"], response.context["filters"]["until"]) == ("", "")
@@ -221,13 +221,13 @@ def test_a_malformed_date_is_ignored_not_a_500(client_for, admin, history):  # n
     assert shown(response) == ["service.created", "membership.updated", "businessunit.created"]
 
 
-def test_htmx_request_renders_only_the_rows(client_for, admin, history):  # noqa: ANN001
+def test_htmx_request_renders_only_the_rows(client_for, admin, history):
     response = client_for(admin).get(PATH, {"actor": "finance"}, headers={"HX-Request": "true"})
     assert shown(response) == ["membership.updated"]
     assert b"<html" not in response.content
 
 
-def test_audit_log_paginates(client_for, admin, org_a):  # noqa: ANN001
+def test_audit_log_paginates(client_for, admin, org_a):
     for i in range(55):
         record(organization=org_a, actor="t", action=f"thing.n{i:02d}")
     web = client_for(admin)
@@ -237,7 +237,7 @@ def test_audit_log_paginates(client_for, admin, org_a):  # noqa: ANN001
 
 def test_audit_log_queries_do_not_grow_with_rows(
     client_for, admin, org_a, django_assert_num_queries
-):  # noqa: ANN001
+):
     web = client_for(admin)
     record(organization=org_a, actor=admin.user, action="a.one", object_repr="one")
     web.get(PATH)

@@ -72,7 +72,7 @@ def _flat_events(unit: str, millions: int, prefix: str, day: str = "2026-10-05")
 
 
 @pytest.fixture
-def worked(priced_org):  # noqa: ANN001
+def worked(priced_org):
     """SUP 5M tokens ($5), SALES 20M ($20), AGENT 150M ($150) in October; the DESIGN policy."""
     import_prices(priced_org, parse_prices(FLAT), actor="test", label="flat")
     save_policy(organization=priced_org, policy=parse_policy(WORKED_POLICY), actor="test")
@@ -89,7 +89,7 @@ def _lines(statement: Statement) -> list[tuple[str, Decimal]]:
     return [(x.kind, x.amount) for x in statement.lines.order_by("position")]
 
 
-def test_worked_figures_tiers_and_platform_fee(worked):  # noqa: ANN001
+def test_worked_figures_tiers_and_platform_fee(worked):
     billing = draft_statements(worked, OCT)
     by_unit = {s.unit.code: s for s in billing.statements.all()}
     assert _lines(by_unit["SUP"]) == [
@@ -110,7 +110,7 @@ def test_worked_figures_tiers_and_platform_fee(worked):  # noqa: ANN001
     assert billing.usage_cost == Decimal("175")
 
 
-def test_numbers_are_gapless_in_unit_order_and_regenerating_keeps_them(worked):  # noqa: ANN001
+def test_numbers_are_gapless_in_unit_order_and_regenerating_keeps_them(worked):
     billing = draft_statements(worked, OCT)
     numbers = list(billing.statements.order_by("sequence").values_list("number", "unit__code"))
     assert [n for n, _ in numbers] == [f"ALPHA-2026-10-{i:04d}" for i in range(1, len(numbers) + 1)]
@@ -121,7 +121,7 @@ def test_numbers_are_gapless_in_unit_order_and_regenerating_keeps_them(worked): 
     )
 
 
-def test_a_unit_without_usage_gets_no_statement_unless_it_has_a_fixed_fee(worked):  # noqa: ANN001
+def test_a_unit_without_usage_gets_no_statement_unless_it_has_a_fixed_fee(worked):
     billing = draft_statements(worked, OCT)
     assert not billing.statements.filter(unit__code="OPS").exists()
     policy = dict(WORKED_POLICY, platform_fee={"percent": "0.15", "fixed_per_unit": "25.00"})
@@ -131,7 +131,7 @@ def test_a_unit_without_usage_gets_no_statement_unless_it_has_a_fixed_fee(worked
     assert _lines(ops) == [("platform_fee", Decimal("25.00"))]
 
 
-def test_a_unit_archived_mid_month_is_still_billed(worked):  # noqa: ANN001
+def test_a_unit_archived_mid_month_is_still_billed(worked):
     sup = worked.units_map["SUP"]
     sup.archived = True
     sup.save()
@@ -139,7 +139,7 @@ def test_a_unit_archived_mid_month_is_still_billed(worked):  # noqa: ANN001
     assert billing.statements.get(unit__code="SUP").total == Decimal("8.25")
 
 
-def test_modes_follow_the_units_billing_mode(worked):  # noqa: ANN001
+def test_modes_follow_the_units_billing_mode(worked):
     sales = worked.units_map["SALES"]
     sales.billing_mode = "chargeback"
     sales.save()
@@ -148,7 +148,7 @@ def test_modes_follow_the_units_billing_mode(worked):  # noqa: ANN001
     assert billing.statements.get(unit__code="SUP").mode == "showback"
 
 
-def test_issue_sets_the_dispute_deadline_in_business_days_and_freezes(worked):  # noqa: ANN001
+def test_issue_sets_the_dispute_deadline_in_business_days_and_freezes(worked):
     draft_statements(worked, OCT)
     # Tuesday 22 December 2026 in Germany: 25 December is a holiday, 26-27 a weekend.
     billing = issue_statements(worked, OCT, today=dt.date(2026, 12, 22))
@@ -169,7 +169,7 @@ def test_issue_sets_the_dispute_deadline_in_business_days_and_freezes(worked):  
         draft_statements(worked, OCT)
 
 
-def test_issue_refuses_drafts_that_usage_has_overtaken(worked):  # noqa: ANN001
+def test_issue_refuses_drafts_that_usage_has_overtaken(worked):
     draft_statements(worked, OCT)
     ingest(worked, _flat_events("SUP", 1, "late-before-issue"))
     with pytest.raises(CloseError, match="usage changed"):
@@ -178,7 +178,7 @@ def test_issue_refuses_drafts_that_usage_has_overtaken(worked):  # noqa: ANN001
     assert issue_statements(worked, OCT).state == PeriodState.IN_REVIEW
 
 
-def test_issue_needs_drafts_and_close_needs_issue_and_happens_once(worked):  # noqa: ANN001
+def test_issue_needs_drafts_and_close_needs_issue_and_happens_once(worked):
     with pytest.raises(CloseError, match="no draft statements"):
         issue_statements(worked, OCT)
     with pytest.raises(CloseError, match="not issued yet"):
@@ -192,7 +192,7 @@ def test_issue_needs_drafts_and_close_needs_issue_and_happens_once(worked):  # n
         close_period(worked, OCT)
 
 
-def test_late_events_become_an_adjustment_in_the_next_month(worked):  # noqa: ANN001
+def test_late_events_become_an_adjustment_in_the_next_month(worked):
     draft_statements(worked, OCT)
     issued = issue_statements(worked, OCT)
     before = {s.number: (s.total, s.checksum) for s in issued.statements.all()}
@@ -215,7 +215,7 @@ def test_late_events_become_an_adjustment_in_the_next_month(worked):  # noqa: AN
     assert not StatementLine.objects.filter(statement__period=december, kind="adjustment").exists()
 
 
-def test_activity_rate_from_outcome_counts_and_cost_per_outcome(worked):  # noqa: ANN001
+def test_activity_rate_from_outcome_counts_and_cost_per_outcome(worked):
     policy = dict(
         WORKED_POLICY,
         activity_rates=[{"unit": "SUP", "outcome": "resolved_ticket", "rate": "0.50"}],
@@ -236,7 +236,7 @@ def test_activity_rate_from_outcome_counts_and_cost_per_outcome(worked):  # noqa
     assert central.lines.filter(kind="activity", ref="SUP").get().amount == Decimal("-15.00")
 
 
-def test_quarantined_events_of_the_month_are_warned_with_their_amount(worked):  # noqa: ANN001
+def test_quarantined_events_of_the_month_are_warned_with_their_amount(worked):
     assert quarantine_warning(worked, OCT) is None
     ingest(worked, [event("q1", model="no-such-model", occurred_at="2026-10-09T08:00:00Z")])
     warning = quarantine_warning(worked, OCT)
@@ -245,7 +245,7 @@ def test_quarantined_events_of_the_month_are_warned_with_their_amount(worked):  
     assert quarantine_warning(worked, NOV) is None
 
 
-def test_checksum_detects_a_changed_line(worked):  # noqa: ANN001
+def test_checksum_detects_a_changed_line(worked):
     billing = draft_statements(worked, OCT)
     statement = billing.statements.get(unit__code="SALES")
     assert verify(statement)
@@ -254,7 +254,7 @@ def test_checksum_detects_a_changed_line(worked):  # noqa: ANN001
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="the trigger is PostgreSQL's")
-def test_issued_statements_are_immutable_even_through_sql(worked):  # noqa: ANN001
+def test_issued_statements_are_immutable_even_through_sql(worked):
     from django.db import transaction
     from django.db.utils import DatabaseError
 
@@ -275,7 +275,7 @@ def test_issued_statements_are_immutable_even_through_sql(worked):  # noqa: ANN0
     Statement.objects.filter(pk=statement.pk).update(pdf_status="done")  # the PDF may be filled
 
 
-def test_close_period_and_statements_commands(worked):  # noqa: ANN001
+def test_close_period_and_statements_commands(worked):
     out, err = io.StringIO(), io.StringIO()
     call_command("close_period", "--org", "alpha", "--period", "2026-10", stdout=out, stderr=err)
     assert "drafts only" in out.getvalue()
@@ -306,7 +306,7 @@ def test_close_period_and_statements_commands(worked):  # noqa: ANN001
         call_command("close_period", "--org", "alpha", "--period", "October")
 
 
-def test_readme_pool_example_shares_sum_to_the_pool(worked):  # noqa: ANN001
+def test_readme_pool_example_shares_sum_to_the_pool(worked):
     policy = dict(
         WORKED_POLICY,
         pools=[
@@ -337,7 +337,7 @@ DEC = Period.parse("2026-12")
 JAN_2 = dt.date(2027, 1, 2)
 
 
-def test_late_usage_drafted_into_two_months_is_billed_once(worked):  # noqa: ANN001
+def test_late_usage_drafted_into_two_months_is_billed_once(worked):
     draft_statements(worked, OCT)
     issue_statements(worked, OCT, today=dt.date(2026, 11, 2))
     ingest(worked, _flat_events("SUP", 2, "late"))  # +3.30 for October, after its issue
@@ -359,14 +359,14 @@ def test_late_usage_drafted_into_two_months_is_billed_once(worked):  # noqa: ANN
     assert billed == Decimal("3.30")
 
 
-def test_a_month_is_not_issued_before_it_is_over(worked):  # noqa: ANN001
+def test_a_month_is_not_issued_before_it_is_over(worked):
     draft_statements(worked, OCT)
     with pytest.raises(CloseError, match="not over yet"):
         issue_statements(worked, OCT, today=dt.date(2026, 10, 31))
     assert issue_statements(worked, OCT, today=dt.date(2026, 11, 1)).state == "in_review"
 
 
-def test_issue_refuses_drafts_older_than_the_policy_outcomes_or_units(worked):  # noqa: ANN001
+def test_issue_refuses_drafts_older_than_the_policy_outcomes_or_units(worked):
     draft_statements(worked, OCT)
     save_policy(
         organization=worked,
@@ -391,7 +391,7 @@ def test_issue_refuses_drafts_older_than_the_policy_outcomes_or_units(worked):  
     assert issue_statements(worked, OCT).state == "in_review"
 
 
-def test_a_late_rerun_bills_the_units_the_month_was_issued_to(worked):  # noqa: ANN001
+def test_a_late_rerun_bills_the_units_the_month_was_issued_to(worked):
     policy = dict(WORKED_POLICY, platform_fee={"percent": "0.15", "fixed_per_unit": "25.00"})
     save_policy(organization=worked, policy=parse_policy(policy), actor="test")
     october = draft_statements(worked, OCT)
@@ -407,7 +407,7 @@ def test_a_late_rerun_bills_the_units_the_month_was_issued_to(worked):  # noqa: 
     assert not november.statements.filter(unit__code="OPS").exists()
 
 
-def test_reconciled_late_usage_is_not_rerun_by_later_drafts(worked, django_assert_max_num_queries):  # noqa: ANN001
+def test_reconciled_late_usage_is_not_rerun_by_later_drafts(worked, django_assert_max_num_queries):
     draft_statements(worked, OCT)
     issue_statements(worked, OCT)
     ingest(worked, _flat_events("SUP", 2, "late"))
@@ -421,7 +421,7 @@ def test_reconciled_late_usage_is_not_rerun_by_later_drafts(worked, django_asser
         assert late_adjustments(worked, DEC) == {}
 
 
-def test_usage_arriving_while_a_month_is_issued_still_reaches_a_later_month(worked, monkeypatch):  # noqa: ANN001
+def test_usage_arriving_while_a_month_is_issued_still_reaches_a_later_month(worked, monkeypatch):
     """Reconciled totals are those the issued adjustments were computed from, never a fresh
     read: an ingest that commits during the issue is billed by the next month."""
     from chargeback.billing import close
@@ -432,7 +432,7 @@ def test_usage_arriving_while_a_month_is_issued_still_reaches_a_later_month(work
     draft_statements(worked, NOV)
     record = close.log.record
 
-    def record_then_ingest(**kwargs):  # noqa: ANN003, ANN202
+    def record_then_ingest(**kwargs):
         record(**kwargs)
         if kwargs.get("action") == "billing.issue":
             ingest(worked, _flat_events("SUP", 2, "late2"))
@@ -451,7 +451,7 @@ def test_usage_arriving_while_a_month_is_issued_still_reaches_a_later_month(work
     )
 
 
-def test_late_unallocated_usage_stays_with_the_central_bucket_after_it_moved(worked):  # noqa: ANN001
+def test_late_unallocated_usage_stays_with_the_central_bucket_after_it_moved(worked):
     from chargeback.units.models import BusinessUnit
 
     draft_statements(worked, OCT)
@@ -476,7 +476,7 @@ def test_late_unallocated_usage_stays_with_the_central_bucket_after_it_moved(wor
     assert [(x.statement.unit.code, x.amount) for x in lines] == [("CENTRAL", Decimal("10.00"))]
 
 
-def test_drafts_made_before_the_checks_existed_must_be_regenerated(worked):  # noqa: ANN001
+def test_drafts_made_before_the_checks_existed_must_be_regenerated(worked):
     billing = draft_statements(worked, OCT)
     BillingPeriod.objects.filter(pk=billing.pk).update(inputs={})
     with pytest.raises(CloseError, match="generated before these checks existed"):

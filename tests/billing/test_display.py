@@ -28,7 +28,7 @@ from chargeback.billing.display import quantity_text, unit_price_text
         ("adjustment", None, None, ("", "")),
     ],
 )
-def test_lines_read_as_money_rates_and_prices_per_million(kind, quantity, unit_price, shown):  # noqa: ANN001
+def test_lines_read_as_money_rates_and_prices_per_million(kind, quantity, unit_price, shown):
     assert (
         quantity_text(kind, quantity, unit_price, "USD"),
         unit_price_text(kind, quantity, unit_price),

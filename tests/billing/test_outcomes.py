@@ -26,7 +26,7 @@ GOOD = "unit,month,outcome,count\nSUP,2026-10,resolved_ticket,120\nSALES,2026-10
 
 
 @pytest.fixture
-def org(priced_org, time_machine):  # noqa: ANN001
+def org(priced_org, time_machine):
     time_machine.move_to(dt.datetime(2026, 11, 16, 9, 0, tzinfo=dt.UTC), tick=False)
     return priced_org
 
@@ -35,14 +35,14 @@ def url(name: str) -> str:
     return reverse(f"billing:{name}", kwargs={"org_slug": "alpha"})
 
 
-def stored(org) -> dict:  # noqa: ANN001
+def stored(org) -> dict:
     return {
         (c.unit.code, f"{c.month:%Y-%m}", c.outcome): (c.count, c.source)
         for c in OutcomeCount.objects.filter(organization=org).select_related("unit")
     }
 
 
-def problems(org, text: str) -> list[str]:  # noqa: ANN001
+def problems(org, text: str) -> list[str]:
     with pytest.raises(OutcomeError) as exc:
         parse_records(org, read_csv(text))
     return [p.label("row") for p in exc.value.problems]
@@ -133,7 +133,7 @@ def test_problem_json_names_index_and_field():
 # The pages -----------------------------------------------------------------------------------
 
 
-def _upload(client, text: str, name: str = "outcomes.csv"):  # noqa: ANN001, ANN202
+def _upload(client, text: str, name: str = "outcomes.csv"):
     return client.post(url("outcome-upload"), {"file": SimpleUploadedFile(name, text.encode())})
 
 
@@ -214,7 +214,7 @@ def test_list_queries_do_not_grow_with_rows(client_for, finance, org):
 
 
 @pytest.mark.parametrize("role", ["team_lead", "viewer"])
-def test_only_finance_and_admins_manage_outcomes(client, org_a, role, request):  # noqa: ANN001
+def test_only_finance_and_admins_manage_outcomes(client, org_a, role, request):
     membership = request.getfixturevalue(role)
     client.force_login(membership.user)
     assert client.get(url("outcome-list")).status_code == 403

@@ -65,7 +65,7 @@ TOTALS = {
 }
 
 
-def _ev(rid: str, at: str, team: str | None, millions: str, model: str = "flat", **kw) -> dict:  # noqa: ANN003
+def _ev(rid: str, at: str, team: str | None, millions: str, model: str = "flat", **kw) -> dict:
     tags = {"service": kw.pop("service", "eu-chat"), "workflow": "triage"}
     if team:
         tags["team"] = team
@@ -99,13 +99,13 @@ EVENTS = [
 
 
 @pytest.fixture
-def now(time_machine):  # noqa: ANN001
+def now(time_machine):
     time_machine.move_to(NOW, tick=False)
     return NOW
 
 
 @pytest.fixture
-def month(org_a, unit_tree, now):  # noqa: ANN001
+def month(org_a, unit_tree, now):
     import_prices(org_a, parse_prices(PRICES), actor="test", label="test prices")
     save_policy(organization=org_a, policy=parse_policy(POLICY), actor="test")
     unit_tree["de"].billing_mode = "chargeback"
@@ -114,23 +114,23 @@ def month(org_a, unit_tree, now):  # noqa: ANN001
     return unit_tree
 
 
-def url(name: str, **kwargs) -> str:  # noqa: ANN003
+def url(name: str, **kwargs) -> str:
     from django.urls import reverse
 
     return reverse(f"billing:{name}", kwargs={"org_slug": "alpha", **kwargs})
 
 
-def body(response) -> str:  # noqa: ANN001
+def body(response) -> str:
     assert response.status_code == 200, response.status_code
     return response.content.decode()
 
 
-def text(response) -> str:  # noqa: ANN001
+def text(response) -> str:
     """The page's text without tags, whitespace collapsed."""
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", body(response)))
 
 
-def listed(response) -> list[str]:  # noqa: ANN001
+def listed(response) -> list[str]:
     """The unit codes of the statement list's rows, in order."""
     html = body(response)
     table = html.split("<tbody>", 1)[1].split("</tbody>", 1)[0] if "<tbody>" in html else ""
@@ -138,12 +138,12 @@ def listed(response) -> list[str]:  # noqa: ANN001
 
 
 @pytest.fixture
-def submit(django_capture_on_commit_callbacks):  # noqa: ANN001
+def submit(django_capture_on_commit_callbacks):
     """submit(client, path, data) -> posts, runs what the view scheduled on commit (the draft
     task, the PDF tasks: a test's transaction never commits; in a transactional test they
     have run already) and follows the redirect."""
 
-    def post(client, path: str, data: dict | None = None):  # noqa: ANN001, ANN202
+    def post(client, path: str, data: dict | None = None):
         with django_capture_on_commit_callbacks(execute=True):
             response = client.post(path, data or {})
         assert response.status_code == 302, response.status_code
@@ -153,8 +153,8 @@ def submit(django_capture_on_commit_callbacks):  # noqa: ANN001
 
 
 @pytest.fixture
-def open_and_draft(submit):  # noqa: ANN001, ANN201
-    def run(client) -> BillingPeriod:  # noqa: ANN001
+def open_and_draft(submit):
+    def run(client) -> BillingPeriod:
         response = client.post(url("period-list"), {"month": "2026-09"})
         period = BillingPeriod.objects.get(month=SEP.first)
         assert response.status_code == 302
@@ -168,8 +168,8 @@ def open_and_draft(submit):  # noqa: ANN001, ANN201
 
 
 @pytest.fixture
-def issued(open_and_draft, submit):  # noqa: ANN001, ANN201
-    def run(client) -> BillingPeriod:  # noqa: ANN001
+def issued(open_and_draft, submit):
+    def run(client) -> BillingPeriod:
         period = open_and_draft(client)
         submit(client, url("period-issue", period_id=period.pk))
         period.refresh_from_db()
@@ -188,7 +188,7 @@ def statement_of(code: str) -> Statement:
 
 def test_the_close_from_opening_the_month_to_final(
     client_for, finance, month, submit, transactional_db
-):  # noqa: ANN001
+):
     c = client_for(finance)
     page = text(c.get(url("period-list")))
     assert "No month has been closed yet" in page
@@ -265,7 +265,7 @@ def test_the_close_from_opening_the_month_to_final(
 
 def test_issue_is_refused_when_usage_changed_since_the_drafts(
     client_for, finance, month, org_a, submit, open_and_draft
-):  # noqa: ANN001
+):
     c = client_for(finance)
     period = open_and_draft(c)
     ingest(org_a, [_ev("eu-late", "2026-09-21T08:00:00Z", "SALES-EU", "1")])
@@ -282,7 +282,7 @@ def test_issue_is_refused_when_usage_changed_since_the_drafts(
 
 def test_close_page_says_when_drafts_are_out_of_date_and_when_a_month_can_be_issued(
     client_for, finance, month, org_a, submit, open_and_draft, time_machine
-):  # noqa: ANN001
+):
     c = client_for(finance)
     period = open_and_draft(c)
     issue_link = url("period-issue", period_id=period.pk)
@@ -309,7 +309,7 @@ def test_close_page_says_when_drafts_are_out_of_date_and_when_a_month_can_be_iss
     assert "2026-09 is not over yet (it ends on 30 September 2026)" in text(c.get(issue_link))
 
 
-def test_issue_and_close_pages_refuse_out_of_order_steps(client_for, finance, month, submit):  # noqa: ANN001
+def test_issue_and_close_pages_refuse_out_of_order_steps(client_for, finance, month, submit):
     c = client_for(finance)
     c.post(url("period-list"), {"month": "2026-09"})
     period = BillingPeriod.objects.get(month=SEP.first)
@@ -325,7 +325,7 @@ def test_issue_and_close_pages_refuse_out_of_order_steps(client_for, finance, mo
 
 def test_progress_fragment_polls_while_running_and_refreshes_when_done(
     client_for, finance, month, submit
-):  # noqa: ANN001
+):
     c = client_for(finance)
     c.post(url("period-list"), {"month": "2026-09"})
     period = BillingPeriod.objects.get(month=SEP.first)
@@ -357,7 +357,7 @@ CLOSE_PAGES = ("period-detail", "period-issue", "period-close", "period-pdfs", "
 
 
 @pytest.mark.parametrize("persona", ["finance", "admin"])
-def test_finance_and_admins_open_every_close_page(request, client_for, month, persona, issued):  # noqa: ANN001
+def test_finance_and_admins_open_every_close_page(request, client_for, month, persona, issued):
     c = client_for(request.getfixturevalue(persona))
     period = issued(c)
     assert c.get(url("period-list")).status_code == 200
@@ -367,7 +367,7 @@ def test_finance_and_admins_open_every_close_page(request, client_for, month, pe
 
 
 @pytest.mark.parametrize("persona", ["viewer", "team_lead"])
-def test_others_may_not_close(request, client_for, finance, month, persona, issued):  # noqa: ANN001
+def test_others_may_not_close(request, client_for, finance, month, persona, issued):
     period = issued(client_for(finance))
     c = client_for(request.getfixturevalue(persona))
     assert c.get(url("period-list")).status_code == 403
@@ -382,7 +382,7 @@ def test_others_may_not_close(request, client_for, finance, month, persona, issu
 @pytest.mark.parametrize("persona", ["finance", "admin", "viewer"])
 def test_finance_admin_and_viewers_see_every_units_statements(
     request, client_for, finance, month, persona, issued
-):  # noqa: ANN001
+):
     issued(client_for(finance))
     c = client_for(request.getfixturevalue(persona))
     page = text(c.get(url("statement-list")))
@@ -393,7 +393,7 @@ def test_finance_admin_and_viewers_see_every_units_statements(
         assert c.get(url("statement-detail", statement_id=statement.pk)).status_code == 200
 
 
-def test_a_team_lead_sees_only_its_units_statements(client_for, finance, team_lead, month, issued):  # noqa: ANN001
+def test_a_team_lead_sees_only_its_units_statements(client_for, finance, team_lead, month, issued):
     issued(client_for(finance))
     c = client_for(team_lead)
     response = c.get(url("statement-list"))
@@ -417,7 +417,7 @@ def test_a_team_lead_sees_only_its_units_statements(client_for, finance, team_le
     assert "Chargeback statement ALPHA-2026-09-0002" in page
 
 
-def test_drafts_are_for_finance_only(client_for, finance, team_lead, viewer, month, open_and_draft):  # noqa: ANN001
+def test_drafts_are_for_finance_only(client_for, finance, team_lead, viewer, month, open_and_draft):
     open_and_draft(client_for(finance))
     draft = statement_of("SALES-EU")
     assert "ALPHA-2026-09" in body(client_for(finance).get(url("statement-list")))
@@ -427,7 +427,7 @@ def test_drafts_are_for_finance_only(client_for, finance, team_lead, viewer, mon
         assert c.get(url("statement-detail", statement_id=draft.pk)).status_code == 404
 
 
-def test_statement_list_filters_sorts_and_pages(client_for, finance, month, monkeypatch, issued):  # noqa: ANN001
+def test_statement_list_filters_sorts_and_pages(client_for, finance, month, monkeypatch, issued):
     c = client_for(finance)
     issued(c)
     response = c.get(url("statement-list"), {"mode": "chargeback"})
@@ -460,7 +460,7 @@ def test_statement_list_filters_sorts_and_pages(client_for, finance, month, monk
 
 def test_statement_page_shows_header_lines_evidence_and_checksum(
     client_for, finance, month, issued
-):  # noqa: ANN001
+):
     c = client_for(finance)
     issued(c)
     statement = statement_of("SALES-EU")
@@ -493,7 +493,7 @@ def test_statement_page_shows_header_lines_evidence_and_checksum(
 
 def test_dispute_deadline_shows_closed_once_passed(
     client_for, finance, month, time_machine, issued
-):  # noqa: ANN001
+):
     c = client_for(finance)
     issued(c)
     time_machine.move_to(dt.datetime(2026, 10, 14, 10, 0, tzinfo=dt.UTC), tick=False)
@@ -501,7 +501,7 @@ def test_dispute_deadline_shows_closed_once_passed(
     assert "Dispute deadline Closed 13 October 2026" in page
 
 
-def test_pdf_download(client_for, finance, team_lead, month, issued):  # noqa: ANN001
+def test_pdf_download(client_for, finance, team_lead, month, issued):
     issued(client_for(finance))
     statement = statement_of("SALES-DE")
     assert statement.pdf_status == "done"
@@ -518,7 +518,7 @@ def test_pdf_download(client_for, finance, team_lead, month, issued):  # noqa: A
     assert response.content.startswith(b"%PDF")
 
 
-def test_pdf_of_a_draft_is_rendered_on_the_fly(client_for, finance, month, open_and_draft):  # noqa: ANN001
+def test_pdf_of_a_draft_is_rendered_on_the_fly(client_for, finance, month, open_and_draft):
     c = client_for(finance)
     open_and_draft(c)
     statement = statement_of("SUPPORT")
@@ -528,7 +528,7 @@ def test_pdf_of_a_draft_is_rendered_on_the_fly(client_for, finance, month, open_
     assert response.content.startswith(b"%PDF")
 
 
-def test_all_pdfs_as_a_zip(client_for, finance, month, issued):  # noqa: ANN001
+def test_all_pdfs_as_a_zip(client_for, finance, month, issued):
     c = client_for(finance)
     period = issued(c)
     response = c.get(url("period-pdfs", period_id=period.pk))
@@ -541,7 +541,7 @@ def test_all_pdfs_as_a_zip(client_for, finance, month, issued):  # noqa: ANN001
     assert all(archive.read(n).startswith(b"%PDF") for n in archive.namelist())
 
 
-def test_csv_downloads_are_formula_safe(client_for, finance, month, open_and_draft):  # noqa: ANN001
+def test_csv_downloads_are_formula_safe(client_for, finance, month, open_and_draft):
     c = client_for(finance)
     period = open_and_draft(c)
     statement = statement_of("SALES-EU")
@@ -567,7 +567,7 @@ def test_csv_downloads_are_formula_safe(client_for, finance, month, open_and_dra
 
 def test_a_usage_line_drills_down_to_its_events(
     client_for, team_lead, finance, month, monkeypatch, issued
-):  # noqa: ANN001
+):
     issued(client_for(finance))
     statement = statement_of("SALES-EU")
     flat = statement.lines.get(kind="usage", ref="internal/flat")
@@ -605,7 +605,7 @@ def test_a_usage_line_drills_down_to_its_events(
     assert "eu-3" not in body(c.get(events_url, {"after": "1." + "9" * 18}))
 
 
-def test_other_lines_show_what_they_are_built_from(client_for, finance, month, issued):  # noqa: ANN001
+def test_other_lines_show_what_they_are_built_from(client_for, finance, month, issued):
     c = client_for(finance)
     issued(c)
     statement = statement_of("SALES-EU")
@@ -651,7 +651,7 @@ def test_statement_page_with_60_lines_is_quick_and_its_queries_do_not_grow(
     assert min(timings) < 0.2, timings
 
 
-def test_a_stuck_generation_can_be_started_again(client_for, finance, month, submit):  # noqa: ANN001
+def test_a_stuck_generation_can_be_started_again(client_for, finance, month, submit):
     import datetime as dt
 
     from django.utils import timezone
@@ -670,7 +670,7 @@ def test_a_stuck_generation_can_be_started_again(client_for, finance, month, sub
 
 def test_unit_spend_page_lists_the_units_issued_statements(
     client_for, finance, team_lead, month, issued
-):  # noqa: ANN001
+):
     period = issued(client_for(finance))
     statement = Statement.objects.get(period=period, unit=month["de"])
     page = body(client_for(team_lead).get(f"/o/alpha/units/{month['eu'].pk}/spend/"))
@@ -682,7 +682,7 @@ def test_unit_spend_page_lists_the_units_issued_statements(
 
 def test_the_zip_waits_for_the_workers_when_many_pdfs_are_missing(
     client_for, finance, month, issued, monkeypatch
-):  # noqa: ANN001
+):
     from chargeback.billing import views
 
     c = client_for(finance)
@@ -707,7 +707,7 @@ def test_the_zip_waits_for_the_workers_when_many_pdfs_are_missing(
 
 def test_the_zip_queues_failed_and_long_waiting_pdfs_again_until_they_are_ready(
     client_for, finance, month, issued, monkeypatch, time_machine
-):  # noqa: ANN001
+):
     from chargeback.billing import pdf, views
 
     c = client_for(finance)
@@ -716,7 +716,7 @@ def test_the_zip_queues_failed_and_long_waiting_pdfs_again_until_they_are_ready(
     monkeypatch.setattr(views, "INLINE_PDFS", 2)
     real = pdf.render_pdf
 
-    def broken(statement):  # noqa: ANN001, ANN202
+    def broken(statement):
         raise RuntimeError("no fonts")
 
     monkeypatch.setattr(pdf, "render_pdf", broken)
@@ -740,7 +740,7 @@ def test_the_zip_queues_failed_and_long_waiting_pdfs_again_until_they_are_ready(
 
 def test_lines_that_cancel_out_balance_on_every_database(
     client_for, finance, month, open_and_draft
-):  # noqa: ANN001
+):
     """SQLite sums decimals as floats: -37.41 + 45.00 - 7.59 is 3.55e-15 there, which must not
     show as an activity total or put the month out of balance."""
     c = client_for(finance)
@@ -762,14 +762,14 @@ def test_lines_that_cancel_out_balance_on_every_database(
 
 def test_issuing_when_pdfs_fail_to_render_still_issues_and_says_so(
     client_for, finance, month, open_and_draft, submit, monkeypatch, transactional_db
-):  # noqa: ANN001
+):
     """Committed for real, so the in-process PDF tasks run before the view answers."""
     from chargeback.billing import pdf
 
     c = client_for(finance)
     period = open_and_draft(c)
 
-    def broken(statement):  # noqa: ANN001, ANN202
+    def broken(statement):
         raise RuntimeError("no fonts")
 
     monkeypatch.setattr(pdf, "render_pdf", broken)

@@ -39,13 +39,13 @@ POLICY = {
 
 
 @pytest.fixture
-def media(settings, tmp_path):  # noqa: ANN001
+def media(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
     return tmp_path
 
 
 @pytest.fixture
-def statement(priced_org, media) -> Statement:  # noqa: ANN001
+def statement(priced_org, media) -> Statement:
     """SUP's October draft: 4M tokens on internal/flat, 2M on internal/flat-large."""
     import_prices(priced_org, parse_prices(PRICES), actor="test", label="flat")
     save_policy(organization=priced_org, policy=parse_policy(POLICY), actor="test")
@@ -77,7 +77,7 @@ def _layout_text(statement: Statement) -> str:
     return " ".join(words)
 
 
-def test_the_pdf_renders_a_statement_with_its_lines(statement):  # noqa: ANN001
+def test_the_pdf_renders_a_statement_with_its_lines(statement):
     # usage flat $4, usage flat-large $6, tier markup 50% $5, platform fee 15% $1.50, and
     # SUP's share of the $10 pool by spend ($10 of $12): $8.33.
     assert [(x.kind, x.amount) for x in statement.lines.order_by("position")] == [
@@ -109,7 +109,7 @@ def test_the_pdf_renders_a_statement_with_its_lines(statement):  # noqa: ANN001
         assert words in text, words
 
 
-def test_store_pdf_attaches_the_file_and_leaves_the_issued_statement_as_it_was(statement):  # noqa: ANN001
+def test_store_pdf_attaches_the_file_and_leaves_the_issued_statement_as_it_was(statement):
     org = statement.organization
     issue_statements(org, OCT)  # the eager task stores every PDF after commit (none here)
     issued = Statement.objects.select_related("organization", "period", "unit").get(pk=statement.pk)
@@ -152,12 +152,12 @@ def test_coverage_is_printed_as_a_decimal_percentage():
     assert _percent(None) == ""
 
 
-def test_a_failed_render_leaves_its_failed_status(statement, monkeypatch):  # noqa: ANN001
+def test_a_failed_render_leaves_its_failed_status(statement, monkeypatch):
     """The task runs outside a transaction of its own, so the FAILED mark survives the raise
     (the close page offers to retry it)."""
     from chargeback.billing import pdf, tasks
 
-    def broken(statement):  # noqa: ANN001, ANN202
+    def broken(statement):
         raise RuntimeError("no fonts")
 
     monkeypatch.setattr(pdf, "render_pdf", broken)

@@ -66,7 +66,7 @@ DEMO_TRAFFIC_DAYS = 7
 
 
 @pytest.fixture
-def demo(transactional_db, settings):  # noqa: ANN001, ANN201
+def demo(transactional_db, settings):
     """The demo organisation (acme), committed so the live server's thread sees it. It gets a
     week of demo traffic rather than ninety days: the same pages, a tenth of the seeding time."""
     settings.DEMO_TRAFFIC_DAYS = DEMO_TRAFFIC_DAYS
@@ -75,7 +75,7 @@ def demo(transactional_db, settings):  # noqa: ANN001, ANN201
 
 
 @pytest.fixture
-def page(page, live_server, demo):  # noqa: ANN001, ANN201
+def page(page, live_server, demo):
     """pytest-playwright's page, with short timeouts: a live server on localhost answers fast."""
     page.set_default_timeout(10_000)
     page.set_default_navigation_timeout(15_000)
@@ -83,7 +83,7 @@ def page(page, live_server, demo):  # noqa: ANN001, ANN201
 
 
 @pytest.fixture
-def login(page, live_server):  # noqa: ANN001, ANN201
+def login(page, live_server):
     """login(email) -> submits the login form and waits for the page it lands on."""
 
     def log_in(email: str) -> None:
@@ -98,7 +98,7 @@ def login(page, live_server):  # noqa: ANN001, ANN201
 
 
 @pytest.fixture
-def shoot(page, screenshot_dir):  # noqa: ANN001, ANN201
+def shoot(page, screenshot_dir):
     """shoot(role, name) -> saves a full-page screenshot as artifacts/screenshots/<role>/<name>.png."""
 
     def save(role: str, name: str) -> Path:

@@ -115,7 +115,7 @@ def printed(text: str) -> dict[str, Decimal]:
 
 
 @pytest.fixture
-def close_month(demo) -> tuple[Period, dict[str, Decimal]]:  # noqa: ANN001
+def close_month(demo) -> tuple[Period, dict[str, Decimal]]:
     """The seeded month with the most usage (not yet issued), its policy, and the totals the
     statements must carry."""
     with scopes_disabled():
@@ -148,7 +148,7 @@ def statement_codes(page: Page) -> list[str]:
 
 def test_finance_closes_a_month_and_the_pdfs_match_spend_and_policy(
     page, live_server, login, shoot, close_month, tmp_path
-) -> None:  # noqa: ANN001
+) -> None:
     period, expected = close_month
     title = f"{period.first:%B %Y}"
     login("finance@acme.example")
@@ -225,7 +225,7 @@ def test_finance_closes_a_month_and_the_pdfs_match_spend_and_policy(
 
 def test_a_team_lead_sees_only_its_units_statements(
     page, live_server, login, shoot, demo, close_month
-) -> None:  # noqa: ANN001
+) -> None:
     from chargeback.billing.close import draft_statements, issue_statements
 
     period, _expected = close_month

@@ -27,7 +27,7 @@ pytestmark = [
 SUPPORT_SUBTREE = {"SUP", "SUP-T1", "SUP-AUTO"}
 
 
-def unit_id(org, code: str) -> int:  # noqa: ANN001
+def unit_id(org, code: str) -> int:
     with scopes_disabled():
         return BusinessUnit.objects.get(organization=org, code=code).pk
 
@@ -59,7 +59,7 @@ def download_csv(page: Page, card: str) -> tuple[str, list[list[str]]]:
 
 def test_finance_changes_the_period_downloads_a_chart_and_drills_into_a_unit(
     page, live_server, login, shoot, demo
-) -> None:  # noqa: ANN001
+) -> None:
     login("finance@acme.example")
     assert page.url == f"{live_server.url}/o/acme/"
     expect(page.locator("h1")).to_have_text("Acme Corp")
@@ -133,7 +133,7 @@ def test_finance_changes_the_period_downloads_a_chart_and_drills_into_a_unit(
     shoot("finance", "unit-spend-support-tier-1")
 
 
-def test_team_lead_sees_only_its_units(page, live_server, login, shoot, demo) -> None:  # noqa: ANN001
+def test_team_lead_sees_only_its_units(page, live_server, login, shoot, demo) -> None:
     login("lead.support@acme.example")
     sup = unit_id(demo, "SUP")
     assert page.url == f"{live_server.url}/o/acme/units/{sup}/spend/"
@@ -166,7 +166,7 @@ def test_team_lead_sees_only_its_units(page, live_server, login, shoot, demo) ->
     assert table_codes(page) <= SUPPORT_SUBTREE
 
 
-def test_admin_edits_a_business_unit(page, live_server, login, shoot, demo) -> None:  # noqa: ANN001
+def test_admin_edits_a_business_unit(page, live_server, login, shoot, demo) -> None:
     login("admin@acme.example")
     page.get_by_role("link", name="Business units").click()
     page.locator("table.tree").get_by_role("link", name="Marketing", exact=True).click()

@@ -63,7 +63,7 @@ def unit_codes(page: Page) -> list[str]:
 
 
 @pytest.mark.parametrize("role", list(ROLES))
-def test_role_opens_every_page_in_its_sidebar(page, live_server, login, shoot, role) -> None:  # noqa: ANN001
+def test_role_opens_every_page_in_its_sidebar(page, live_server, login, shoot, role) -> None:
     email, membership_role = ROLES[role]
     login(email)
     if role in LEAD_UNITS:  # a team lead lands on the spend of the unit it leads
@@ -90,7 +90,7 @@ def test_role_opens_every_page_in_its_sidebar(page, live_server, login, shoot, r
         assert unit_codes(page) == LEAD_UNITS[role]
 
 
-def test_team_lead_sees_only_its_units(page, live_server, login) -> None:  # noqa: ANN001
+def test_team_lead_sees_only_its_units(page, live_server, login) -> None:
     login("lead.support@acme.example")
     page.get_by_role("link", name="Business units").click()
     codes = unit_codes(page)
@@ -101,7 +101,7 @@ def test_team_lead_sees_only_its_units(page, live_server, login) -> None:  # noq
     expect(page.get_by_role("link", name="New unit")).to_have_count(0)
 
 
-def test_admin_creates_moves_and_archives_a_unit(page, live_server, login, shoot) -> None:  # noqa: ANN001
+def test_admin_creates_moves_and_archives_a_unit(page, live_server, login, shoot) -> None:
     login("admin@acme.example")
     page.get_by_role("link", name="Business units").click()
     page.get_by_role("link", name="New unit").click()
@@ -150,7 +150,7 @@ def test_admin_creates_moves_and_archives_a_unit(page, live_server, login, shoot
     expect(page.locator("table.tree tbody td:nth-child(2) code")).to_have_text(["SUP-EU"])
 
 
-def test_org_switcher_moves_between_organizations(page, live_server, login, shoot) -> None:  # noqa: ANN001
+def test_org_switcher_moves_between_organizations(page, live_server, login, shoot) -> None:
     create_organization(
         slug="globex",
         name="Globex Europe",
@@ -181,7 +181,7 @@ def test_org_switcher_moves_between_organizations(page, live_server, login, shoo
     assert page.url == f"{live_server.url}/orgs/"
 
 
-def test_log_out(page, live_server, login, shoot) -> None:  # noqa: ANN001
+def test_log_out(page, live_server, login, shoot) -> None:
     page.goto(f"{live_server.url}/accounts/login/")
     shoot("anonymous", "login")
     login("viewer@acme.example")
@@ -194,7 +194,7 @@ def test_log_out(page, live_server, login, shoot) -> None:  # noqa: ANN001
     assert page.url == f"{live_server.url}/accounts/login/?next=/o/acme/units/"
 
 
-def test_admin_creates_an_ingestion_key_and_copies_it(page, live_server, login, shoot) -> None:  # noqa: ANN001
+def test_admin_creates_an_ingestion_key_and_copies_it(page, live_server, login, shoot) -> None:
     login("admin@acme.example")
     page.context.grant_permissions(["clipboard-read", "clipboard-write"])
     page.get_by_role("link", name="Ingestion keys").click()
@@ -217,7 +217,7 @@ def test_admin_creates_an_ingestion_key_and_copies_it(page, live_server, login, 
     assert page.locator("table").inner_text().count("Browser gateway") == 1
 
 
-def test_finance_selects_every_open_record_on_a_quarantine_page(page, live_server, login) -> None:  # noqa: ANN001
+def test_finance_selects_every_open_record_on_a_quarantine_page(page, live_server, login) -> None:
     """The demo leaves unknown models in quarantine: the header box ticks them all."""
     login("finance@acme.example")
     page.get_by_role("link", name="Quarantine").click()

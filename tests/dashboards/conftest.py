@@ -16,12 +16,12 @@ NOW = dt.datetime(2026, 10, 20, 12, 0, tzinfo=dt.UTC)
 
 
 @pytest.fixture
-def now(time_machine):  # noqa: ANN001
+def now(time_machine):
     time_machine.move_to(NOW, tick=False)
     return NOW
 
 
-def rollup(org, unit, day, *, cost, requests=10, service="svc", provider="openai",  # noqa: ANN001, ANN201
+def rollup(org, unit, day, *, cost, requests=10, service="svc", provider="openai",
            model="gpt-4o-mini", environment="production", attribution="gateway_key",
            errors=0, error_cost="0", input_tokens=1000, output_tokens=200, cached=0):  # fmt: skip
     return DailyUsage.objects.create(

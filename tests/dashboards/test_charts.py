@@ -23,7 +23,7 @@ def dim(
     model="m1",
     central="0",
     requests=1,
-):  # noqa: ANN001, ANN201
+):
     return {
         "unit_id": unit_id, "service": service, "provider": provider, "model": model,
         "requests": requests, "errors": 0, "input_tokens": 100, "output_tokens": 10,
@@ -36,7 +36,7 @@ SUMMED = ("requests", "errors", "input_tokens", "output_tokens", "cached_input_t
           "error_cost", "central_cost", "prior_cost")  # fmt: skip
 
 
-def group(rows, *keys):  # noqa: ANN001, ANN002, ANN201
+def group(rows, *keys):
     """What `queries.breakdown` returns for one grouping, summed here from finer rows."""
     out: dict = {}
     for r in rows:
@@ -47,7 +47,7 @@ def group(rows, *keys):  # noqa: ANN001, ANN002, ANN201
     return list(out.values())
 
 
-def breakdown(rows):  # noqa: ANN001, ANN201
+def breakdown(rows):
     return {
         "services": group(rows, "service"),
         "models": group(rows, "provider", "model"),

@@ -14,7 +14,7 @@ D = dt.date
 
 
 @pytest.fixture
-def spend(org_a, unit_tree, now):  # noqa: ANN001
+def spend(org_a, unit_tree, now):
     u = unit_tree
     rollup(org_a, u["eu"], D(2026, 10, 3), cost="1234.50", service="eu-chat")
     rollup(org_a, u["de"], D(2026, 10, 5), cost="200", service="de-search", model="gpt-4o")
@@ -24,13 +24,13 @@ def spend(org_a, unit_tree, now):  # noqa: ANN001
     return u
 
 
-def body(response) -> str:  # noqa: ANN001
+def body(response) -> str:
     assert response.status_code == 200
     return response.content.decode()
 
 
 @pytest.mark.parametrize("persona", ["admin", "finance", "viewer"])
-def test_overview_shows_every_unit_to_finance_and_viewers(request, client_for, spend, persona):  # noqa: ANN001
+def test_overview_shows_every_unit_to_finance_and_viewers(request, client_for, spend, persona):
     page = body(client_for(request.getfixturevalue(persona)).get("/o/alpha/"))
     for text in (
         "Support",
@@ -48,7 +48,7 @@ def test_overview_shows_every_unit_to_finance_and_viewers(request, client_for, s
     assert "<script>" not in page.replace('<script id="', "")  # json_script only, no inline code
 
 
-def test_team_lead_sees_only_its_units_everywhere(client_for, team_lead, spend):  # noqa: ANN001
+def test_team_lead_sees_only_its_units_everywhere(client_for, team_lead, spend):
     c = client_for(team_lead)
     pages = [
         body(c.get("/o/alpha/")),
@@ -76,7 +76,7 @@ def test_team_lead_sees_only_its_units_everywhere(client_for, team_lead, spend):
         assert c.get(f"/o/alpha/units/{spend[outside].pk}/spend/").status_code == 404
 
 
-def test_filters_live_in_the_url(client_for, finance, spend):  # noqa: ANN001
+def test_filters_live_in_the_url(client_for, finance, spend):
     c = client_for(finance)
     page = body(c.get("/o/alpha/?provider=anthropic"))
     assert "$98,765.43" in page and "Sales Europe" not in page.split('id="units"')[1]
@@ -93,7 +93,7 @@ def test_filters_live_in_the_url(client_for, finance, spend):  # noqa: ANN001
     assert "?period=month&amp;provider=openai&amp;csv=daily" in page
 
 
-def test_csv_downloads_are_exactly_the_tables(client_for, finance, spend):  # noqa: ANN001
+def test_csv_downloads_are_exactly_the_tables(client_for, finance, spend):
     c = client_for(finance)
     response = c.get("/o/alpha/?period=custom&from=2026-10-03&to=2026-10-05&csv=daily")
     assert response["Content-Type"] == "text/csv; charset=utf-8"
@@ -120,13 +120,13 @@ def test_csv_downloads_are_exactly_the_tables(client_for, finance, spend):  # no
     assert c.get("/o/alpha/?csv=nonsense").status_code == 404
 
 
-def test_csv_is_formula_injection_safe(client_for, finance, org_a, unit_tree, now):  # noqa: ANN001
+def test_csv_is_formula_injection_safe(client_for, finance, org_a, unit_tree, now):
     rollup(org_a, unit_tree["eu"], D(2026, 10, 3), cost="1", service="=HYPERLINK(evil)")
     text = client_for(finance).get("/o/alpha/?csv=services").content.decode()
     assert "'=HYPERLINK(evil)" in text
 
 
-def test_empty_state(client_for, finance, team_lead, org_a, unit_tree, now):  # noqa: ANN001
+def test_empty_state(client_for, finance, team_lead, org_a, unit_tree, now):
     for who in (finance, team_lead):
         page = body(client_for(who).get("/o/alpha/"))
         assert "No usage in October 2026 to date" in page
@@ -135,7 +135,7 @@ def test_empty_state(client_for, finance, team_lead, org_a, unit_tree, now):  # 
     assert "No usage for Sales Europe" in page and "No requests in this period." in page
 
 
-def test_unit_page_figures_cheaper_mix_and_events(client_for, priced_org, now):  # noqa: ANN001, F811
+def test_unit_page_figures_cheaper_mix_and_events(client_for, priced_org, now):  # noqa: F811
     from tests.usage.conftest import event, ingest
 
     sales = priced_org.units_map["SALES"]
@@ -162,12 +162,12 @@ def test_unit_page_figures_cheaper_mix_and_events(client_for, priced_org, now): 
     assert cheaper[1].startswith("openai,gpt-4o,30,45000,")
 
 
-def test_unit_detail_links_to_its_spend(client_for, viewer, unit_tree):  # noqa: ANN001
+def test_unit_detail_links_to_its_spend(client_for, viewer, unit_tree):
     page = body(client_for(viewer).get(f"/o/alpha/units/{unit_tree['eu'].pk}/"))
     assert f'href="/o/alpha/units/{unit_tree["eu"].pk}/spend/"' in page
 
 
-def _units_with_spend(org, count: int, *, parent=None, start: int = 0) -> None:  # noqa: ANN001
+def _units_with_spend(org, count: int, *, parent=None, start: int = 0) -> None:
     for i in range(start, start + count):
         unit = f.BusinessUnitFactory(
             organization=org, code=f"U{i}", name=f"Unit {i}", parent=parent
@@ -177,7 +177,7 @@ def _units_with_spend(org, count: int, *, parent=None, start: int = 0) -> None: 
                 rollup(org, unit, day, cost="10", model=model, service=f"svc-{i}")
 
 
-def queries_for(client, url: str) -> int:  # noqa: ANN001
+def queries_for(client, url: str) -> int:
     with CaptureQueriesContext(connection) as ctx:
         body(client.get(url))
     return len(ctx.captured_queries)
@@ -193,7 +193,7 @@ MAX_QUERIES = 13
 )
 def test_overview_query_count_does_not_grow(
     client_for, finance, team_lead, org_a, unit_tree, now, url
-):  # noqa: ANN001, E501
+):  # noqa: E501
     counts = {}
     for rows in (1, 3):
         _units_with_spend(org_a, 1 if rows == 1 else 2, start=len(counts) * 10)
@@ -205,7 +205,7 @@ def test_overview_query_count_does_not_grow(
     assert max(counts[3]) <= MAX_QUERIES
 
 
-def test_unit_page_query_count_does_not_grow(client_for, finance, org_a, now):  # noqa: ANN001
+def test_unit_page_query_count_does_not_grow(client_for, finance, org_a, now):
     parent = f.BusinessUnitFactory(organization=org_a, code="TOP", name="Top")
     counts = []
     for rows in (1, 2):  # 1 unit, then 3
@@ -214,7 +214,7 @@ def test_unit_page_query_count_does_not_grow(client_for, finance, org_a, now):  
     assert counts[0] == counts[1] <= MAX_QUERIES + 2  # + the current prices and the event page
 
 
-def test_daily_spend_stacks_by_model_on_request(client_for, finance, spend):  # noqa: ANN001
+def test_daily_spend_stacks_by_model_on_request(client_for, finance, spend):
     c = client_for(finance)
     page = body(c.get("/o/alpha/?period=custom&from=2026-10-03&to=2026-10-05&stack=model"))
     assert "Daily spend by model" in page and "Daily spend by unit" not in page
@@ -234,7 +234,7 @@ def test_daily_spend_stacks_by_model_on_request(client_for, finance, spend):  # 
     assert "Daily spend by unit" in body(c.get("/o/alpha/?stack=bogus"))
 
 
-def test_cost_per_1k_requests_chart_and_csv(client_for, finance, spend):  # noqa: ANN001
+def test_cost_per_1k_requests_chart_and_csv(client_for, finance, spend):
     c = client_for(finance)
     url = "/o/alpha/?period=custom&from=2026-10-03&to=2026-10-06"
     assert "Cost per 1K requests" in body(c.get(url))
@@ -251,7 +251,7 @@ def test_cost_per_1k_requests_chart_and_csv(client_for, finance, spend):  # noqa
 HTMX = {"HTTP_HX_REQUEST": "true", "HTTP_HX_TARGET": "showback"}
 
 
-def test_htmx_swaps_only_the_body_and_a_full_load_gives_the_page(client_for, finance, spend):  # noqa: ANN001
+def test_htmx_swaps_only_the_body_and_a_full_load_gives_the_page(client_for, finance, spend):
     c = client_for(finance)
     url = "/o/alpha/?period=2026-09"
     full = c.get(url)
@@ -274,7 +274,7 @@ def test_htmx_swaps_only_the_body_and_a_full_load_gives_the_page(client_for, fin
     assert 'hx-get="?period=2026-09&amp;stack=model"' in text
 
 
-def test_htmx_on_the_unit_page_swaps_the_breadcrumbs_too(client_for, finance, spend):  # noqa: ANN001
+def test_htmx_on_the_unit_page_swaps_the_breadcrumbs_too(client_for, finance, spend):
     c = client_for(finance)
     text = body(c.get(f"/o/alpha/units/{spend['de'].pk}/spend/?period=2026-09", **HTMX))
     assert text.startswith('<div id="showback"') and "Requests behind the spend" in text
@@ -286,7 +286,7 @@ def test_htmx_on_the_unit_page_swaps_the_breadcrumbs_too(client_for, finance, sp
     assert "hx-swap-oob" not in full
 
 
-def test_tables_escape_what_they_show(client_for, finance, org_a, now):  # noqa: ANN001
+def test_tables_escape_what_they_show(client_for, finance, org_a, now):
     evil = f.BusinessUnitFactory(organization=org_a, code="EVIL", name="<b>Evil & Co</b>")
     rollup(org_a, evil, D(2026, 10, 3), cost="1", service="<i>svc</i>")
     page = body(client_for(finance).get("/o/alpha/"))

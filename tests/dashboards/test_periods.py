@@ -28,7 +28,7 @@ D = dt.date
         ),
     ],
 )  # fmt: skip
-def test_windows(params, expected):  # noqa: ANN001
+def test_windows(params, expected):
     assert parse_window(params, TODAY) == (expected, [])
 
 

@@ -17,7 +17,7 @@ ZERO = Decimal(0)
 
 
 @pytest.fixture
-def rows(org_a, unit_tree, now):  # noqa: ANN001, ANN201
+def rows(org_a, unit_tree, now):
     u = unit_tree
     # the window is 1-20 October 2026 (month to date); the prior window 1-20 September
     rollup(
@@ -60,23 +60,23 @@ def rows(org_a, unit_tree, now):  # noqa: ANN001, ANN201
     return u  # fmt: skip
 
 
-def window():  # noqa: ANN201
+def window():
     return parse_window({}, TODAY)[0]
 
 
-def sums(**values):  # noqa: ANN003, ANN201
+def sums(**values):
     out = {"rows": 0, "requests": 0, "errors": 0, "input_tokens": 0, "output_tokens": 0,
            "cached_input_tokens": 0, "cost": ZERO, "error_cost": ZERO, "central_cost": ZERO,
            "prior_cost": ZERO}  # fmt: skip
     return out | {k: Decimal(v) if isinstance(v, str) else v for k, v in values.items()}
 
 
-def by(rows, *keys):  # noqa: ANN001, ANN002, ANN201
+def by(rows, *keys):
     return sorted(rows, key=lambda r: tuple(r[k] for k in keys))
 
 
 @pytest.mark.parametrize("grouping_sets", [None, False])
-def test_breakdown_sums_each_dimension(org_a, rows, grouping_sets):  # noqa: ANN001
+def test_breakdown_sums_each_dimension(org_a, rows, grouping_sets):
     b = queries.breakdown(
         org_a,
         unit_ids=None,
@@ -106,7 +106,7 @@ def test_breakdown_sums_each_dimension(org_a, rows, grouping_sets):  # noqa: ANN
     ]  # fmt: skip
 
 
-def test_breakdown_respects_reach_and_filters(org_a, rows):  # noqa: ANN001
+def test_breakdown_respects_reach_and_filters(org_a, rows):
     b = queries.breakdown(
         org_a,
         unit_ids={rows["de"].pk},
@@ -125,7 +125,7 @@ def test_breakdown_respects_reach_and_filters(org_a, rows):  # noqa: ANN001
 @pytest.mark.skipif(
     connection.vendor != "postgresql", reason="GROUPING SETS is the PostgreSQL path"
 )
-def test_grouping_sets_equal_the_per_dimension_queries(org_a, rows):  # noqa: ANN001
+def test_grouping_sets_equal_the_per_dimension_queries(org_a, rows):
     for unit_ids, filters in [
         (None, queries.Filters()),
         ({rows["eu"].pk}, queries.Filters(environment="staging")),
@@ -145,7 +145,7 @@ def test_grouping_sets_equal_the_per_dimension_queries(org_a, rows):  # noqa: AN
     ]
 
 
-def test_daily_buckets_the_tail_and_reads_several_ranges(org_a, rows):  # noqa: ANN001
+def test_daily_buckets_the_tail_and_reads_several_ranges(org_a, rows):
     read = {"unit_ids": None, "filters": queries.Filters()}
     ranges = [(D(2026, 10, 3), D(2026, 10, 4)), (D(2026, 9, 20), D(2026, 9, 20))]
     got = queries.daily(org_a, ranges=ranges, top=[rows["eu"].pk], **read)
@@ -168,7 +168,7 @@ def test_daily_buckets_the_tail_and_reads_several_ranges(org_a, rows):  # noqa: 
     ]
 
 
-def test_filter_options_come_from_the_breakdown_without_a_dimension_filter(org_a, rows):  # noqa: ANN001
+def test_filter_options_come_from_the_breakdown_without_a_dimension_filter(org_a, rows):
     w = window()
     queried = queries.filter_options(org_a, unit_ids=None, window=w)
     assert queried == {

@@ -22,7 +22,7 @@ def _database_url() -> str:
     return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
 
 
-def wait_for(predicate, timeout: float = 30.0, interval: float = 0.2):  # noqa: ANN001, ANN201
+def wait_for(predicate, timeout: float = 30.0, interval: float = 0.2):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         result = predicate()
@@ -94,12 +94,12 @@ class Workers:
 
 
 @pytest.fixture(scope="session")
-def worker_mail_dir(tmp_path_factory) -> Path:  # noqa: ANN001
+def worker_mail_dir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("worker-mail")
 
 
 @pytest.fixture(scope="session")
-def celery_worker(django_db_setup, django_db_blocker, worker_mail_dir, tmp_path_factory):  # noqa: ANN001, ANN201
+def celery_worker(django_db_setup, django_db_blocker, worker_mail_dir, tmp_path_factory):
     """One long-lived worker for the integration tests that just need tasks to run."""
     from chargeback.celery import app
 
@@ -115,7 +115,7 @@ def celery_worker(django_db_setup, django_db_blocker, worker_mail_dir, tmp_path_
 
 
 @pytest.fixture
-def workers(django_db_setup, tmp_path):  # noqa: ANN001, ANN201
+def workers(django_db_setup, tmp_path):
     """Workers this test starts and kills itself."""
     pool = Workers(tmp_path)
     try:

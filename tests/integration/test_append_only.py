@@ -16,7 +16,7 @@ pytestmark = pytest.mark.skipif(
 @pytest.mark.parametrize(
     "sql", ["UPDATE audit_auditevent SET action = 'x'", "DELETE FROM audit_auditevent"]
 )
-def test_raw_sql_cannot_change_audit_rows(org_a, sql):  # noqa: ANN001
+def test_raw_sql_cannot_change_audit_rows(org_a, sql):
     event = record(organization=org_a, actor="test", action="thing.done", object_repr="thing")
     with (
         pytest.raises(DatabaseError, match="append-only"),

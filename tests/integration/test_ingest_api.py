@@ -31,7 +31,7 @@ def _body(start: int, n: int) -> bytes:
     ).encode()
 
 
-def test_posted_batches_are_processed_by_the_worker(celery_worker, org_a):  # noqa: ANN001
+def test_posted_batches_are_processed_by_the_worker(celery_worker, org_a):
     load_default_prices(org_a, actor="test")
     _key, secret = create_key(organization=org_a, name="gateway", actor="test")
     answers: list[int] = []

@@ -19,7 +19,7 @@ def test_runs_on_postgresql_with_a_broker():
     assert app.conf.task_always_eager is False
 
 
-def test_invitation_mail_is_sent_by_the_worker(celery_worker, worker_mail_dir, org_a, admin):  # noqa: ANN001
+def test_invitation_mail_is_sent_by_the_worker(celery_worker, worker_mail_dir, org_a, admin):
     membership, link = add_member(
         organization=org_a, actor=admin.user, email="new.member@alpha.example", role=Role.VIEWER
     )

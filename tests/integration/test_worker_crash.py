@@ -56,7 +56,7 @@ def _alive(pid: int) -> bool:
 
 
 @pytest.mark.parametrize("preparers", [1, 2], ids=["in-process", "forked-preparers"])
-def test_killed_worker_resumes_without_loss_or_double_count(workers, org_a, preparers, monkeypatch):  # noqa: ANN001
+def test_killed_worker_resumes_without_loss_or_double_count(workers, org_a, preparers, monkeypatch):
     from chargeback.celery import app
     from chargeback.usage import ingest
 
@@ -74,7 +74,7 @@ def test_killed_worker_resumes_without_loss_or_double_count(workers, org_a, prep
     batch = create_batch(organization=org_a, payload=_payload(), fmt="ndjson", source="test")
     process_batch_task.apply_async([batch.pk], queue=queue)
 
-    def progressed():  # noqa: ANN202
+    def progressed():
         return (
             IngestBatch.objects.filter(pk=batch.pk).values_list("records_done", flat=True).get()
             >= 5 * CHUNK

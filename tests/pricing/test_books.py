@@ -22,7 +22,7 @@ HEADER = "provider,model,effective_from,input_per_1m,output_per_1m,cached_input_
 
 
 @pytest.fixture
-def org(db):  # noqa: ANN001
+def org(db):
     org, _ = create_organization(
         slug="prices", name="Prices Inc", currency="USD", timezone="Europe/Berlin"
     )

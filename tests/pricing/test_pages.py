@@ -40,21 +40,21 @@ def url(name: str, **kwargs: object) -> str:
     return reverse(f"pricing:{name}", kwargs={"org_slug": "alpha", **kwargs})
 
 
-def messages_of(response) -> list[str]:  # noqa: ANN001
+def messages_of(response) -> list[str]:
     return [m.message for m in get_messages(response.wsgi_request)]
 
 
-def audit_count(org) -> int:  # noqa: ANN001
+def audit_count(org) -> int:
     return AuditEvent.objects.filter(organization=org).count()
 
 
 @pytest.fixture
-def priced(org_a):  # noqa: ANN001
+def priced(org_a):
     load_default_prices(org_a, actor="test")
     return org_a
 
 
-def prices(org, text: str, label: str = "test") -> PriceVersion:  # noqa: ANN001
+def prices(org, text: str, label: str = "test") -> PriceVersion:
     version, _ = import_prices(org, parse_prices(HEADER + text), actor="test", label=label)
     return version
 
@@ -77,7 +77,7 @@ PAGES = [
 @pytest.mark.parametrize("persona", PERSONAS)
 def test_pages_open_for_allowed_roles_and_are_forbidden_to_others(
     request, client_for, priced, persona
-):  # noqa: ANN001
+):
     web = client_for(request.getfixturevalue(persona))
     alias = ModelAlias.objects.create(
         organization=priced, raw="my-4o", canonical_provider="openai", canonical_model="gpt-4o"
@@ -94,7 +94,7 @@ def test_pages_open_for_allowed_roles_and_are_forbidden_to_others(
     )
 
 
-def test_bad_input_never_fails(client_for, admin, priced):  # noqa: ANN001
+def test_bad_input_never_fails(client_for, admin, priced):
     web = client_for(admin)
     for path in (
         url("price-list") + "?page=abc&provider=%00&q=%00",
@@ -120,7 +120,7 @@ def test_bad_input_never_fails(client_for, admin, priced):  # noqa: ANN001
 # Prices -----------------------------------------------------------------------------------
 
 
-def test_price_list_filters_by_provider_and_model(client_for, viewer, priced):  # noqa: ANN001
+def test_price_list_filters_by_provider_and_model(client_for, viewer, priced):
     web = client_for(viewer)
     everything = web.get(url("price-list"))
     assert everything.context["page"].paginator.count == len(export_rows(priced))
@@ -142,7 +142,7 @@ def test_price_list_filters_by_provider_and_model(client_for, viewer, priced):  
 
 def test_price_list_marks_scheduled_and_superseded_rows_and_links_only_web_sources(
     client_for, viewer, org_a
-):  # noqa: ANN001
+):
     prices(
         org_a,
         "acme,m,2025-01-01,1,2,,,,,,USD,javascript:alert(1),\n"
@@ -160,7 +160,7 @@ def test_price_list_marks_scheduled_and_superseded_rows_and_links_only_web_sourc
     assert 'href="https://acme.example/prices"' in body
 
 
-def test_export_downloads_csv_and_json(client_for, viewer, priced):  # noqa: ANN001
+def test_export_downloads_csv_and_json(client_for, viewer, priced):
     web = client_for(viewer)
     response = web.get(url("price-export"), {"format": "csv"})
     assert response["Content-Type"] == "text/csv; charset=utf-8"
@@ -174,7 +174,7 @@ def test_export_downloads_csv_and_json(client_for, viewer, priced):  # noqa: ANN
     assert json.loads(as_json.content) == json.loads(dump_prices(export_rows(priced), "json"))
 
 
-def test_csv_export_neutralises_formulas(client_for, viewer, org_a):  # noqa: ANN001
+def test_csv_export_neutralises_formulas(client_for, viewer, org_a):
     prices(
         org_a,
         'acme,evil,2026-01-01,1,2,,,,,,USD,"=HYPERLINK(""http://x.example"",""click"")",\n'
@@ -194,7 +194,7 @@ def test_csv_export_neutralises_formulas(client_for, viewer, org_a):  # noqa: AN
 # Versions and their diff --------------------------------------------------------------------
 
 
-def test_version_list_counts_rows_and_offers_a_comparison(client_for, viewer, priced):  # noqa: ANN001
+def test_version_list_counts_rows_and_offers_a_comparison(client_for, viewer, priced):
     prices(priced, CHANGES.removeprefix(HEADER), label="November")
     response = client_for(viewer).get(url("version-list"))
     rows = [(v.number, v.label, v.created_by, v.rows) for v in response.context["page"]]
@@ -204,7 +204,7 @@ def test_version_list_counts_rows_and_offers_a_comparison(client_for, viewer, pr
     assert f'action="{url("version-diff")}"' in response.content.decode()
 
 
-def test_diff_page_shows_added_and_changed_rows_with_the_changed_cells(client_for, viewer, priced):  # noqa: ANN001
+def test_diff_page_shows_added_and_changed_rows_with_the_changed_cells(client_for, viewer, priced):
     prices(priced, CHANGES.removeprefix(HEADER))
     response = client_for(viewer).get(url("version-diff"), {"a": 1, "b": 2})
     assert response.status_code == 200
@@ -223,7 +223,7 @@ def test_diff_page_shows_added_and_changed_rows_with_the_changed_cells(client_fo
     assert [line["kind"] for line in backwards.context["lines"]] == ["removed", "changed"]
 
 
-def test_version_detail_lists_its_rows(client_for, viewer, priced):  # noqa: ANN001
+def test_version_detail_lists_its_rows(client_for, viewer, priced):
     version = prices(priced, CHANGES.removeprefix(HEADER))
     response = client_for(viewer).get(url("version-detail", version_id=version.pk))
     assert sorted(p.model for p in response.context["page"]) == ["acme-large", "gpt-4o-mini"]
@@ -233,12 +233,12 @@ def test_version_detail_lists_its_rows(client_for, viewer, priced):  # noqa: ANN
 # Import -----------------------------------------------------------------------------------
 
 
-def upload(web, name: str, text: str | bytes):  # noqa: ANN001, ANN201
+def upload(web, name: str, text: str | bytes):
     content = text.encode() if isinstance(text, str) else text
     return web.post(url("price-import"), {"file": SimpleUploadedFile(name, content)})
 
 
-def test_import_preview_writes_nothing_and_confirm_writes_a_version(client_for, admin, priced):  # noqa: ANN001
+def test_import_preview_writes_nothing_and_confirm_writes_a_version(client_for, admin, priced):
     web = client_for(admin)
     before = (PriceVersion.objects.count(), ModelPrice.objects.count(), audit_count(priced))
     preview = upload(web, "november.csv", CHANGES)
@@ -271,7 +271,7 @@ def test_import_preview_writes_nothing_and_confirm_writes_a_version(client_for, 
 
 def test_a_price_that_unblocks_quarantined_records_offers_to_replay_them(
     client_for, admin, priced, django_capture_on_commit_callbacks
-):  # noqa: ANN001
+):
     from chargeback.usage.ingest import create_batch, process_batch
     from chargeback.usage.models import QuarantinedEvent, UsageEvent
     from tests.usage.conftest import event, ndjson
@@ -295,7 +295,7 @@ def test_a_price_that_unblocks_quarantined_records_offers_to_replay_them(
     assert not QuarantinedEvent.objects.filter(status="open", reason="no_price").exists()
 
 
-def test_the_preview_warns_about_prices_dated_in_the_past(client_for, admin, priced):  # noqa: ANN001
+def test_the_preview_warns_about_prices_dated_in_the_past(client_for, admin, priced):
     web = client_for(admin)
     body = upload(web, "november.csv", CHANGES).content.decode()
     assert '<th scope="col">Input</th>' in body and "input_per_1m</th>" not in body
@@ -321,14 +321,14 @@ def test_a_source_with_a_note_links_only_its_url():
     )
 
 
-def test_import_of_json_by_extension(client_for, admin, priced):  # noqa: ANN001
+def test_import_of_json_by_extension(client_for, admin, priced):
     text = dump_prices(parse_prices(CHANGES), "json")
     preview = upload(client_for(admin), "prices.json", text)
     assert preview.context["form"].initial["format"] == "json"
     assert len(preview.context["lines"]) == 2
 
 
-def test_import_errors_are_listed_and_nothing_is_written(client_for, admin, priced):  # noqa: ANN001
+def test_import_errors_are_listed_and_nothing_is_written(client_for, admin, priced):
     web = client_for(admin)
     bad = HEADER + "openai,gpt-x,2026-13-01,abc,1,,,,,,USD,src,\n"
     preview = upload(web, "bad.csv", bad)
@@ -360,7 +360,7 @@ def test_import_errors_are_listed_and_nothing_is_written(client_for, admin, pric
         assert error in html.unescape(response.content.decode())
 
 
-def test_import_apply_needs_a_label(client_for, admin, priced):  # noqa: ANN001
+def test_import_apply_needs_a_label(client_for, admin, priced):
     response = client_for(admin).post(
         url("price-import-apply"), {"text": CHANGES, "format": "csv", "label": ""}
     )
@@ -382,7 +382,7 @@ def alias_data(**changes: str) -> dict:
     return {**data, **changes}
 
 
-def test_alias_create_and_delete_with_audit(client_for, admin, priced):  # noqa: ANN001
+def test_alias_create_and_delete_with_audit(client_for, admin, priced):
     web = client_for(admin)
     response = web.post(url("alias-create"), alias_data())
     assert response.status_code == 302 and response["Location"] == url("alias-list")
@@ -423,14 +423,14 @@ def test_alias_create_and_delete_with_audit(client_for, admin, priced):  # noqa:
         ({"raw": ""}, {"raw": ["This field is required."]}),
     ],
 )
-def test_alias_validation_names_the_field(client_for, admin, priced, changes, errors):  # noqa: ANN001
+def test_alias_validation_names_the_field(client_for, admin, priced, changes, errors):
     response = client_for(admin).post(url("alias-create"), alias_data(**changes))
     assert response.status_code == 200
     assert dict(response.context["form"].errors) == errors
     assert ModelAlias.objects.count() == 0
 
 
-def test_alias_is_unique_per_provider_and_raw_name(client_for, admin, priced):  # noqa: ANN001
+def test_alias_is_unique_per_provider_and_raw_name(client_for, admin, priced):
     web = client_for(admin)
     web.post(url("alias-create"), alias_data())
     twin = web.post(url("alias-create"), alias_data(raw="prod-4o-deployment "))
@@ -442,7 +442,7 @@ def test_alias_is_unique_per_provider_and_raw_name(client_for, admin, priced):  
     assert sorted(ModelAlias.objects.values_list("provider", flat=True)) == ["", "azure"]
 
 
-def test_an_alias_prices_usage_with_the_raw_name(client_for, admin, priced):  # noqa: ANN001
+def test_an_alias_prices_usage_with_the_raw_name(client_for, admin, priced):
     from chargeback.usage.ingest import create_batch, process_batch
     from tests.usage.conftest import event, ndjson
 
@@ -455,13 +455,13 @@ def test_an_alias_prices_usage_with_the_raw_name(client_for, admin, priced):  # 
 # Query counts -------------------------------------------------------------------------------
 
 
-def count_queries(web, path: str) -> int:  # noqa: ANN001
+def count_queries(web, path: str) -> int:
     with CaptureQueriesContext(connection) as ctx:
         assert web.get(path).status_code == 200
     return len(ctx.captured_queries)
 
 
-def test_list_pages_do_not_grow_queries_with_rows(client_for, admin, org_a):  # noqa: ANN001
+def test_list_pages_do_not_grow_queries_with_rows(client_for, admin, org_a):
     web = client_for(admin)
     paths = [url("price-list"), url("version-list"), url("alias-list")]
 

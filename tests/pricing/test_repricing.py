@@ -15,7 +15,7 @@ from tests.usage.conftest import HEADER, event, ingest
 OCT = (dt.date(2026, 10, 1), dt.date(2026, 10, 31))
 
 
-def _correct_price(org, value: str) -> None:  # noqa: ANN001
+def _correct_price(org, value: str) -> None:
     """A corrected price for gpt-4o-mini with the same effective date as the default one."""
     rows = parse_prices(
         HEADER

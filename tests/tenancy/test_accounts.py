@@ -26,14 +26,14 @@ def without_csrf(content: bytes) -> bytes:
 # Log in, log out, passwords -----------------------------------------------------------
 
 
-def test_login_page(client, db):  # noqa: ANN001
+def test_login_page(client, db):
     response = client.get(reverse("login"))
     assert response.status_code == 200
     assert list(response.context["form"].fields) == ["username", "password"]
     assert b"Log in to Chargeback" in response.content
 
 
-def test_login_with_a_wrong_password_shows_an_error(client, admin):  # noqa: ANN001
+def test_login_with_a_wrong_password_shows_an_error(client, admin):
     response = client.post(
         reverse("login"), {"username": "admin@alpha.example", "password": "wrong"}
     )
@@ -43,7 +43,7 @@ def test_login_with_a_wrong_password_shows_an_error(client, admin):  # noqa: ANN
     assert response.context["user"].is_authenticated is False
 
 
-def test_login_then_logout(client, admin):  # noqa: ANN001
+def test_login_then_logout(client, admin):
     response = client.post(
         reverse("login"), {"username": "admin@alpha.example", "password": f.PASSWORD}
     )
@@ -59,7 +59,7 @@ def test_login_then_logout(client, admin):  # noqa: ANN001
     assert client.get("/o/alpha/")["Location"] == "/accounts/login/?next=/o/alpha/"
 
 
-def test_login_follows_next(client, admin):  # noqa: ANN001
+def test_login_follows_next(client, admin):
     response = client.get("/o/alpha/units/")
     assert response.status_code == 302
     assert response["Location"] == "/accounts/login/?next=/o/alpha/units/"
@@ -70,11 +70,11 @@ def test_login_follows_next(client, admin):  # noqa: ANN001
     assert response["Location"] == "/o/alpha/units/"
 
 
-def test_logged_in_user_on_the_login_page_goes_home(client_for, admin):  # noqa: ANN001
+def test_logged_in_user_on_the_login_page_goes_home(client_for, admin):
     assert client_for(admin).get(reverse("login"))["Location"] == "/"
 
 
-def test_password_change_flow(client_for, admin):  # noqa: ANN001
+def test_password_change_flow(client_for, admin):
     web = client_for(admin)
     assert web.get(reverse("password_change")).status_code == 200
     response = web.post(
@@ -104,7 +104,7 @@ def test_password_change_flow(client_for, admin):  # noqa: ANN001
     assert Client().login(username="admin@alpha.example", password="n3w-pass-phrase!")
 
 
-def test_password_change_needs_a_login(client, db):  # noqa: ANN001
+def test_password_change_needs_a_login(client, db):
     response = client.get(reverse("password_change"))
     assert response["Location"] == "/accounts/login/?next=/accounts/password/"
 
@@ -113,17 +113,17 @@ def test_password_change_needs_a_login(client, db):  # noqa: ANN001
 
 
 @pytest.mark.parametrize("path", ["/", "/orgs/", "/o/alpha/", "/o/alpha/units/", "/o/nope/audit/"])
-def test_anonymous_requests_go_to_login(client, org_a, path):  # noqa: ANN001
+def test_anonymous_requests_go_to_login(client, org_a, path):
     response = client.get(path)
     assert response.status_code == 302
     assert response["Location"] == f"/accounts/login/?next={path}"
 
 
-def test_home_sends_a_single_org_user_to_its_overview(client_for, viewer):  # noqa: ANN001
+def test_home_sends_a_single_org_user_to_its_overview(client_for, viewer):
     assert client_for(viewer).get("/")["Location"] == "/o/alpha/"
 
 
-def test_home_sends_a_multi_org_user_to_the_org_list(client_for, admin, org_b):  # noqa: ANN001
+def test_home_sends_a_multi_org_user_to_the_org_list(client_for, admin, org_b):
     Membership.objects.create(user=admin.user, organization=org_b, role=Role.VIEWER)
     web = client_for(admin)
     assert web.get("/")["Location"] == "/orgs/"
@@ -139,7 +139,7 @@ def test_home_sends_a_multi_org_user_to_the_org_list(client_for, admin, org_b): 
     ]
 
 
-def test_a_user_without_org_sees_an_empty_org_list(client_for, outsider):  # noqa: ANN001
+def test_a_user_without_org_sees_an_empty_org_list(client_for, outsider):
     web = client_for(outsider)
     assert web.get("/")["Location"] == "/orgs/"
     response = web.get("/orgs/")
@@ -147,7 +147,7 @@ def test_a_user_without_org_sees_an_empty_org_list(client_for, outsider):  # noq
     assert b"You are not a member of any organization yet" in response.content
 
 
-def switcher_links(response) -> list[tuple[str, str]]:  # noqa: ANN001
+def switcher_links(response) -> list[tuple[str, str]]:
     """(href, text) of the links in the header's organization switcher."""
     html = response.content.decode()
     block = re.search(r'<details class="switcher">(.*?)</details>', html, re.S)
@@ -155,7 +155,7 @@ def switcher_links(response) -> list[tuple[str, str]]:  # noqa: ANN001
     return re.findall(r'<a href="([^"]+)"[^>]*>([^<]+)</a>', block.group(1))
 
 
-def test_org_switcher_links_the_other_orgs(client_for, admin, org_b):  # noqa: ANN001
+def test_org_switcher_links_the_other_orgs(client_for, admin, org_b):
     Membership.objects.create(user=admin.user, organization=org_b, role=Role.VIEWER)
     response = client_for(admin).get("/o/alpha/")
     assert response.context["other_orgs"] == [org_b]
@@ -171,14 +171,14 @@ def test_org_switcher_links_the_other_orgs(client_for, admin, org_b):  # noqa: A
     ]
 
 
-def test_org_switcher_of_a_single_org_user(client_for, viewer, org_b):  # noqa: ANN001
+def test_org_switcher_of_a_single_org_user(client_for, viewer, org_b):
     response = client_for(viewer).get("/o/alpha/")
     assert response.context["other_orgs"] == []
     assert switcher_links(response) == [("/orgs/", "All organizations")]
     assert b"Bravo" not in response.content
 
 
-def test_an_outsider_gets_404_whether_or_not_the_org_exists(client_for, outsider, org_a):  # noqa: ANN001
+def test_an_outsider_gets_404_whether_or_not_the_org_exists(client_for, outsider, org_a):
     web = client_for(outsider)
     existing = web.get("/o/alpha/")
     missing = web.get("/o/no-such-org/")
@@ -188,7 +188,7 @@ def test_an_outsider_gets_404_whether_or_not_the_org_exists(client_for, outsider
     assert b"Alpha" not in existing.content
 
 
-def test_a_member_of_one_org_gets_404_in_another(client_for, admin, org_b):  # noqa: ANN001
+def test_a_member_of_one_org_gets_404_in_another(client_for, admin, org_b):
     web = client_for(admin)
     assert web.get("/o/bravo/").status_code == 404
     assert web.get("/o/bravo/units/").status_code == 404
@@ -198,7 +198,7 @@ def test_a_member_of_one_org_gets_404_in_another(client_for, admin, org_b):  # n
 # CSRF ----------------------------------------------------------------------------------
 
 
-def test_login_post_without_a_csrf_token_is_refused(admin):  # noqa: ANN001
+def test_login_post_without_a_csrf_token_is_refused(admin):
     web = Client(enforce_csrf_checks=True)
     response = web.post(
         reverse("login"), {"username": "admin@alpha.example", "password": f.PASSWORD}
@@ -208,7 +208,7 @@ def test_login_post_without_a_csrf_token_is_refused(admin):  # noqa: ANN001
     assert web.get("/")["Location"] == "/accounts/login/?next=/"
 
 
-def test_login_post_with_a_csrf_token_works(admin):  # noqa: ANN001
+def test_login_post_with_a_csrf_token_works(admin):
     web = Client(enforce_csrf_checks=True)
     web.get(reverse("login"))
     token = web.cookies["csrftoken"].value
@@ -220,7 +220,7 @@ def test_login_post_with_a_csrf_token_works(admin):  # noqa: ANN001
     assert web.get("/")["Location"] == "/o/alpha/"
 
 
-def test_org_post_without_a_csrf_token_changes_nothing(admin, unit_tree):  # noqa: ANN001
+def test_org_post_without_a_csrf_token_changes_nothing(admin, unit_tree):
     web = Client(enforce_csrf_checks=True)
     web.force_login(admin.user)
     path = reverse(
@@ -236,7 +236,7 @@ def test_org_post_without_a_csrf_token_changes_nothing(admin, unit_tree):  # noq
     assert unit_tree["de"].archived is True
 
 
-def test_htmx_header_token_is_accepted(admin, unit_tree):  # noqa: ANN001
+def test_htmx_header_token_is_accepted(admin, unit_tree):
     """htmx sends the token in X-CSRFToken (base.html's hx-headers)."""
     web = Client(enforce_csrf_checks=True)
     web.force_login(admin.user)
@@ -251,7 +251,7 @@ def test_htmx_header_token_is_accepted(admin, unit_tree):  # noqa: ANN001
 # Error pages ----------------------------------------------------------------------------
 
 
-def test_unknown_urls_get_the_styled_404_page(client_for, admin, settings):  # noqa: ANN001
+def test_unknown_urls_get_the_styled_404_page(client_for, admin, settings):
     settings.DEBUG = False
     web = client_for(admin)
     for path in ("/no/such/page/", "/o/alpha/no-such-page/", "/o/alpha/units/999999/"):
@@ -264,7 +264,7 @@ def test_unknown_urls_get_the_styled_404_page(client_for, admin, settings):  # n
         assert b"Page not found at" not in response.content  # Django's debug page
 
 
-def test_forbidden_is_the_styled_403_page(client_for, viewer):  # noqa: ANN001
+def test_forbidden_is_the_styled_403_page(client_for, viewer):
     response = client_for(viewer).get("/o/alpha/members/")
     assert response.status_code == 403
     assert b"<h1>Not allowed</h1>" in response.content
@@ -272,13 +272,13 @@ def test_forbidden_is_the_styled_403_page(client_for, viewer):  # noqa: ANN001
 
 
 @pytest.fixture
-def failing_urls(settings):  # noqa: ANN001
+def failing_urls(settings):
     settings.DEBUG = False
     settings.ROOT_URLCONF = "tests.tenancy.urls_errors"
 
 
 @pytest.mark.parametrize("path", ["/test-boom/", "/o/alpha/test-boom/"])
-def test_an_unexpected_exception_renders_the_500_page(client_for, admin, failing_urls, path):  # noqa: ANN001
+def test_an_unexpected_exception_renders_the_500_page(client_for, admin, failing_urls, path):
     web = client_for(admin)
     web.raise_request_exception = False
     response = web.get(path)
@@ -292,7 +292,7 @@ def test_an_unexpected_exception_renders_the_500_page(client_for, admin, failing
     assert b"Traceback" not in response.content
 
 
-def test_an_unexpected_api_exception_is_json(client_for, admin, failing_urls):  # noqa: ANN001
+def test_an_unexpected_api_exception_is_json(client_for, admin, failing_urls):
     web = client_for(admin)
     web.raise_request_exception = False
     response = web.get("/api/test-boom/")
@@ -302,7 +302,7 @@ def test_an_unexpected_api_exception_is_json(client_for, admin, failing_urls):  
     }
 
 
-def test_the_500_page_needs_no_database(rf, admin, django_assert_num_queries):  # noqa: ANN001
+def test_the_500_page_needs_no_database(rf, admin, django_assert_num_queries):
     """The failure may be the database itself: the 500 page must not query it."""
     request = rf.get("/o/alpha/")
     request.user = admin.user
@@ -312,7 +312,7 @@ def test_the_500_page_needs_no_database(rf, admin, django_assert_num_queries):  
     assert b"<h1>Something went wrong</h1>" in response.content
 
 
-def test_team_lead_lands_on_its_unit_spend(client, team_lead, unit_tree):  # noqa: ANN001
+def test_team_lead_lands_on_its_unit_spend(client, team_lead, unit_tree):
     client.force_login(team_lead.user)
     response = client.get("/")
     assert (

@@ -39,7 +39,7 @@ def structure_actions(org: Organization) -> list[str]:
 # create_org -----------------------------------------------------------------------------
 
 
-def test_create_org_with_a_new_admin(db):  # noqa: ANN001
+def test_create_org_with_a_new_admin(db):
     lines = create_org(
         "--slug=acme2",
         "--name=Acme Two",
@@ -79,7 +79,7 @@ def test_create_org_with_a_new_admin(db):  # noqa: ANN001
     }
 
 
-def test_create_org_with_an_existing_user_as_admin(db):  # noqa: ANN001
+def test_create_org_with_an_existing_user_as_admin(db):
     f.UserFactory(username="known@example.com")
     lines = create_org("--slug=two", "--name=Two", "--admin-email=known@example.com")
     assert lines == [
@@ -88,7 +88,7 @@ def test_create_org_with_an_existing_user_as_admin(db):  # noqa: ANN001
     ]
 
 
-def test_create_org_without_an_admin(db):  # noqa: ANN001
+def test_create_org_without_an_admin(db):
     assert create_org("--slug=solo", "--name=Solo") == [
         "created organization solo (Solo, USD, UTC)"
     ]
@@ -130,7 +130,7 @@ def test_create_org_without_an_admin(db):  # noqa: ANN001
         ),
     ],
 )
-def test_create_org_refuses_bad_input_naming_the_field(org_a, args, message):  # noqa: ANN001
+def test_create_org_refuses_bad_input_naming_the_field(org_a, args, message):
     before = (
         Organization.objects.count(),
         BusinessUnit.objects.count(),
@@ -143,7 +143,7 @@ def test_create_org_refuses_bad_input_naming_the_field(org_a, args, message):  #
     assert after == before
 
 
-def test_create_org_names_every_bad_field(db):  # noqa: ANN001
+def test_create_org_names_every_bad_field(db):
     with pytest.raises(CommandError) as exc:
         create_org("--slug=ok", "--name=X", "--currency=zzz", "--timezone=Nowhere")
     assert str(exc.value) == (
@@ -152,7 +152,7 @@ def test_create_org_names_every_bad_field(db):  # noqa: ANN001
     )
 
 
-def test_create_org_needs_slug_and_name(db):  # noqa: ANN001
+def test_create_org_needs_slug_and_name(db):
     with pytest.raises(CommandError) as exc:
         create_org("--slug=x")
     assert str(exc.value) == "Error: the following arguments are required: --name"
@@ -181,7 +181,7 @@ def seed() -> list[str]:
     return out.getvalue().splitlines()
 
 
-def test_seed_demo_twice_creates_nothing_the_second_time(db):  # noqa: ANN001
+def test_seed_demo_twice_creates_nothing_the_second_time(db):
     first = seed()
     assert first[0] == "demo organisation acme (Acme Corp) created"
     after_first = counts()
@@ -203,7 +203,7 @@ def test_seed_demo_twice_creates_nothing_the_second_time(db):  # noqa: ANN001
     assert counts() == after_first
 
 
-def test_seed_demo_has_one_login_per_role(db):  # noqa: ANN001
+def test_seed_demo_has_one_login_per_role(db):
     lines = seed()
     assert lines[1].startswith("demo traffic: batch ") and "quarantined=" in lines[1]
     assert lines[2:] == [
@@ -229,7 +229,7 @@ def test_seed_demo_has_one_login_per_role(db):  # noqa: ANN001
         assert m.user.check_password(DEMO_PASSWORD)
 
 
-def test_seed_demo_structure(db):  # noqa: ANN001
+def test_seed_demo_structure(db):
     seed()
     org = Organization.objects.get(slug="acme")
     assert (org.currency, org.timezone, org.country) == ("USD", "Europe/Berlin", "DE")
@@ -251,7 +251,7 @@ def test_seed_demo_structure(db):  # noqa: ANN001
     assert structure_actions(org).count("businessunit.updated") == 1  # the central unit renamed
 
 
-def test_seed_demo_team_leads_see_their_own_subtrees(client, db):  # noqa: ANN001
+def test_seed_demo_team_leads_see_their_own_subtrees(client, db):
     seed()
     client.login(username="lead.support@acme.example", password=DEMO_PASSWORD)
     rows = client.get("/o/acme/units/").context["rows"]

@@ -25,31 +25,31 @@ def url(name: str, **kwargs: object) -> str:
     return reverse(f"tenancy:{name}", kwargs={"org_slug": "alpha", **kwargs})
 
 
-def messages_of(response) -> list[str]:  # noqa: ANN001
+def messages_of(response) -> list[str]:
     return [m.message for m in get_messages(response.wsgi_request)]
 
 
-def audit(org) -> list[tuple[str, dict | None, dict | None]]:  # noqa: ANN001
+def audit(org) -> list[tuple[str, dict | None, dict | None]]:
     return [
         (e.action, e.before, e.after)
         for e in AuditEvent.objects.filter(organization=org).order_by("id")
     ]
 
 
-def form_errors(response) -> dict[str, list[str]]:  # noqa: ANN001
+def form_errors(response) -> dict[str, list[str]]:
     assert response.status_code == 200
     return dict(response.context["form"].errors)
 
 
 @pytest.fixture
-def web(client_for, admin):  # noqa: ANN001
+def web(client_for, admin):
     return client_for(admin)
 
 
 # Who may open the pages -------------------------------------------------------------------
 
 
-def test_members_page_lists_the_members(web, org_a, org_b, admin, team_lead, viewer):  # noqa: ANN001
+def test_members_page_lists_the_members(web, org_a, org_b, admin, team_lead, viewer):
     response = web.get(url("member-list"))
     assert response.status_code == 200
     assert [(m.user.email, m.role) for m in response.context["members"]] == [
@@ -62,7 +62,7 @@ def test_members_page_lists_the_members(web, org_a, org_b, admin, team_lead, vie
 
 
 @pytest.mark.parametrize("persona", ["finance", "viewer", "team_lead"])
-def test_members_pages_are_admin_only(request, client_for, persona, org_a, admin):  # noqa: ANN001
+def test_members_pages_are_admin_only(request, client_for, persona, org_a, admin):
     web = client_for(request.getfixturevalue(persona))
     for path in (
         url("member-list"),
@@ -77,7 +77,7 @@ def test_members_pages_are_admin_only(request, client_for, persona, org_a, admin
     assert audit(org_a) == []
 
 
-def test_members_of_another_org_are_404(web, org_b):  # noqa: ANN001
+def test_members_of_another_org_are_404(web, org_b):
     foreign = Membership.objects.get(organization=org_b)
     assert web.get(url("member-edit", member_id=foreign.pk)).status_code == 404
     assert web.post(url("member-remove", member_id=foreign.pk)).status_code == 404
@@ -88,10 +88,10 @@ def test_members_of_another_org_are_404(web, org_b):  # noqa: ANN001
 
 
 def test_add_a_new_member_who_then_sets_a_password_and_logs_in(
-    web,  # noqa: ANN001
-    org_a,  # noqa: ANN001
-    mailoutbox,  # noqa: ANN001
-    django_capture_on_commit_callbacks,  # noqa: ANN001
+    web,
+    org_a,
+    mailoutbox,
+    django_capture_on_commit_callbacks,
 ):
     assert web.get(url("member-create")).status_code == 200
     with django_capture_on_commit_callbacks(execute=True):
@@ -157,11 +157,11 @@ def test_add_a_new_member_who_then_sets_a_password_and_logs_in(
 
 
 def test_add_an_existing_user_sends_no_link(
-    web,  # noqa: ANN001
-    org_a,  # noqa: ANN001
-    org_b,  # noqa: ANN001
-    mailoutbox,  # noqa: ANN001
-    django_capture_on_commit_callbacks,  # noqa: ANN001
+    web,
+    org_a,
+    org_b,
+    mailoutbox,
+    django_capture_on_commit_callbacks,
 ):
     with django_capture_on_commit_callbacks(execute=True):
         response = web.post(url("member-create"), {"email": "boss@bravo.example", "role": "viewer"})
@@ -170,7 +170,7 @@ def test_add_an_existing_user_sends_no_link(
     assert Membership.objects.filter(user__username="boss@bravo.example").count() == 2
 
 
-def test_add_a_team_lead_with_units(web, org_a, unit_tree):  # noqa: ANN001
+def test_add_a_team_lead_with_units(web, org_a, unit_tree):
     response = web.post(
         url("member-create"),
         {
@@ -189,13 +189,13 @@ def test_add_a_team_lead_with_units(web, org_a, unit_tree):  # noqa: ANN001
     }
 
 
-def test_a_team_lead_needs_a_unit_when_added(web, org_a, unit_tree):  # noqa: ANN001
+def test_a_team_lead_needs_a_unit_when_added(web, org_a, unit_tree):
     response = web.post(url("member-create"), {"email": "l@alpha.example", "role": "team_lead"})
     assert form_errors(response) == {"units": ["A team lead needs at least one unit to lead."]}
     assert not get_user_model().objects.filter(username="l@alpha.example").exists()
 
 
-def test_adding_an_existing_member_again_is_a_field_error(web, org_a, viewer):  # noqa: ANN001
+def test_adding_an_existing_member_again_is_a_field_error(web, org_a, viewer):
     response = web.post(url("member-create"), {"email": "VIEWER@alpha.example", "role": "finance"})
     assert form_errors(response) == {
         "email": ["viewer@alpha.example is already a member of Alpha Industries."]
@@ -206,7 +206,7 @@ def test_adding_an_existing_member_again_is_a_field_error(web, org_a, viewer):  
     assert audit(org_a) == []
 
 
-def test_add_form_offers_only_active_units_of_the_org(web, org_a, org_b, unit_tree):  # noqa: ANN001
+def test_add_form_offers_only_active_units_of_the_org(web, org_a, org_b, unit_tree):
     f.BusinessUnitFactory(organization=org_a, code="OLD", archived=True)
     form = web.get(url("member-create")).context["form"]
     assert [u.code for u in form.fields["units"].queryset] == [
@@ -218,7 +218,7 @@ def test_add_form_offers_only_active_units_of_the_org(web, org_a, org_b, unit_tr
     ]
 
 
-def test_add_member_operation_validates(org_a, org_b, admin, unit_tree):  # noqa: ANN001
+def test_add_member_operation_validates(org_a, org_b, admin, unit_tree):
     with pytest.raises(ValidationError) as exc:
         add_member(organization=org_a, actor=admin.user, email="not-an-email", role="viewer")
     assert exc.value.message_dict == {"email": ['"not-an-email" is not a valid email address.']}
@@ -245,7 +245,7 @@ def test_add_member_operation_validates(org_a, org_b, admin, unit_tree):  # noqa
 # Changing -----------------------------------------------------------------------------
 
 
-def test_change_a_members_role(web, org_a, viewer):  # noqa: ANN001
+def test_change_a_members_role(web, org_a, viewer):
     response = web.get(url("member-edit", member_id=viewer.pk))
     assert response.status_code == 200
     assert response.context["form"].initial["role"] == "viewer"
@@ -263,19 +263,19 @@ def test_change_a_members_role(web, org_a, viewer):  # noqa: ANN001
     ]
 
 
-def test_saving_a_member_unchanged_writes_no_audit_event(web, org_a, viewer):  # noqa: ANN001
+def test_saving_a_member_unchanged_writes_no_audit_event(web, org_a, viewer):
     assert web.post(url("member-edit", member_id=viewer.pk), {"role": "viewer"}).status_code == 302
     assert audit(org_a) == []
 
 
-def test_a_team_lead_requires_at_least_one_unit(web, org_a, viewer):  # noqa: ANN001
+def test_a_team_lead_requires_at_least_one_unit(web, org_a, viewer):
     response = web.post(url("member-edit", member_id=viewer.pk), {"role": "team_lead"})
     assert form_errors(response) == {"units": ["A team lead needs at least one unit to lead."]}
     viewer.refresh_from_db()
     assert viewer.role == Role.VIEWER
 
 
-def test_assign_units_to_a_team_lead(web, org_a, team_lead, unit_tree):  # noqa: ANN001
+def test_assign_units_to_a_team_lead(web, org_a, team_lead, unit_tree):
     response = web.post(
         url("member-edit", member_id=team_lead.pk),
         {"role": "team_lead", "units": [unit_tree["support"].pk, unit_tree["de"].pk]},
@@ -291,7 +291,7 @@ def test_assign_units_to_a_team_lead(web, org_a, team_lead, unit_tree):  # noqa:
     ]
 
 
-def test_a_team_lead_made_viewer_loses_its_units(web, org_a, team_lead, unit_tree):  # noqa: ANN001
+def test_a_team_lead_made_viewer_loses_its_units(web, org_a, team_lead, unit_tree):
     web.post(
         url("member-edit", member_id=team_lead.pk),
         {"role": "viewer", "units": [unit_tree["support"].pk]},
@@ -300,7 +300,7 @@ def test_a_team_lead_made_viewer_loses_its_units(web, org_a, team_lead, unit_tre
     assert (team_lead.role, list(team_lead.units.all())) == (Role.VIEWER, [])
 
 
-def test_edit_page_shows_the_set_password_link_of_an_invited_member(web, org_a):  # noqa: ANN001
+def test_edit_page_shows_the_set_password_link_of_an_invited_member(web, org_a):
     invited = f.MembershipFactory(
         organization=org_a, user=f.UserFactory(username="inv@alpha.example", password=None)
     )
@@ -312,7 +312,7 @@ def test_edit_page_shows_the_set_password_link_of_an_invited_member(web, org_a):
 # Removing ---------------------------------------------------------------------------
 
 
-def test_remove_asks_for_confirmation_first(web, org_a, viewer):  # noqa: ANN001
+def test_remove_asks_for_confirmation_first(web, org_a, viewer):
     response = web.get(url("member-remove", member_id=viewer.pk))
     assert response.status_code == 200
     assert response.context["title"] == "Remove viewer@alpha.example?"
@@ -334,7 +334,7 @@ def test_remove_asks_for_confirmation_first(web, org_a, viewer):  # noqa: ANN001
     ]
 
 
-def test_the_last_admin_cannot_be_removed(web, org_a, admin):  # noqa: ANN001
+def test_the_last_admin_cannot_be_removed(web, org_a, admin):
     response = web.post(url("member-remove", member_id=admin.pk))
     assert response.status_code == 302
     assert messages_of(response) == ["This is the organization's last admin and cannot be removed."]
@@ -342,7 +342,7 @@ def test_the_last_admin_cannot_be_removed(web, org_a, admin):  # noqa: ANN001
     assert audit(org_a) == []
 
 
-def test_the_last_admin_cannot_be_demoted(web, org_a, admin):  # noqa: ANN001
+def test_the_last_admin_cannot_be_demoted(web, org_a, admin):
     response = web.post(url("member-edit", member_id=admin.pk), {"role": "viewer"})
     assert form_errors(response) == {
         "role": ["This is the organization's last admin: make someone else admin first."]
@@ -353,14 +353,14 @@ def test_the_last_admin_cannot_be_demoted(web, org_a, admin):  # noqa: ANN001
     assert audit(org_a) == []
 
 
-def test_an_admin_of_another_org_does_not_count(web, org_a, org_b, admin):  # noqa: ANN001
+def test_an_admin_of_another_org_does_not_count(web, org_a, org_b, admin):
     """Bravo's admin is no second admin of Alpha."""
     response = web.post(url("member-remove", member_id=admin.pk))
     assert Membership.objects.filter(pk=admin.pk).exists()
     assert messages_of(response) == ["This is the organization's last admin and cannot be removed."]
 
 
-def test_with_a_second_admin_one_may_step_down_and_leave(web, org_a, admin):  # noqa: ANN001
+def test_with_a_second_admin_one_may_step_down_and_leave(web, org_a, admin):
     f.MembershipFactory(organization=org_a, role=Role.ADMIN)
     response = web.post(url("member-edit", member_id=admin.pk), {"role": "finance"})
     assert response.status_code == 302
@@ -368,7 +368,7 @@ def test_with_a_second_admin_one_may_step_down_and_leave(web, org_a, admin):  # 
     assert admin.role == Role.FINANCE
 
 
-def test_removing_yourself_goes_home(web, org_a, admin):  # noqa: ANN001
+def test_removing_yourself_goes_home(web, org_a, admin):
     f.MembershipFactory(organization=org_a, role=Role.ADMIN)
     response = web.post(url("member-remove", member_id=admin.pk))
     assert response["Location"] == reverse("home")
@@ -376,7 +376,7 @@ def test_removing_yourself_goes_home(web, org_a, admin):  # noqa: ANN001
     assert web.get(url("member-list")).status_code == 404
 
 
-def test_operations_guard_the_last_admin_too(org_a, admin):  # noqa: ANN001
+def test_operations_guard_the_last_admin_too(org_a, admin):
     with pytest.raises(ValidationError):
         remove_member(membership=admin, actor="test")
     with pytest.raises(ValidationError):
@@ -390,7 +390,7 @@ def test_operations_guard_the_last_admin_too(org_a, admin):  # noqa: ANN001
 
 def test_member_list_queries_do_not_grow_with_rows(
     web, org_a, unit_tree, django_assert_num_queries
-):  # noqa: ANN001
+):
     path = url("member-list")
     web.get(path)
     with CaptureQueriesContext(connection) as one:

@@ -72,7 +72,7 @@ def counts() -> dict[str, int]:
     return {m.__name__: m.objects.count() for m in MODELS}
 
 
-def errors_of(org, text: str) -> list[str]:  # noqa: ANN001
+def errors_of(org, text: str) -> list[str]:
     return plan_config(org, parse_config(text)).errors
 
 
@@ -86,7 +86,7 @@ def last_event_id() -> int:
 
 
 @pytest.fixture
-def rich(org_a, unit_tree):  # noqa: ANN001
+def rich(org_a, unit_tree):
     """Alpha with every kind of row, archived ones, a blank environment and a gap in positions."""
     t = unit_tree
     f.BusinessUnitFactory(
@@ -169,7 +169,7 @@ def rich(org_a, unit_tree):  # noqa: ANN001
         ("[" * 5000 + "]" * 5000, "the file is nested too deeply"),
     ],
 )
-def test_parse_errors_name_the_line(text, error):  # noqa: ANN001
+def test_parse_errors_name_the_line(text, error):
     with pytest.raises(ConfigError) as exc:
         parse_config(text)
     assert exc.value.errors == [error]
@@ -340,13 +340,13 @@ OWNER = "owner: a@example.com"
         ("required_tags: team", ["required_tags: must be a list, not text"]),
     ],
 )
-def test_plan_lists_every_error_with_its_path(org_a, unit_tree, text, errors):  # noqa: ANN001
+def test_plan_lists_every_error_with_its_path(org_a, unit_tree, text, errors):
     plan = plan_config(org_a, parse_config(text))
     assert plan.errors == errors
     assert plan.changes == []
 
 
-def test_archived_unit_in_the_org_cannot_take_new_rows(org_a, unit_tree):  # noqa: ANN001
+def test_archived_unit_in_the_org_cannot_take_new_rows(org_a, unit_tree):
     f.BusinessUnitFactory(organization=org_a, code="GONE", archived=True)
     text = (
         "services: [{name: s1, unit: GONE}, {name: s2, unit: GONE, archived: true}]\n"
@@ -364,7 +364,7 @@ def test_archived_unit_in_the_org_cannot_take_new_rows(org_a, unit_tree):  # noq
     ]
 
 
-def test_plan_writes_nothing_and_describes_each_change(org_a, unit_tree):  # noqa: ANN001
+def test_plan_writes_nothing_and_describes_each_change(org_a, unit_tree):
     before = counts()
     plan = plan_config(org_a, parse_config(SAMPLE))
     assert plan.errors == []
@@ -384,7 +384,7 @@ def test_plan_writes_nothing_and_describes_each_change(org_a, unit_tree):  # noq
 # Applying ----------------------------------------------------------------------------------
 
 
-def test_a_bad_file_changes_nothing(org_a, unit_tree, admin):  # noqa: ANN001
+def test_a_bad_file_changes_nothing(org_a, unit_tree, admin):
     text = SAMPLE + "gateway_keys_typo: []\n"
     before = counts()
     with pytest.raises(ConfigError) as exc:
@@ -398,7 +398,7 @@ def test_a_bad_file_changes_nothing(org_a, unit_tree, admin):  # noqa: ANN001
     assert org_a.required_tags == ["team", "service", "cost_center", "environment"]
 
 
-def test_apply_creates_parents_first_and_audits_each_row(org_a, unit_tree, admin):  # noqa: ANN001
+def test_apply_creates_parents_first_and_audits_each_row(org_a, unit_tree, admin):
     since = last_event_id()
     plan = apply_config(org_a, parse_config(SAMPLE), actor=admin.user)
     assert plan.lines == SAMPLE_LINES
@@ -450,7 +450,7 @@ def test_apply_creates_parents_first_and_audits_each_row(org_a, unit_tree, admin
     }  # fmt: skip
 
 
-def test_second_run_changes_nothing_and_writes_no_audit_event(org_a, unit_tree, admin):  # noqa: ANN001
+def test_second_run_changes_nothing_and_writes_no_audit_event(org_a, unit_tree, admin):
     apply_config(org_a, parse_config(SAMPLE), actor=admin.user)
     before = counts()
     updated = dict(BusinessUnit.objects.values_list("code", "updated_at"))
@@ -461,7 +461,7 @@ def test_second_run_changes_nothing_and_writes_no_audit_event(org_a, unit_tree, 
     assert dict(BusinessUnit.objects.values_list("code", "updated_at")) == updated
 
 
-def test_one_field_changed_is_one_update(org_a, unit_tree, admin):  # noqa: ANN001
+def test_one_field_changed_is_one_update(org_a, unit_tree, admin):
     apply_config(org_a, parse_config(SAMPLE), actor=admin.user)
     since = last_event_id()
     text = SAMPLE.replace("name: Support,", "name: Customer Support,")
@@ -471,7 +471,7 @@ def test_one_field_changed_is_one_update(org_a, unit_tree, admin):  # noqa: ANN0
     assert BusinessUnit.objects.get(organization=org_a, code="SUP").name == "Customer Support"
 
 
-def test_marked_central_unit_takes_the_flag_when_the_old_code_is_in_the_file(org_a, admin):  # noqa: ANN001
+def test_marked_central_unit_takes_the_flag_when_the_old_code_is_in_the_file(org_a, admin):
     text = (
         f"units: [{{code: CENTRAL, name: Alpha Central, {OWNER}, kind: division}}, "
         f"{{code: PLAT, name: Platform, {OWNER}, central: true}}]"
@@ -487,13 +487,13 @@ def test_marked_central_unit_takes_the_flag_when_the_old_code_is_in_the_file(org
     assert plan_config(org_a, parse_config(text)).changes == []
 
 
-def test_leaving_central_out_does_not_clear_the_flag(org_a, admin):  # noqa: ANN001
+def test_leaving_central_out_does_not_clear_the_flag(org_a, admin):
     text = "units: [{code: CENTRAL, name: Alpha Central, owner: owner@example.com}]"
     assert plan_config(org_a, parse_config(text)).lines == []
     assert BusinessUnit.objects.get(organization=org_a, code="CENTRAL").is_central is True
 
 
-def test_units_are_created_parents_first_whatever_the_file_order(org_a, admin):  # noqa: ANN001
+def test_units_are_created_parents_first_whatever_the_file_order(org_a, admin):
     text = (
         f"units: [{{code: C, name: C, {OWNER}, parent: B}}, {{code: B, name: B, {OWNER}, "
         f"parent: A}}, {{code: A, name: A, {OWNER}}}]"
@@ -504,7 +504,7 @@ def test_units_are_created_parents_first_whatever_the_file_order(org_a, admin): 
     assert (c.parent.code, c.parent.parent.code) == ("B", "A")
 
 
-def test_moving_a_subtree_under_a_new_unit(org_a, unit_tree, admin):  # noqa: ANN001
+def test_moving_a_subtree_under_a_new_unit(org_a, unit_tree, admin):
     text = (
         "units:\n"
         f"  - {{code: SALES, name: Sales, {OWNER}, kind: division, parent: COMMERCIAL}}\n"
@@ -516,7 +516,7 @@ def test_moving_a_subtree_under_a_new_unit(org_a, unit_tree, admin):  # noqa: AN
     assert BusinessUnit.objects.get(organization=org_a, code="SALES-DE").parent.code == "SALES-EU"
 
 
-def test_archiving_and_restoring_through_the_file(rich, admin):  # noqa: ANN001
+def test_archiving_and_restoring_through_the_file(rich, admin):
     text = (
         "units: [{code: OLD, name: Old team, parent: SUPPORT, owner: owner@example.com}]\n"
         "services: [{name: ticket-summarizer, unit: SUPPORT, archived: true}]"
@@ -531,7 +531,7 @@ def test_archiving_and_restoring_through_the_file(rich, admin):  # noqa: ANN001
     assert Service.objects.get(organization=rich, name="ticket-summarizer").archived is True
 
 
-def test_ownership_rules_are_matched_moved_and_archived_without_churn(rich, admin):  # noqa: ANN001
+def test_ownership_rules_are_matched_moved_and_archived_without_churn(rich, admin):
     rule_ids = set(OwnershipRule.objects.filter(organization=rich).values_list("id", flat=True))
     text = (
         "ownership_rules:\n"
@@ -558,13 +558,13 @@ def test_ownership_rules_are_matched_moved_and_archived_without_churn(rich, admi
     assert plan_config(rich, parse_config(text)).changes == []
 
 
-def test_an_empty_rule_list_archives_every_active_rule(rich, admin):  # noqa: ANN001
+def test_an_empty_rule_list_archives_every_active_rule(rich, admin):
     apply_config(rich, parse_config("ownership_rules: []"), actor=admin.user)
     assert OwnershipRule.objects.filter(organization=rich, archived=False).count() == 0
     assert OwnershipRule.objects.filter(organization=rich).count() == 3
 
 
-def test_gateway_key_null_environment_means_any(org_a, unit_tree, admin):  # noqa: ANN001
+def test_gateway_key_null_environment_means_any(org_a, unit_tree, admin):
     text = (
         f"gateway_keys: [{{key_id: gk-a, unit: SALES, environment: null, {OWNER}}}, "
         f"{{key_id: gk-b, unit: SALES, {OWNER}}}]"
@@ -577,7 +577,7 @@ def test_gateway_key_null_environment_means_any(org_a, unit_tree, admin):  # noq
 # Export, and the fixed point ---------------------------------------------------------------
 
 
-def test_export_format(rich, org_b):  # noqa: ANN001
+def test_export_format(rich, org_b):
     data = export_config(rich)
     assert data == {
         "units": [
@@ -616,7 +616,7 @@ def test_export_format(rich, org_b):  # noqa: ANN001
     assert "bravo" not in json.dumps(data).lower()
 
 
-def test_yaml_dump_has_one_line_per_entry(org_a):  # noqa: ANN001
+def test_yaml_dump_has_one_line_per_entry(org_a):
     assert dump_config(export_config(org_a)) == (
         "units:\n"
         "  - {code: CENTRAL, name: Alpha Central, parent: null, owner: owner@example.com, "
@@ -635,7 +635,7 @@ def test_yaml_dump_has_one_line_per_entry(org_a):  # noqa: ANN001
 
 
 @pytest.mark.parametrize("fmt", ["yaml", "json"])
-def test_importing_the_export_into_the_same_org_changes_nothing(rich, admin, fmt):  # noqa: ANN001
+def test_importing_the_export_into_the_same_org_changes_nothing(rich, admin, fmt):
     text = dump_config(export_config(rich), fmt)
     before = counts()
     plan = apply_config(rich, parse_config(text), actor=admin.user)
@@ -644,7 +644,7 @@ def test_importing_the_export_into_the_same_org_changes_nothing(rich, admin, fmt
 
 
 @pytest.mark.parametrize("fmt", ["yaml", "json"])
-def test_export_import_export_into_a_fresh_org_is_a_fixed_point(rich, admin, fmt):  # noqa: ANN001
+def test_export_import_export_into_a_fresh_org_is_a_fixed_point(rich, admin, fmt):
     text = dump_config(export_config(rich), fmt)
     fresh, _ = create_organization(slug="fresh", name="Fresh")
     apply_config(fresh, parse_config(text), actor="test")
@@ -652,7 +652,7 @@ def test_export_import_export_into_a_fresh_org_is_a_fixed_point(rich, admin, fmt
     assert apply_config(fresh, parse_config(text), actor="test").changes == []
 
 
-def test_fresh_orgs_central_unit_is_renamed_to_the_files_central_code(admin):  # noqa: ANN001
+def test_fresh_orgs_central_unit_is_renamed_to_the_files_central_code(admin):
     source, _ = create_organization(slug="source", name="Source")
     apply_config(source, parse_config(SAMPLE), actor="test")
     text = dump_config(export_config(source))
@@ -672,7 +672,7 @@ def run(*args: str) -> tuple[str, str]:
     return out.getvalue(), err.getvalue()
 
 
-def test_import_command_prints_the_plan_then_applies(org_a, unit_tree, tmp_path):  # noqa: ANN001
+def test_import_command_prints_the_plan_then_applies(org_a, unit_tree, tmp_path):
     path = tmp_path / "org.yaml"
     path.write_text(SAMPLE)
     out, _ = run("import_config", "--org", "alpha", "--dry-run", str(path))
@@ -685,7 +685,7 @@ def test_import_command_prints_the_plan_then_applies(org_a, unit_tree, tmp_path)
     assert out.splitlines() == ["no changes"]
 
 
-def test_import_command_lists_every_error_and_fails(org_a, unit_tree, tmp_path):  # noqa: ANN001
+def test_import_command_lists_every_error_and_fails(org_a, unit_tree, tmp_path):
     path = tmp_path / "bad.yaml"
     path.write_text("units: [{code: A, name: A, parent: OPS}]\nservices: [{name: s, unit: XX}]\n")
     err = StringIO()
@@ -701,7 +701,7 @@ def test_import_command_lists_every_error_and_fails(org_a, unit_tree, tmp_path):
     assert counts() == before
 
 
-def test_import_command_bad_input(org_a, tmp_path):  # noqa: ANN001
+def test_import_command_bad_input(org_a, tmp_path):
     with pytest.raises(CommandError) as exc:
         run("import_config", "--org", "nope", str(tmp_path / "x.yaml"))
     assert str(exc.value) == 'unknown organization "nope"'
@@ -716,7 +716,7 @@ def test_import_command_bad_input(org_a, tmp_path):  # noqa: ANN001
     assert str(exc.value) == f'1 error in "{binary}"; nothing was applied'
 
 
-def test_export_command(rich, tmp_path):  # noqa: ANN001
+def test_export_command(rich, tmp_path):
     out, _ = run("export_config", "--org", "alpha")
     assert out == dump_config(export_config(rich))
     target = tmp_path / "alpha.json"
@@ -745,7 +745,7 @@ def urls() -> dict[str, str]:
     }
 
 
-def test_page_shows_downloads_and_the_upload_form(org_a, admin, client_for):  # noqa: ANN001
+def test_page_shows_downloads_and_the_upload_form(org_a, admin, client_for):
     response = client_for(admin).get(urls()["config"])
     assert response.status_code == 200
     body = response.content.decode()
@@ -755,7 +755,7 @@ def test_page_shows_downloads_and_the_upload_form(org_a, admin, client_for):  # 
     assert f'<a href="{urls()["config"]}" aria-current="page">Configuration file</a>' in body
 
 
-def test_download(rich, admin, client_for):  # noqa: ANN001
+def test_download(rich, admin, client_for):
     client = client_for(admin)
     response = client.get(urls()["config-download"], {"format": "yaml"})
     assert response.status_code == 200
@@ -767,7 +767,7 @@ def test_download(rich, admin, client_for):  # noqa: ANN001
     assert client.get(urls()["config-download"], {"format": "xml"}).status_code == 404
 
 
-def test_upload_previews_without_writing_then_confirm_applies(org_a, unit_tree, admin, client_for):  # noqa: ANN001
+def test_upload_previews_without_writing_then_confirm_applies(org_a, unit_tree, admin, client_for):
     client = client_for(admin)
     before = counts()
     upload = SimpleUploadedFile("org.yaml", SAMPLE.encode(), content_type="application/yaml")
@@ -791,7 +791,7 @@ def test_upload_previews_without_writing_then_confirm_applies(org_a, unit_tree, 
     ]
 
 
-def test_pasted_text_previews_too(org_a, admin, client_for):  # noqa: ANN001
+def test_pasted_text_previews_too(org_a, admin, client_for):
     response = client_for(admin).post(urls()["config"], {"text": "required_tags: [team]"})
     assert [str(c) for c in response.context["plan"].changes] == [
         "required_tags: [team, service, cost_center, environment] -> [team]"
@@ -811,7 +811,7 @@ def test_pasted_text_previews_too(org_a, admin, client_for):  # noqa: ANN001
         (b"- 1\n- 2\n", ["the file must be a mapping of sections, not a list"]),
     ],
 )  # fmt: skip
-def test_a_bad_upload_shows_its_errors_not_a_500(org_a, admin, client_for, content, errors):  # noqa: ANN001
+def test_a_bad_upload_shows_its_errors_not_a_500(org_a, admin, client_for, content, errors):
     before = counts()
     upload = SimpleUploadedFile("org.yaml", content)
     response = client_for(admin).post(urls()["config"], {"file": upload})
@@ -825,7 +825,7 @@ def test_a_bad_upload_shows_its_errors_not_a_500(org_a, admin, client_for, conte
     assert counts() == before
 
 
-def test_upload_form_needs_exactly_one_source(org_a, admin, client_for):  # noqa: ANN001
+def test_upload_form_needs_exactly_one_source(org_a, admin, client_for):
     client = client_for(admin)
     response = client.post(urls()["config"], {"text": "  "})
     assert response.context["form"].non_field_errors() == [
@@ -836,7 +836,7 @@ def test_upload_form_needs_exactly_one_source(org_a, admin, client_for):  # noqa
     assert response.context["form"].non_field_errors() == ["Choose a file or paste text, not both."]
 
 
-def test_confirm_revalidates_and_writes_nothing_on_error(org_a, admin, client_for):  # noqa: ANN001
+def test_confirm_revalidates_and_writes_nothing_on_error(org_a, admin, client_for):
     before = counts()
     response = client_for(admin).post(urls()["config-apply"], {"text": "units: [{code: A}]"})
     assert response.status_code == 200
@@ -848,12 +848,12 @@ def test_confirm_revalidates_and_writes_nothing_on_error(org_a, admin, client_fo
     assert counts() == before
 
 
-def test_a_row_changed_between_plan_and_apply_is_an_error_not_a_crash(org_a, admin, monkeypatch):  # noqa: ANN001
+def test_a_row_changed_between_plan_and_apply_is_an_error_not_a_crash(org_a, admin, monkeypatch):
     import chargeback.units.config as config
 
     real = config.plan_config
 
-    def plan_then_race(organization, data):  # noqa: ANN001, ANN202
+    def plan_then_race(organization, data):
         plan = real(organization, data)
         f.BusinessUnitFactory(organization=organization, code="RACE")  # another admin, meanwhile
         return plan
@@ -866,12 +866,12 @@ def test_a_row_changed_between_plan_and_apply_is_an_error_not_a_crash(org_a, adm
     assert counts() == before  # the racing row too: one transaction
 
 
-def test_confirm_is_post_only(org_a, admin, client_for):  # noqa: ANN001
+def test_confirm_is_post_only(org_a, admin, client_for):
     assert client_for(admin).get(urls()["config-apply"]).status_code == 405
 
 
 @pytest.mark.parametrize("persona", ["finance", "viewer", "team_lead"])
-def test_only_admins_may_use_the_page(request, org_a, client_for, persona):  # noqa: ANN001
+def test_only_admins_may_use_the_page(request, org_a, client_for, persona):
     client = client_for(request.getfixturevalue(persona))
     before = counts()
     assert client.get(urls()["config"]).status_code == 403
@@ -885,7 +885,7 @@ def test_only_admins_may_use_the_page(request, org_a, client_for, persona):  # n
     )
 
 
-def test_outsiders_and_other_orgs_get_404(org_a, org_b, outsider, client_for):  # noqa: ANN001
+def test_outsiders_and_other_orgs_get_404(org_a, org_b, outsider, client_for):
     client = client_for(outsider)
     assert client.get(urls()["config"]).status_code == 404
     bravo_admin = org_b.memberships.get().user
@@ -894,7 +894,7 @@ def test_outsiders_and_other_orgs_get_404(org_a, org_b, outsider, client_for):  
     assert client.post(urls()["config-apply"], {"text": SAMPLE}).status_code == 404
 
 
-def test_confirm_needs_the_csrf_token(org_a, unit_tree, admin):  # noqa: ANN001
+def test_confirm_needs_the_csrf_token(org_a, unit_tree, admin):
     client = Client(enforce_csrf_checks=True)
     client.force_login(admin.user)
     before = counts()

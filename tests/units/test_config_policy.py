@@ -38,7 +38,7 @@ policy:
 """
 
 
-def test_apply_export_round_trip(org_a, admin):  # noqa: ANN001
+def test_apply_export_round_trip(org_a, admin):
     plan = apply_config(org_a, parse_config(FILE), actor=admin.user)
     assert plan.lines[-1] == (
         "policy: create 2026-10 (platform_fee \"{percent: '0.15', fixed_per_unit: '0.00'}\", "
@@ -58,7 +58,7 @@ def test_apply_export_round_trip(org_a, admin):  # noqa: ANN001
     assert apply_config(org_a, parse_config(FILE), actor=admin.user).changes == []
 
 
-def test_update_and_later_versions(org_a, admin):  # noqa: ANN001
+def test_update_and_later_versions(org_a, admin):
     apply_config(org_a, parse_config(FILE), actor=admin.user)
     changed = FILE.replace('percent: "0.15"', 'percent: "0.2"')
     plan = apply_config(org_a, parse_config(changed), actor=admin.user)
@@ -78,7 +78,7 @@ def test_update_and_later_versions(org_a, admin):  # noqa: ANN001
     assert [p["effective_from"] for p in export_config(org_a)["policy"]] == ["2026-10", "2027-01"]
 
 
-def test_errors_with_paths_change_nothing(org_a, admin):  # noqa: ANN001
+def test_errors_with_paths_change_nothing(org_a, admin):
     bad = FILE.replace('markup: "0.20"', 'markup: "abc"').replace(
         "targets: [SUP]", "targets: [SUP, NOPE]"
     )
@@ -105,7 +105,7 @@ def test_errors_with_paths_change_nothing(org_a, admin):  # noqa: ANN001
     ]
 
 
-def test_the_plan_refuses_a_version_for_an_issued_month(org_a, admin):  # noqa: ANN001
+def test_the_plan_refuses_a_version_for_an_issued_month(org_a, admin):
     from chargeback.billing.models import BillingPeriod
 
     BillingPeriod.objects.create(organization=org_a, month="2026-10-01", state="in_review")

@@ -26,15 +26,15 @@ def url(name: str, **kwargs: object) -> str:
     return reverse(f"units:{name}", kwargs={"org_slug": "alpha", **kwargs})
 
 
-def messages_of(response) -> list[str]:  # noqa: ANN001
+def messages_of(response) -> list[str]:
     return [m.message for m in get_messages(response.wsgi_request)]
 
 
-def events(org) -> list[AuditEvent]:  # noqa: ANN001
+def events(org) -> list[AuditEvent]:
     return list(AuditEvent.objects.filter(organization=org).order_by("id"))
 
 
-def actions(org) -> list[str]:  # noqa: ANN001
+def actions(org) -> list[str]:
     return [e.action for e in events(org)]
 
 
@@ -66,20 +66,20 @@ def unit_data(unit: BusinessUnit | None = None, **changes: object) -> dict:
     return {k: v for k, v in data.items() if v is not None}
 
 
-def form_errors(response) -> dict[str, list[str]]:  # noqa: ANN001
+def form_errors(response) -> dict[str, list[str]]:
     assert response.status_code == 200
     return dict(response.context["form"].errors)
 
 
 @pytest.fixture
-def web(client_for, admin):  # noqa: ANN001
+def web(client_for, admin):
     return client_for(admin)
 
 
 # Business units: create, edit, move ---------------------------------------------------------
 
 
-def test_create_unit_through_the_page(web, org_a, unit_tree, admin):  # noqa: ANN001
+def test_create_unit_through_the_page(web, org_a, unit_tree, admin):
     assert web.get(url("unit-create")).status_code == 200
     response = web.post(
         url("unit-create"), unit_data(code="SALES-FR", parent=unit_tree["eu"].pk, kind="team")
@@ -104,7 +104,7 @@ def test_create_unit_through_the_page(web, org_a, unit_tree, admin):  # noqa: AN
     }
 
 
-def test_edit_unit_writes_before_and_after(web, org_a, unit_tree):  # noqa: ANN001
+def test_edit_unit_writes_before_and_after(web, org_a, unit_tree):
     support = unit_tree["support"]
     response = web.post(
         url("unit-edit", unit_id=support.pk),
@@ -119,7 +119,7 @@ def test_edit_unit_writes_before_and_after(web, org_a, unit_tree):  # noqa: ANN0
     assert (event.before["name"], event.after["name"]) == ("Support", "Customer Support")
 
 
-def test_move_unit_under_another_parent(web, org_a, unit_tree):  # noqa: ANN001
+def test_move_unit_under_another_parent(web, org_a, unit_tree):
     de, support = unit_tree["de"], unit_tree["support"]
     response = web.post(url("unit-edit", unit_id=de.pk), unit_data(de, parent=support.pk))
     assert response.status_code == 302
@@ -131,28 +131,28 @@ def test_move_unit_under_another_parent(web, org_a, unit_tree):  # noqa: ANN001
     assert (event.before["parent"], event.after["parent"]) == (unit_tree["eu"].pk, support.pk)
 
 
-def test_moving_a_unit_to_the_top_level(web, unit_tree):  # noqa: ANN001
+def test_moving_a_unit_to_the_top_level(web, unit_tree):
     eu = unit_tree["eu"]
     assert web.post(url("unit-edit", unit_id=eu.pk), unit_data(eu, parent="")).status_code == 302
     eu.refresh_from_db()
     assert eu.parent is None
 
 
-def test_a_no_op_save_writes_no_audit_event(web, org_a, unit_tree):  # noqa: ANN001
+def test_a_no_op_save_writes_no_audit_event(web, org_a, unit_tree):
     eu = unit_tree["eu"]
     response = web.post(url("unit-edit", unit_id=eu.pk), unit_data(eu))
     assert response.status_code == 302
     assert events(org_a) == []
 
 
-def test_a_no_op_save_entity_writes_no_audit_event(org_a, unit_tree, admin):  # noqa: ANN001
+def test_a_no_op_save_entity_writes_no_audit_event(org_a, unit_tree, admin):
     service = f.ServiceFactory(organization=org_a, unit=unit_tree["eu"])
     save_entity(actor=admin.user, obj=BusinessUnit.objects.get(pk=unit_tree["eu"].pk))
     save_entity(actor=admin.user, obj=Service.objects.get(pk=service.pk))
     assert events(org_a) == []
 
 
-def test_edit_page_offers_no_parent_inside_the_own_subtree(web, org_a, unit_tree):  # noqa: ANN001
+def test_edit_page_offers_no_parent_inside_the_own_subtree(web, org_a, unit_tree):
     response = web.get(url("unit-edit", unit_id=unit_tree["sales"].pk))
     choices = [u.code for u in response.context["form"].fields["parent"].queryset]
     assert choices == ["CENTRAL", "SUPPORT"]
@@ -161,7 +161,7 @@ def test_edit_page_offers_no_parent_inside_the_own_subtree(web, org_a, unit_tree
 # Business units: bad input, each named by field -------------------------------------------
 
 
-def test_duplicate_code_is_refused_case_insensitively(web, org_a, unit_tree):  # noqa: ANN001
+def test_duplicate_code_is_refused_case_insensitively(web, org_a, unit_tree):
     response = web.post(url("unit-create"), unit_data(code="sales-eu"))
     assert form_errors(response) == {
         "code": ['The code "sales-eu" is already used by another unit.']
@@ -171,24 +171,24 @@ def test_duplicate_code_is_refused_case_insensitively(web, org_a, unit_tree):  #
     assert events(org_a) == []
 
 
-def test_the_same_code_in_another_org_is_fine(web, org_a, org_b):  # noqa: ANN001
+def test_the_same_code_in_another_org_is_fine(web, org_a, org_b):
     assert web.post(url("unit-create"), unit_data(code="BSECRET")).status_code == 302
 
 
-def test_invalid_code_characters(web, org_a):  # noqa: ANN001
+def test_invalid_code_characters(web, org_a):
     response = web.post(url("unit-create"), unit_data(code="sales eu/1"))
     assert form_errors(response) == {
         "code": ["Use 1-40 letters, digits, '.', '_' or '-', starting with a letter or digit."]
     }
 
 
-def test_owner_is_required(web, org_a):  # noqa: ANN001
+def test_owner_is_required(web, org_a):
     response = web.post(url("unit-create"), unit_data(owner_email=""))
     assert form_errors(response) == {"owner_email": ["This field is required."]}
     assert b"Owner: This field is required." in response.content
 
 
-def test_moving_a_unit_under_its_descendant_is_refused_on_the_page(web, unit_tree):  # noqa: ANN001
+def test_moving_a_unit_under_its_descendant_is_refused_on_the_page(web, unit_tree):
     sales = unit_tree["sales"]
     response = web.post(
         url("unit-edit", unit_id=sales.pk), unit_data(sales, parent=unit_tree["de"].pk)
@@ -200,7 +200,7 @@ def test_moving_a_unit_under_its_descendant_is_refused_on_the_page(web, unit_tre
     assert sales.parent is None
 
 
-def test_save_entity_refuses_a_cycle(org_a, unit_tree, admin):  # noqa: ANN001
+def test_save_entity_refuses_a_cycle(org_a, unit_tree, admin):
     sales = BusinessUnit.objects.get(pk=unit_tree["sales"].pk)
     sales.parent = unit_tree["de"]
     with pytest.raises(ValidationError) as exc:
@@ -218,7 +218,7 @@ def test_save_entity_refuses_a_cycle(org_a, unit_tree, admin):  # noqa: ANN001
     assert events(org_a) == []
 
 
-def test_archived_parent_is_refused(web, org_a, unit_tree, admin):  # noqa: ANN001
+def test_archived_parent_is_refused(web, org_a, unit_tree, admin):
     old = f.BusinessUnitFactory(organization=org_a, code="OLD", archived=True)
     response = web.post(url("unit-create"), unit_data(parent=old.pk))
     assert form_errors(response) == {
@@ -236,7 +236,7 @@ def test_archived_parent_is_refused(web, org_a, unit_tree, admin):  # noqa: ANN0
     }
 
 
-def test_a_parent_from_another_org_is_refused(org_a, org_b, admin):  # noqa: ANN001
+def test_a_parent_from_another_org_is_refused(org_a, org_b, admin):
     foreign = BusinessUnit.objects.get(organization=org_b, code="BSECRET")
     with pytest.raises(ValidationError) as exc:
         save_entity(
@@ -250,7 +250,7 @@ def test_a_parent_from_another_org_is_refused(org_a, org_b, admin):  # noqa: ANN
     }
 
 
-def test_a_foreign_parent_id_is_not_a_choice_on_the_page(web, org_a, org_b):  # noqa: ANN001
+def test_a_foreign_parent_id_is_not_a_choice_on_the_page(web, org_a, org_b):
     foreign = BusinessUnit.objects.get(organization=org_b, code="BSECRET")
     response = web.post(url("unit-create"), unit_data(parent=foreign.pk))
     assert form_errors(response) == {
@@ -261,7 +261,7 @@ def test_a_foreign_parent_id_is_not_a_choice_on_the_page(web, org_a, org_b):  # 
 # The central bucket ------------------------------------------------------------------------
 
 
-def central_codes(org) -> list[str]:  # noqa: ANN001
+def central_codes(org) -> list[str]:
     return list(
         BusinessUnit.objects.filter(organization=org, is_central=True).values_list(
             "code", flat=True
@@ -269,7 +269,7 @@ def central_codes(org) -> list[str]:  # noqa: ANN001
     )
 
 
-def test_marking_another_unit_central_moves_the_flag(web, org_a, org_b, unit_tree):  # noqa: ANN001
+def test_marking_another_unit_central_moves_the_flag(web, org_a, org_b, unit_tree):
     support = unit_tree["support"]
     response = web.post(url("unit-edit", unit_id=support.pk), unit_data(support, is_central="on"))
     assert response.status_code == 302
@@ -282,7 +282,7 @@ def test_marking_another_unit_central_moves_the_flag(web, org_a, org_b, unit_tre
     assert by_code["CENTRAL"].after["is_central"] is False
 
 
-def test_creating_a_central_unit_moves_the_flag(org_a, admin):  # noqa: ANN001
+def test_creating_a_central_unit_moves_the_flag(org_a, admin):
     save_entity(
         actor=admin.user,
         obj=BusinessUnit(
@@ -292,7 +292,7 @@ def test_creating_a_central_unit_moves_the_flag(org_a, admin):  # noqa: ANN001
     assert central_codes(org_a) == ["NEWC"]
 
 
-def test_the_central_flag_cannot_be_unticked_on_the_page(web, org_a):  # noqa: ANN001
+def test_the_central_flag_cannot_be_unticked_on_the_page(web, org_a):
     central = BusinessUnit.objects.get(organization=org_a, code="CENTRAL")
     data = unit_data(central, name="Renamed")
     del data["is_central"]
@@ -303,7 +303,7 @@ def test_the_central_flag_cannot_be_unticked_on_the_page(web, org_a):  # noqa: A
 # Archive and restore -----------------------------------------------------------------------
 
 
-def test_archive_get_confirms_and_only_post_changes(web, org_a, unit_tree):  # noqa: ANN001
+def test_archive_get_confirms_and_only_post_changes(web, org_a, unit_tree):
     support = unit_tree["support"]
     response = web.get(url("unit-archive", unit_id=support.pk))
     assert response.status_code == 200
@@ -324,7 +324,7 @@ def test_archive_get_confirms_and_only_post_changes(web, org_a, unit_tree):  # n
     assert (event.before["archived"], event.after["archived"]) == (False, True)
 
 
-def test_restore_get_confirms_and_only_post_changes(web, org_a):  # noqa: ANN001
+def test_restore_get_confirms_and_only_post_changes(web, org_a):
     old = f.BusinessUnitFactory(organization=org_a, code="OLD", name="Old", archived=True)
     response = web.get(url("unit-restore", unit_id=old.pk))
     assert response.status_code == 200
@@ -338,7 +338,7 @@ def test_restore_get_confirms_and_only_post_changes(web, org_a):  # noqa: ANN001
     assert actions(org_a) == ["businessunit.updated"]
 
 
-def test_archiving_a_unit_with_active_children_is_refused(web, org_a, unit_tree):  # noqa: ANN001
+def test_archiving_a_unit_with_active_children_is_refused(web, org_a, unit_tree):
     sales = unit_tree["sales"]
     response = web.post(url("unit-archive", unit_id=sales.pk))
     assert response.status_code == 302
@@ -350,7 +350,7 @@ def test_archiving_a_unit_with_active_children_is_refused(web, org_a, unit_tree)
     assert events(org_a) == []
 
 
-def test_archiving_bottom_up_works(org_a, unit_tree, admin):  # noqa: ANN001
+def test_archiving_bottom_up_works(org_a, unit_tree, admin):
     for key in ("de", "eu", "sales"):
         set_archived(actor=admin.user, obj=unit_tree[key], archived=True)
     assert list(
@@ -366,7 +366,7 @@ def test_archiving_bottom_up_works(org_a, unit_tree, admin):  # noqa: ANN001
     }
 
 
-def test_archiving_the_central_unit_is_refused(web, org_a):  # noqa: ANN001
+def test_archiving_the_central_unit_is_refused(web, org_a):
     central = BusinessUnit.objects.get(organization=org_a, code="CENTRAL")
     response = web.post(url("unit-archive", unit_id=central.pk))
     assert messages_of(response) == [
@@ -377,7 +377,7 @@ def test_archiving_the_central_unit_is_refused(web, org_a):  # noqa: ANN001
     assert events(org_a) == []
 
 
-def test_archive_and_restore_a_service(web, org_a, unit_tree):  # noqa: ANN001
+def test_archive_and_restore_a_service(web, org_a, unit_tree):
     service = f.ServiceFactory(organization=org_a, name="triage", unit=unit_tree["eu"])
     assert web.get(url("service-archive", object_id=service.pk)).status_code == 200
     assert Service.objects.get(pk=service.pk).archived is False
@@ -391,7 +391,7 @@ def test_archive_and_restore_a_service(web, org_a, unit_tree):  # noqa: ANN001
 # Services, gateway keys, provider accounts, rules -----------------------------------------
 
 
-def test_create_and_edit_a_service(web, org_a, unit_tree):  # noqa: ANN001
+def test_create_and_edit_a_service(web, org_a, unit_tree):
     eu = unit_tree["eu"]
     data = {"name": "lead-scoring", "kind": "service", "unit": eu.pk, "description": ""}
     response = web.post(url("service-create"), data)
@@ -406,7 +406,7 @@ def test_create_and_edit_a_service(web, org_a, unit_tree):  # noqa: ANN001
     assert changed_keys(events(org_a)[1]) == {"unit"}
 
 
-def test_duplicate_service_name(web, org_a, unit_tree):  # noqa: ANN001
+def test_duplicate_service_name(web, org_a, unit_tree):
     f.ServiceFactory(organization=org_a, name="lead-scoring", unit=unit_tree["eu"])
     response = web.post(
         url("service-create"),
@@ -416,7 +416,7 @@ def test_duplicate_service_name(web, org_a, unit_tree):  # noqa: ANN001
     assert Service.objects.filter(organization=org_a).count() == 1
 
 
-def test_a_service_on_an_archived_unit_is_refused(org_a, admin):  # noqa: ANN001
+def test_a_service_on_an_archived_unit_is_refused(org_a, admin):
     old = f.BusinessUnitFactory(organization=org_a, code="OLD", archived=True)
     with pytest.raises(ValidationError) as exc:
         save_entity(actor=admin.user, obj=Service(organization=org_a, name="s", unit=old))
@@ -425,7 +425,7 @@ def test_a_service_on_an_archived_unit_is_refused(org_a, admin):  # noqa: ANN001
     }
 
 
-def test_map_a_gateway_key(web, org_a, unit_tree):  # noqa: ANN001
+def test_map_a_gateway_key(web, org_a, unit_tree):
     service = f.ServiceFactory(organization=org_a, name="lead-scoring", unit=unit_tree["eu"])
     data = {
         "key_id": "gk-sales-prod",
@@ -440,7 +440,7 @@ def test_map_a_gateway_key(web, org_a, unit_tree):  # noqa: ANN001
     assert actions(org_a) == ["gatewaykey.created"]
 
 
-def test_gateway_key_already_mapped(web, org_a, unit_tree):  # noqa: ANN001
+def test_gateway_key_already_mapped(web, org_a, unit_tree):
     f.GatewayKeyFactory(organization=org_a, key_id="gk-sales-prod", unit=unit_tree["eu"])
     data = {
         "key_id": "gk-sales-prod",
@@ -456,7 +456,7 @@ def test_gateway_key_already_mapped(web, org_a, unit_tree):  # noqa: ANN001
     assert GatewayKey.objects.filter(organization=org_a).count() == 1
 
 
-def test_the_same_gateway_key_in_another_org_is_fine(web, org_a, org_b, unit_tree):  # noqa: ANN001
+def test_the_same_gateway_key_in_another_org_is_fine(web, org_a, org_b, unit_tree):
     data = {
         "key_id": "gk-bravo-secret",
         "unit": unit_tree["eu"].pk,
@@ -466,7 +466,7 @@ def test_the_same_gateway_key_in_another_org_is_fine(web, org_a, org_b, unit_tre
     assert web.post(url("gatewaykey-create"), data).status_code == 302
 
 
-def test_provider_account_already_mapped(web, org_a, unit_tree):  # noqa: ANN001
+def test_provider_account_already_mapped(web, org_a, unit_tree):
     f.ProviderAccountFactory(
         organization=org_a, provider="openai", account="proj_sales", unit=unit_tree["eu"]
     )
@@ -481,7 +481,7 @@ def test_provider_account_already_mapped(web, org_a, unit_tree):  # noqa: ANN001
     assert actions(org_a) == ["provideraccount.created"]
 
 
-def test_delete_a_provider_account_confirms_first(web, org_a, unit_tree):  # noqa: ANN001
+def test_delete_a_provider_account_confirms_first(web, org_a, unit_tree):
     account = f.ProviderAccountFactory(organization=org_a, account="proj_x", unit=unit_tree["eu"])
     assert web.get(url("provideraccount-delete", object_id=account.pk)).status_code == 200
     assert ProviderAccount.objects.filter(pk=account.pk).exists()
@@ -503,7 +503,7 @@ def rule_data(unit: BusinessUnit, **match: str) -> dict:
     return data
 
 
-def test_create_a_rule_appends_it(web, org_a, unit_tree):  # noqa: ANN001
+def test_create_a_rule_appends_it(web, org_a, unit_tree):
     f.OwnershipRuleFactory(organization=org_a, unit=unit_tree["eu"])
     response = web.post(url("rule-create"), rule_data(unit_tree["de"], cost_center="CC-410"))
     assert response.status_code == 302
@@ -513,18 +513,18 @@ def test_create_a_rule_appends_it(web, org_a, unit_tree):  # noqa: ANN001
     assert actions(org_a) == ["ownershiprule.created"]
 
 
-def test_a_rule_with_no_match_field_is_refused(web, org_a, unit_tree):  # noqa: ANN001
+def test_a_rule_with_no_match_field_is_refused(web, org_a, unit_tree):
     response = web.post(url("rule-create"), rule_data(unit_tree["de"]))
     assert form_errors(response) == {"match_team": ["A rule needs at least one field to match."]}
     assert b"Team: A rule needs at least one field to match." in response.content
     assert OwnershipRule.objects.filter(organization=org_a).count() == 0
 
 
-def positions(org) -> list[tuple[str, int]]:  # noqa: ANN001
+def positions(org) -> list[tuple[str, int]]:
     return [(r.match_service, r.position) for r in OwnershipRule.objects.filter(organization=org)]
 
 
-def test_rule_reordering_renumbers_positions(web, org_a, org_b, unit_tree):  # noqa: ANN001
+def test_rule_reordering_renumbers_positions(web, org_a, org_b, unit_tree):
     unit = unit_tree["eu"]
     a = f.OwnershipRuleFactory(organization=org_a, match_service="a", unit=unit, position=5)
     b = f.OwnershipRuleFactory(organization=org_a, match_service="b", unit=unit, position=10)
@@ -550,13 +550,13 @@ def test_rule_reordering_renumbers_positions(web, org_a, org_b, unit_tree):  # n
     assert [r.position for r in OwnershipRule.objects.filter(organization=org_b)] == [1]
 
 
-def test_rule_move_needs_post_and_a_known_direction(web, org_a, unit_tree):  # noqa: ANN001
+def test_rule_move_needs_post_and_a_known_direction(web, org_a, unit_tree):
     rule = f.OwnershipRuleFactory(organization=org_a, unit=unit_tree["eu"])
     assert web.get(url("rule-move", object_id=rule.pk)).status_code == 405
     assert web.post(url("rule-move", object_id=rule.pk), {"direction": "left"}).status_code == 404
 
 
-def test_move_rule_operation(org_a, unit_tree, admin):  # noqa: ANN001
+def test_move_rule_operation(org_a, unit_tree, admin):
     rules = [
         f.OwnershipRuleFactory(organization=org_a, match_service=s, unit=unit_tree["eu"])
         for s in "xyz"
@@ -569,7 +569,7 @@ def test_move_rule_operation(org_a, unit_tree, admin):  # noqa: ANN001
 # Objects of another org --------------------------------------------------------------------
 
 
-def test_objects_of_another_org_are_404(web, org_a, org_b):  # noqa: ANN001
+def test_objects_of_another_org_are_404(web, org_a, org_b):
     unit = BusinessUnit.objects.get(organization=org_b, code="BSECRET")
     assert web.get(url("unit-detail", unit_id=unit.pk)).status_code == 404
     assert web.get(url("unit-edit", unit_id=unit.pk)).status_code == 404
@@ -590,7 +590,7 @@ def test_objects_of_another_org_are_404(web, org_a, org_b):  # noqa: ANN001
 
 
 @pytest.fixture
-def structure(org_a, unit_tree):  # noqa: ANN001
+def structure(org_a, unit_tree):
     """One service, key, account and rule on each of the four units."""
     for key, unit in unit_tree.items():
         service = f.ServiceFactory(organization=org_a, name=f"svc-{key}", unit=unit)
@@ -600,7 +600,7 @@ def structure(org_a, unit_tree):  # noqa: ANN001
     return unit_tree
 
 
-def listed(response) -> list[str]:  # noqa: ANN001
+def listed(response) -> list[str]:
     assert response.status_code == 200
     if "rows" in response.context:
         return [unit.code for unit, _depth in response.context["rows"]]
@@ -610,7 +610,7 @@ def listed(response) -> list[str]:  # noqa: ANN001
     ]
 
 
-def test_team_lead_sees_only_its_subtree(client_for, team_lead, structure, org_b):  # noqa: ANN001
+def test_team_lead_sees_only_its_subtree(client_for, team_lead, structure, org_b):
     web = client_for(team_lead)
     assert listed(web.get(url("unit-list"))) == ["SALES-EU", "SALES-DE"]
     assert listed(web.get(url("service-list"))) == ["svc-de", "svc-eu"]
@@ -619,7 +619,7 @@ def test_team_lead_sees_only_its_subtree(client_for, team_lead, structure, org_b
     assert listed(web.get(url("rule-list"))) == ["svc-eu", "svc-de"]
 
 
-def test_admin_sees_every_unit_of_its_org_in_tree_order(web, structure, org_b):  # noqa: ANN001
+def test_admin_sees_every_unit_of_its_org_in_tree_order(web, structure, org_b):
     rows = web.get(url("unit-list")).context["rows"]
     assert [(unit.code, depth) for unit, depth in rows] == [
         ("CENTRAL", 0),
@@ -631,7 +631,7 @@ def test_admin_sees_every_unit_of_its_org_in_tree_order(web, structure, org_b): 
     assert listed(web.get(url("service-list"))) == ["svc-de", "svc-eu", "svc-sales", "svc-support"]
 
 
-def test_unit_detail_within_and_outside_a_team_leads_reach(client_for, team_lead, structure):  # noqa: ANN001
+def test_unit_detail_within_and_outside_a_team_leads_reach(client_for, team_lead, structure):
     web = client_for(team_lead)
     response = web.get(url("unit-detail", unit_id=structure["eu"].pk))
     assert response.status_code == 200
@@ -646,7 +646,7 @@ def test_unit_detail_within_and_outside_a_team_leads_reach(client_for, team_lead
     assert web.get(url("unit-detail", unit_id=structure["support"].pk)).status_code == 404
 
 
-def manage_requests(structure, org_a) -> list[tuple[str, str]]:  # noqa: ANN001
+def manage_requests(structure, org_a) -> list[tuple[str, str]]:
     eu = structure["eu"]
     service = Service.objects.get(organization=org_a, unit=eu)
     key = GatewayKey.objects.get(organization=org_a, unit=eu)
@@ -677,7 +677,7 @@ def manage_requests(structure, org_a) -> list[tuple[str, str]]:  # noqa: ANN001
 
 
 @pytest.mark.parametrize("persona", ["team_lead", "viewer", "finance"])
-def test_only_admins_may_change_the_structure(request, client_for, persona, structure, org_a):  # noqa: ANN001
+def test_only_admins_may_change_the_structure(request, client_for, persona, structure, org_a):
     web = client_for(request.getfixturevalue(persona))
     for method, path in manage_requests(structure, org_a):
         response = getattr(web, method)(path, {"direction": "up"} if "move" in path else {})
@@ -689,7 +689,7 @@ def test_only_admins_may_change_the_structure(request, client_for, persona, stru
 
 
 @pytest.mark.parametrize("persona", ["team_lead", "viewer", "finance"])
-def test_read_only_roles_see_no_manage_buttons(request, client_for, persona, structure):  # noqa: ANN001
+def test_read_only_roles_see_no_manage_buttons(request, client_for, persona, structure):
     web = client_for(request.getfixturevalue(persona))
     response = web.get(url("service-list"))
     assert url("service-create").encode() not in response.content
@@ -697,7 +697,7 @@ def test_read_only_roles_see_no_manage_buttons(request, client_for, persona, str
     assert url("unit-edit", unit_id=structure["eu"].pk).encode() not in response.content
 
 
-def test_admin_sees_manage_buttons(web, structure):  # noqa: ANN001
+def test_admin_sees_manage_buttons(web, structure):
     assert url("service-create").encode() in web.get(url("service-list")).content
     response = web.get(url("unit-detail", unit_id=structure["eu"].pk))
     assert url("unit-edit", unit_id=structure["eu"].pk).encode() in response.content
@@ -706,7 +706,7 @@ def test_admin_sees_manage_buttons(web, structure):  # noqa: ANN001
 # Search, filters, pagination -------------------------------------------------------------
 
 
-def test_unit_list_search_and_archived_filter(web, org_a, unit_tree):  # noqa: ANN001
+def test_unit_list_search_and_archived_filter(web, org_a, unit_tree):
     f.BusinessUnitFactory(organization=org_a, code="SALES-OLD", name="Old sales", archived=True)
     assert listed(web.get(url("unit-list"), {"q": "sales"})) == ["SALES", "SALES-EU", "SALES-DE"]
     assert listed(web.get(url("unit-list"), {"q": "germany"})) == ["SALES-DE"]
@@ -720,7 +720,7 @@ def test_unit_list_search_and_archived_filter(web, org_a, unit_tree):  # noqa: A
     assert listed(web.get(url("unit-list"), {"q": "nothing-like-this"})) == []
 
 
-def test_service_list_search_and_archived_filter(web, org_a, unit_tree):  # noqa: ANN001
+def test_service_list_search_and_archived_filter(web, org_a, unit_tree):
     f.ServiceFactory(organization=org_a, name="triage", unit=unit_tree["eu"])
     f.ServiceFactory(organization=org_a, name="summarizer", unit=unit_tree["support"])
     f.ServiceFactory(organization=org_a, name="old-triage", unit=unit_tree["eu"], archived=True)
@@ -734,14 +734,14 @@ def test_service_list_search_and_archived_filter(web, org_a, unit_tree):  # noqa
     ]
 
 
-def test_key_and_rule_lists_filter(web, org_a, structure):  # noqa: ANN001
+def test_key_and_rule_lists_filter(web, org_a, structure):
     GatewayKey.objects.filter(key_id="gk-de").update(archived=True)
     assert listed(web.get(url("gatewaykey-list"), {"q": "sales"})) == ["gk-eu", "gk-sales"]
     assert listed(web.get(url("gatewaykey-list"), {"show": "archived"})) == ["gk-de"]
     assert listed(web.get(url("rule-list"), {"q": "support"})) == ["svc-support"]
 
 
-def test_lists_paginate_at_fifty(web, org_a, unit_tree):  # noqa: ANN001
+def test_lists_paginate_at_fifty(web, org_a, unit_tree):
     for i in range(55):
         f.ServiceFactory(organization=org_a, name=f"svc-{i:03d}", unit=unit_tree["eu"])
     first = web.get(url("service-list"))
@@ -756,7 +756,7 @@ def test_lists_paginate_at_fifty(web, org_a, unit_tree):  # noqa: ANN001
     ]
 
 
-def test_htmx_list_request_renders_the_rows_partial(web, org_a, unit_tree):  # noqa: ANN001
+def test_htmx_list_request_renders_the_rows_partial(web, org_a, unit_tree):
     f.ServiceFactory(organization=org_a, name="triage", unit=unit_tree["eu"])
     response = web.get(url("service-list"), headers={"HX-Request": "true"})
     assert response.status_code == 200
@@ -768,8 +768,8 @@ def test_htmx_list_request_renders_the_rows_partial(web, org_a, unit_tree):  # n
 
 
 @pytest.fixture
-def same_queries(django_assert_num_queries):  # noqa: ANN001
-    def check(web, path: str, add_rows, expected_rows) -> None:  # noqa: ANN001
+def same_queries(django_assert_num_queries):
+    def check(web, path: str, add_rows, expected_rows) -> None:
         add_rows(0, 1)
         web.get(path)  # warm up caches (content types, sessions)
         with CaptureQueriesContext(connection) as one:
@@ -781,11 +781,11 @@ def same_queries(django_assert_num_queries):  # noqa: ANN001
     return check
 
 
-def page_rows(response) -> list:  # noqa: ANN001
+def page_rows(response) -> list:
     return list(response.context["page"])
 
 
-def test_unit_list_queries(web, org_a, same_queries):  # noqa: ANN001
+def test_unit_list_queries(web, org_a, same_queries):
     parent = BusinessUnit.objects.get(organization=org_a, code="CENTRAL")
 
     def add(start: int, stop: int) -> None:
@@ -795,7 +795,7 @@ def test_unit_list_queries(web, org_a, same_queries):  # noqa: ANN001
     same_queries(web, url("unit-list"), add, lambda r: r.context["rows"])
 
 
-def test_service_list_queries(web, org_a, same_queries):  # noqa: ANN001
+def test_service_list_queries(web, org_a, same_queries):
     def add(start: int, stop: int) -> None:
         for i in range(start, stop):
             f.ServiceFactory(organization=org_a, name=f"s{i}", unit__organization=org_a)
@@ -803,7 +803,7 @@ def test_service_list_queries(web, org_a, same_queries):  # noqa: ANN001
     same_queries(web, url("service-list"), add, page_rows)
 
 
-def test_gateway_key_list_queries(web, org_a, same_queries):  # noqa: ANN001
+def test_gateway_key_list_queries(web, org_a, same_queries):
     def add(start: int, stop: int) -> None:
         for i in range(start, stop):
             service = f.ServiceFactory(organization=org_a, name=f"s{i}")
@@ -812,7 +812,7 @@ def test_gateway_key_list_queries(web, org_a, same_queries):  # noqa: ANN001
     same_queries(web, url("gatewaykey-list"), add, page_rows)
 
 
-def test_provider_account_list_queries(web, org_a, same_queries):  # noqa: ANN001
+def test_provider_account_list_queries(web, org_a, same_queries):
     def add(start: int, stop: int) -> None:
         for i in range(start, stop):
             f.ProviderAccountFactory(organization=org_a, account=f"a{i}")
@@ -820,7 +820,7 @@ def test_provider_account_list_queries(web, org_a, same_queries):  # noqa: ANN00
     same_queries(web, url("provideraccount-list"), add, page_rows)
 
 
-def test_rule_list_queries(web, org_a, same_queries):  # noqa: ANN001
+def test_rule_list_queries(web, org_a, same_queries):
     def add(start: int, stop: int) -> None:
         for i in range(start, stop):
             f.OwnershipRuleFactory(organization=org_a, match_team=f"t{i}")
@@ -828,7 +828,7 @@ def test_rule_list_queries(web, org_a, same_queries):  # noqa: ANN001
     same_queries(web, url("rule-list"), add, page_rows)
 
 
-def test_team_lead_unit_list_queries(client_for, org_a, unit_tree, same_queries):  # noqa: ANN001
+def test_team_lead_unit_list_queries(client_for, org_a, unit_tree, same_queries):
     lead = f.MembershipFactory(organization=org_a, role=Role.TEAM_LEAD)
     lead.units.set([unit_tree["support"]])
 

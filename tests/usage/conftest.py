@@ -10,13 +10,13 @@ HEADER = "provider,model,effective_from,input_per_1m,output_per_1m,cached_input_
 
 
 @pytest.fixture
-def priced_org(org_a):  # noqa: ANN001
+def priced_org(org_a):
     """org_a with the default price book, units SUP, SALES, AGENT, a gateway key, an account,
     a service and a rule; the central unit is CENTRAL."""
     return price_and_structure(org_a)
 
 
-def price_and_structure(org_a):  # noqa: ANN001, ANN201
+def price_and_structure(org_a):
     """What `priced_org` adds to an organisation (which has its central unit already)."""
     load_default_prices(org_a, actor="test")
     # per-request-only prices for the DESIGN.md worked example
@@ -48,7 +48,7 @@ def price_and_structure(org_a):  # noqa: ANN001, ANN201
     return org_a
 
 
-def event(request_id: str, **overrides) -> dict:  # noqa: ANN003
+def event(request_id: str, **overrides) -> dict:
     base = {
         "request_id": request_id,
         "occurred_at": "2026-10-03T14:22:05Z",
@@ -67,7 +67,7 @@ def ndjson(events: list) -> bytes:
     )
 
 
-def ingest(org, events: list, fmt: str = "ndjson"):  # noqa: ANN001, ANN201
+def ingest(org, events: list, fmt: str = "ndjson"):
     payload = events if isinstance(events, bytes) else ndjson(events)
     batch = create_batch(organization=org, payload=payload, fmt=fmt, source="test")
     return process_batch(batch.pk)

@@ -14,12 +14,12 @@ URL = "/api/v1/usage-events"
 
 
 @pytest.fixture
-def key(priced_org):  # noqa: ANN001
+def key(priced_org):
     key, secret = create_key(organization=priced_org, name="gateway", actor="test")
     return key, secret
 
 
-def post(client, secret, body, content_type="application/json", **extra):  # noqa: ANN001, ANN003, ANN201
+def post(client, secret, body, content_type="application/json", **extra):
     return client.generic(
         "POST", URL, body, content_type=content_type, HTTP_AUTHORIZATION=f"Bearer {secret}", **extra
     )
@@ -241,7 +241,7 @@ def test_the_payload_is_on_disk_before_the_202(client, key, monkeypatch, setting
         events.append("fsync " + os.readlink(f"/proc/self/fd/{fd}"))
         real_fsync(fd)
 
-    def insert(batch) -> None:  # noqa: ANN001
+    def insert(batch) -> None:
         events.append("insert " + batch.payload.path)
         real_insert(batch)
 

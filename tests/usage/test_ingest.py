@@ -217,7 +217,7 @@ def test_a_crash_mid_batch_loses_nothing_and_counts_nothing_twice(priced_org, mo
     monkeypatch.setattr(ingest_module, "CHUNK_SIZE", 10)
     real_write, calls = ingest_module._write_events, []
 
-    def crash_on_third_chunk(*args):  # noqa: ANN002
+    def crash_on_third_chunk(*args):
         calls.append(1)
         if len(calls) == 3:
             raise RuntimeError("worker killed")

@@ -34,31 +34,31 @@ def url(name: str, **kwargs: object) -> str:
     return reverse(f"usage:{name}", kwargs={"org_slug": "alpha", **kwargs})
 
 
-def messages_of(response) -> list[str]:  # noqa: ANN001
+def messages_of(response) -> list[str]:
     return [m.message for m in get_messages(response.wsgi_request)]
 
 
-def actions(org) -> list[str]:  # noqa: ANN001
+def actions(org) -> list[str]:
     return list(
         AuditEvent.objects.filter(organization=org).order_by("id").values_list("action", flat=True)
     )
 
 
 @pytest.fixture
-def priced(org_a):  # noqa: ANN001
+def priced(org_a):
     """org_a (with its CENTRAL unit) and the default price book."""
     load_default_prices(org_a, actor="test")
     return org_a
 
 
-def bad_batch(org, records: list) -> IngestBatch:  # noqa: ANN001
+def bad_batch(org, records: list) -> IngestBatch:
     """A processed batch from NDJSON records (dicts or raw lines)."""
     batch = create_batch(organization=org, payload=ndjson(records), fmt="ndjson", source="test")
     return process_batch(batch.pk)
 
 
 @pytest.fixture
-def quarantined(priced):  # noqa: ANN001
+def quarantined(priced):
     """One batch: one good event, two records missing input_tokens, one with an unpriced model."""
     no_tokens = {k: v for k, v in event("q-1").items() if k != "input_tokens"}
     no_tokens_2 = {**no_tokens, "request_id": "q-2"}
@@ -92,7 +92,7 @@ PAGES = [
 @pytest.mark.parametrize("persona", PERSONAS)
 def test_pages_open_for_allowed_roles_and_are_forbidden_to_others(
     request, client_for, quarantined, persona
-):  # noqa: ANN001
+):
     web = client_for(request.getfixturevalue(persona))
     key, _ = create_key(organization=quarantined.organization, name="gateway", actor="test")
     ids = {
@@ -109,7 +109,7 @@ def test_pages_open_for_allowed_roles_and_are_forbidden_to_others(
 
 
 @pytest.mark.parametrize("persona", ("viewer", "team_lead"))
-def test_actions_are_forbidden_without_the_permission(request, client_for, quarantined, persona):  # noqa: ANN001
+def test_actions_are_forbidden_without_the_permission(request, client_for, quarantined, persona):
     web = client_for(request.getfixturevalue(persona))
     q = item("q-1")
     posts = [
@@ -123,7 +123,7 @@ def test_actions_are_forbidden_without_the_permission(request, client_for, quara
     assert QuarantinedEvent.objects.filter(status=QuarantineStatus.OPEN).count() == 3
 
 
-def test_bad_input_never_fails(client_for, admin, quarantined):  # noqa: ANN001
+def test_bad_input_never_fails(client_for, admin, quarantined):
     web = client_for(admin)
     for path in (
         url("batch-list") + "?page=abc",
@@ -149,7 +149,7 @@ def test_bad_input_never_fails(client_for, admin, quarantined):  # noqa: ANN001
 # Ingestion keys ----------------------------------------------------------------------------
 
 
-def test_a_new_key_is_shown_once_and_only_its_hash_is_stored(client_for, admin, org_a, settings):  # noqa: ANN001
+def test_a_new_key_is_shown_once_and_only_its_hash_is_stored(client_for, admin, org_a, settings):
     settings.SITE_URL = "https://chargeback.example"
     web = client_for(admin)
     response = web.post(url("ingestionkey-create"), {"name": "LiteLLM production"})
@@ -176,7 +176,7 @@ def test_a_new_key_is_shown_once_and_only_its_hash_is_stored(client_for, admin, 
     assert actions(org_a) == ["ingestionkey.created"]
 
 
-def test_the_same_key_form_sent_twice_makes_one_key_and_shows_no_secret(client_for, admin, org_a):  # noqa: ANN001
+def test_the_same_key_form_sent_twice_makes_one_key_and_shows_no_secret(client_for, admin, org_a):
     """Reloading the page that showed the secret re-sends the form: no second key."""
     web = client_for(admin)
     form = web.get(url("ingestionkey-create")).context["form"]
@@ -193,7 +193,7 @@ def test_the_same_key_form_sent_twice_makes_one_key_and_shows_no_secret(client_f
     assert IngestionKey.objects.filter(organization=org_a).count() == 2
 
 
-def test_active_keys_have_distinct_names(client_for, admin, org_a, org_b):  # noqa: ANN001
+def test_active_keys_have_distinct_names(client_for, admin, org_a, org_b):
     web = client_for(admin)
     key, _ = create_key(organization=org_a, name="LiteLLM prod", actor="test")
     create_key(organization=org_b, name="Bravo gateway", actor="test")
@@ -209,14 +209,14 @@ def test_active_keys_have_distinct_names(client_for, admin, org_a, org_b):  # no
     assert "secret" in web.post(url("ingestionkey-create"), {"name": "LiteLLM prod"}).context
 
 
-def test_a_key_needs_a_name(client_for, admin, org_a):  # noqa: ANN001
+def test_a_key_needs_a_name(client_for, admin, org_a):
     response = client_for(admin).post(url("ingestionkey-create"), {"name": "  "})
     assert response.status_code == 200
     assert dict(response.context["form"].errors) == {"name": ["This field is required."]}
     assert IngestionKey.objects.count() == 0
 
 
-def test_revoke_asks_first_then_revokes(client_for, admin, org_a):  # noqa: ANN001
+def test_revoke_asks_first_then_revokes(client_for, admin, org_a):
     web = client_for(admin)
     key, secret = create_key(organization=org_a, name="old gateway", actor="test")
     confirm = web.get(url("ingestionkey-revoke", ingestion_key_id=key.pk))
@@ -241,13 +241,13 @@ def test_revoke_asks_first_then_revokes(client_for, admin, org_a):  # noqa: ANN0
 # Upload ------------------------------------------------------------------------------------
 
 
-def upload(web, name: str, content: bytes, fmt: str = ""):  # noqa: ANN001, ANN201
+def upload(web, name: str, content: bytes, fmt: str = ""):
     return web.post(url("batch-upload"), {"file": SimpleUploadedFile(name, content), "format": fmt})
 
 
 def test_upload_ingests_the_file_and_shows_its_batch(
     client_for, finance, priced, django_capture_on_commit_callbacks
-):  # noqa: ANN001
+):
     web = client_for(finance)
     with django_capture_on_commit_callbacks(execute=True):
         response = upload(web, "october.ndjson", ndjson([event("up-1"), event("up-2")]))
@@ -272,7 +272,7 @@ def test_upload_ingests_the_file_and_shows_its_batch(
 
 def test_upload_reads_csv_and_json_by_extension(
     client_for, finance, priced, django_capture_on_commit_callbacks
-):  # noqa: ANN001
+):
     web = client_for(finance)
     csv_text = (
         "request_id,occurred_at,provider,model,input_tokens,output_tokens,team\n"
@@ -334,7 +334,7 @@ CSV_NO_MODEL = b"request_id,occurred_at,provider,input_tokens,output_tokens\n"
 )
 def test_upload_errors_are_clear_and_create_nothing(
     client_for, finance, priced, name, content, fmt, error
-):  # noqa: ANN001
+):
     response = upload(client_for(finance), name, content, fmt)
     assert response.status_code == 200
     assert dict(response.context["form"].errors) == {"file": [error]}
@@ -342,7 +342,7 @@ def test_upload_errors_are_clear_and_create_nothing(
     assert IngestBatch.objects.count() == 0
 
 
-def test_upload_over_the_limit_names_the_limit(client_for, finance, priced, settings):  # noqa: ANN001
+def test_upload_over_the_limit_names_the_limit(client_for, finance, priced, settings):
     settings.INGEST_MAX_BYTES = 100  # the upload limit is ten times this: 1000 bytes
     response = upload(
         client_for(finance), "big.ndjson", ndjson([event(f"big-{i}") for i in range(10)])
@@ -355,7 +355,7 @@ def test_upload_over_the_limit_names_the_limit(client_for, finance, priced, sett
     assert IngestBatch.objects.count() == 0
 
 
-def test_upload_without_a_file(client_for, finance, priced):  # noqa: ANN001
+def test_upload_without_a_file(client_for, finance, priced):
     response = client_for(finance).post(url("batch-upload"), {"format": "csv"})
     assert dict(response.context["form"].errors) == {"file": ["Choose a file to upload."]}
 
@@ -363,7 +363,7 @@ def test_upload_without_a_file(client_for, finance, priced):  # noqa: ANN001
 # Batches -----------------------------------------------------------------------------------
 
 
-def test_batch_list_is_newest_first_with_counts(client_for, finance, quarantined):  # noqa: ANN001
+def test_batch_list_is_newest_first_with_counts(client_for, finance, quarantined):
     later = bad_batch(quarantined.organization, [event("later-1")])
     response = client_for(finance).get(url("batch-list"))
     assert [b.pk for b in response.context["page"]] == [later.pk, quarantined.pk]
@@ -374,7 +374,7 @@ def test_batch_list_is_newest_first_with_counts(client_for, finance, quarantined
 
 def test_batch_detail_polls_while_running_and_its_partial_stops_when_done(
     client_for, finance, priced
-):  # noqa: ANN001
+):
     web = client_for(finance)
     batch = create_batch(
         organization=priced, payload=ndjson([event("p-1")]), fmt="ndjson", source="test"
@@ -399,14 +399,14 @@ def test_batch_detail_polls_while_running_and_its_partial_stops_when_done(
     assert done["HX-Refresh"] == "true"
 
 
-def test_batch_detail_lists_its_quarantined_records(client_for, finance, quarantined):  # noqa: ANN001
+def test_batch_detail_lists_its_quarantined_records(client_for, finance, quarantined):
     response = client_for(finance).get(url("batch-detail", batch_id=quarantined.pk))
     assert [q.request_id for q in response.context["quarantined"]] == ["q-1", "q-2", "q-3"]
     assert response.context["quarantined_count"] == 3
     assert "input_tokens</code>: required" in response.content.decode()
 
 
-def test_a_batch_with_no_records_says_so(client_for, finance, priced):  # noqa: ANN001
+def test_a_batch_with_no_records_says_so(client_for, finance, priced):
     header_only = b"request_id,occurred_at,provider,model,input_tokens,output_tokens\n"
     batch = create_batch(organization=priced, payload=header_only, fmt="csv", source="test")
     assert process_batch(batch.pk).received == 0
@@ -415,7 +415,7 @@ def test_a_batch_with_no_records_says_so(client_for, finance, priced):  # noqa: 
     assert "every record was accepted" not in body
 
 
-def test_batches_say_where_they_came_from_in_words(client_for, finance, priced):  # noqa: ANN001
+def test_batches_say_where_they_came_from_in_words(client_for, finance, priced):
     for source, by in (("api", "key:LiteLLM prod"), ("cli", "command:ingest_events")):
         create_batch(organization=priced, payload=b"", fmt="ndjson", source=source, created_by=by)
     listing = html.unescape(client_for(finance).get(url("batch-list")).content.decode())
@@ -424,7 +424,7 @@ def test_batches_say_where_they_came_from_in_words(client_for, finance, priced):
     assert "key:LiteLLM" not in listing
 
 
-def test_failed_batch_shows_its_error(client_for, finance, priced):  # noqa: ANN001
+def test_failed_batch_shows_its_error(client_for, finance, priced):
     batch = create_batch(organization=priced, payload=b"{not json", fmt="json", source="test")
     batch = process_batch(batch.pk)
     assert batch.status == BatchStatus.FAILED
@@ -435,11 +435,11 @@ def test_failed_batch_shows_its_error(client_for, finance, priced):  # noqa: ANN
 # Quarantine --------------------------------------------------------------------------------
 
 
-def listed(response) -> list[str]:  # noqa: ANN001
+def listed(response) -> list[str]:
     return [q.request_id for q in response.context["page"]]
 
 
-def test_quarantine_filters(client_for, finance, quarantined):  # noqa: ANN001
+def test_quarantine_filters(client_for, finance, quarantined):
     web = client_for(finance)
     other = bad_batch(quarantined.organization, ["{broken"])
     response = web.get(url("quarantine-list"))
@@ -461,7 +461,7 @@ def test_quarantine_filters(client_for, finance, quarantined):  # noqa: ANN001
     assert "<details><summary>Raw record</summary>" in body
 
 
-def test_a_batch_filter_that_is_not_a_number_says_so(client_for, finance, quarantined):  # noqa: ANN001
+def test_a_batch_filter_that_is_not_a_number_says_so(client_for, finance, quarantined):
     web = client_for(finance)
     every = len(web.get(url("quarantine-list")).context["page"].object_list)
     response = web.get(url("quarantine-list"), {"batch": "abc"})
@@ -471,7 +471,7 @@ def test_a_batch_filter_that_is_not_a_number_says_so(client_for, finance, quaran
     )
 
 
-def test_actions_on_a_filtered_list_come_back_to_it(client_for, finance, quarantined):  # noqa: ANN001
+def test_actions_on_a_filtered_list_come_back_to_it(client_for, finance, quarantined):
     web = client_for(finance)
     page = web.get(url("quarantine-list"), {"reason": "missing_field", "status": "open"})
     assert 'name="filters" value="reason=missing_field&amp;status=open"' in page.content.decode()
@@ -490,7 +490,7 @@ def test_actions_on_a_filtered_list_come_back_to_it(client_for, finance, quarant
 
 def test_fix_a_record_then_replay_it(
     client_for, finance, quarantined, django_capture_on_commit_callbacks
-):  # noqa: ANN001
+):
     web = client_for(finance)
     q = item("q-1")
     page = web.get(url("quarantine-detail", quarantine_id=q.pk))
@@ -526,7 +526,7 @@ def test_fix_a_record_then_replay_it(
     assert UsageEvent.objects.get(request_id="q-1").input_tokens == 50
 
 
-def test_a_fix_that_would_fail_again_is_saved_but_not_replayed(client_for, finance, quarantined):  # noqa: ANN001
+def test_a_fix_that_would_fail_again_is_saved_but_not_replayed(client_for, finance, quarantined):
     web = client_for(finance)
     q = item("q-1")
     still_bad = {
@@ -560,7 +560,7 @@ def test_a_fix_that_would_fail_again_is_saved_but_not_replayed(client_for, finan
     assert IngestBatch.objects.filter(source="replay").count() == 0
 
 
-def test_replay_selected(client_for, finance, quarantined, django_capture_on_commit_callbacks):  # noqa: ANN001
+def test_replay_selected(client_for, finance, quarantined, django_capture_on_commit_callbacks):
     web = client_for(finance)
     ids = [item("q-1").pk, item("q-3").pk]
     with django_capture_on_commit_callbacks(execute=True):
@@ -582,7 +582,7 @@ def item_status(request_id: str) -> str:
     return QuarantinedEvent.objects.filter(request_id=request_id).order_by("pk").first().status
 
 
-def test_replay_all_with_a_reason_asks_with_the_count(client_for, finance, quarantined):  # noqa: ANN001
+def test_replay_all_with_a_reason_asks_with_the_count(client_for, finance, quarantined):
     web = client_for(finance)
     confirm = web.get(url("quarantine-replay-all"), {"reason": "missing_field"})
     assert confirm.status_code == 200
@@ -600,7 +600,7 @@ def test_replay_all_with_a_reason_asks_with_the_count(client_for, finance, quara
     assert nothing.status_code == 302
 
 
-def test_discard_selected_needs_a_reason_and_a_confirmation(client_for, finance, quarantined):  # noqa: ANN001
+def test_discard_selected_needs_a_reason_and_a_confirmation(client_for, finance, quarantined):
     web = client_for(finance)
     ids = [item("q-1").pk, item("q-2").pk]
     confirm = web.post(url("quarantine-discard"), {"ids": ids})
@@ -628,7 +628,7 @@ def test_discard_selected_needs_a_reason_and_a_confirmation(client_for, finance,
     assert sorted(listed(listing)) == ["q-1", "q-2"]
 
 
-def test_discard_one_record_from_its_page(client_for, finance, quarantined):  # noqa: ANN001
+def test_discard_one_record_from_its_page(client_for, finance, quarantined):
     web = client_for(finance)
     q = item("q-3")
     assert (
@@ -653,13 +653,13 @@ def test_discard_one_record_from_its_page(client_for, finance, quarantined):  # 
 # Query counts -------------------------------------------------------------------------------
 
 
-def count_queries(web, path: str) -> int:  # noqa: ANN001
+def count_queries(web, path: str) -> int:
     with CaptureQueriesContext(connection) as ctx:
         assert web.get(path).status_code == 200
     return len(ctx.captured_queries)
 
 
-def test_list_pages_do_not_grow_queries_with_rows(client_for, admin, priced):  # noqa: ANN001
+def test_list_pages_do_not_grow_queries_with_rows(client_for, admin, priced):
     web = client_for(admin)
 
     def grow(n: int) -> None:
@@ -699,7 +699,7 @@ def test_every_reason_the_pipeline_gives_has_a_label():
     assert codes and codes <= set(REASON_LABELS), codes - set(REASON_LABELS)
 
 
-def test_gateway_and_ingestion_key_pages_tell_the_two_apart(client_for, admin, finance, org_a):  # noqa: ANN001
+def test_gateway_and_ingestion_key_pages_tell_the_two_apart(client_for, admin, finance, org_a):
     gateway_keys = reverse("units:gatewaykey-list", args=[org_a.slug])
     link = f'href="{url("ingestionkey-list")}"'
     as_admin = client_for(admin).get(gateway_keys).content.decode()
@@ -710,7 +710,7 @@ def test_gateway_and_ingestion_key_pages_tell_the_two_apart(client_for, admin, f
     assert f'href="{gateway_keys}"' in ingestion
 
 
-def test_a_batch_knows_about_how_many_records_it_holds(client_for, finance, priced):  # noqa: ANN001
+def test_a_batch_knows_about_how_many_records_it_holds(client_for, finance, priced):
     """The progress bar moves: the total is counted (NDJSON lines, CSV rows) when processing
     starts; a JSON document has none, and its bar is indeterminate while it runs."""
     ndjson_batch = create_batch(

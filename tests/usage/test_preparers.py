@@ -63,7 +63,7 @@ def _payload() -> bytes:
     return b"\xef\xbb\xbf" + text.encode() + b"\n\n"
 
 
-def _state(org) -> dict:  # noqa: ANN001
+def _state(org) -> dict:
     batches = IngestBatch.objects.filter(organization=org, source="test").order_by("pk")
     return {
         "counts": [(b.received, b.accepted, b.duplicates, b.quarantined) for b in batches],
@@ -87,7 +87,7 @@ def _state(org) -> dict:  # noqa: ANN001
     }
 
 
-def _org(slug: str):  # noqa: ANN202
+def _org(slug: str):
     org = f.OrganizationFactory(slug=slug)
     f.BusinessUnitFactory(organization=org, code="CENTRAL", name="Central", is_central=True)
     org = price_and_structure(org)
@@ -98,7 +98,7 @@ def _org(slug: str):  # noqa: ANN202
     return org
 
 
-def _ingest(org) -> IngestBatch:  # noqa: ANN001
+def _ingest(org) -> IngestBatch:
     batch = create_batch(organization=org, payload=_payload(), fmt="ndjson", source="test")
     return process_batch(batch.pk)
 
@@ -110,7 +110,7 @@ class Starts(list):
 
 
 @pytest.fixture
-def forked(settings, monkeypatch):  # noqa: ANN001, ANN201
+def forked(settings, monkeypatch):
     if connection.vendor != "postgresql":
         pytest.skip("preparers are forked on PostgreSQL only")
     settings.INGEST_PREPARERS_MIN_BYTES = 0
@@ -120,14 +120,14 @@ def forked(settings, monkeypatch):  # noqa: ANN001, ANN201
     starts = Starts()
     real_start = preparers.ForkedStages.start
 
-    def start(self, offset: int) -> None:  # noqa: ANN001
+    def start(self, offset: int) -> None:
         starts.append(offset)
         real_start(self, offset)
 
     monkeypatch.setattr(preparers.ForkedStages, "start", start)
     real_commit = ingest._commit_chunk
 
-    def commit(batch, context, prepared, offset, **kwargs) -> None:  # noqa: ANN001, ANN003
+    def commit(batch, context, prepared, offset, **kwargs) -> None:
         slim_commits.append(prepared.fresh is None)
         real_commit(batch, context, prepared, offset, **kwargs)
 
@@ -137,7 +137,7 @@ def forked(settings, monkeypatch):  # noqa: ANN001, ANN201
     return starts
 
 
-def _in_process(settings, forked, replays: int = 0):  # noqa: ANN001, ANN202
+def _in_process(settings, forked, replays: int = 0):
     """The reference: an organisation whose batch (and replays) went through the in-process
     stages; preparers are switched on again afterwards."""
     settings.INGEST_PREPARERS = 1
@@ -153,7 +153,7 @@ def _in_process(settings, forked, replays: int = 0):  # noqa: ANN001, ANN202
 @pytest.mark.django_db(transaction=True)
 def test_forked_preparers_store_what_the_stages_in_process_store(
     settings, forked, monkeypatch, caplog
-):  # noqa: ANN001
+):
     alone = _in_process(settings, forked, replays=1)
     shared = _org("shared")
     first = _ingest(shared)
@@ -169,12 +169,12 @@ def test_forked_preparers_store_what_the_stages_in_process_store(
 @pytest.mark.django_db(transaction=True)
 def test_a_forked_batch_resumes_after_a_crash_and_survives_a_failing_preparer(
     settings, forked, monkeypatch, caplog
-):  # noqa: ANN001
+):
     alone = _in_process(settings, forked)
     crashed = _org("crashed")
     real_commit, commits = ingest._commit_chunk, []
 
-    def commit_then_crash(*args, **kwargs) -> None:  # noqa: ANN002, ANN003
+    def commit_then_crash(*args, **kwargs) -> None:
         if len(commits) == 3:
             raise RuntimeError("the worker died")
         commits.append(1)
@@ -189,7 +189,7 @@ def test_a_forked_batch_resumes_after_a_crash_and_survives_a_failing_preparer(
 
     parent, real_validate = os.getpid(), ingest._validate_chunk
 
-    def fails_in_a_preparer(context, chunk):  # noqa: ANN001, ANN202
+    def fails_in_a_preparer(context, chunk):
         if os.getpid() != parent and chunk and chunk[0][0] > 30:
             raise ValueError("a preparer's bug")
         return real_validate(context, chunk)
@@ -203,7 +203,7 @@ def test_a_forked_batch_resumes_after_a_crash_and_survives_a_failing_preparer(
 
 
 @pytest.mark.django_db
-def test_no_preparers_inside_a_transaction(forked, priced_org):  # noqa: ANN001
+def test_no_preparers_inside_a_transaction(forked, priced_org):
     """Their look-ups could not see the transaction's rows: the stages run in-process."""
     batch = create_batch(organization=priced_org, payload=_payload(), fmt="ndjson", source="t")
     assert process_batch(batch.pk).received == 47

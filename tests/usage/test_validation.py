@@ -24,7 +24,7 @@ OK = {
 }
 
 
-def reasons(record, **kw):  # noqa: ANN001, ANN003, ANN201
+def reasons(record, **kw):
     result = validate(record, now=NOW, **kw)
     assert isinstance(result, list), result
     return [(r.field, r.code) for r in result]

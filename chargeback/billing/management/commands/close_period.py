@@ -19,12 +19,12 @@ class Command(BaseCommand):
         "issue them (immutable, dispute window of five business days)."
     )
 
-    def add_arguments(self, parser):  # noqa: ANN001
+    def add_arguments(self, parser):
         parser.add_argument("--org", required=True, help="organisation slug")
         parser.add_argument("--period", required=True, help="the month, YYYY-MM")
         parser.add_argument("--issue", action="store_true", help="issue the drafts")
 
-    def handle(self, *args, **opts):  # noqa: ANN002, ANN003
+    def handle(self, *args, **opts):
         org = get_org(opts["org"])
         try:
             period = Period.parse(opts["period"])

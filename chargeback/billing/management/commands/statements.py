@@ -13,12 +13,12 @@ from chargeback.usage.spend import Period
 class Command(BaseCommand):
     help = "List a month's statements with their lines and totals."
 
-    def add_arguments(self, parser):  # noqa: ANN001
+    def add_arguments(self, parser):
         parser.add_argument("--org", required=True, help="organisation slug")
         parser.add_argument("--period", required=True, help="the month, YYYY-MM")
         parser.add_argument("--format", choices=["table", "json"], default="table")
 
-    def handle(self, *args, **opts):  # noqa: ANN002, ANN003
+    def handle(self, *args, **opts):
         org = get_org(opts["org"])
         try:
             period = Period.parse(opts["period"])
@@ -52,7 +52,7 @@ class Command(BaseCommand):
                 return
             self._table(org, period, billing, statements)
 
-    def _table(self, org, period, billing, statements) -> None:  # noqa: ANN001
+    def _table(self, org, period, billing, statements) -> None:
         cur = org.currency
         state = billing.get_state_display().lower() if billing else "open"
         self.stdout.write(f"Statements for {org.slug}, {period.label} ({state}, {cur})")

@@ -7,7 +7,7 @@ from chargeback.tenancy.cli import format_from, get_org, read_text
 class Command(BaseCommand):
     help = "Import a price file (CSV or JSON, the columns of DESIGN.md 6.3) as a new price version."
 
-    def add_arguments(self, parser):  # noqa: ANN001
+    def add_arguments(self, parser):
         parser.add_argument("--org", required=True, help="organisation slug")
         parser.add_argument("file", help="path to the price file")
         parser.add_argument(
@@ -15,7 +15,7 @@ class Command(BaseCommand):
         )
         parser.add_argument("--label", default="", help="a name for the new version")
 
-    def handle(self, *args, **opts):  # noqa: ANN002, ANN003
+    def handle(self, *args, **opts):
         org = get_org(opts["org"])
         text = read_text(opts["file"])
         try:

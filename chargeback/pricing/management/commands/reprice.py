@@ -20,7 +20,7 @@ class Command(BaseCommand):
         "original cost; the differences are recorded as audited adjustments."
     )
 
-    def add_arguments(self, parser):  # noqa: ANN001
+    def add_arguments(self, parser):
         parser.add_argument("--org", required=True, help="organisation slug")
         parser.add_argument(
             "--from", dest="first", required=True, help="first day, YYYY-MM-DD (org timezone)"
@@ -31,7 +31,7 @@ class Command(BaseCommand):
         parser.add_argument("--note", default="", help="why (required unless --dry-run)")
         parser.add_argument("--dry-run", action="store_true", help="only show what would change")
 
-    def handle(self, *args, **opts):  # noqa: ANN002, ANN003
+    def handle(self, *args, **opts):
         org = get_org(opts["org"])
         first, last = _day(opts["first"], "--from"), _day(opts["last"], "--to")
         with scope(organization=org):

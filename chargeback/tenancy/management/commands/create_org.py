@@ -9,7 +9,7 @@ from chargeback.tenancy.orgs import create_organization
 class Command(BaseCommand):
     help = "Create an organization with its central bucket and, optionally, its first admin."
 
-    def add_arguments(self, parser):  # noqa: ANN001
+    def add_arguments(self, parser):
         parser.add_argument("--slug", required=True, help="URL name, e.g. acme")
         parser.add_argument("--name", required=True, help="Display name")
         parser.add_argument("--currency", default="USD", help="ISO 4217 code (default USD)")
@@ -19,7 +19,7 @@ class Command(BaseCommand):
         )
         parser.add_argument("--admin-email", default="", help="First admin; created if new")
 
-    def handle(self, *args, **opts):  # noqa: ANN002, ANN003
+    def handle(self, *args, **opts):
         if Organization.objects.filter(slug=opts["slug"]).exists():
             raise CommandError(f'slug: the slug "{opts["slug"]}" is already taken')
         try:

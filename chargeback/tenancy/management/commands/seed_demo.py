@@ -8,7 +8,7 @@ from chargeback.usage.models import IngestBatch
 class Command(BaseCommand):
     help = "Create the realistic demo organisation (acme). Safe to run twice."
 
-    def handle(self, *args, **opts):  # noqa: ANN002, ANN003
+    def handle(self, *args, **opts):
         org, created = seed_demo()
         verb = "created" if created else "already present"
         self.stdout.write(f"demo organisation {org.slug} ({org.name}) {verb}")

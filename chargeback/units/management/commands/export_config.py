@@ -13,7 +13,7 @@ class Command(BaseCommand):
         "import_config accepts; importing it back changes nothing."
     )
 
-    def add_arguments(self, parser):  # noqa: ANN001
+    def add_arguments(self, parser):
         parser.add_argument("--org", required=True, metavar="SLUG", help="organization slug")
         parser.add_argument(
             "--output", metavar="FILE", help="write to FILE instead of standard output"
@@ -24,7 +24,7 @@ class Command(BaseCommand):
             help="yaml (the default) or json; an --output ending in .json defaults to json",
         )
 
-    def handle(self, *args, **opts):  # noqa: ANN002, ANN003
+    def handle(self, *args, **opts):
         org = get_org(opts["org"])
         output = opts["output"]
         fmt = format_from(output or "", opts["format"], FORMATS)

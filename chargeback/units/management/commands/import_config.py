@@ -21,7 +21,7 @@ class Command(BaseCommand):
         "any error changes nothing. Running it twice changes nothing the second time."
     )
 
-    def add_arguments(self, parser):  # noqa: ANN001
+    def add_arguments(self, parser):
         parser.add_argument("--org", required=True, metavar="SLUG", help="organization slug")
         parser.add_argument(
             "file", metavar="FILE", help="YAML or JSON file; - reads standard input"
@@ -30,7 +30,7 @@ class Command(BaseCommand):
             "--dry-run", action="store_true", help="print the planned changes and apply nothing"
         )
 
-    def handle(self, *args, **opts):  # noqa: ANN002, ANN003
+    def handle(self, *args, **opts):
         org = get_org(opts["org"])
         name = opts["file"]
         try:

@@ -15,14 +15,14 @@ class Command(BaseCommand):
         "print the batch counts last."
     )
 
-    def add_arguments(self, parser):  # noqa: ANN001
+    def add_arguments(self, parser):
         parser.add_argument("--org", required=True, help="organisation slug")
         parser.add_argument("file", help="events file")
         parser.add_argument(
             "--format", choices=FORMATS, help="default: from the file name, else ndjson"
         )
 
-    def handle(self, *args, **opts):  # noqa: ANN002, ANN003
+    def handle(self, *args, **opts):
         org = get_org(opts["org"])
         path = Path(opts["file"])
         if not path.is_file():

@@ -14,7 +14,7 @@ from chargeback.usage.spend import Period, spend_report
 class Command(BaseCommand):
     help = "Spend per business unit for a month: requests, tokens, cost and share, then unallocated and total."
 
-    def add_arguments(self, parser):  # noqa: ANN001
+    def add_arguments(self, parser):
         parser.add_argument("--org", required=True, help="organisation slug")
         parser.add_argument(
             "--period", help="YYYY-MM (default: the current month in the org's timezone)"
@@ -24,7 +24,7 @@ class Command(BaseCommand):
         )
         parser.add_argument("--format", choices=["table", "json", "csv"], default="table")
 
-    def handle(self, *args, **opts):  # noqa: ANN002, ANN003
+    def handle(self, *args, **opts):
         org = get_org(opts["org"])
         try:
             period = Period.parse(opts["period"]) if opts["period"] else Period.current(org)
