@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 
 import orjson
@@ -9,7 +10,6 @@ from django.conf import settings
 from django.db.models import Count
 from django.http import HttpRequest, JsonResponse
 from django.urls import reverse
-from django_scopes import scope
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
@@ -22,6 +22,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from chargeback.api.auth import NOT_AUTHENTICATED, IngestionKeyAuthentication, key_from_header
+from chargeback.tenancy.scoping import within
 from chargeback.usage.ingest import create_batch
 from chargeback.usage.models import IngestBatch, IngestionKey, QuarantinedEvent
 from chargeback.wording import json_problem
@@ -58,16 +59,15 @@ class KeyAPIView(APIView):
             raise exceptions.NotAuthenticated(NOT_AUTHENTICATED)
         super().permission_denied(request, message=message, code=code)
 
+    def dispatch(self, request, *args, **kwargs):
+        # The key is known only once DRF has authenticated it (in `initial`); the scope it
+        # opens there is left here whatever happens, an unhandled error included.
+        with contextlib.ExitStack() as self._scopes:
+            return super().dispatch(request, *args, **kwargs)
+
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
-        self._scope = scope(organization=request.auth.organization)
-        self._scope.__enter__()
-
-    def finalize_response(self, request, response, *args, **kwargs):
-        if getattr(self, "_scope", None) is not None:
-            self._scope.__exit__(None, None, None)
-            self._scope = None
-        return super().finalize_response(request, response, *args, **kwargs)
+        self._scopes.enter_context(within(request.auth.organization))
 
 
 def _error(code: int, detail: str) -> JsonResponse:
@@ -232,7 +232,7 @@ class UsageEvents(KeyAPIView):
             response = _error(status.HTTP_401_UNAUTHORIZED, problem or NOT_AUTHENTICATED)
             response["WWW-Authenticate"] = IngestionKeyAuthentication.keyword
             return response
-        with scope(organization=key.organization):
+        with within(key.organization):
             return receive(request, key)
 
 

@@ -1,19 +1,11 @@
-"""Shared bits of the management commands: finding the organisation, reading a file."""
+"""Shared bits of the management commands: reading a file, telling its format. (The
+organisation of `--org` is resolved by `tenancy.scoping.OrgCommand`.)"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from django.core.management.base import CommandError
-
-from chargeback.tenancy.models import Organization
-
-
-def get_org(slug: str) -> Organization:
-    org = Organization.objects.filter(slug=slug).first()
-    if org is None:
-        raise CommandError(f'unknown organization "{slug}"')
-    return org
 
 
 def read_text(path: str) -> str:

@@ -146,11 +146,10 @@ def seed_demo() -> tuple[Organization, bool]:
                 ),
             )
         _ensure_users(org)
-    from django_scopes import scope
-
+    from chargeback.tenancy.scoping import within
     from chargeback.usage.demo_traffic import ingest_demo_traffic
 
-    with scope(organization=org):
+    with within(org):
         ingest_demo_traffic(org)
         _seed_billing(org)
     return org, True

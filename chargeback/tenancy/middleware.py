@@ -1,5 +1,5 @@
 """Resolve `/o/<org_slug>/...` to the organization and the user's membership, and run the
-request inside django-scopes' `scope(organization=...)`.
+request inside the organisation's scope (`tenancy.scoping.within`).
 
 Anonymous users go to the login page; a logged-in user who is not a member gets 404, so an
 organization's existence does not leak."""
@@ -13,9 +13,9 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import Resolver404, resolve
 from django.utils import timezone
-from django_scopes import scope
 
 from chargeback.tenancy.models import Membership
+from chargeback.tenancy.scoping import within
 
 # Every route with an `<org_slug>` lies under one of these (a test walks the URL patterns to keep
 # it so); other paths, the ingestion API among them, are not resolved twice.
@@ -55,10 +55,7 @@ class TenantMiddleware:
             return render(request, "404.html", status=404)
         request.org = membership.organization
         request.membership = membership
-        with (
-            scope(organization=membership.organization),
-            timezone.override(membership.organization.tz),
-        ):
+        with within(membership.organization), timezone.override(membership.organization.tz):
             return self.get_response(request)
 
 

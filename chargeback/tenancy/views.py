@@ -13,12 +13,12 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.template import loader
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
-from django_scopes import scope
 
 from chargeback.tenancy.forms import MemberForm
 from chargeback.tenancy.members import add_member, change_member, remove_member, set_password_link
 from chargeback.tenancy.models import Membership, Role
 from chargeback.tenancy.permissions import org_permission
+from chargeback.tenancy.scoping import within
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ def home(request: HttpRequest) -> HttpResponse:
     org = membership.organization
     if membership.role == Role.TEAM_LEAD:
         # A team lead lands on the spend of the (first) unit it leads.
-        with scope(organization=org):
+        with within(org):
             unit = membership.units.order_by("code").first()
         if unit is not None:
             return redirect("dashboards:unit-spend", org_slug=org.slug, unit_id=unit.pk)

@@ -33,7 +33,7 @@ from django.db import connection, connections, transaction
 from django.db.models import F
 from django.db.models.fields.files import FieldFile
 from django.utils import timezone
-from django_scopes import scope, scopes_disabled
+from django_scopes import scopes_disabled
 
 from chargeback.pricing.aliases import normalise
 from chargeback.pricing.books import price_index
@@ -42,6 +42,7 @@ from chargeback.pricing.models import ModelAlias
 from chargeback.pricing.prices import Rates, Usage, cost
 from chargeback.sql import fetch_one
 from chargeback.tenancy.models import Organization
+from chargeback.tenancy.scoping import org_of, within
 from chargeback.units.attribution import Directory, Evidence, attribute
 from chargeback.units.models import GatewayKey
 from chargeback.units.queries import attribution_directory
@@ -272,8 +273,12 @@ _scheduler = _Scheduler()
 
 def process_batch(batch_id: int) -> IngestBatch:
     """Process (or resume) a batch. Safe to call any number of times."""
-    with scopes_disabled():
-        batch = IngestBatch.objects.select_related("organization").get(pk=batch_id)
+    organization = org_of(IngestBatch, batch_id)
+    if organization is None:
+        raise IngestBatch.DoesNotExist(f"No batch {batch_id}")
+    with within(organization):
+        batch = IngestBatch.objects.get(pk=batch_id)
+    batch.organization = organization
     if batch.status in (BatchStatus.DONE, BatchStatus.FAILED):
         return batch
     if not batch.payload:
@@ -282,8 +287,7 @@ def process_batch(batch_id: int) -> IngestBatch:
         )
         batch.refresh_from_db()
         return batch
-    organization = batch.organization
-    with scope(organization=organization), _gc_paused():
+    with within(organization), _gc_paused():
         IngestBatch.objects.filter(
             pk=batch.pk, status__in=[BatchStatus.RECEIVED, BatchStatus.PROCESSING]
         ).update(status=BatchStatus.PROCESSING, started_at=batch.started_at or timezone.now())

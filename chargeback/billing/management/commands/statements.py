@@ -1,56 +1,52 @@
 import json
 
-from django.core.management.base import BaseCommand, CommandError
-from django_scopes import scope
+from django.core.management.base import CommandError
 
 from chargeback.billing.documents import statement_json
 from chargeback.billing.models import BillingPeriod, Statement
 from chargeback.money import quantize
-from chargeback.tenancy.cli import get_org
+from chargeback.tenancy.scoping import OrgCommand
 from chargeback.usage.spend import Period
 
 
-class Command(BaseCommand):
+class Command(OrgCommand):
     help = "List a month's statements with their lines and totals."
 
     def add_arguments(self, parser):
-        parser.add_argument("--org", required=True, help="organisation slug")
         parser.add_argument("--period", required=True, help="the month, YYYY-MM")
         parser.add_argument("--format", choices=["table", "json"], default="table")
 
-    def handle(self, *args, **opts):
-        org = get_org(opts["org"])
+    def handle_org(self, org, *args, **opts):
         try:
             period = Period.parse(opts["period"])
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
-        with scope(organization=org):
-            billing = BillingPeriod.objects.filter(organization=org, month=period.first).first()
-            statements = (
-                list(
-                    Statement.objects.filter(period=billing)
-                    .select_related("unit", "period")
-                    .prefetch_related("lines")
-                    .order_by("sequence")
-                )
-                if billing
-                else []
+        billing = BillingPeriod.objects.filter(organization=org, month=period.first).first()
+        statements = (
+            list(
+                Statement.objects.filter(period=billing)
+                .select_related("unit", "period")
+                .prefetch_related("lines")
+                .order_by("sequence")
             )
-            if opts["format"] == "json":
-                self.stdout.write(
-                    json.dumps(
-                        {
-                            "organization": org.slug,
-                            "period": period.label,
-                            "state": billing.state if billing else "open",
-                            "currency": org.currency,
-                            "statements": [statement_json(s) for s in statements],
-                        },
-                        indent=2,
-                    )
+            if billing
+            else []
+        )
+        if opts["format"] == "json":
+            self.stdout.write(
+                json.dumps(
+                    {
+                        "organization": org.slug,
+                        "period": period.label,
+                        "state": billing.state if billing else "open",
+                        "currency": org.currency,
+                        "statements": [statement_json(s) for s in statements],
+                    },
+                    indent=2,
                 )
-                return
-            self._table(org, period, billing, statements)
+            )
+            return
+        self._table(org, period, billing, statements)
 
     def _table(self, org, period, billing, statements) -> None:
         cur = org.currency

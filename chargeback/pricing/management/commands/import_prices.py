@@ -1,22 +1,21 @@
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from chargeback.pricing.books import PriceFileError, import_prices, parse_prices
-from chargeback.tenancy.cli import format_from, get_org, read_text
+from chargeback.tenancy.cli import format_from, read_text
+from chargeback.tenancy.scoping import OrgCommand
 
 
-class Command(BaseCommand):
+class Command(OrgCommand):
     help = "Import a price file (CSV or JSON, the columns of DESIGN.md 6.3) as a new price version."
 
     def add_arguments(self, parser):
-        parser.add_argument("--org", required=True, help="organisation slug")
         parser.add_argument("file", help="path to the price file")
         parser.add_argument(
             "--format", choices=["csv", "json"], help="default: from the file name, else csv"
         )
         parser.add_argument("--label", default="", help="a name for the new version")
 
-    def handle(self, *args, **opts):
-        org = get_org(opts["org"])
+    def handle_org(self, org, *args, **opts):
         text = read_text(opts["file"])
         try:
             rows = parse_prices(text, format_from(opts["file"], opts["format"], ("csv", "json")))

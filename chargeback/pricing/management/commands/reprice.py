@@ -1,10 +1,9 @@
 import datetime as dt
 
-from django.core.management.base import BaseCommand, CommandError
-from django_scopes import scope
+from django.core.management.base import CommandError
 
 from chargeback.pricing.repricing import plan_repricing, reprice_range
-from chargeback.tenancy.cli import get_org
+from chargeback.tenancy.scoping import OrgCommand
 
 
 def _day(text: str, name: str) -> dt.date:
@@ -14,14 +13,13 @@ def _day(text: str, name: str) -> dt.date:
         raise CommandError(f'{name}: "{text}" is not a date (YYYY-MM-DD)') from exc
 
 
-class Command(BaseCommand):
+class Command(OrgCommand):
     help = (
         "Re-price the events of a past range with the current price book. Events keep their "
         "original cost; the differences are recorded as audited adjustments."
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--org", required=True, help="organisation slug")
         parser.add_argument(
             "--from", dest="first", required=True, help="first day, YYYY-MM-DD (org timezone)"
         )
@@ -31,29 +29,27 @@ class Command(BaseCommand):
         parser.add_argument("--note", default="", help="why (required unless --dry-run)")
         parser.add_argument("--dry-run", action="store_true", help="only show what would change")
 
-    def handle(self, *args, **opts):
-        org = get_org(opts["org"])
+    def handle_org(self, org, *args, **opts):
         first, last = _day(opts["first"], "--from"), _day(opts["last"], "--to")
-        with scope(organization=org):
-            try:
-                if opts["dry_run"]:
-                    plan = plan_repricing(org, first, last)
-                    examined, changed, delta = plan.examined, plan.changed, plan.total_delta
-                else:
-                    run = reprice_range(
-                        organization=org,
-                        first_day=first,
-                        last_day=last,
-                        note=opts["note"],
-                        actor="command:reprice",
-                    )
-                    examined, changed, delta = (
-                        run.events_examined,
-                        run.events_changed,
-                        run.total_delta,
-                    )
-            except ValueError as exc:
-                raise CommandError(str(exc)) from exc
+        try:
+            if opts["dry_run"]:
+                plan = plan_repricing(org, first, last)
+                examined, changed, delta = plan.examined, plan.changed, plan.total_delta
+            else:
+                run = reprice_range(
+                    organization=org,
+                    first_day=first,
+                    last_day=last,
+                    note=opts["note"],
+                    actor="command:reprice",
+                )
+                examined, changed, delta = (
+                    run.events_examined,
+                    run.events_changed,
+                    run.total_delta,
+                )
+        except ValueError as exc:
+            raise CommandError(str(exc)) from exc
         verb = "would change" if opts["dry_run"] else "changed"
         self.stdout.write(
             f"re-pricing {first}..{last}: {examined} events examined, {changed} {verb}, difference {delta:f} {org.currency}"

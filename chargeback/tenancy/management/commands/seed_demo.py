@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand
-from django_scopes import scope
 
 from chargeback.tenancy.demo import DEMO_PASSWORD, USERS, seed_demo
+from chargeback.tenancy.scoping import within
 from chargeback.usage.models import IngestBatch
 
 
@@ -12,7 +12,7 @@ class Command(BaseCommand):
         org, created = seed_demo()
         verb = "created" if created else "already present"
         self.stdout.write(f"demo organisation {org.slug} ({org.name}) {verb}")
-        with scope(organization=org):
+        with within(org):
             batch = IngestBatch.objects.filter(organization=org, source="demo").first()
         if batch is not None:
             self.stdout.write(f"demo traffic: {batch.counts_line}")

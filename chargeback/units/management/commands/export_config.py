@@ -1,20 +1,19 @@
 from pathlib import Path
 
-from django.core.management.base import BaseCommand, CommandError
-from django_scopes import scope
+from django.core.management.base import CommandError
 
-from chargeback.tenancy.cli import format_from, get_org
+from chargeback.tenancy.cli import format_from
+from chargeback.tenancy.scoping import OrgCommand
 from chargeback.units.config import FORMATS, dump_config, export_config
 
 
-class Command(BaseCommand):
+class Command(OrgCommand):
     help = (
         "Write an organisation's structure as a configuration file (YAML or JSON) that "
         "import_config accepts; importing it back changes nothing."
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--org", required=True, metavar="SLUG", help="organization slug")
         parser.add_argument(
             "--output", metavar="FILE", help="write to FILE instead of standard output"
         )
@@ -24,12 +23,10 @@ class Command(BaseCommand):
             help="yaml (the default) or json; an --output ending in .json defaults to json",
         )
 
-    def handle(self, *args, **opts):
-        org = get_org(opts["org"])
+    def handle_org(self, org, *args, **opts):
         output = opts["output"]
         fmt = format_from(output or "", opts["format"], FORMATS)
-        with scope(organization=org):
-            text = dump_config(export_config(org), fmt)
+        text = dump_config(export_config(org), fmt)
         if not output:
             self.stdout.write(text, ending="")
             return

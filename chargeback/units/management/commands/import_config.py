@@ -1,10 +1,9 @@
 import sys
 from pathlib import Path
 
-from django.core.management.base import BaseCommand, CommandError
-from django_scopes import scope
+from django.core.management.base import CommandError
 
-from chargeback.tenancy.cli import get_org
+from chargeback.tenancy.scoping import OrgCommand
 from chargeback.units.config import (
     ConfigError,
     apply_config,
@@ -14,7 +13,7 @@ from chargeback.units.config import (
 )
 
 
-class Command(BaseCommand):
+class Command(OrgCommand):
     help = (
         "Apply an organisation configuration file (YAML or JSON: units, services, gateway keys, "
         "provider accounts, ownership rules, required tags). Prints the changes; a file with "
@@ -22,7 +21,6 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--org", required=True, metavar="SLUG", help="organization slug")
         parser.add_argument(
             "file", metavar="FILE", help="YAML or JSON file; - reads standard input"
         )
@@ -30,8 +28,7 @@ class Command(BaseCommand):
             "--dry-run", action="store_true", help="print the planned changes and apply nothing"
         )
 
-    def handle(self, *args, **opts):
-        org = get_org(opts["org"])
+    def handle_org(self, org, *args, **opts):
         name = opts["file"]
         try:
             raw = sys.stdin.buffer.read() if name == "-" else Path(name).read_bytes()
@@ -39,16 +36,15 @@ class Command(BaseCommand):
             raise CommandError(f"file not found: {name}") from exc
         except OSError as exc:
             raise CommandError(f'cannot read "{name}": {exc.strerror or exc}') from exc
-        with scope(organization=org):
-            try:
-                data = parse_config(decode_config(raw))
-                if opts["dry_run"]:
-                    plan = plan_config(org, data)
-                else:
-                    plan = apply_config(org, data, actor="command:import_config")
-                errors = plan.errors
-            except ConfigError as exc:
-                errors = exc.errors
+        try:
+            data = parse_config(decode_config(raw))
+            if opts["dry_run"]:
+                plan = plan_config(org, data)
+            else:
+                plan = apply_config(org, data, actor="command:import_config")
+            errors = plan.errors
+        except ConfigError as exc:
+            errors = exc.errors
         if errors:
             for line in errors:
                 self.stderr.write(line)

@@ -1,29 +1,27 @@
 from pathlib import Path
 
-from django.core.management.base import BaseCommand, CommandError
-from django_scopes import scope
+from django.core.management.base import CommandError
 
-from chargeback.tenancy.cli import format_from, get_org
+from chargeback.tenancy.cli import format_from
+from chargeback.tenancy.scoping import OrgCommand
 from chargeback.usage.ingest import create_batch, wait_for_batch
 from chargeback.usage.models import BatchStatus
 from chargeback.usage.records import FORMATS, check_csv_header
 
 
-class Command(BaseCommand):
+class Command(OrgCommand):
     help = (
         "Ingest a file of usage events through the same pipeline as the API, wait for it, and "
         "print the batch counts last."
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--org", required=True, help="organisation slug")
         parser.add_argument("file", help="events file")
         parser.add_argument(
             "--format", choices=FORMATS, help="default: from the file name, else ndjson"
         )
 
-    def handle(self, *args, **opts):
-        org = get_org(opts["org"])
+    def handle_org(self, org, *args, **opts):
         path = Path(opts["file"])
         if not path.is_file():
             raise CommandError(f"file not found: {path}")
@@ -38,7 +36,7 @@ class Command(BaseCommand):
             missing = check_csv_header(first)
             if missing:
                 raise CommandError(f"{path}: CSV header is missing column(s) {', '.join(missing)}")
-        with scope(organization=org), path.open("rb") as stream:
+        with path.open("rb") as stream:
             batch = create_batch(
                 organization=org, payload=stream, fmt=fmt, source="cli", filename=path.name,
                 created_by="command:ingest_events",

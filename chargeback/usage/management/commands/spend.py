@@ -3,19 +3,17 @@ import json
 from decimal import Decimal
 
 from defusedcsv import csv
-from django.core.management.base import BaseCommand, CommandError
-from django_scopes import scope
+from django.core.management.base import CommandError
 
 from chargeback.money import quantize
-from chargeback.tenancy.cli import get_org
+from chargeback.tenancy.scoping import OrgCommand
 from chargeback.usage.spend import Period, spend_report
 
 
-class Command(BaseCommand):
+class Command(OrgCommand):
     help = "Spend per business unit for a month: requests, tokens, cost and share, then unallocated and total."
 
     def add_arguments(self, parser):
-        parser.add_argument("--org", required=True, help="organisation slug")
         parser.add_argument(
             "--period", help="YYYY-MM (default: the current month in the org's timezone)"
         )
@@ -24,14 +22,12 @@ class Command(BaseCommand):
         )
         parser.add_argument("--format", choices=["table", "json", "csv"], default="table")
 
-    def handle(self, *args, **opts):
-        org = get_org(opts["org"])
+    def handle_org(self, org, *args, **opts):
         try:
             period = Period.parse(opts["period"]) if opts["period"] else Period.current(org)
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
-        with scope(organization=org):
-            report = spend_report(org, period, include_all=opts["all"])
+        report = spend_report(org, period, include_all=opts["all"])
         if opts["format"] == "json":
             self.stdout.write(json.dumps(report, indent=2))
         elif opts["format"] == "csv":
