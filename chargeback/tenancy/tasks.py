@@ -3,22 +3,24 @@
 import logging
 import smtplib
 
-from celery import shared_task
 from django.conf import settings
 from django.core.mail import send_mail
 
-from chargeback.tenancy.models import Membership
+from chargeback.tenancy.models import Membership, Organization
+from chargeback.tenancy.scoping import org_task
 
 log = logging.getLogger(__name__)
 
 
-@shared_task(name="tenancy.send_invitation", bind=True, max_retries=5, default_retry_delay=120)
-def send_invitation(self, membership_id: int, link: str) -> bool:
-    membership = (
-        Membership.objects.select_related("user", "organization").filter(pk=membership_id).first()
-    )
-    if membership is None:
-        return False
+@org_task(
+    Membership,
+    name="tenancy.send_invitation",
+    bind=True,
+    max_retries=5,
+    default_retry_delay=120,
+)
+def send_invitation(self, membership_id: int, link: str, *, organization: Organization) -> bool:
+    membership = Membership.objects.select_related("user", "organization").get(pk=membership_id)
     try:
         _send(membership, link)
     except (OSError, smtplib.SMTPException) as exc:

@@ -1,0 +1,56 @@
+"""The ways into an organisation's scope (tenancy/scoping.py), with scopes enabled as in
+production: outside them a tenant query raises; inside, it sees one organisation only."""
+
+import pytest
+from django_scopes import scope
+from django_scopes.exceptions import ScopeError
+
+from chargeback.billing.tasks import render_statement_pdf
+from chargeback.tenancy.scoping import GONE, org_of, org_task, scope_of, within
+from chargeback.units.models import BusinessUnit
+
+
+@pytest.fixture(autouse=True)
+def _scopes_on():
+    with scope():
+        yield
+
+
+def test_a_tenant_query_outside_any_scope_raises(org_a):
+    with pytest.raises(ScopeError):
+        list(BusinessUnit.objects.all())
+
+
+def test_within_sees_only_its_organisation(org_a, org_b):
+    with within(org_a):
+        codes = set(BusinessUnit.objects.values_list("code", flat=True))
+    assert codes == {"CENTRAL"}
+    with within(org_b):
+        assert "BSECRET" in set(BusinessUnit.objects.values_list("code", flat=True))
+
+
+def test_scope_of_finds_the_owner_of_a_row_or_none(org_b):
+    with within(org_b):
+        unit = BusinessUnit.objects.get(code="BSECRET")
+    assert org_of(BusinessUnit, unit.pk) == org_b
+    with scope_of(BusinessUnit, unit.pk) as org:
+        assert org == org_b
+        assert BusinessUnit.objects.get(pk=unit.pk).code == "BSECRET"
+    with scope_of(BusinessUnit, 10**9) as org:
+        assert org is None
+
+
+def test_an_org_task_runs_in_its_rows_organisation_and_skips_a_gone_row(org_b):
+    seen = []
+
+    @org_task(BusinessUnit, name="tests.unit_name")
+    def unit_name(unit_id, *, organization):
+        seen.append(organization)
+        return BusinessUnit.objects.get(pk=unit_id).name  # scoped query inside the task
+
+    with within(org_b):
+        unit = BusinessUnit.objects.get(code="BSECRET")
+    assert unit_name.delay(unit.pk).get() == "Bravo Secret Unit"
+    assert seen == [org_b]
+    assert unit_name.delay(10**9).get() == GONE
+    assert render_statement_pdf.delay(10**9).get() == GONE
