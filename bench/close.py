@@ -88,11 +88,11 @@ from chargeback.allocation.policies import save_policy  # noqa: E402
 from chargeback.allocation.policy import parse_policy  # noqa: E402
 from chargeback.billing.close import draft_statements  # noqa: E402
 from chargeback.billing.models import OutcomeCount, PdfStatus, Statement, StatementLine  # noqa: E402
+from chargeback.calendar import Period  # noqa: E402
 from chargeback.tenancy.models import Membership, Organization, Role  # noqa: E402
 from chargeback.tenancy.orgs import create_organization  # noqa: E402
 from chargeback.units.models import BillingMode, BusinessUnit, UnitKind  # noqa: E402
 from chargeback.usage.models import DailyUsage  # noqa: E402
-from chargeback.usage.spend import Period  # noqa: E402
 
 # provider, model, $ per 1M input tokens, $ per 1M output tokens, mean input, mean output
 COMMON = [
@@ -308,8 +308,7 @@ def reuse(slug: str) -> tuple[Organization, Period, BusinessUnit]:
     """An organisation an earlier run built (its month is still last month)."""
     org = Organization.objects.get(slug=slug)
     org.logo.save("logo.png", ContentFile(_logo_png()), save=True)  # media is per run
-    today = dt.datetime.now(org.tz).date()
-    period = Period.parse(f"{today.replace(day=1) - dt.timedelta(days=1):%Y-%m}")
+    period = Period.current(org.tz).previous
     rows = DailyUsage.objects.filter(organization=org, day__gte=period.first, day__lte=period.last)
     print(f"setup: reusing org {slug}: {rows.count():,} rollup rows in {period.label}")
     return org, period, BusinessUnit.objects.get(organization=org, code="U001")
@@ -320,9 +319,8 @@ def build(args: argparse.Namespace) -> tuple[Organization, Period, BusinessUnit]
         return reuse(args.org)
     t = time.perf_counter()
     org, leaves, central = build_org(args.units)
-    today = dt.datetime.now(org.tz).date()
-    period = Period.parse(f"{today.replace(day=1) - dt.timedelta(days=1):%Y-%m}")
-    before = Period.parse(f"{period.first - dt.timedelta(days=1):%Y-%m}")
+    period = Period.current(org.tz).previous
+    before = period.previous
     rated = policy_for_bench(org, period.label, leaves)
     outcomes(org, period.first, leaves, rated)
     wide = leaves[0]

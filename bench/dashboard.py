@@ -49,6 +49,7 @@ from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
 from django_scopes import scopes_disabled  # noqa: E402
 
+from chargeback.calendar import Period, month_bounds  # noqa: E402
 from chargeback.tenancy.models import Membership, Role  # noqa: E402
 from chargeback.tenancy.orgs import create_organization  # noqa: E402
 from chargeback.units.models import BusinessUnit  # noqa: E402
@@ -72,7 +73,7 @@ def build(units: int, services: int) -> tuple:
         for i in range(units)
     ]  # fmt: skip
     today = dt.datetime.now(org.tz).date()
-    first = (today.replace(day=1) - dt.timedelta(days=95)).replace(day=1)
+    first = month_bounds(month_bounds(today)[0] - dt.timedelta(days=95))[0]
     rows, events = [], 0
     day = first
     while day <= today:
@@ -149,7 +150,7 @@ def main() -> None:
     client = Client()
     client.force_login(user)
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
-    last_month = (dt.date.today().replace(day=1) - dt.timedelta(days=1)).strftime("%Y-%m")
+    last_month = Period.of(dt.date.today()).previous.label
     for label, url in (
         ("overview, month to date", f"/o/{org.slug}/"),
         (f"overview, last month ({last_month}, whole)", f"/o/{org.slug}/?period={last_month}"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Hashable, Mapping
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from functools import lru_cache
+from typing import TypeVar
 
 from babel.numbers import (
     format_currency,
@@ -13,6 +14,7 @@ from babel.numbers import (
     list_currencies,
 )
 
+K = TypeVar("K", bound=Hashable)
 KNOWN_CURRENCIES: frozenset[str] = frozenset(
     c for c in list_currencies() if len(c) == 3 and c.isalpha() and c.isupper()
 )
@@ -54,14 +56,15 @@ def quantize(amount: Decimal | int | str, currency: str) -> Decimal:
 
 
 def distribute(
-    total: Decimal, weights: Mapping[Hashable, Decimal | int], currency: str
-) -> dict[Hashable, Decimal]:
+    total: Decimal, weights: Mapping[K, Decimal | int], currency: str
+) -> dict[K, Decimal]:
     """Split `total` over `weights` in the currency's minor unit; the parts sum exactly to it.
 
-    Largest remainder: every part gets its floored share, then the leftover minor units go one
-    each to the largest remainders, ties broken by the key's sort order (then its repr), so the
-    result does not depend on the mapping's order. Zero weights get zero. All-zero weights split
-    evenly. Negative totals are split as the negation of the positive split.
+    Largest remainder (`largest_remainder`): every part gets its floored share, then the
+    leftover minor units go one each to the largest remainders, ties to the key that sorts
+    first, so the result does not depend on the mapping's order. Zero weights get zero.
+    All-zero weights split evenly. Negative totals are split as the negation of the positive
+    split.
     """
     total = quantize(total, currency)
     if not weights:
@@ -79,22 +82,32 @@ def distribute(
         weight_sum = Decimal(len(clean))
     step = _exponent(currency)
     units_total = int(total / step)
-    floors: dict[Hashable, int] = {}
-    remainders: dict[Hashable, Decimal] = {}
-    for key, weight in clean.items():
-        exact = Decimal(units_total) * weight / weight_sum
-        floor = int(exact.to_integral_value(rounding=ROUND_FLOOR))
-        floors[key] = floor
-        remainders[key] = exact - floor
-    leftover = units_total - sum(floors.values())
-    order = sorted(clean, key=lambda k: (-remainders[k], _sort_key(k)))
+    shares = {k: Decimal(units_total) * w / weight_sum for k, w in clean.items()}
+    parts = largest_remainder(shares, units_total)
+    return {key: Decimal(parts[key]) * step for key in clean}
+
+
+def largest_remainder(exact: Mapping[K, Decimal], target: int) -> dict[K, int]:
+    """Whole numbers, one per key, that sum to `target`: each exact value floored, then the
+    leftover units one each to the largest remainders, ties to the key that sorts first (by
+    type name, then value for ints and strings, else str()), so the result does not depend
+    on the mapping's order. Every part is its exact value's floor or one more. The one
+    rounding rule of `distribute` and of the allocation engine's statement lines.
+
+    `target` must lie between the sum of the floors and that sum plus the number of values
+    (the exact values' sum rounded either way always does); MoneyError otherwise."""
+    floors = {k: int(v.to_integral_value(rounding=ROUND_FLOOR)) for k, v in exact.items()}
+    leftover = target - sum(floors.values())
+    if not 0 <= leftover <= len(floors):
+        raise MoneyError(f"cannot round {len(floors)} values to a total of {target}")
+    order = sorted(exact, key=lambda k: (floors[k] - exact[k], _sort_key(k)))
     for key in order[:leftover]:
         floors[key] += 1
-    return {key: Decimal(floors[key]) * step for key in clean}
+    return floors
 
 
-def _sort_key(key: Hashable) -> tuple[str, str]:
-    return (type(key).__name__, str(key))
+def _sort_key(key: Hashable) -> tuple[str, int | str]:
+    return (type(key).__name__, key if isinstance(key, int | str) else str(key))
 
 
 def format_money(amount: Decimal, currency: str, *, locale: str = "en_US") -> str:

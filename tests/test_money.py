@@ -1,11 +1,20 @@
+import math
 from decimal import Decimal
 
 import pytest
+from babel.numbers import format_currency
 from django.template import Context, Template
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from chargeback.money import MoneyError, distribute, minor_units, quantize
+from chargeback.money import (
+    MoneyError,
+    distribute,
+    format_money,
+    largest_remainder,
+    minor_units,
+    quantize,
+)
 
 
 def test_quantize_uses_minor_unit():
@@ -74,6 +83,52 @@ def test_distribute_sums_exactly_three_decimal_currency(total, weights):
     assert sum(parts.values(), Decimal(0)) == quantize(total, "BHD")
 
 
+@given(
+    total=st.decimals(min_value=-(10**9), max_value=10**9, places=2),
+    weights=weights,
+    data=st.data(),
+)
+def test_distribute_does_not_depend_on_the_mappings_order(total, weights, data):
+    shuffled = data.draw(st.permutations(list(weights.items())))
+    assert distribute(total, dict(shuffled), "USD") == distribute(total, weights, "USD")
+
+
+@given(total=st.decimals(min_value=0, max_value=10**9, places=2), weights=weights)
+def test_distribute_parts_are_within_a_minor_unit_of_the_exact_share(total, weights):
+    parts = distribute(total, weights, "USD")
+    weight_sum = sum(weights.values(), Decimal(0))
+    for key, part in parts.items():
+        exact = total * weights[key] / weight_sum if weight_sum else total / len(weights)
+        assert abs(part - exact) < Decimal("0.01")
+
+
+def test_largest_remainder_ties_go_to_the_key_that_sorts_first():
+    # Integer keys sort by value (10 after 2), strings as strings, whatever the mapping's order.
+    exact = {10: Decimal("0.5"), 2: Decimal("0.5"), 1: Decimal("1")}
+    assert largest_remainder(exact, 2) == {10: 0, 2: 1, 1: 1}
+    assert largest_remainder({"b": Decimal("0.5"), "a": Decimal("0.5")}, 1) == {"a": 1, "b": 0}
+    with pytest.raises(MoneyError, match="cannot round 2 values to a total of 3"):
+        largest_remainder({"a": Decimal("0.5"), "b": Decimal("0.5")}, 3)
+
+
+@given(
+    values=st.lists(
+        st.decimals(min_value=-(10**6), max_value=10**6, places=4), min_size=1, max_size=30
+    ),
+    up=st.booleans(),
+    data=st.data(),
+)
+def test_largest_remainder_sums_to_the_target_and_keeps_each_part_close(values, up, data):
+    exact = dict(enumerate(values))
+    total = sum(values, Decimal(0))
+    target = int(total.to_integral_value(rounding="ROUND_CEILING" if up else "ROUND_FLOOR"))
+    parts = largest_remainder(exact, target)
+    assert sum(parts.values()) == target
+    assert all(parts[k] - math.floor(v) in (0, 1) for k, v in exact.items())
+    shuffled = dict(data.draw(st.permutations(list(exact.items()))))
+    assert largest_remainder(shuffled, target) == parts
+
+
 def test_money_filter_needs_currency_and_formats():
     tpl = Template("{% load money %}{{ amount|money:cur }}")
     assert tpl.render(Context({"amount": Decimal("1234567.891"), "cur": "USD"})) == "$1,234,567.89"
@@ -91,11 +146,6 @@ def test_money_filter_needs_currency_and_formats():
     currency=st.sampled_from(["USD", "EUR", "JPY", "BHD", "GBP", "CHF", "INR", "SEK"]),
 )
 def test_fast_money_format_equals_babel(amount, currency):
-    from babel.numbers import format_currency
-    from hypothesis import assume
-
-    from chargeback.money import format_money
-
     value = quantize(amount, currency)
     assume(value != 0)  # zero is checked below: ours never prints babel's "-$0.00"
     expected = format_currency(value, currency, locale="en_US", decimal_quantization=False)
@@ -103,8 +153,6 @@ def test_fast_money_format_equals_babel(amount, currency):
 
 
 def test_zero_and_negative_zero_format_plainly():
-    from chargeback.money import format_money
-
     assert format_money(Decimal("-0.0001"), "USD") == "$0.00"
     assert format_money(Decimal("0"), "JPY") == "¥0"
     assert format_money(Decimal("-1234.5"), "USD") == "-$1,234.50"

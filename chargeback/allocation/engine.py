@@ -25,10 +25,12 @@ How a statement is built, in this order:
 
 Rounding rule: amounts are quantised to the currency's minor unit. A statement's own lines
 (usage, markup, platform fee) are rounded together: their sum is the exact own charge rounded
-half up, and the leftover minor units go to the largest remainders (ties: line order). Every
-other amount is quantised once and then moved whole: pool and discount shares come from
-`money.distribute`, so they sum exactly to the pool or discount, and every transfer between a
-unit and the central bucket appears on both with opposite signs. Hence, exactly:
+half up, and the leftover minor units go to the largest remainders (`money.largest_remainder`,
+the routine `money.distribute` uses too: ties go to the key that sorts first, and a line's key
+is its position on the statement, so the earlier line). Every other amount is quantised once
+and then moved whole: pool and discount shares come from `money.distribute`, so they sum
+exactly to the pool or discount, and every transfer between a unit and the central bucket
+appears on both with opposite signs. Hence, exactly:
 
     sum of statements = sum over statements of round(own charge) + manual pools - discounts
 
@@ -40,101 +42,34 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from decimal import ROUND_FLOOR, Decimal, localcontext
+from decimal import Decimal, localcontext
 
+from chargeback.allocation.figures import (
+    KINDS,
+    ZERO,
+    Allocation,
+    Line,
+    ModelUsage,
+    MonthUsage,
+    Statement,
+    UnitUsage,
+)
 from chargeback.allocation.policy import Policy, Pool, Tier
-from chargeback.money import check_currency, distribute, minor_units, quantize
+from chargeback.money import check_currency, distribute, largest_remainder, minor_units, quantize
 from chargeback.wording import plural
 
-ZERO = Decimal(0)
-KINDS = (
-    "usage",
-    "markup",
-    "platform_fee",
-    "pool",
-    "activity",
-    "discount",
-    "allowance",
-    "adjustment",
-)
-
-
-@dataclass(frozen=True)
-class ModelUsage:
-    provider: str
-    model: str
-    cost: Decimal
-    input_tokens: int = 0
-    output_tokens: int = 0
-    requests: int = 0
-    errors: int = 0
-    error_cost: Decimal = ZERO  # the part of `cost` from failed or retried requests
-
-
-@dataclass(frozen=True)
-class UnitUsage:
-    code: str
-    models: tuple[ModelUsage, ...] = ()
-    services: tuple[tuple[str, Decimal], ...] = ()  # (service name, spend) within `models`
-    outcomes: tuple[tuple[str, int], ...] = ()  # (outcome, count) for activity rates
-    experiment_cost: Decimal = ZERO  # the spend the organisation counts as experiments
-
-    @property
-    def cost(self) -> Decimal:
-        return sum((m.cost for m in self.models), ZERO)
-
-    @property
-    def tokens(self) -> int:
-        return sum(m.input_tokens + m.output_tokens for m in self.models)
-
-    @property
-    def requests(self) -> int:
-        return sum(m.requests for m in self.models)
-
-
-@dataclass(frozen=True)
-class MonthUsage:
-    currency: str
-    central: str  # the central bucket's code
-    units: tuple[UnitUsage, ...]
-    unallocated: Decimal = ZERO  # the part of the central bucket's cost no evidence attributed
-
-
-@dataclass(frozen=True)
-class Line:
-    kind: str
-    description: str
-    amount: Decimal
-    quantity: Decimal | None = None
-    unit_price: Decimal | None = None
-    ref: str = ""  # provider/model, pool or discount name, or the other unit's code
-
-
-@dataclass(frozen=True)
-class Statement:
-    unit: str
-    central: bool
-    tier: str | None
-    lines: tuple[Line, ...]
-    total: Decimal
-    cost: Decimal  # usage cost at full precision
-    tokens: int
-    requests: int
-    cost_per_outcome: tuple[tuple[str, Decimal], ...] = ()
-
-
-@dataclass(frozen=True)
-class Allocation:
-    currency: str
-    statements: tuple[Statement, ...]
-    unallocated: Decimal
-
-    @property
-    def total(self) -> Decimal:
-        return sum((s.total for s in self.statements), ZERO)
-
-    def statement(self, code: str) -> Statement:
-        return next(s for s in self.statements if s.unit == code)
+__all__ = [
+    "KINDS",
+    "Allocation",
+    "Line",
+    "ModelUsage",
+    "MonthUsage",
+    "Statement",
+    "UnitUsage",
+    "allocate",
+    "graduated_bands",
+    "tier_for",
+]
 
 
 @dataclass
@@ -363,16 +298,13 @@ def _own(d: _Draft, unit: UnitUsage, policy: Policy, *, activity: bool, central:
 
 
 def _settle(d: _Draft, currency: str) -> None:
-    """Round the own lines so they sum to their exact total rounded half up (largest remainder)."""
+    """Round the own lines so they sum to their exact total rounded half up: money's largest
+    remainder, keyed by the line's position (ties go to the earlier line)."""
     step = _step(currency)
     target = int(quantize(sum((x.amount for x in d.exact), ZERO), currency) / step)
-    scaled = [x.amount / step for x in d.exact]
-    floors = [int(s.to_integral_value(rounding=ROUND_FLOOR)) for s in scaled]
-    order = sorted(range(len(scaled)), key=lambda i: (floors[i] - scaled[i], i))
-    for i in order[: target - sum(floors)]:
-        floors[i] += 1
-    for line, units in zip(d.exact, floors, strict=True):
-        amount = Decimal(units) * step
+    parts = largest_remainder({i: x.amount / step for i, x in enumerate(d.exact)}, target)
+    for i, line in enumerate(d.exact):
+        amount = Decimal(parts[i]) * step
         if amount or line.kind == "usage":
             d.lines.append(
                 Line(line.kind, line.description, amount, line.quantity, line.unit_price, line.ref)

@@ -14,6 +14,7 @@ from chargeback.allocation.models import AllocationPolicy
 from chargeback.allocation.policy import Policy, PolicyError, parse_policy, policy_doc
 from chargeback.audit.log import record
 from chargeback.billing.models import BillingPeriod, PeriodState
+from chargeback.calendar import Period
 from chargeback.tenancy.models import Organization
 from chargeback.units.models import BusinessUnit, Service
 
@@ -44,15 +45,6 @@ def check_policy(organization: Organization, data: Any, *, path: str = "policy")
     return policy  # type: ignore[return-value]
 
 
-def first_day(month: str) -> dt.date:
-    year, number = (int(p) for p in month.split("-"))
-    return dt.date(year, number, 1)
-
-
-def next_month(day: dt.date) -> dt.date:
-    return dt.date(day.year + (day.month == 12), day.month % 12 + 1, 1)
-
-
 def last_issued(organization: Organization) -> BillingPeriod | None:
     """The latest month whose statements are issued (in review or closed)."""
     return (
@@ -66,7 +58,7 @@ def last_issued(organization: Organization) -> BillingPeriod | None:
 def first_open_month(organization: Organization) -> dt.date | None:
     """The first month after every issued one (None when nothing is issued yet)."""
     issued = last_issued(organization)
-    return next_month(issued.month) if issued else None
+    return Period.of(issued.month).next.first if issued else None
 
 
 def lock_reason(organization: Organization, month: dt.date) -> str | None:
@@ -83,7 +75,7 @@ def lock_reason(organization: Organization, month: dt.date) -> str | None:
     return (
         f"Statements for {issued.label} are already issued, so the policy in force from "
         f"{month:%Y-%m} can no longer change: make a new version from "
-        f"{next_month(issued.month):%Y-%m} (the next open month) instead."
+        f"{Period.of(issued.month).next.label} (the next open month) instead."
     )
 
 
@@ -94,7 +86,7 @@ def save_policy(*, organization: Organization, policy: Policy, actor: Any) -> Al
     `effective_from`."""
     if not policy.effective_from:
         raise ValueError("policy.effective_from: required, a month such as 2026-10")
-    effective = first_day(policy.effective_from)
+    effective = Period.parse(policy.effective_from).first
     document = policy_doc(policy)
     document.pop("effective_from")
     with transaction.atomic():

@@ -8,18 +8,18 @@ because a float cannot carry money exactly. Token counts are integers.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
+
+from chargeback.calendar import is_month
 
 CHARGE_BASES = ("token", "request", "task", "blended")
 TIER_MODES = ("volume", "graduated")
 FAILED_POLICIES = ("owner", "platform")
 POOL_BASES = ("spend", "tokens", "requests", "fixed")
 DISCOUNT_BASES = ("model_spend",)
-MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 ZERO = Decimal(0)
 
 
@@ -127,7 +127,7 @@ def parse_policy(
     if month is None:
         if require_month:
             r.fail(f"{path}.effective_from", 'required, a month such as "2026-10"')
-    elif not isinstance(month, str) or not MONTH.match(month.strip()):
+    elif not isinstance(month, str) or not is_month(month.strip()):
         r.fail(f"{path}.effective_from", f"{_show(month)} is not a month (YYYY-MM)")
         month = None
     else:

@@ -12,8 +12,8 @@ from chargeback.allocation.policy import Policy
 from chargeback.allocation.queries import policy_for
 from chargeback.billing.close import late_adjustments
 from chargeback.billing.inputs import month_usage
+from chargeback.calendar import Period
 from chargeback.tenancy.models import Organization
-from chargeback.usage.spend import Period
 
 ZERO = Decimal(0)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from chargeback.allocation.models import AllocationPolicy
 from chargeback.allocation.policy import Policy
+from chargeback.calendar import Period
 from chargeback.tenancy.models import Organization
-from chargeback.usage.spend import Period
 
 
 def policy_for(organization: Organization, period: Period) -> Policy:

@@ -15,20 +15,13 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from chargeback.allocation.forms import PolicyEditor
 from chargeback.allocation.models import AllocationPolicy
-from chargeback.allocation.policies import (
-    first_day,
-    first_open_month,
-    last_issued,
-    lock_reason,
-    next_month,
-    save_policy,
-)
+from chargeback.allocation.policies import first_open_month, last_issued, lock_reason, save_policy
 from chargeback.allocation.policy import Policy
 from chargeback.allocation.preview import preview_policy
 from chargeback.allocation.queries import policy_for
+from chargeback.calendar import Period
 from chargeback.tenancy.models import Organization
 from chargeback.tenancy.permissions import org_permission
-from chargeback.usage.spend import Period
 
 PAGE_SIZE = 50
 
@@ -56,7 +49,7 @@ def _layout(policy: Policy) -> dict:
 
 
 def _in_force(org: Organization) -> AllocationPolicy | None:
-    today = Period.current(org).first
+    today = Period.current(org.tz).first
     return (
         AllocationPolicy.objects.filter(organization=org, effective_from__lte=today)
         .order_by("-effective_from")
@@ -76,7 +69,7 @@ def policy_list(request: HttpRequest, org_slug: str) -> HttpResponse:
     org = request.org
     versions = AllocationPolicy.objects.filter(organization=org).order_by("-effective_from")
     page = Paginator(versions, PAGE_SIZE).get_page(request.GET.get("page"))
-    in_force, today, issued = _in_force(org), Period.current(org).first, last_issued(org)
+    in_force, today, issued = _in_force(org), Period.current(org.tz).first, last_issued(org)
     rows = [
         {
             "version": v,
@@ -98,7 +91,7 @@ def policy_detail(request: HttpRequest, org_slug: str, policy_id: int) -> HttpRe
     version = get_object_or_404(AllocationPolicy, organization=org, pk=policy_id)
     context = {
         "version": version,
-        "status": _status(version, _in_force(org), Period.current(org).first),
+        "status": _status(version, _in_force(org), Period.current(org.tz).first),
         "locked": lock_reason(org, version.effective_from),
         **_layout(version.policy),
     }
@@ -107,14 +100,14 @@ def policy_detail(request: HttpRequest, org_slug: str, policy_id: int) -> HttpRe
 
 def _suggested_month(org: Organization) -> str:
     """The first month from now on that is open and has no version yet."""
-    month = max(Period.current(org).first, first_open_month(org) or dt.date.min)
+    month = max(Period.current(org.tz).first, first_open_month(org) or dt.date.min)
     taken = set(
         AllocationPolicy.objects.filter(organization=org, effective_from__gte=month).values_list(
             "effective_from", flat=True
         )
     )
     while month in taken:
-        month = next_month(month)
+        month = Period.of(month).next.first
     return f"{month:%Y-%m}"
 
 
@@ -127,7 +120,7 @@ def policy_create(request: HttpRequest, org_slug: str) -> HttpResponse:
     if copy.isascii() and copy.isdigit() and len(copy) < 10:
         base = get_object_or_404(AllocationPolicy, organization=org, pk=int(copy)).policy
     else:
-        base = policy_for(org, Period.current(org))
+        base = policy_for(org, Period.current(org.tz))
     editor = PolicyEditor(org, base, data=request.POST or None, initial_month=_suggested_month(org))
     return _edit(request, editor, None)
 
@@ -175,7 +168,7 @@ def _edit(
         "formsets": editor.formsets,
         "version": version,
         "preview": preview,
-        "preview_to_date": preview is not None and preview.period == Period.current(org),
+        "preview_to_date": preview is not None and preview.period == Period.current(org.tz),
         "unit_codes": editor.unit_codes(),
     }
     return render(request, "allocation/policy_form.html", context)
@@ -184,7 +177,7 @@ def _edit(
 def _preview_month(org: Organization, policy: Policy) -> Period:
     """The first month the version applies to, or this month for a version that starts later
     (the latest usage there is)."""
-    current = Period.current(org)
+    current = Period.current(org.tz)
     if not policy.effective_from:
         return current
     month = Period.parse(policy.effective_from)
@@ -195,7 +188,7 @@ def _check_month(
     org: Organization, editor: PolicyEditor, policy: Policy, version: AllocationPolicy | None
 ) -> Policy | None:
     """A new version needs a month of its own that is still open."""
-    month = first_day(policy.effective_from or "")
+    month = Period.parse(policy.effective_from or "").first
     if version is None:
         existing = AllocationPolicy.objects.filter(organization=org, effective_from=month).first()
         if existing is not None:

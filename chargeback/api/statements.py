@@ -31,10 +31,10 @@ from chargeback.billing.models import (
     StatementStatus,
 )
 from chargeback.billing.pdf import render_pdf
+from chargeback.calendar import Period, is_month
 from chargeback.tenancy.models import Membership
 from chargeback.units.queries import visible_unit_ids
 
-MONTH = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
 UNIT_CODE = re.compile(r"[^\x00-\x1f]{1,50}")
 logger = logging.getLogger(__name__)
 
@@ -87,8 +87,8 @@ class StatementList(StatementAPIView, generics.ListAPIView):
         errors: dict[str, list[str]] = {}
         period = params.get("period", "").strip()
         if period:
-            if MONTH.fullmatch(period) and period >= "0001":
-                qs = qs.filter(period__month=f"{period}-01")
+            if is_month(period):
+                qs = qs.filter(period__month=Period.parse(period).first)
             else:
                 errors["period"] = [f'"{period[:20]}" is not a month (YYYY-MM).']
         for name, choices in (("mode", StatementMode.values), ("status", StatementStatus.values)):

@@ -27,7 +27,6 @@ from chargeback.allocation.engine import Allocation, Line, allocate
 from chargeback.allocation.policy import Policy, parse_policy, policy_doc
 from chargeback.allocation.queries import policy_for
 from chargeback.audit import log
-from chargeback.billing.calendar import dispute_deadline
 from chargeback.billing.inputs import Month, month_totals, month_usage
 from chargeback.billing.models import (
     BillingPeriod,
@@ -39,11 +38,11 @@ from chargeback.billing.models import (
     StatementLine,
     StatementStatus,
 )
+from chargeback.calendar import Period, dispute_deadline
 from chargeback.money import quantize
 from chargeback.tenancy.models import Organization
 from chargeback.units.models import BusinessUnit
 from chargeback.usage.models import QuarantinedEvent
-from chargeback.usage.spend import Period
 from chargeback.wording import plural
 
 ZERO = Decimal(0)

@@ -12,10 +12,10 @@ from chargeback.allocation.policy import parse_policy
 from chargeback.billing.close import close_period, draft_statements, issue_statements
 from chargeback.billing.inputs import month_totals
 from chargeback.billing.models import OutcomeCount
+from chargeback.calendar import Period
 from chargeback.tenancy.models import Organization
 from chargeback.units.models import BusinessUnit
 from chargeback.usage.ingest import create_batch, process_batch
-from chargeback.usage.spend import Period
 
 ACTOR = "command:seed_demo"
 
@@ -58,14 +58,14 @@ def seed_billing(org: Organization, *, days: int, today: dt.date) -> list[str]:
     """Returns what it did, one line each."""
     done = []
     first_day = today - dt.timedelta(days=days - 1)
-    first = Period.parse(f"{first_day:%Y-%m}")
+    first = Period.of(first_day)
     save_policy(organization=org, policy=parse_policy(demo_policy(first.label)), actor=ACTOR)
-    current = Period.parse(f"{today:%Y-%m}")
+    current = Period.of(today)
     months = []
     month = first
     while month.first < current.first:
         months.append(month)
-        month = Period.parse(f"{month.last + dt.timedelta(days=1):%Y-%m}")
+        month = month.next
     sup_auto = BusinessUnit.objects.get(organization=org, code="SUP-AUTO")
     for i, month in enumerate([*months, current]):
         OutcomeCount.objects.update_or_create(

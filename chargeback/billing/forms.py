@@ -9,9 +9,9 @@ from collections.abc import Iterable
 from django import forms
 
 from chargeback.billing.models import StatementMode, StatementStatus
+from chargeback.calendar import Period
 from chargeback.tenancy.models import Organization
 from chargeback.units.models import BusinessUnit
-from chargeback.usage.spend import Period
 
 MONTHS_OFFERED = 24
 SORTS = {
@@ -28,10 +28,9 @@ DEFAULT_SORT = "-number"
 def recent_months(organization: Organization, today: dt.date | None = None) -> list[Period]:
     """This month and the MONTHS_OFFERED - 1 before it, newest first (organisation's time)."""
     today = today or dt.datetime.now(organization.tz).date()
-    months, year, month = [], today.year, today.month
-    for _ in range(MONTHS_OFFERED):
-        months.append(Period.parse(f"{year:04d}-{month:02d}"))
-        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+    months = [Period.of(today)]
+    while len(months) < MONTHS_OFFERED:
+        months.append(months[-1].previous)
     return months
 
 
@@ -45,7 +44,7 @@ class OpenPeriodForm(forms.Form):
     def __init__(self, *args, organization: Organization, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         months = recent_months(organization)
-        self.fields["month"].choices = [(p.label, f"{p.first:%B %Y}") for p in months]
+        self.fields["month"].choices = [(p.label, p.title) for p in months]
         self.fields["month"].initial = months[1].label  # the previous month
 
     def clean_month(self) -> Period:

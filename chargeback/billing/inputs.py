@@ -4,7 +4,6 @@ queries per month, however many units and events there are."""
 
 from __future__ import annotations
 
-import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -13,11 +12,11 @@ from django.db.models import Case, F, IntegerField, Q, Sum, Value, When
 
 from chargeback.allocation.engine import ModelUsage, MonthUsage, UnitUsage
 from chargeback.billing.models import OutcomeCount
+from chargeback.calendar import Period
 from chargeback.tenancy.models import Organization
 from chargeback.units.attribution import CENTRAL, TEAM_TAG
 from chargeback.units.models import BusinessUnit
 from chargeback.usage.models import DailyUsage
-from chargeback.usage.spend import Period
 
 ZERO = Decimal(0)
 # Spend in these environments counts as experiments (the experimental allowance).
@@ -65,11 +64,6 @@ class Month:
     evidence: dict[str, UnitEvidence]
     cost: Decimal
     requests: int
-
-
-def prior(period: Period) -> Period:
-    last = period.first - dt.timedelta(days=1)
-    return Period.parse(f"{last:%Y-%m}")
 
 
 def month_usage(
@@ -201,7 +195,7 @@ def _month_rows(organization: Organization, period: Period):
 
 def _prior_and_drivers(organization, period, by_id, models, evidence) -> None:
     """The prior month's cost per unit, and the model whose spend moved most."""
-    before = prior(period)
+    before = period.previous
     prior_models: dict[str, dict[str, Decimal]] = defaultdict(dict)
     for unit_id, provider, model, cost in (
         _month_rows(organization, before)

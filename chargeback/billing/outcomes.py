@@ -22,12 +22,12 @@ from django.db import transaction
 
 from chargeback.audit.log import record
 from chargeback.billing.models import BillingPeriod, OutcomeCount, PeriodState
+from chargeback.calendar import Period, is_month
 from chargeback.tenancy.models import Organization
 from chargeback.units.models import BusinessUnit
 
 FIELDS = ("unit", "month", "outcome", "count")
 OUTCOME = re.compile(r"[a-z0-9_]+")
-MONTH = re.compile(r"(?!0000)[0-9]{4}-(0[1-9]|1[0-2])")
 INTEGER = re.compile(r"^-?[0-9]{1,30}$")
 MAX_OUTCOME = 100
 MAX_COUNT = 2**63 - 1
@@ -194,10 +194,10 @@ def _record(position, raw, units, issued, today, problems) -> OutcomeRecord | No
     month = None
     if month_text is None:
         fail("month", "required, a month such as 2026-10")
-    elif not MONTH.fullmatch(month_text):
+    elif not is_month(month_text):
         fail("month", f'"{month_text[:40]}" is not a month (YYYY-MM)')
     else:
-        month = dt.date(int(month_text[:4]), int(month_text[5:]), 1)
+        month = Period.parse(month_text).first
         if month > today:
             fail("month", f"{month_text} is in the future")
         elif month in issued:

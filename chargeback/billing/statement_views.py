@@ -22,10 +22,10 @@ from chargeback.billing import close, display, documents, pdf
 from chargeback.billing.forms import DEFAULT_SORT, SORTS, StatementFilterForm
 from chargeback.billing.models import PdfStatus, Statement, StatementLine, StatementStatus
 from chargeback.billing.queries import visible_statements
+from chargeback.calendar import Period
 from chargeback.tenancy.permissions import org_permission
 from chargeback.units.queries import visible_units
 from chargeback.usage.models import UsageEvent
-from chargeback.usage.spend import Period
 
 logger = logging.getLogger(__name__)
 PAGE_SIZE = 50

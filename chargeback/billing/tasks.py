@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from chargeback.billing.models import BillingPeriod, DraftStatus, PeriodState, Statement
+from chargeback.calendar import Period
 from chargeback.tenancy.models import Organization
 from chargeback.tenancy.scoping import org_task
-from chargeback.usage.spend import Period
 
 
 @org_task(

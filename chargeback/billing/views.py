@@ -24,7 +24,6 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from chargeback.billing import close, documents
-from chargeback.billing.calendar import dispute_deadline
 from chargeback.billing.forms import OpenPeriodForm
 from chargeback.billing.inputs import month_totals
 from chargeback.billing.models import (
@@ -38,11 +37,11 @@ from chargeback.billing.models import (
 )
 from chargeback.billing.statement_views import attachment, org_today, pdf_bytes
 from chargeback.billing.tasks import draft_statements_task
+from chargeback.calendar import Period, dispute_deadline
 from chargeback.money import quantize
 from chargeback.tenancy.permissions import org_permission
 from chargeback.units.attribution import CENTRAL
 from chargeback.usage.models import DailyUsage
-from chargeback.usage.spend import Period
 from chargeback.wording import plural
 
 logger = logging.getLogger(__name__)

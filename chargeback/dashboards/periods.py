@@ -13,10 +13,11 @@ A `Window` is an inclusive range of days plus the prior window it is compared wi
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
+
+from chargeback.calendar import Period, month_bounds
 
 CHOICES = [
     ("mtd", "Month to date"),
@@ -46,15 +47,6 @@ class Window:
         return _range_label(self.prior_first, self.prior_last)
 
 
-def month_bounds(day: dt.date) -> tuple[dt.date, dt.date]:
-    first = day.replace(day=1)
-    return first, first.replace(day=calendar.monthrange(day.year, day.month)[1])
-
-
-def _previous_month(first: dt.date) -> tuple[dt.date, dt.date]:
-    return month_bounds(first - dt.timedelta(days=1))
-
-
 def _range_label(first: dt.date, last: dt.date) -> str:
     if first.day == 1 and last == month_bounds(first)[1]:
         return f"{first:%B %Y}"
@@ -66,14 +58,6 @@ def _range_label(first: dt.date, last: dt.date) -> str:
 def _before(first: dt.date, last: dt.date) -> tuple[dt.date, dt.date]:
     length = (last - first).days + 1
     return first - dt.timedelta(days=length), first - dt.timedelta(days=1)
-
-
-def _month(text: str) -> dt.date | None:
-    try:
-        year, month = (int(p) for p in text.split("-"))
-        return dt.date(year, month, 1)
-    except ValueError:
-        return None
 
 
 def _date(text: str | None) -> dt.date | None:
@@ -107,19 +91,23 @@ def parse_window(params: Mapping[str, str], today: dt.date) -> tuple[Window, lis
         label = _range_label(first, last)
         return _window("custom", label, first, last, *_before(first, last)), errors
     if key != "mtd":
-        first = _month(key)
-        if first is not None:
-            return _month_window(f"{first:%Y-%m}", first), errors
-        errors.append(f'"{key}" is not a period; showing month to date.')
-    prior_first, prior_end = _previous_month(month_first)
+        try:
+            month = Period.parse(key)
+        except ValueError:
+            errors.append(f'"{key}" is not a period; showing month to date.')
+        else:
+            return _month_window(month.label, month.first), errors
+    prior = Period.of(month_first).previous
+    prior_first, prior_end = prior.first, prior.last
     prior_last = min(prior_first + dt.timedelta(days=today.day - 1), prior_end)
     label = f"{month_first:%B %Y} to date"
     return _window("mtd", label, month_first, today, prior_first, prior_last), errors
 
 
 def _month_window(key: str, first: dt.date) -> Window:
-    first, last = month_bounds(first)
-    return _window(key, f"{first:%B %Y}", first, last, *_previous_month(first))
+    month = Period.of(first)
+    prior = month.previous
+    return _window(key, month.title, month.first, month.last, prior.first, prior.last)
 
 
 def _window(
@@ -131,8 +119,8 @@ def _window(
 def recent_months(today: dt.date, count: int = 12) -> list[tuple[str, str]]:
     """(YYYY-MM, "October 2026") for the picker, newest first."""
     out = []
-    first = today.replace(day=1)
+    month = Period.of(today)
     for _ in range(count):
-        out.append((f"{first:%Y-%m}", f"{first:%B %Y}"))
-        first = _previous_month(first)[0]
+        out.append((month.label, month.title))
+        month = month.previous
     return out

@@ -17,9 +17,10 @@ from decimal import Decimal
 
 from django.utils import timezone
 
+from chargeback.calendar import month_bounds
 from chargeback.dashboards import charts, figures, queries, savings
 from chargeback.dashboards.forecast import HISTORY_DAYS, Forecast, forecast_month
-from chargeback.dashboards.periods import CHOICES, Window, month_bounds, parse_window, recent_months
+from chargeback.dashboards.periods import CHOICES, Window, parse_window, recent_months
 from chargeback.tenancy.models import Membership
 from chargeback.units.queries import visible_unit_ids
 from chargeback.units.tree import depth_first
@@ -188,7 +189,7 @@ def _forecast(daily: list[dict], *, today: dt.date, first: dt.date, last: dt.dat
     return forecast_month(
         totals,
         today=today,
-        month_first=today.replace(day=1),
+        month_first=month_bounds(today)[0],
         month_last=last,
         first_data_day=min(totals, default=None),
     )

@@ -11,6 +11,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
+from chargeback.calendar import month_bounds
 from chargeback.pricing.models import PriceAdjustment, RepricingRun
 from chargeback.pricing.repricing import plan_repricing, reprice_range
 from chargeback.tenancy.permissions import org_permission
@@ -50,7 +51,7 @@ def repricing_list(request: HttpRequest, org_slug: str) -> HttpResponse:
 def repricing_create(request: HttpRequest, org_slug: str) -> HttpResponse:
     today = dt.datetime.now(dt.UTC).astimezone(request.org.tz).date()
     form = RepricingForm(
-        request.POST or None, initial={"first_day": today.replace(day=1), "last_day": today}
+        request.POST or None, initial={"first_day": month_bounds(today)[0], "last_day": today}
     )
     plan = None
     if request.method == "POST" and form.is_valid():

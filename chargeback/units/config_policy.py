@@ -10,8 +10,9 @@ from typing import Any
 import yaml
 
 from chargeback.allocation.models import AllocationPolicy
-from chargeback.allocation.policies import first_day, lock_reason
+from chargeback.allocation.policies import lock_reason
 from chargeback.allocation.policy import Policy, PolicyError, parse_policy, policy_doc
+from chargeback.calendar import Period
 from chargeback.tenancy.models import Organization
 
 
@@ -60,7 +61,7 @@ def plan_policy(
             action = "update"
         else:
             continue
-        reason = lock_reason(organization, first_day(month))
+        reason = lock_reason(organization, Period.parse(month).first)
         if reason:
             errors.append(f"{path}.effective_from: {reason}")
             continue

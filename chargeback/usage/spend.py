@@ -3,39 +3,15 @@ the API read this)."""
 
 from __future__ import annotations
 
-import calendar
-import datetime as dt
-from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db.models import Sum
 
+from chargeback.calendar import Period
 from chargeback.tenancy.models import Organization
 from chargeback.units.attribution import CENTRAL
 from chargeback.units.models import BusinessUnit
 from chargeback.usage.models import DailyUsage
-
-
-@dataclass(frozen=True)
-class Period:
-    label: str  # YYYY-MM
-    first: dt.date
-    last: dt.date
-
-    @classmethod
-    def parse(cls, text: str) -> Period:
-        try:
-            year, month = (int(p) for p in text.split("-"))
-            first = dt.date(year, month, 1)
-        except ValueError as exc:
-            raise ValueError(f'period: "{text}" is not a month (YYYY-MM)') from exc
-        last = dt.date(year, month, calendar.monthrange(year, month)[1])
-        return cls(f"{year:04d}-{month:02d}", first, last)
-
-    @classmethod
-    def current(cls, organization: Organization, now: dt.datetime | None = None) -> Period:
-        today = (now or dt.datetime.now(dt.UTC)).astimezone(organization.tz).date()
-        return cls.parse(f"{today:%Y-%m}")
 
 
 def spend_report(organization: Organization, period: Period, *, include_all: bool = False) -> dict:

@@ -13,7 +13,7 @@ from chargeback.allocation.policies import save_policy
 from chargeback.allocation.policy import Policy
 from chargeback.allocation.queries import policy_for
 from chargeback.audit.models import AuditEvent
-from chargeback.usage.spend import Period
+from chargeback.calendar import Period
 
 
 def test_versions_by_effective_month(org_a, org_b):

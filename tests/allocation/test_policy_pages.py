@@ -19,6 +19,7 @@ from chargeback.allocation.policy import Policy, parse_policy
 from chargeback.audit.models import AuditEvent
 from chargeback.billing.close import draft_statements
 from chargeback.billing.models import BillingPeriod
+from chargeback.calendar import Period
 from chargeback.pricing.books import import_prices, parse_prices
 from chargeback.units.config import (
     ConfigError,
@@ -28,7 +29,6 @@ from chargeback.units.config import (
     parse_config,
     plan_config,
 )
-from chargeback.usage.spend import Period
 from tests import factories as f
 from tests.usage.conftest import HEADER, event, ingest
 

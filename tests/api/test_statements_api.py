@@ -25,8 +25,8 @@ from chargeback.billing.close import draft_statements, issue_statements
 from chargeback.billing.documents import CSV_COLUMNS
 from chargeback.billing.models import Statement
 from chargeback.billing.pdf import store_pdf
+from chargeback.calendar import Period
 from chargeback.pricing.books import import_prices, parse_prices
-from chargeback.usage.spend import Period
 from tests.usage.conftest import HEADER, event, ingest
 
 SEP = Period.parse("2026-09")

@@ -31,8 +31,8 @@ from chargeback.billing.models import (
     Statement,
     StatementLine,
 )
+from chargeback.calendar import Period
 from chargeback.pricing.books import import_prices, parse_prices
-from chargeback.usage.spend import Period
 from tests.usage.conftest import HEADER, event, ingest
 
 OCT = Period.parse("2026-10")

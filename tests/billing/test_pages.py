@@ -36,8 +36,8 @@ from chargeback.billing.models import (
     Statement,
     StatementLine,
 )
+from chargeback.calendar import Period
 from chargeback.pricing.books import import_prices, parse_prices
-from chargeback.usage.spend import Period
 from tests.usage.conftest import HEADER, event, ingest
 
 NOW = dt.datetime(2026, 10, 6, 10, 0, tzinfo=dt.UTC)  # a Tuesday

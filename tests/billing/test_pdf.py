@@ -18,8 +18,8 @@ from chargeback.allocation.policy import parse_policy
 from chargeback.billing.close import draft_statements, issue_statements, verify
 from chargeback.billing.models import Statement
 from chargeback.billing.pdf import render_pdf, statement_html, store_pdf
+from chargeback.calendar import Period
 from chargeback.pricing.books import import_prices, parse_prices
-from chargeback.usage.spend import Period
 from tests.usage.conftest import HEADER, event, ingest
 
 OCT = Period.parse("2026-10")

@@ -32,8 +32,8 @@ from playwright.sync_api import Page, expect
 from chargeback.allocation.policies import save_policy
 from chargeback.allocation.policy import parse_policy
 from chargeback.billing.models import PeriodState, Statement
+from chargeback.calendar import Period
 from chargeback.usage.models import DailyUsage
-from chargeback.usage.spend import Period
 
 pytestmark = [
     pytest.mark.browser,

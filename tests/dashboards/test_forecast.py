@@ -4,8 +4,8 @@ import datetime as dt
 import random
 from decimal import Decimal
 
+from chargeback.calendar import month_bounds
 from chargeback.dashboards.forecast import forecast_month
-from chargeback.dashboards.periods import month_bounds
 
 D = dt.date
 

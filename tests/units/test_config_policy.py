@@ -8,6 +8,7 @@ import pytest
 
 from chargeback.allocation.models import AllocationPolicy
 from chargeback.allocation.queries import policy_for
+from chargeback.calendar import Period
 from chargeback.units.config import (
     ConfigError,
     apply_config,
@@ -16,7 +17,6 @@ from chargeback.units.config import (
     parse_config,
     plan_config,
 )
-from chargeback.usage.spend import Period
 
 FILE = """
 units:

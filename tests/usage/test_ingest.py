@@ -10,11 +10,12 @@ from hypothesis import given
 from hypothesis import settings as hyp_settings
 from hypothesis import strategies as st
 
+from chargeback.calendar import Period
 from chargeback.pricing.books import import_prices, parse_prices
 from chargeback.usage import ingest as ingest_module
 from chargeback.usage.ingest import create_batch, process_batch
 from chargeback.usage.models import DailyUsage, IngestBatch, QuarantinedEvent, UsageEvent
-from chargeback.usage.spend import Period, spend_report
+from chargeback.usage.spend import spend_report
 from tests.usage.conftest import HEADER, event, ingest, ndjson
 
 

@@ -7,9 +7,9 @@ from chargeback.billing.close import (
     quarantine_warning,
 )
 from chargeback.billing.models import Statement
+from chargeback.calendar import Period
 from chargeback.money import format_money
 from chargeback.tenancy.scoping import OrgCommand
-from chargeback.usage.spend import Period
 
 
 class Command(OrgCommand):

@@ -4,9 +4,9 @@ from django.core.management.base import CommandError
 
 from chargeback.billing.documents import statement_json
 from chargeback.billing.models import BillingPeriod, Statement
+from chargeback.calendar import Period
 from chargeback.money import quantize
 from chargeback.tenancy.scoping import OrgCommand
-from chargeback.usage.spend import Period
 
 
 class Command(OrgCommand):

@@ -5,9 +5,10 @@ from decimal import Decimal
 from defusedcsv import csv
 from django.core.management.base import CommandError
 
+from chargeback.calendar import Period
 from chargeback.money import quantize
 from chargeback.tenancy.scoping import OrgCommand
-from chargeback.usage.spend import Period, spend_report
+from chargeback.usage.spend import spend_report
 
 
 class Command(OrgCommand):
@@ -24,7 +25,7 @@ class Command(OrgCommand):
 
     def handle_org(self, org, *args, **opts):
         try:
-            period = Period.parse(opts["period"]) if opts["period"] else Period.current(org)
+            period = Period.parse(opts["period"]) if opts["period"] else Period.current(org.tz)
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
         report = spend_report(org, period, include_all=opts["all"])
