@@ -84,13 +84,13 @@ from django.test import Client  # noqa: E402
 from django.urls import reverse  # noqa: E402
 from django_scopes import scope, scopes_disabled  # noqa: E402
 
-from chargeback.allocation.policies import save_policy  # noqa: E402
 from chargeback.allocation.policy import parse_policy  # noqa: E402
 from chargeback.billing.close import draft_statements  # noqa: E402
 from chargeback.billing.models import OutcomeCount, PdfStatus, Statement, StatementLine  # noqa: E402
+from chargeback.billing.policy_versions import save_policy  # noqa: E402
 from chargeback.calendar import Period  # noqa: E402
+from chargeback.provisioning.orgs import create_organization  # noqa: E402
 from chargeback.tenancy.models import Membership, Organization, Role  # noqa: E402
-from chargeback.tenancy.orgs import create_organization  # noqa: E402
 from chargeback.units.models import BillingMode, BusinessUnit, UnitKind  # noqa: E402
 from chargeback.usage.models import DailyUsage  # noqa: E402
 

@@ -50,8 +50,8 @@ from django.test import Client  # noqa: E402
 from django_scopes import scopes_disabled  # noqa: E402
 
 from chargeback.calendar import Period, month_bounds  # noqa: E402
+from chargeback.provisioning.orgs import create_organization  # noqa: E402
 from chargeback.tenancy.models import Membership, Role  # noqa: E402
-from chargeback.tenancy.orgs import create_organization  # noqa: E402
 from chargeback.units.models import BusinessUnit  # noqa: E402
 from chargeback.usage.models import DailyUsage  # noqa: E402
 

@@ -47,7 +47,7 @@ from django.conf import settings  # noqa: E402
 from django.db import connection  # noqa: E402
 from django_scopes import scope, scopes_disabled  # noqa: E402
 
-from chargeback.tenancy.orgs import create_organization  # noqa: E402
+from chargeback.provisioning.orgs import create_organization  # noqa: E402
 from chargeback.units.models import BusinessUnit, GatewayKey  # noqa: E402
 from chargeback.units.structure import save_entity  # noqa: E402
 from chargeback.usage.ingest import create_batch, process_batch  # noqa: E402

@@ -49,10 +49,12 @@ INSTALLED_APPS = [
     "chargeback.tenancy",
     "chargeback.audit",
     "chargeback.units",
+    "chargeback.members",
     "chargeback.pricing",
     "chargeback.usage",
     "chargeback.allocation",
     "chargeback.billing",
+    "chargeback.provisioning",
     "chargeback.dashboards",
     "chargeback.api",
 ]

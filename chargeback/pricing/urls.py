@@ -1,8 +1,9 @@
+"""The price book's pages. chargeback/urls.py serves them in the `pricing` namespace, with the
+re-pricing pages from usage."""
+
 from django.urls import path
 
-from chargeback.pricing import repricing_views, views
-
-app_name = "pricing"
+from chargeback.pricing import views
 
 urlpatterns = [
     path("prices/", views.price_list, name="price-list"),
@@ -12,11 +13,6 @@ urlpatterns = [
     path("prices/versions/", views.version_list, name="version-list"),
     path("prices/versions/compare/", views.version_diff, name="version-diff"),
     path("prices/versions/<int:version_id>/", views.version_detail, name="version-detail"),
-    path("prices/repricing/", repricing_views.repricing_list, name="repricing-list"),
-    path("prices/repricing/new/", repricing_views.repricing_create, name="repricing-create"),
-    path(
-        "prices/repricing/<int:run_id>/", repricing_views.repricing_detail, name="repricing-detail"
-    ),
     path("model-aliases/", views.alias_list, name="alias-list"),
     path("model-aliases/new/", views.alias_create, name="alias-create"),
     path("model-aliases/<int:alias_id>/delete/", views.alias_delete, name="alias-delete"),

@@ -29,8 +29,8 @@ from chargeback.pricing.books import (
 )
 from chargeback.pricing.forms import AliasForm, ApplyForm, ImportForm
 from chargeback.pricing.models import RATE_FIELDS, ModelAlias, ModelPrice, PriceVersion
+from chargeback.pricing.signals import price_fix_applied
 from chargeback.tenancy.permissions import org_permission
-from chargeback.usage.quarantine import replay_hint
 
 PAGE_SIZE = 100
 DIFF_COLUMNS = (*RATE_FIELDS, "currency", "source", "source_date")
@@ -246,9 +246,7 @@ def price_import_apply(request: HttpRequest, org_slug: str) -> HttpResponse:
             request,
             f"price version {version.number}: {n} price{'' if n == 1 else 's'} added or changed",
         )
-        hint = replay_hint(request, "no_price", "waiting for a price")
-        if hint:
-            messages.info(request, hint)
+        price_fix_applied.send(price_import_apply, request=request, cause="waiting for a price")
     return redirect("pricing:version-list", org_slug=request.org.slug)
 
 
@@ -284,9 +282,9 @@ def alias_create(request: HttpRequest, org_slug: str) -> HttpResponse:
             messages.success(
                 request, f"The alias {alias} was added. It applies to usage ingested from now on."
             )
-            hint = replay_hint(request, "no_price", "waiting for a price or a model name")
-            if hint:
-                messages.info(request, hint)
+            price_fix_applied.send(
+                alias_create, request=request, cause="waiting for a price or a model name"
+            )
             return redirect(_alias_list_url(request))
     known = ModelPrice.objects.filter(organization=request.org)
     context = {

@@ -1,9 +1,10 @@
+"""The unit pages. chargeback/urls.py serves them in the `units` namespace, with the
+configuration file's pages from provisioning."""
+
 from django.urls import path
 
-from chargeback.units import config_views, views
+from chargeback.units import views
 from chargeback.units.views import ACCOUNT, KEY, RULE, SERVICE
-
-app_name = "units"
 
 urlpatterns = [
     path("units/", views.unit_list, name="unit-list"),
@@ -22,9 +23,6 @@ urlpatterns = [
     ),
     path("rules/", views.rule_list, name="rule-list"),
     path("rules/<int:object_id>/move/", views.rule_move, name="rule-move"),
-    path("config/", config_views.config_page, name="config"),
-    path("config/apply/", config_views.config_apply, name="config-apply"),
-    path("config/download/", config_views.config_download, name="config-download"),
 ]
 
 for prefix, entity in (

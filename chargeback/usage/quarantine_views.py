@@ -11,16 +11,18 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count, QuerySet
+from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from chargeback.pricing.signals import price_fix_applied
 from chargeback.tenancy.permissions import org_permission
 from chargeback.usage.forms import DiscardForm, FixForm
 from chargeback.usage.ingest import check_record
 from chargeback.usage.models import IngestBatch, QuarantinedEvent, QuarantineStatus
-from chargeback.usage.quarantine import discard, fix_record, replay
+from chargeback.usage.quarantine import discard, fix_record, replay, replay_hint
 
 PAGE_SIZE = 50
 STATUSES = ("open", "replayed", "discarded", "all")
@@ -44,6 +46,15 @@ REASON_CODE = re.compile(r"[\w.-]{1,40}", re.ASCII)
 
 
 FILTER_KEYS = ("reason", "status", "batch", "page")
+
+
+@receiver(price_fix_applied)
+def offer_replay(sender, *, request: HttpRequest, cause: str, **kwargs) -> None:
+    """After a price import or a new model alias: offer to replay the records waiting for a
+    price (UsageConfig.ready connects it)."""
+    hint = replay_hint(request, "no_price", cause)
+    if hint:
+        messages.info(request, hint)
 
 
 def _list_url(request: HttpRequest) -> str:

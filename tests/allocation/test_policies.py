@@ -9,10 +9,10 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from chargeback.allocation.models import AllocationPolicy
-from chargeback.allocation.policies import save_policy
 from chargeback.allocation.policy import Policy
 from chargeback.allocation.queries import policy_for
 from chargeback.audit.models import AuditEvent
+from chargeback.billing.policy_versions import save_policy
 from chargeback.calendar import Period
 
 

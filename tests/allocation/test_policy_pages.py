@@ -14,14 +14,14 @@ from django.urls import reverse
 from django.utils.html import escape
 
 from chargeback.allocation.models import AllocationPolicy
-from chargeback.allocation.policies import save_policy
 from chargeback.allocation.policy import Policy, parse_policy
 from chargeback.audit.models import AuditEvent
 from chargeback.billing.close import draft_statements
 from chargeback.billing.models import BillingPeriod
+from chargeback.billing.policy_versions import save_policy
 from chargeback.calendar import Period
 from chargeback.pricing.books import import_prices, parse_prices
-from chargeback.units.config import (
+from chargeback.provisioning.config import (
     ConfigError,
     apply_config,
     dump_config,

@@ -19,12 +19,12 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from chargeback.allocation.policies import save_policy
 from chargeback.allocation.policy import parse_policy
 from chargeback.billing.close import draft_statements, issue_statements
 from chargeback.billing.documents import CSV_COLUMNS
 from chargeback.billing.models import Statement
 from chargeback.billing.pdf import store_pdf
+from chargeback.billing.policy_versions import save_policy
 from chargeback.calendar import Period
 from chargeback.pricing.books import import_prices, parse_prices
 from tests.usage.conftest import HEADER, event, ingest

@@ -13,7 +13,6 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django.db.models import Sum
 
-from chargeback.allocation.policies import save_policy
 from chargeback.allocation.policy import parse_policy
 from chargeback.billing.close import (
     CloseError,
@@ -31,6 +30,7 @@ from chargeback.billing.models import (
     Statement,
     StatementLine,
 )
+from chargeback.billing.policy_versions import save_policy
 from chargeback.calendar import Period
 from chargeback.pricing.books import import_prices, parse_prices
 from tests.usage.conftest import HEADER, event, ingest

@@ -25,7 +25,6 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from chargeback.allocation.policies import save_policy
 from chargeback.allocation.policy import parse_policy
 from chargeback.billing import statement_views
 from chargeback.billing.documents import CSV_COLUMNS
@@ -36,6 +35,7 @@ from chargeback.billing.models import (
     Statement,
     StatementLine,
 )
+from chargeback.billing.policy_versions import save_policy
 from chargeback.calendar import Period
 from chargeback.pricing.books import import_prices, parse_prices
 from tests.usage.conftest import HEADER, event, ingest

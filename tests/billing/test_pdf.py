@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 from weasyprint import HTML
 
-from chargeback.allocation.policies import save_policy
 from chargeback.allocation.policy import parse_policy
 from chargeback.billing.close import draft_statements, issue_statements, verify
 from chargeback.billing.models import Statement
 from chargeback.billing.pdf import render_pdf, statement_html, store_pdf
+from chargeback.billing.policy_versions import save_policy
 from chargeback.calendar import Period
 from chargeback.pricing.books import import_prices, parse_prices
 from tests.usage.conftest import HEADER, event, ingest

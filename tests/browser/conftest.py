@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from chargeback.tenancy.demo import DEMO_PASSWORD, seed_demo
+from chargeback.provisioning.demo import DEMO_PASSWORD, seed_demo
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

@@ -29,9 +29,9 @@ from django.db.models.functions import TruncMonth
 from django_scopes import scopes_disabled
 from playwright.sync_api import Page, expect
 
-from chargeback.allocation.policies import save_policy
 from chargeback.allocation.policy import parse_policy
 from chargeback.billing.models import PeriodState, Statement
+from chargeback.billing.policy_versions import save_policy
 from chargeback.calendar import Period
 from chargeback.usage.models import DailyUsage
 

@@ -9,9 +9,9 @@ import re
 import pytest
 from playwright.sync_api import Page, Response, expect
 
+from chargeback.provisioning.orgs import create_organization
 from chargeback.tenancy.models import Role
 from chargeback.tenancy.navigation import ITEMS
-from chargeback.tenancy.orgs import create_organization
 from chargeback.tenancy.permissions import role_has_perm
 
 pytestmark = [

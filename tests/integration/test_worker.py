@@ -4,7 +4,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from chargeback.tenancy.members import add_member
+from chargeback.members.membership import add_member
 from chargeback.tenancy.models import Role
 from tests.integration.conftest import wait_for
 

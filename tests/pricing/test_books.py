@@ -16,7 +16,7 @@ from chargeback.pricing.books import (
     price_index,
 )
 from chargeback.pricing.models import ModelPrice, PriceVersion
-from chargeback.tenancy.orgs import create_organization
+from chargeback.provisioning.orgs import create_organization
 
 HEADER = "provider,model,effective_from,input_per_1m,output_per_1m,cached_input_per_1m,cache_write_per_1m,batch_input_per_1m,batch_output_per_1m,per_request,currency,source,source_date\n"
 

@@ -8,8 +8,8 @@ from django.core.management.base import CommandError
 from chargeback.audit.models import AuditEvent
 from chargeback.pricing.books import import_prices, parse_prices
 from chargeback.pricing.models import PriceAdjustment, RepricingRun
-from chargeback.pricing.repricing import plan_repricing, reprice_range
 from chargeback.usage.models import UsageEvent
+from chargeback.usage.repricing import plan_repricing, reprice_range
 from tests.usage.conftest import HEADER, event, ingest
 
 OCT = (dt.date(2026, 10, 1), dt.date(2026, 10, 31))

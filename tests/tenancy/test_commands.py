@@ -9,7 +9,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 
 from chargeback.audit.models import AuditEvent
-from chargeback.tenancy.demo import DEMO_PASSWORD
+from chargeback.provisioning.demo import DEMO_PASSWORD
 from chargeback.tenancy.models import Membership, Organization, Role
 from chargeback.units.models import (
     BusinessUnit,

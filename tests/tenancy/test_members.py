@@ -14,7 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from chargeback.audit.models import AuditEvent
-from chargeback.tenancy.members import add_member, change_member, remove_member
+from chargeback.members.membership import add_member, change_member, remove_member
 from chargeback.tenancy.models import Membership, Role
 from tests import factories as f
 

@@ -13,8 +13,7 @@ from django.test import Client
 from django.urls import reverse
 
 from chargeback.audit.models import AuditEvent
-from chargeback.tenancy.orgs import create_organization
-from chargeback.units.config import (
+from chargeback.provisioning.config import (
     ConfigError,
     apply_config,
     decode_config,
@@ -23,6 +22,7 @@ from chargeback.units.config import (
     parse_config,
     plan_config,
 )
+from chargeback.provisioning.orgs import create_organization
 from chargeback.units.models import (
     BusinessUnit,
     GatewayKey,
@@ -849,7 +849,7 @@ def test_confirm_revalidates_and_writes_nothing_on_error(org_a, admin, client_fo
 
 
 def test_a_row_changed_between_plan_and_apply_is_an_error_not_a_crash(org_a, admin, monkeypatch):
-    import chargeback.units.config as config
+    import chargeback.provisioning.config as config
 
     real = config.plan_config
 

@@ -9,7 +9,7 @@ import pytest
 from chargeback.allocation.models import AllocationPolicy
 from chargeback.allocation.queries import policy_for
 from chargeback.calendar import Period
-from chargeback.units.config import (
+from chargeback.provisioning.config import (
     ConfigError,
     apply_config,
     dump_config,

@@ -7,11 +7,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-from chargeback.allocation.policies import save_policy
 from chargeback.allocation.policy import parse_policy
 from chargeback.billing.close import close_period, draft_statements, issue_statements
 from chargeback.billing.inputs import month_totals
 from chargeback.billing.models import OutcomeCount
+from chargeback.billing.policy_versions import save_policy
 from chargeback.calendar import Period
 from chargeback.tenancy.models import Organization
 from chargeback.units.models import BusinessUnit

@@ -18,6 +18,7 @@ from django.utils.http import urlsafe_base64_encode
 
 from chargeback.audit.log import record
 from chargeback.tenancy.models import Membership, Organization, Role
+from chargeback.tenancy.tasks import send_invitation
 from chargeback.units.models import BusinessUnit
 
 
@@ -79,8 +80,6 @@ def add_member(
         )
         link = None if user.has_usable_password() else set_password_link(user)
         if link:
-            from chargeback.tenancy.tasks import send_invitation
-
             transaction.on_commit(lambda: send_invitation.delay(membership.pk, link))
     return membership, link
 

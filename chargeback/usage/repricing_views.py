@@ -13,8 +13,8 @@ from django.views.decorators.http import require_http_methods
 
 from chargeback.calendar import month_bounds
 from chargeback.pricing.models import PriceAdjustment, RepricingRun
-from chargeback.pricing.repricing import plan_repricing, reprice_range
 from chargeback.tenancy.permissions import org_permission
+from chargeback.usage.repricing import plan_repricing, reprice_range
 
 
 class RepricingForm(forms.Form):

@@ -55,11 +55,10 @@ from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.db import IntegrityError, transaction
 
 from chargeback.allocation.models import AllocationPolicy
-from chargeback.allocation.policies import save_policy
 from chargeback.allocation.policy import policy_doc
 from chargeback.audit.log import record
-from chargeback.tenancy.models import Organization
-from chargeback.units.config_format import (
+from chargeback.billing.policy_versions import save_policy
+from chargeback.provisioning.config_format import (
     SECTIONS,
     TAGS,
     account_doc,
@@ -68,7 +67,8 @@ from chargeback.units.config_format import (
     service_doc,
     unit_doc,
 )
-from chargeback.units.config_plan import Change, Plan, plan_config
+from chargeback.provisioning.config_plan import Change, Plan, plan_config
+from chargeback.tenancy.models import Organization
 from chargeback.units.models import (
     MATCH_FIELDS,
     BusinessUnit,

@@ -1,8 +1,9 @@
+"""The member pages. chargeback/urls.py serves them in the `tenancy` namespace."""
+
 from django.urls import path
 
-from chargeback.tenancy import views
+from chargeback.members import views
 
-app_name = "tenancy"
 urlpatterns = [
     path("members/", views.member_list, name="member-list"),
     path("members/new/", views.member_create, name="member-create"),

@@ -1,9 +1,9 @@
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from chargeback.tenancy.members import set_password_link
+from chargeback.members.membership import set_password_link
+from chargeback.provisioning.orgs import create_organization
 from chargeback.tenancy.models import Organization
-from chargeback.tenancy.orgs import create_organization
 
 
 class Command(BaseCommand):

@@ -1,8 +1,8 @@
+"""The allocation policy pages. chargeback/urls.py serves them in the `allocation` namespace."""
+
 from django.urls import path
 
-from chargeback.allocation import views
-
-app_name = "allocation"
+from chargeback.billing import policy_views as views
 
 urlpatterns = [
     path("policy/", views.policy_list, name="policy-list"),

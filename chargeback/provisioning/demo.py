@@ -3,12 +3,18 @@ and one login per role. Applying it twice changes nothing."""
 
 from __future__ import annotations
 
+import datetime as dt
+
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django_scopes import scopes_disabled
 
+from chargeback.provisioning.demo_billing import seed_billing
+from chargeback.provisioning.demo_traffic import ingest_demo_traffic
+from chargeback.provisioning.orgs import create_organization
 from chargeback.tenancy.models import Membership, Organization, Role
-from chargeback.tenancy.orgs import create_organization
+from chargeback.tenancy.scoping import within
 from chargeback.units.models import (
     BusinessUnit,
     GatewayKey,
@@ -146,9 +152,6 @@ def seed_demo() -> tuple[Organization, bool]:
                 ),
             )
         _ensure_users(org)
-    from chargeback.tenancy.scoping import within
-    from chargeback.usage.demo_traffic import ingest_demo_traffic
-
     with within(org):
         ingest_demo_traffic(org)
         _seed_billing(org)
@@ -156,12 +159,6 @@ def seed_demo() -> tuple[Organization, bool]:
 
 
 def _seed_billing(org: Organization) -> None:
-    import datetime as dt
-
-    from django.conf import settings
-
-    from chargeback.billing.demo import seed_billing
-
     today = dt.datetime.now(dt.UTC).astimezone(org.tz).date()
     seed_billing(org, days=settings.DEMO_TRAFFIC_DAYS, today=today)
 

@@ -1,6 +1,8 @@
 """Allocation policy pages: the versions by effective month, one version laid out, and the
 editor (create a version, edit one whose months are not issued yet) with a preview of the
-month's statements under the proposed policy before saving."""
+month's statements under the proposed policy before saving. They live in billing because each
+one shows what issued statements lock and what the drafts would become; the URL names stay
+`allocation:policy-*` (see chargeback/urls.py)."""
 
 from __future__ import annotations
 
@@ -15,10 +17,15 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from chargeback.allocation.forms import PolicyEditor
 from chargeback.allocation.models import AllocationPolicy
-from chargeback.allocation.policies import first_open_month, last_issued, lock_reason, save_policy
 from chargeback.allocation.policy import Policy
-from chargeback.allocation.preview import preview_policy
 from chargeback.allocation.queries import policy_for
+from chargeback.billing.policy_versions import (
+    first_open_month,
+    last_issued,
+    lock_reason,
+    save_policy,
+)
+from chargeback.billing.preview import preview_policy
 from chargeback.calendar import Period
 from chargeback.tenancy.models import Organization
 from chargeback.tenancy.permissions import org_permission

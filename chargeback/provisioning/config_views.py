@@ -9,8 +9,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from chargeback.tenancy.permissions import org_permission
-from chargeback.units.config import (
+from chargeback.provisioning.config import (
     FORMATS,
     ConfigError,
     Plan,
@@ -21,6 +20,7 @@ from chargeback.units.config import (
     parse_config,
     plan_config,
 )
+from chargeback.tenancy.permissions import org_permission
 
 MAX_BYTES = 1_000_000
 CONTENT_TYPES = {"yaml": "application/yaml; charset=utf-8", "json": "application/json"}

@@ -3,14 +3,14 @@ from pathlib import Path
 
 from django.core.management.base import CommandError
 
-from chargeback.tenancy.scoping import OrgCommand
-from chargeback.units.config import (
+from chargeback.provisioning.config import (
     ConfigError,
     apply_config,
     decode_config,
     parse_config,
     plan_config,
 )
+from chargeback.tenancy.scoping import OrgCommand
 
 
 class Command(OrgCommand):

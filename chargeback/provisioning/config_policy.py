@@ -10,8 +10,8 @@ from typing import Any
 import yaml
 
 from chargeback.allocation.models import AllocationPolicy
-from chargeback.allocation.policies import lock_reason
 from chargeback.allocation.policy import Policy, PolicyError, parse_policy, policy_doc
+from chargeback.billing.policy_versions import lock_reason
 from chargeback.calendar import Period
 from chargeback.tenancy.models import Organization
 

@@ -1,4 +1,5 @@
-"""Creating organizations."""
+"""Creating organizations: the organisation, its central bucket, the default price book and
+its first admin, in one transaction."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from django.db import transaction
 from django_scopes import scopes_disabled
 
 from chargeback.audit.log import record, snapshot
-from chargeback.tenancy.members import add_member
+from chargeback.members.membership import add_member
+from chargeback.pricing.books import load_default_prices
 from chargeback.tenancy.models import Membership, Organization, Role
 from chargeback.units.models import BillingMode, BusinessUnit, UnitKind
 
@@ -55,8 +57,6 @@ def create_organization(
             obj=central,
             after=snapshot(central),
         )
-        from chargeback.pricing.books import load_default_prices
-
         load_default_prices(org, actor=actor)
         membership = None
         if admin_email:

@@ -2,8 +2,8 @@ import datetime as dt
 
 from django.core.management.base import CommandError
 
-from chargeback.pricing.repricing import plan_repricing, reprice_range
 from chargeback.tenancy.scoping import OrgCommand
+from chargeback.usage.repricing import plan_repricing, reprice_range
 
 
 def _day(text: str, name: str) -> dt.date:

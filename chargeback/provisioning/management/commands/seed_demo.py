@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from chargeback.tenancy.demo import DEMO_PASSWORD, USERS, seed_demo
+from chargeback.provisioning.demo import DEMO_PASSWORD, USERS, seed_demo
 from chargeback.tenancy.scoping import within
 from chargeback.usage.models import IngestBatch
 

@@ -2,9 +2,9 @@ from pathlib import Path
 
 from django.core.management.base import CommandError
 
+from chargeback.provisioning.config import FORMATS, dump_config, export_config
 from chargeback.tenancy.cli import format_from
 from chargeback.tenancy.scoping import OrgCommand
-from chargeback.units.config import FORMATS, dump_config, export_config
 
 
 class Command(OrgCommand):

@@ -19,6 +19,7 @@ from chargeback.pricing.books import price_index
 from chargeback.pricing.models import PriceAdjustment, RepricingRun
 from chargeback.pricing.prices import NoPrice, Usage, cost
 from chargeback.tenancy.models import Organization
+from chargeback.usage.models import UsageEvent
 
 ZERO = Decimal(0)
 
@@ -54,8 +55,6 @@ def plan_repricing(
     organization: Organization, first_day: dt.date, last_day: dt.date
 ) -> RepricingPlan:
     """What a re-pricing of [first_day, last_day] (org timezone) would change; writes nothing."""
-    from chargeback.usage.models import UsageEvent
-
     if last_day < first_day:
         raise ValueError("the range ends before it starts")
     tz = organization.tz
@@ -123,8 +122,6 @@ def plan_repricing(
 def reprice_range(
     *, organization: Organization, first_day: dt.date, last_day: dt.date, note: str, actor: Any
 ) -> RepricingRun:
-    from chargeback.usage.models import UsageEvent
-
     note = note.strip()
     if len(note) < 5:
         raise ValueError("say why the range is re-priced (at least 5 characters)")

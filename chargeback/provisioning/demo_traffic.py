@@ -10,6 +10,8 @@ import json
 import random
 from dataclasses import dataclass, field
 
+from django.conf import settings
+
 from chargeback.tenancy.models import Organization
 from chargeback.usage.ingest import create_batch, process_batch
 from chargeback.usage.models import IngestBatch
@@ -271,8 +273,6 @@ def _unknown_models(day: dt.date, rng: random.Random, tz: dt.tzinfo) -> list[dic
 def ingest_demo_traffic(
     org: Organization, *, days: int | None = None, seed: int = 42
 ) -> IngestBatch:
-    from django.conf import settings
-
     days = days or settings.DEMO_TRAFFIC_DAYS
     today = dt.datetime.now(dt.UTC).astimezone(org.tz).date()
     events = _events(org, today, days, random.Random(seed))

@@ -1,4 +1,4 @@
-"""Planning a configuration file (the format is described in `chargeback.units.config`).
+"""Planning a configuration file (the format is described in `chargeback.provisioning.config`).
 
 Every entry is validated and each problem is collected under its path
 (`units[3].parent: unknown code "OPS"`); then each row to create, update or archive becomes a
@@ -13,8 +13,7 @@ from typing import Any
 
 from django.db import models
 
-from chargeback.tenancy.models import Organization
-from chargeback.units.config_format import (
+from chargeback.provisioning.config_format import (
     ACCOUNT_KEYS,
     KEY_KEYS,
     MISSING,
@@ -34,7 +33,8 @@ from chargeback.units.config_format import (
     show,
     unit_doc,
 )
-from chargeback.units.config_policy import plan_policy
+from chargeback.provisioning.config_policy import plan_policy
+from chargeback.tenancy.models import Organization
 from chargeback.units.models import (
     BusinessUnit,
     GatewayKey,
