@@ -15,7 +15,8 @@ from weasyprint import HTML
 
 from chargeback.allocation.policies import save_policy
 from chargeback.allocation.policy import parse_policy
-from chargeback.billing.close import draft_statements, issue_statements, verify
+from chargeback.billing.checksums import verify
+from chargeback.billing.close import draft_statements, issue_statements
 from chargeback.billing.models import Statement
 from chargeback.billing.pdf import render_pdf, statement_html, store_pdf
 from chargeback.pricing.books import import_prices, parse_prices
