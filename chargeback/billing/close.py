@@ -1,57 +1,52 @@
 """Month-end close: draft the period's statements from the rollup and the policy, issue them
-(the dispute window opens), and close the period (final).
+(the dispute window opens), and close the period (final). What may happen when, and the
+refusals, are `period_state`'s; these operations ask it and do the work.
 
 Drafts are regenerated as a whole while the period is open, so statement numbers stay
 gapless: `ACME-2026-10-0001` ... in unit-code order. Issuing freezes them; usage that arrives
 later for an issued month flows into the next drafted month as adjustment lines labelled with
-the month they correct.
+the month they correct (`late`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
-import logging
-from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import ROUND_HALF_EVEN, Context, Decimal
+from decimal import Decimal
+from functools import partial
 
-import orjson
 from django.db import transaction
-from django.db.models import Sum
 from django.utils import timezone
 
 from chargeback.allocation.engine import Allocation, Line, allocate
-from chargeback.allocation.policy import Policy, parse_policy, policy_doc
+from chargeback.allocation.policy import policy_doc
 from chargeback.allocation.queries import policy_for
 from chargeback.audit import log
-from chargeback.billing.inputs import Month, month_totals, month_usage
+from chargeback.billing import period_state
+from chargeback.billing.checksums import checksum, storable
+from chargeback.billing.inputs import Month, month_usage
+from chargeback.billing.late import late_adjustments
 from chargeback.billing.models import (
     BillingPeriod,
-    DraftStatus,
-    OutcomeCount,
-    PdfStatus,
     PeriodState,
     Statement,
     StatementLine,
     StatementStatus,
 )
+from chargeback.billing.period_state import CloseError
+from chargeback.billing.staleness import draft_inputs, late_digest, stale_reasons
 from chargeback.calendar import Period, dispute_deadline
 from chargeback.money import quantize
 from chargeback.tenancy.models import Organization
-from chargeback.units.models import BusinessUnit
 from chargeback.usage.models import QuarantinedEvent
+from chargeback.usage.records import read_stored
 from chargeback.wording import plural
 
 ZERO = Decimal(0)
-logger = logging.getLogger(__name__)
 Progress = Callable[[str, int, int], None]
-
-
-class CloseError(Exception):
-    """A close step that cannot run; the message says why and what to do."""
+# Queues the PDFs of the statements just issued (their ids), after the issue commits.
+QueuePdfs = Callable[[Organization, list[int]], object]
 
 
 @dataclass(frozen=True)
@@ -74,7 +69,8 @@ def period_for(organization: Organization, period: Period) -> BillingPeriod:
 
 
 def quarantine_warning(organization: Organization, period: Period) -> QuarantineWarning | None:
-    """Open quarantined records whose timestamp falls in the month (org timezone)."""
+    """Open quarantined records whose timestamp falls in the month (org timezone), read as
+    validation reads them (`usage.records.read_stored`)."""
     tz = organization.tz
     count = tokens = 0
     for raw in (
@@ -82,36 +78,14 @@ def quarantine_warning(organization: Organization, period: Period) -> Quarantine
         .values_list("raw", flat=True)
         .iterator()
     ):
-        record = _record(raw)
-        day = _day(record.get("timestamp") or record.get("occurred_at"), tz)
-        if day is None or not (period.first <= day <= period.last):
+        record = read_stored(raw)
+        if record.occurred_at is None:
+            continue
+        if not (period.first <= record.occurred_at.astimezone(tz).date() <= period.last):
             continue
         count += 1
-        for key in ("input_tokens", "output_tokens"):
-            value = record.get(key) or (record.get("usage") or {}).get(key)
-            if isinstance(value, int) and value > 0:
-                tokens += value
+        tokens += record.input_tokens + record.output_tokens
     return QuarantineWarning(count, tokens) if count else None
-
-
-def _record(raw: str) -> dict:
-    try:
-        value = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return {}
-    return value if isinstance(value, dict) else {}
-
-
-def _day(value: object, tz: dt.tzinfo) -> dt.date | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        stamp = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if stamp.tzinfo is None:
-        return None
-    return stamp.astimezone(tz).date()
 
 
 # Drafts -----------------------------------------------------------------------------------
@@ -130,29 +104,25 @@ def draft_statements(
     hears each stage (outside that transaction, so a close page can show it)."""
     report = progress or (lambda stage, done, total: None)
     billing = period_for(organization, period)
-    _refuse_issued(billing)
-    report("reading", 0, 0)
+    period_state.refuse_drafting(billing)
+    report(period_state.READING, 0, 0)
     policy = policy_for(organization, period)
     inputs = draft_inputs(organization, period)
     month = month_usage(organization, period, fixed_fees=bool(policy.fee_fixed))
-    report("allocating", 0, len(month.usage.units))
+    report(period_state.ALLOCATING, 0, len(month.usage.units))
     allocation = allocate(month.usage, policy)
     late_totals: dict[str, tuple[Decimal, int]] = {}
     adjustments = late_adjustments(organization, period, late_totals)
-    inputs["late"] = _late_digest(adjustments, late_totals)
+    inputs["late"] = late_digest(adjustments, late_totals)
     inputs["late_totals"] = {label: [str(c), r] for label, (c, r) in late_totals.items()}
     count = len({s.unit for s in allocation.statements} | set(adjustments))
-    report("writing", 0, count)
+    report(period_state.WRITING, 0, count)
     with transaction.atomic():
         billing = BillingPeriod.objects.select_for_update().get(pk=billing.pk)
-        _refuse_issued(billing)
+        period_state.refuse_drafting(billing)
         Statement.objects.filter(period=billing).delete()
         _write(organization, billing, month, allocation, adjustments)
-        billing.draft_status = DraftStatus.DONE
-        billing.draft_stage = "done"
-        billing.draft_done = billing.draft_total = count
-        billing.draft_error = ""
-        billing.drafted_at = timezone.now()
+        period_state.finish_drafting(billing, count)
         billing.usage_cost = month.cost
         billing.unallocated_cost = month.usage.unallocated
         billing.requests = month.requests
@@ -174,85 +144,6 @@ def draft_statements(
             },
         )
     return billing
-
-
-def _refuse_issued(billing: BillingPeriod) -> None:
-    if billing.state != PeriodState.OPEN:
-        raise CloseError(
-            f"{billing.label} is already issued ({billing.get_state_display().lower()}): "
-            "its statements are immutable; late usage goes to the next month as adjustments."
-        )
-
-
-def _digest(value: object) -> str:
-    blob = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(blob.encode()).hexdigest()
-
-
-def draft_inputs(organization: Organization, period: Period) -> dict[str, str]:
-    """Fingerprints of what a draft reads besides the usage rollup and the policy: the month's
-    outcome counts and the units (codes, modes, central bucket, archived)."""
-    outcomes = sorted(
-        OutcomeCount.objects.filter(organization=organization, month=period.first).values_list(
-            "unit_id", "outcome", "count"
-        )
-    )
-    units = sorted(
-        BusinessUnit.objects.filter(organization=organization).values_list(
-            "code", "billing_mode", "is_central", "archived"
-        )
-    )
-    return {"outcomes": _digest(outcomes), "units": _digest(units)}
-
-
-def _late_digest(adjustments: dict[str, list[Line]], totals: dict[str, tuple[Decimal, int]]) -> str:
-    """The adjustment lines and the earlier months' totals they were computed from: a month
-    whose late usage moved at all changes it, even when no unit's amount changes."""
-    lines = sorted(
-        (code, line.ref, str(line.amount)) for code, ls in adjustments.items() for line in ls
-    )
-    return _digest([lines, sorted((k, str(c), r) for k, (c, r) in totals.items())])
-
-
-def _late_now(organization: Organization, period: Period) -> str:
-    totals: dict[str, tuple[Decimal, int]] = {}
-    return _late_digest(late_adjustments(organization, period, totals), totals)
-
-
-def stale_reasons(
-    organization: Organization,
-    billing: BillingPeriod,
-    period: Period,
-    *,
-    usage: bool = True,
-    late: bool = False,
-) -> list[str]:
-    """Why the drafts no longer match what they would be if generated now (empty when they
-    are current). `usage` checks the month's rollup totals; `late` also re-checks the
-    adjustments for earlier months, which re-runs the earlier months that changed (issuing
-    and its confirmation page do; the close page does not)."""
-    if "late" not in billing.inputs:
-        return ["the drafts were generated before these checks existed"]
-    reasons = []
-    cost, requests = month_totals(organization, period) if usage else (None, None)
-    if usage and (cost != billing.usage_cost or requests != billing.requests):
-        delta = requests - billing.requests
-        reasons.append(
-            f"the month's usage changed ({delta:+,} request{'' if abs(delta) == 1 else 's'})"
-        )
-    if billing.policy != policy_doc(policy_for(organization, period)):
-        reasons.append("the allocation policy in force for the month changed")
-    now = draft_inputs(organization, period)
-    if billing.inputs.get("outcomes") != now["outcomes"]:
-        reasons.append("the month's outcome counts changed")
-    if billing.inputs.get("units") != now["units"]:
-        reasons.append("business units were added, archived or changed billing mode")
-    if late and billing.inputs["late"] != _late_now(organization, period):
-        reasons.append(
-            "the adjustments for earlier months changed (late usage arrived, or another "
-            "month carrying them was issued)"
-        )
-    return reasons
 
 
 def _write(
@@ -324,15 +215,6 @@ def _write(
     StatementLine.objects.bulk_create(all_lines, batch_size=2000)
 
 
-def storable(value: Decimal | None, places: int) -> Decimal | None:
-    """The value as the database will give it back, so the checksum survives a round trip:
-    at most `places` decimal places and 15 significant digits (SQLite keeps 15)."""
-    if value is None:
-        return None
-    quantized = value.quantize(Decimal(1).scaleb(-places), context=Context(prec=60))
-    return Context(prec=15, rounding=ROUND_HALF_EVEN).plus(quantized)
-
-
 def _month_of(line: Line) -> str:
     return line.ref[len("month:") :] if line.ref.startswith("month:") else ""
 
@@ -345,129 +227,6 @@ def _evidence(month: Month, code: str, drafted) -> dict:
     return data
 
 
-def checksum(statement: Statement, lines: list[StatementLine]) -> str:
-    """SHA-256 of the statement's content (not of its status or PDF): number, unit, period,
-    mode, currency, total and every line."""
-    content = {
-        "number": statement.number,
-        "unit": statement.unit.code,
-        "period": statement.period.label,
-        "mode": statement.mode,
-        "currency": statement.currency,
-        "total": _plain(statement.total),
-        "lines": [
-            [
-                line.position,
-                line.kind,
-                line.description,
-                _plain(line.quantity),
-                _plain(line.unit_price),
-                _plain(line.amount),
-                line.ref,
-                line.month,
-            ]
-            for line in lines
-        ],
-    }
-    blob = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(blob.encode()).hexdigest()
-
-
-def _plain(value: Decimal | None) -> str | None:
-    if value is None:
-        return None
-    return format(Decimal(value).normalize(), "f")
-
-
-def verify(statement: Statement) -> bool:
-    """Whether the stored content still matches the statement's checksum."""
-    return checksum(statement, list(statement.lines.order_by("position"))) == statement.checksum
-
-
-# Late usage -------------------------------------------------------------------------------
-
-
-def late_adjustments(
-    organization: Organization,
-    period: Period,
-    totals_seen: dict[str, tuple[Decimal, int]] | None = None,
-) -> dict[str, list[Line]]:
-    """Adjustment lines for usage that reached earlier, already issued months after their
-    statements were issued: the month is re-run with the policy it was issued under, and each
-    unit's difference (less adjustments already carried) becomes a line labelled with it.
-
-    `totals_seen` receives the rollup totals each re-run month was read with: what the
-    adjustments account for, and so what its issue records as reconciled."""
-    out: dict[str, list[Line]] = defaultdict(list)
-    issued = BillingPeriod.objects.filter(
-        organization=organization,
-        month__lt=period.first,
-        state__in=[PeriodState.IN_REVIEW, PeriodState.CLOSED],
-    ).order_by("month")
-    currency = organization.currency
-    for earlier in issued:
-        earlier_period = Period.parse(earlier.label)
-        totals = month_totals(organization, earlier_period)
-        if totals in {
-            (earlier.usage_cost, earlier.requests),
-            (earlier.reconciled_cost, earlier.reconciled_requests),
-        }:
-            continue
-        if totals_seen is not None:
-            totals_seen[earlier.label] = totals
-        billed: dict[str, Decimal] = defaultdict(Decimal)
-        for code, amount in (
-            StatementLine.objects.filter(statement__period=earlier)
-            .exclude(kind="adjustment", month__gt="")
-            .values_list("statement__unit__code")
-            .annotate(Sum("amount"))
-            .order_by()
-        ):
-            billed[code] += amount
-        # The month is re-run as it was issued: the units it billed and its central bucket,
-        # whatever has been archived, added or moved since.
-        central = (
-            Statement.objects.filter(organization=organization, period=earlier, central=True)
-            .values_list("unit__code", flat=True)
-            .first()
-        )
-        policy = parse_policy(earlier.policy) if earlier.policy else Policy()
-        month = month_usage(
-            organization,
-            earlier_period,
-            fixed_fees=bool(policy.fee_fixed),
-            members=frozenset(billed),
-            central=central,
-        )
-        rerun = {s.unit: s.total for s in allocate(month.usage, policy).statements}
-        for code, amount in (
-            StatementLine.objects.filter(
-                organization=organization,
-                kind="adjustment",
-                month=earlier.label,
-                statement__period__month__gt=earlier.month,
-            )
-            .exclude(statement__status=StatementStatus.DRAFT)
-            .values_list("statement__unit__code")
-            .annotate(Sum("amount"))
-            .order_by()
-        ):
-            billed[code] += amount
-        for code in sorted(set(rerun) | set(billed)):
-            delta = quantize(rerun.get(code, ZERO) - billed.get(code, ZERO), currency)
-            if delta:
-                out[code].append(
-                    Line(
-                        "adjustment",
-                        f"Adjustment for {earlier.label}: usage that arrived after its "
-                        "statements were issued",
-                        delta,
-                        ref=f"month:{earlier.label}",
-                    )
-                )
-    return out
-
-
 # Issue and close --------------------------------------------------------------------------
 
 
@@ -477,9 +236,14 @@ def issue_statements(
     *,
     actor: object = "system",
     today: dt.date | None = None,
+    queue_pdfs: QueuePdfs | None = None,
 ) -> BillingPeriod:
     """Issue the drafts: they become immutable, the period goes to review and the dispute
-    deadline is set five business days ahead in the organisation's calendar."""
+    deadline is set five business days ahead in the organisation's calendar.
+
+    `queue_pdfs` (the close's `tasks.queue_pdfs`) is given the statements after the issue
+    commits (it marks each QUEUED as it queues it); without it their PDFs are rendered when
+    downloaded."""
     with transaction.atomic():
         # This month and every earlier one, locked in month order (as outcome imports lock
         # theirs): two months that carry the same late usage cannot both be issued with it.
@@ -496,16 +260,11 @@ def issue_statements(
         if blocker:
             raise CloseError(blocker)
         deadline = dispute_deadline(today, organization.country)
-        billing.state = PeriodState.IN_REVIEW
-        billing.issued_at = now
-        billing.issued_by = actor if getattr(actor, "is_authenticated", False) else None
-        billing.dispute_deadline = deadline
-        billing.save()
+        period_state.mark_issued(billing, actor=actor, now=now, deadline=deadline)
         count = Statement.objects.filter(period=billing).update(
             status=StatementStatus.ISSUED,
             issued_at=now,
             dispute_deadline=deadline,
-            pdf_status=PdfStatus.QUEUED,
         )
         log.record(
             organization=organization,
@@ -515,8 +274,9 @@ def issue_statements(
             after={"statements": count, "dispute_deadline": deadline.isoformat()},
         )
         _mark_reconciled(billing, earlier)
-        ids = list(Statement.objects.filter(period=billing).values_list("pk", flat=True))
-        transaction.on_commit(lambda: queue_pdfs(organization, ids))
+        if queue_pdfs:
+            ids = list(Statement.objects.filter(period=billing).values_list("pk", flat=True))
+            transaction.on_commit(partial(queue_pdfs, organization, ids))
     return billing
 
 
@@ -524,22 +284,11 @@ def issue_blocker(
     organization: Organization, billing: BillingPeriod | None, period: Period, today: dt.date
 ) -> str:
     """Why the month's drafts cannot be issued today ("" when they can)."""
-    if billing is None or billing.draft_status != DraftStatus.DONE:
-        return f"{period.label} has no draft statements: generate them first."
-    if billing.state != PeriodState.OPEN:
-        return f"{period.label} is already issued ({billing.get_state_display().lower()})."
-    if period.last >= today:
-        return (
-            f"{period.label} is not over yet (it ends on {period.last:%-d %B %Y}): its drafts "
-            "can be reviewed now, and issued from the first day of the next month."
-        )
+    refusal = period_state.issue_refusal(billing, period, today)
+    if refusal:
+        return refusal
     reasons = stale_reasons(organization, billing, period, late=True)
-    if reasons:
-        return (
-            f"The drafts for {period.label} are out of date: {'; '.join(reasons)}. "
-            "Regenerate the drafts, then issue."
-        )
-    return ""
+    return period_state.stale_refusal(period, reasons) if reasons else ""
 
 
 def _mark_reconciled(billing: BillingPeriod, earlier: list[BillingPeriod]) -> None:
@@ -555,27 +304,6 @@ def _mark_reconciled(billing: BillingPeriod, earlier: list[BillingPeriod]) -> No
             period.save(update_fields=["reconciled_cost", "reconciled_requests"])
 
 
-def queue_pdfs(organization: Organization, ids: list[int]) -> int:
-    """Queue the statements' PDFs; returns how many were queued. A statement is marked QUEUED
-    only as it is queued, and FAILED if queueing it fails (the broker is down; in-process, the
-    render itself failed), so none is left waiting for a task that does not exist."""
-    from chargeback.billing.tasks import render_statement_pdf
-
-    queued = 0
-    for pk in ids:
-        mine = Statement.objects.filter(organization=organization, pk=pk)
-        if not mine.exclude(pdf_status=PdfStatus.DONE).update(pdf_status=PdfStatus.QUEUED):
-            continue  # rendered meanwhile (or not this organisation's)
-        try:
-            render_statement_pdf.delay(pk)
-        except Exception:
-            logger.exception("the PDF of statement %s could not be queued", pk)
-            mine.filter(pdf_status=PdfStatus.QUEUED).update(pdf_status=PdfStatus.FAILED)
-            continue
-        queued += 1
-    return queued
-
-
 def close_period(
     organization: Organization, period: Period, *, actor: object = "system"
 ) -> BillingPeriod:
@@ -586,14 +314,10 @@ def close_period(
             .filter(organization=organization, month=period.first)
             .first()
         )
-        if billing is None or billing.state == PeriodState.OPEN:
-            raise CloseError(f"{period.label} is not issued yet: issue its statements first.")
-        if billing.state == PeriodState.CLOSED:
-            raise CloseError(f"{period.label} is already closed.")
-        billing.state = PeriodState.CLOSED
-        billing.closed_at = timezone.now()
-        billing.closed_by = actor if getattr(actor, "is_authenticated", False) else None
-        billing.save()
+        refusal = period_state.close_refusal(billing, period.label)
+        if refusal:
+            raise CloseError(refusal)
+        period_state.mark_closed(billing, actor=actor)
         count = Statement.objects.filter(period=billing).update(status=StatementStatus.FINAL)
         log.record(
             organization=organization,

@@ -10,6 +10,7 @@ from decimal import Decimal
 from defusedcsv import csv
 
 from chargeback.billing.models import Statement, StatementLine
+from chargeback.money import quantize
 
 CSV_COLUMNS = (
     "statement",
@@ -90,8 +91,6 @@ def statement_json(statement: Statement, lines: Iterable[StatementLine] | None =
 
 
 def _q(value: Decimal, currency: str) -> Decimal:
-    from chargeback.money import quantize
-
     return quantize(value, currency)
 
 

@@ -50,7 +50,7 @@ def _lines(statement: Statement) -> list:
 
 
 def render_pdf(statement: Statement) -> bytes:
-    from weasyprint import HTML
+    from weasyprint import HTML  # noqa: PLC0415 (WeasyPrint is heavy to import)
 
     # The document has no external resources (the logo is inlined as a data: URL), and the
     # fetcher refuses any other URL, so rendering never reaches the network or the disk.
@@ -61,7 +61,7 @@ def render_pdf(statement: Statement) -> bytes:
 
 def data_urls_only():
     """A WeasyPrint fetcher that refuses every protocol but data:."""
-    from weasyprint.urls import URLFetcher
+    from weasyprint.urls import URLFetcher  # noqa: PLC0415 (WeasyPrint is heavy to import)
 
     return URLFetcher(allowed_protocols={"data"}, allow_redirects=False)
 
@@ -75,7 +75,9 @@ def _font_config():
     template declares no @font-face, so nothing document-specific is kept in it."""
     config = getattr(_fonts, "config", None)
     if config is None:
-        from weasyprint.text.fonts import FontConfiguration
+        from weasyprint.text.fonts import (  # noqa: PLC0415 (WeasyPrint is heavy to import)
+            FontConfiguration,
+        )
 
         config = _fonts.config = FontConfiguration()
     return config

@@ -10,8 +10,8 @@ from decimal import Decimal
 from chargeback.allocation.engine import allocate
 from chargeback.allocation.policy import Policy
 from chargeback.allocation.queries import policy_for
-from chargeback.billing.close import late_adjustments
 from chargeback.billing.inputs import month_usage
+from chargeback.billing.late import late_adjustments
 from chargeback.calendar import Period
 from chargeback.tenancy.models import Organization
 

@@ -18,7 +18,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET
 
-from chargeback.billing import close, display, documents, pdf
+from chargeback.billing import display, documents, pdf
+from chargeback.billing.checksums import checksum
 from chargeback.billing.forms import DEFAULT_SORT, SORTS, StatementFilterForm
 from chargeback.billing.models import PdfStatus, Statement, StatementLine, StatementStatus
 from chargeback.billing.queries import visible_statements
@@ -161,7 +162,7 @@ def statement_detail(request: HttpRequest, org_slug: str, statement_id: int) -> 
         "line_sum": line_sum,
         "sums_exactly": line_sum == statement.total,
         "evidence": _evidence(statement.evidence or {}),
-        "verified": close.checksum(statement, lines) == statement.checksum,
+        "verified": checksum(statement, lines) == statement.checksum,
         "today": org_today(request),
     }
     return render(request, "billing/statement_detail.html", context)

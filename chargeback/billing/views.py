@@ -1,13 +1,13 @@
 """Pages of the month-end close, for finance: open a month, generate the drafts (a task with
 progress), review them against the month's cost, issue, close; the period's PDFs and lines.
-The work is done by `close`; these views look things up through the tenant, call one
+The work is done by `close` and queued through `tasks`; what may happen when, and the
+refusals, are `period_state`'s. These views look things up through the tenant, call one
 operation and redirect or render. The statement pages are in statement_views.py."""
 
 from __future__ import annotations
 
 import datetime as dt
 import io
-import logging
 import zipfile
 from dataclasses import dataclass
 from decimal import Decimal
@@ -16,14 +16,14 @@ from functools import partial
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Sum
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from chargeback.billing import close, documents
+from chargeback.billing import close, documents, period_state
 from chargeback.billing.forms import OpenPeriodForm
 from chargeback.billing.inputs import month_totals
 from chargeback.billing.models import (
@@ -35,8 +35,10 @@ from chargeback.billing.models import (
     StatementLine,
     StatementMode,
 )
+from chargeback.billing.period_state import CloseError
+from chargeback.billing.staleness import stale_reasons
 from chargeback.billing.statement_views import attachment, org_today, pdf_bytes
-from chargeback.billing.tasks import draft_statements_task
+from chargeback.billing.tasks import queue_drafts, queue_pdfs
 from chargeback.calendar import Period, dispute_deadline
 from chargeback.money import quantize
 from chargeback.tenancy.permissions import org_permission
@@ -44,12 +46,8 @@ from chargeback.units.attribution import CENTRAL
 from chargeback.usage.models import DailyUsage
 from chargeback.wording import plural
 
-logger = logging.getLogger(__name__)
 PAGE_SIZE = 50
 ZERO = Decimal(0)
-RUNNING = (DraftStatus.QUEUED, DraftStatus.RUNNING)
-# A generation queued this long ago without finishing (a lost worker) may be started again.
-STUCK_AFTER = dt.timedelta(minutes=15)
 # The line kinds that explain the difference between the month's cost and the statements: the
 # first six always shown, the others when a statement has them.
 BALANCE_KINDS = {
@@ -64,15 +62,6 @@ BALANCE_KINDS = {
     "credit": "Credits",
 }
 ALWAYS_SHOWN = ("markup", "platform_fee", "pool", "discount", "allowance", "adjustment")
-# draft stage -> (percent done when it starts, what the page says)
-STAGES = {
-    "": (0, "Waiting for a worker"),
-    "queued": (0, "Waiting for a worker"),
-    "reading": (10, "Reading the month's usage from the rollup"),
-    "allocating": (35, "Allocating with the policy in force"),
-    "writing": (60, "Writing the draft statements"),
-    "done": (100, "Done"),
-}
 
 
 def _period(request: HttpRequest, period_id: int) -> BillingPeriod:
@@ -156,16 +145,6 @@ def _balance(request: HttpRequest, billing: BillingPeriod, statements: list[Stat
     )
 
 
-def _progress(billing: BillingPeriod) -> dict:
-    start, label = STAGES.get(billing.draft_stage, (0, billing.draft_stage))
-    percent = start
-    if billing.draft_stage == "writing" and billing.draft_total:
-        percent += 40 * billing.draft_done // billing.draft_total
-    if billing.draft_status == DraftStatus.DONE:
-        percent, label = 100, "Done"
-    return {"percent": percent, "label": label, "running": billing.draft_status in RUNNING}
-
-
 @org_permission("billing.close")
 @require_GET
 def period_detail(request: HttpRequest, org_slug: str, period_id: int) -> HttpResponse:
@@ -189,11 +168,11 @@ def period_detail(request: HttpRequest, org_slug: str, period_id: int) -> HttpRe
         "statements": statements,
         "balance": _balance(request, billing, statements) if statements else None,
         "usage_changed": drafted and (cost, requests) != (billing.usage_cost, billing.requests),
-        "stale": close.stale_reasons(request.org, billing, month, usage=False)
+        "stale": stale_reasons(request.org, billing, month, usage=False)
         if billing.state == PeriodState.OPEN and billing.draft_status == DraftStatus.DONE
         else [],
         "late_cost": cost - billing.usage_cost,
-        "progress": _progress(billing),
+        "progress": period_state.progress(billing),
         "pdf_ready": sum(1 for s in statements if s.pdf_status == PdfStatus.DONE),
         "pdf_failed": sum(1 for s in statements if s.pdf_status == PdfStatus.FAILED),
         "today": org_today(request),
@@ -207,51 +186,19 @@ def period_detail(request: HttpRequest, org_slug: str, period_id: int) -> HttpRe
     return render(request, "billing/period_detail.html", context)
 
 
-def _queue_drafts(period_id: int, actor_id: int) -> None:
-    """Run after commit. In eager mode the task runs here; it records its own failure."""
-    try:
-        draft_statements_task.delay(period_id, actor_id)
-    except Exception:
-        logger.exception("draft generation for period %s failed", period_id)
-        BillingPeriod.objects.filter(pk=period_id).exclude(draft_status=DraftStatus.DONE).update(
-            draft_status=DraftStatus.FAILED,
-            draft_error="The generation could not run; see the worker log, then try again.",
-        )
-
-
 @org_permission("billing.close")
 @require_POST
 def period_draft(request: HttpRequest, org_slug: str, period_id: int) -> HttpResponse:
     billing = _period(request, period_id)
     url = _close_url(request, billing)
-    if billing.state != PeriodState.OPEN:
-        messages.error(
-            request,
-            f"{billing.label} is already issued ({billing.get_state_display().lower()}): its "
-            "statements are immutable; late usage goes to the next month as adjustments.",
-        )
+    refusal = period_state.drafting_refusal(billing)
+    if refusal:
+        messages.error(request, refusal)
         return redirect(url)
     with transaction.atomic():
-        claimed = (
-            BillingPeriod.objects.filter(pk=billing.pk, state=PeriodState.OPEN)
-            .exclude(
-                Q(draft_status__in=RUNNING)
-                & (
-                    Q(draft_started_at__isnull=True)
-                    | Q(draft_started_at__gt=timezone.now() - STUCK_AFTER)
-                )
-            )
-            .update(
-                draft_status=DraftStatus.QUEUED,
-                draft_started_at=timezone.now(),
-                draft_stage="queued",
-                draft_done=0,
-                draft_total=0,
-                draft_error="",
-            )
-        )
+        claimed = period_state.claim_drafting(billing)
         if claimed:
-            transaction.on_commit(partial(_queue_drafts, billing.pk, request.user.pk))
+            transaction.on_commit(partial(queue_drafts, billing.pk, request.user.pk))
     if not claimed:
         messages.info(request, "Draft statements are already being generated for this month.")
         return redirect(url)
@@ -274,7 +221,7 @@ def period_draft(request: HttpRequest, org_slug: str, period_id: int) -> HttpRes
 @require_GET
 def period_progress(request: HttpRequest, org_slug: str, period_id: int) -> HttpResponse:
     billing = _period(request, period_id)
-    progress = _progress(billing)
+    progress = period_state.progress(billing)
     if not request.htmx:
         return redirect(_close_url(request, billing))
     response = render(
@@ -301,8 +248,10 @@ def period_issue(request: HttpRequest, org_slug: str, period_id: int) -> HttpRes
     billing = _period(request, period_id)
     if request.method == "POST":
         try:
-            billing = close.issue_statements(request.org, _month(billing), actor=request.user)
-        except close.CloseError as exc:
+            billing = close.issue_statements(
+                request.org, _month(billing), actor=request.user, queue_pdfs=queue_pdfs
+            )
+        except CloseError as exc:
             messages.error(request, str(exc))
         else:
             count = billing.statements.count()
@@ -341,7 +290,7 @@ def period_close(request: HttpRequest, org_slug: str, period_id: int) -> HttpRes
     if request.method == "POST":
         try:
             billing = close.close_period(request.org, _month(billing), actor=request.user)
-        except close.CloseError as exc:
+        except CloseError as exc:
             messages.error(request, str(exc))
         else:
             count = billing.statements.count()
@@ -351,11 +300,7 @@ def period_close(request: HttpRequest, org_slug: str, period_id: int) -> HttpRes
                 "final.",
             )
         return redirect(_close_url(request, billing))
-    blocked = ""
-    if billing.state == PeriodState.OPEN:
-        blocked = f"{billing.label} is not issued yet: issue its statements first."
-    elif billing.state == PeriodState.CLOSED:
-        blocked = f"{billing.label} is already closed."
+    blocked = period_state.close_refusal(billing, billing.label)
     by_mode = _by_mode(billing)
     today = org_today(request)
     context = {
@@ -388,7 +333,7 @@ def period_pdfs(request: HttpRequest, org_slug: str, period_id: int) -> HttpResp
         # and queued ones that waited too long, are queued again) and the page counts them.
         waited_long = billing.issued_at <= timezone.now() - PDF_QUEUE_PATIENCE
         again = [s.pk for s in waiting if waited_long or s.pdf_status == PdfStatus.FAILED]
-        queued = close.queue_pdfs(request.org, again)
+        queued = queue_pdfs(request.org, again)
         messages.info(
             request,
             f"{len(statements) - len(waiting)} of {len(statements)} PDFs are ready; the workers "

@@ -12,6 +12,7 @@ from chargeback.billing.close import close_period, draft_statements, issue_state
 from chargeback.billing.inputs import month_totals
 from chargeback.billing.models import OutcomeCount
 from chargeback.billing.policy_versions import save_policy
+from chargeback.billing.tasks import queue_pdfs
 from chargeback.calendar import Period
 from chargeback.tenancy.models import Organization
 from chargeback.units.models import BusinessUnit
@@ -80,7 +81,7 @@ def seed_billing(org: Organization, *, days: int, today: dt.date) -> list[str]:
         if month_totals(org, month)[1] == 0:
             continue
         draft_statements(org, month, actor=ACTOR)
-        issue_statements(org, month, actor=ACTOR)
+        issue_statements(org, month, actor=ACTOR, queue_pdfs=queue_pdfs)
         close_period(org, month, actor=ACTOR)
         done.append(f"closed {month.label}")
     if len(months) >= 2 and done:

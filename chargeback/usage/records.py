@@ -1,4 +1,5 @@
-"""Reading a stored payload as a stream of records, whatever its format.
+"""Reading a stored payload as a stream of records, whatever its format; and reading one
+stored record (`read_stored`) for the apps that look at quarantined records.
 
 Each record comes out as (position, dict) or (position, RecordError). Positions are line
 numbers for NDJSON and CSV (the header is line 1), and 1-based indexes for JSON arrays and
@@ -7,6 +8,7 @@ OTLP spans. Nothing is read into memory whole except JSON documents, which are s
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
 from collections.abc import Iterable, Iterator
@@ -15,6 +17,7 @@ from typing import IO, Any
 
 import orjson
 
+from chargeback.usage.validation import Reason, flatten, read_time, token_count
 from chargeback.wording import json_problem
 
 FORMATS = ("json", "ndjson", "csv", "otel", "litellm")
@@ -376,3 +379,33 @@ def from_litellm(row: dict[str, Any]) -> dict[str, Any]:
 def _has_offset(text: str) -> bool:
     tail = text[10:]
     return tail.endswith(("Z", "z")) or "+" in tail or "-" in tail
+
+
+@dataclass(frozen=True)
+class Stored:
+    """What can be read of a stored record that may not validate (a quarantined one): its time
+    and token counts exactly as validation reads them (aliases applied), None or 0 where
+    validation would refuse the field."""
+
+    occurred_at: dt.datetime | None
+    input_tokens: int
+    output_tokens: int
+
+
+def read_stored(raw: str) -> Stored:
+    """A stored record's text (a quarantined record's `raw`: a JSON object, or the line as it
+    came when it was not one), read by validation's rules. The one reader of a stored record
+    outside the pipeline: billing reads quarantined records with it."""
+    try:
+        record = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        record = None
+    if not isinstance(record, dict):
+        return Stored(None, 0, 0)
+    flat = flatten(record)
+    when = read_time(flat)
+    return Stored(
+        None if isinstance(when, Reason) else when,
+        token_count(flat, "input_tokens"),
+        token_count(flat, "output_tokens"),
+    )

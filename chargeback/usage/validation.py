@@ -164,58 +164,59 @@ def _int(record: Mapping[str, Any], name: str, reasons: list[Reason], *, require
 def _bool(value: Any) -> bool | None:
     if isinstance(value, bool):
         return value
-    if isinstance(value, str) and value.strip().lower() in (
-        "true",
-        "1",
-        "yes",
-        "false",
-        "0",
-        "no",
-        "",
-    ):
-        return value.strip().lower() in ("true", "1", "yes")
+    if isinstance(value, str) and value.strip().lower() in _TRUE + _FALSE:
+        return value.strip().lower() in _TRUE
     if isinstance(value, int):
         return bool(value)
     return None
 
 
+_TRUE, _FALSE = ("true", "1", "yes"), ("false", "0", "no", "")
+
+
 def _timestamp(
     record: Mapping[str, Any], reasons: list[Reason], now: dt.datetime
 ) -> dt.datetime | None:
+    parsed = read_time(record)
+    if isinstance(parsed, Reason):
+        reasons.append(parsed)
+        return None
+    value = record.get("occurred_at")  # None: the Unix time, which is never refused as future
+    if value is not None and parsed > now + MAX_FUTURE:
+        reasons.append(Reason("occurred_at", f"{value} is in the future", "future_timestamp"))
+        return None
+    return parsed
+
+
+def read_time(record: Mapping[str, Any]) -> dt.datetime | Reason:
+    """A flattened record's time in UTC (`occurred_at` in ISO 8601 with an offset, or
+    `occurred_at_unix_nano`), or why it has none."""
     value = record.get("occurred_at")
     if value is None and "occurred_at_unix_nano" in record:
         try:
             return dt.datetime.fromtimestamp(int(record["occurred_at_unix_nano"]) / 1e9, tz=dt.UTC)
         except (TypeError, ValueError, OverflowError):
-            reasons.append(
-                Reason("occurred_at", "not a valid Unix time in nanoseconds", "bad_timestamp")
-            )
-            return None
+            return Reason("occurred_at", "not a valid Unix time in nanoseconds", "bad_timestamp")
     if value is None or value == "":
-        reasons.append(Reason("occurred_at", "required", "missing_field"))
-        return None
+        return Reason("occurred_at", "required", "missing_field")
     if not isinstance(value, str):
-        reasons.append(
-            Reason("occurred_at", "must be an ISO 8601 string with a UTC offset", "bad_timestamp")
+        return Reason(
+            "occurred_at", "must be an ISO 8601 string with a UTC offset", "bad_timestamp"
         )
-        return None
     try:
         parsed = dt.datetime.fromisoformat(value.strip().replace("z", "Z"))
     except ValueError:
-        reasons.append(
-            Reason("occurred_at", f'"{value}" is not an ISO 8601 timestamp', "bad_timestamp")
-        )
-        return None
+        return Reason("occurred_at", f'"{value}" is not an ISO 8601 timestamp', "bad_timestamp")
     if parsed.tzinfo is None:
-        reasons.append(
-            Reason("occurred_at", f'"{value}" has no UTC offset (add Z or +HH:MM)', "bad_timestamp")
+        return Reason(
+            "occurred_at", f'"{value}" has no UTC offset (add Z or +HH:MM)', "bad_timestamp"
         )
-        return None
-    parsed = parsed.astimezone(dt.UTC)
-    if parsed > now + MAX_FUTURE:
-        reasons.append(Reason("occurred_at", f"{value} is in the future", "future_timestamp"))
-        return None
-    return parsed
+    return parsed.astimezone(dt.UTC)
+
+
+def token_count(record: Mapping[str, Any], name: str) -> int:
+    """A flattened record's count `name` as `validate` reads it, 0 where it would refuse it."""
+    return _int(record, name, [], required=False)
 
 
 def validate(
@@ -426,21 +427,11 @@ def _validate_any(
         for name in TOKEN_FIELDS
     }
     if tokens["cached_input_tokens"] + tokens["cache_write_input_tokens"] > tokens["input_tokens"]:
-        reasons.append(
-            Reason(
-                "cached_input_tokens",
-                "cache reads and writes are parts of input_tokens and exceed it",
-                "bad_tokens",
-            )
-        )
+        problem = "cache reads and writes are parts of input_tokens and exceed it"
+        reasons.append(Reason("cached_input_tokens", problem, "bad_tokens"))
     if tokens["reasoning_tokens"] > tokens["output_tokens"]:
-        reasons.append(
-            Reason(
-                "reasoning_tokens",
-                "reasoning tokens are part of output_tokens and exceed it",
-                "bad_tokens",
-            )
-        )
+        problem = "reasoning tokens are part of output_tokens and exceed it"
+        reasons.append(Reason("reasoning_tokens", problem, "bad_tokens"))
     raw_tags = r.get("tags") or {}
     tags: dict[str, str] = {}
     if not isinstance(raw_tags, dict):

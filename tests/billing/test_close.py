@@ -14,13 +14,12 @@ from django.db import connection
 from django.db.models import Sum
 
 from chargeback.allocation.policy import parse_policy
+from chargeback.billing.checksums import verify
 from chargeback.billing.close import (
-    CloseError,
     close_period,
     draft_statements,
     issue_statements,
     quarantine_warning,
-    verify,
 )
 from chargeback.billing.models import (
     BillingPeriod,
@@ -30,9 +29,12 @@ from chargeback.billing.models import (
     Statement,
     StatementLine,
 )
+from chargeback.billing.period_state import CloseError
 from chargeback.billing.policy_versions import save_policy
 from chargeback.calendar import Period
 from chargeback.pricing.books import import_prices, parse_prices
+from chargeback.usage.models import QuarantinedEvent
+from chargeback.usage.validation import validate
 from tests.usage.conftest import HEADER, event, ingest
 
 OCT = Period.parse("2026-10")
@@ -245,6 +247,31 @@ def test_quarantined_events_of_the_month_are_warned_with_their_amount(worked):
     assert quarantine_warning(worked, NOV) is None
 
 
+def test_quarantine_warning_reads_a_record_as_validation_does(worked):
+    """A quarantined record in OpenTelemetry's names (gen_ai.* aliases, a Unix time in
+    nanoseconds): the close's warning finds its month and tokens where validation does. Billing
+    parsed the JSON itself before, found no `occurred_at` nor `input_tokens` and skipped it."""
+    when = dt.datetime(2026, 10, 9, 8, 0, tzinfo=dt.UTC)
+    record = {
+        "request_id": "otel-1",
+        "occurred_at_unix_nano": int(when.timestamp()) * 1_000_000_000,
+        "gen_ai.system": "openai",
+        "gen_ai.request.model": "no-such-model",
+        "gen_ai.usage.input_tokens": 700,
+        "input_tokens": 800,  # a plain field beats its alias
+        "gen_ai.usage.output_tokens": 50,
+    }
+    ingest(worked, [record])
+    stored = QuarantinedEvent.objects.get(organization=worked, request_id="otel-1")
+    assert stored.reason == "no_price"
+    draft = validate(json.loads(stored.raw), now=when + dt.timedelta(days=1))
+    assert (draft.occurred_at, draft.input_tokens, draft.output_tokens) == (when, 800, 50)
+    warning = quarantine_warning(worked, OCT)
+    assert warning is not None
+    assert (warning.count, warning.tokens) == (1, draft.input_tokens + draft.output_tokens)
+    assert quarantine_warning(worked, NOV) is None
+
+
 def test_checksum_detects_a_changed_line(worked):
     billing = draft_statements(worked, OCT)
     statement = billing.statements.get(unit__code="SALES")
@@ -415,7 +442,7 @@ def test_reconciled_late_usage_is_not_rerun_by_later_drafts(worked, django_asser
     issue_statements(worked, NOV)
     october = BillingPeriod.objects.get(organization=worked, month=OCT.first)
     assert (october.reconciled_cost, october.reconciled_requests) == (Decimal(177), 6)
-    from chargeback.billing.close import late_adjustments
+    from chargeback.billing.late import late_adjustments
 
     with django_assert_max_num_queries(3):  # the issued months and their totals, no re-run
         assert late_adjustments(worked, DEC) == {}

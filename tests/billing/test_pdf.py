@@ -14,7 +14,8 @@ import pytest
 from weasyprint import HTML
 
 from chargeback.allocation.policy import parse_policy
-from chargeback.billing.close import draft_statements, issue_statements, verify
+from chargeback.billing.checksums import verify
+from chargeback.billing.close import draft_statements, issue_statements
 from chargeback.billing.models import Statement
 from chargeback.billing.pdf import render_pdf, statement_html, store_pdf
 from chargeback.billing.policy_versions import save_policy

@@ -1,11 +1,14 @@
 import datetime as dt
 import hashlib
+import json
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from chargeback.usage.records import read_stored
 from chargeback.usage.validation import (
+    ALIASES,
     TOKEN_FIELDS,
     Draft,
     _validate_any,
@@ -236,3 +239,32 @@ def test_the_fingerprint_is_the_sha1_of_the_usage_tuple_repr():
     assert _validate_any({**OK, "batch": True, "cached_input_tokens": 3}, now=NOW).fingerprint == (
         expected
     )
+
+
+# (alias, field): the OpenTelemetry name a record may use instead of the plain one
+RENAMES = st.lists(st.sampled_from(sorted(ALIASES.items())), max_size=4)
+
+
+@settings(max_examples=300, deadline=None)
+@given(record=RECORDS, spoilers=SPOILERS, renames=RENAMES)
+def test_a_stored_record_is_read_as_validation_reads_it(record, spoilers, renames):
+    """`records.read_stored` (how billing reads a quarantined record) finds the time and the
+    token counts validation finds, aliases included."""
+    record = {**record, **dict(spoilers)}
+    for alias, name in renames:
+        if name in record:
+            record[alias] = record.pop(name)
+    draft = validate(record, now=NOW)
+    stored = read_stored(json.dumps(record))
+    if isinstance(draft, Draft):
+        assert (stored.occurred_at, stored.input_tokens, stored.output_tokens) == (
+            draft.occurred_at,
+            draft.input_tokens,
+            draft.output_tokens,
+        )
+
+
+def test_a_stored_record_that_is_not_a_json_object_has_no_time_nor_tokens():
+    for raw in ("{not json", "[1, 2]", "", '"text"'):
+        stored = read_stored(raw)
+        assert (stored.occurred_at, stored.input_tokens, stored.output_tokens) == (None, 0, 0)

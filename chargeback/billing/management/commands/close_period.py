@@ -1,12 +1,9 @@
 from django.core.management.base import CommandError
 
-from chargeback.billing.close import (
-    CloseError,
-    draft_statements,
-    issue_statements,
-    quarantine_warning,
-)
+from chargeback.billing.close import draft_statements, issue_statements, quarantine_warning
 from chargeback.billing.models import Statement
+from chargeback.billing.period_state import CloseError
+from chargeback.billing.tasks import queue_pdfs
 from chargeback.calendar import Period
 from chargeback.money import format_money
 from chargeback.tenancy.scoping import OrgCommand
@@ -33,7 +30,9 @@ class Command(OrgCommand):
         try:
             billing = draft_statements(org, period, actor="close_period command")
             if opts["issue"]:
-                billing = issue_statements(org, period, actor="close_period command")
+                billing = issue_statements(
+                    org, period, actor="close_period command", queue_pdfs=queue_pdfs
+                )
         except CloseError as exc:
             raise CommandError(str(exc)) from exc
         statements = list(Statement.objects.filter(period=billing).order_by("sequence"))
