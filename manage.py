@@ -8,7 +8,7 @@ def main() -> None:
     # Commands may run without SECRET_KEY (a development key is used; `check --deploy` flags
     # it). The web process (chargeback/wsgi.py) still refuses to start without one.
     os.environ.setdefault("CHARGEBACK_ALLOW_INSECURE_KEY", "1")
-    from django.core.management import execute_from_command_line
+    from django.core.management import execute_from_command_line  # noqa: PLC0415 (Django's own manage.py)
 
     execute_from_command_line(sys.argv)
 

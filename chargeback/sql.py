@@ -23,7 +23,7 @@ def fetch_one(sql: str, params: Sequence[Any]) -> tuple | None:
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             return cursor.fetchone()
-    import psycopg
+    import psycopg  # noqa: PLC0415 (needed on PostgreSQL only; SQLite installs skip it)
 
     connection.close_if_health_check_failed()
     connection.validate_no_broken_transaction()

@@ -10,6 +10,7 @@ from django.core.validators import RegexValidator
 from django.db import models
 
 from chargeback.money import KNOWN_CURRENCIES
+from chargeback.tenancy.permissions import role_has_perm
 
 SLUG_VALIDATOR = RegexValidator(
     r"^[a-z0-9](?:[a-z0-9-]{0,48}[a-z0-9])?$",
@@ -31,7 +32,7 @@ def validate_timezone(value: str) -> None:
 
 
 def validate_country(value: str) -> None:
-    import holidays
+    import holidays  # noqa: PLC0415 (slow to import; only settings forms need it)
 
     if value and value not in holidays.list_supported_countries():
         raise ValidationError(f'Unknown country "{value}": use an ISO 3166 code such as DE.')
@@ -94,6 +95,4 @@ class Membership(models.Model):
         return f"{self.user} in {self.organization} as {self.role}"
 
     def has_perm(self, perm: str) -> bool:
-        from chargeback.tenancy.permissions import role_has_perm
-
         return role_has_perm(self.role, perm)

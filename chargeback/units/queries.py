@@ -5,7 +5,14 @@ from __future__ import annotations
 from django.db.models import QuerySet
 
 from chargeback.tenancy.models import Membership, Organization, Role
-from chargeback.units.models import BusinessUnit
+from chargeback.units.attribution import Directory, Rule
+from chargeback.units.models import (
+    BusinessUnit,
+    GatewayKey,
+    OwnershipRule,
+    ProviderAccount,
+    Service,
+)
 from chargeback.units.tree import depth_first, descendants
 
 
@@ -45,9 +52,6 @@ def tree_rows(units: list[BusinessUnit]) -> list[tuple[BusinessUnit, int]]:
 
 def attribution_directory(organization: Organization):
     """The organisation's structure as the plain maps attribution needs (active rows only)."""
-    from chargeback.units.attribution import Directory, Rule
-    from chargeback.units.models import GatewayKey, OwnershipRule, ProviderAccount, Service
-
     units = list(
         BusinessUnit.objects.filter(organization=organization).values_list(
             "id", "code", "name", "is_central", "archived"

@@ -15,6 +15,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
+from chargeback.audit.log import record, snapshot
 from chargeback.tenancy.permissions import org_permission
 from chargeback.units import forms
 from chargeback.units.models import (
@@ -24,8 +25,9 @@ from chargeback.units.models import (
     ProviderAccount,
     Service,
 )
-from chargeback.units.queries import tree_rows, visible_unit_ids, visible_units
+from chargeback.units.queries import parent_map, tree_rows, visible_unit_ids, visible_units
 from chargeback.units.structure import move_rule, save_entity, set_archived
+from chargeback.units.tree import descendants
 
 PAGE_SIZE = 50
 
@@ -189,9 +191,6 @@ def unit_list(request: HttpRequest, org_slug: str) -> HttpResponse:
 @org_permission("units.view")
 def unit_detail(request: HttpRequest, org_slug: str, unit_id: int) -> HttpResponse:
     unit = _get(request, UNIT, unit_id)
-    from chargeback.units.queries import parent_map
-    from chargeback.units.tree import descendants
-
     subtree_ids = descendants(parent_map(request.org), [unit.pk])
     subtree = tree_rows(
         list(BusinessUnit.objects.filter(organization=request.org, id__in=subtree_ids))
@@ -288,8 +287,6 @@ rule_list = _entity_list(RULE, "units/rule_list.html")
 def provideraccount_delete(request: HttpRequest, org_slug: str, object_id: int) -> HttpResponse:
     account = _get(request, ACCOUNT, object_id)
     if request.method == "POST":
-        from chargeback.audit.log import record, snapshot
-
         record(
             organization=request.org,
             actor=request.user,
