@@ -1,10 +1,14 @@
 """The ways into an organisation's scope (tenancy/scoping.py), with scopes enabled as in
 production: outside them a tenant query raises; inside, it sees one organisation only."""
 
+import ast
+from pathlib import Path
+
 import pytest
 from django_scopes import scope
 from django_scopes.exceptions import ScopeError
 
+import chargeback
 from chargeback.billing.tasks import render_statement_pdf
 from chargeback.tenancy.scoping import GONE, org_of, org_task, scope_of, within
 from chargeback.units.models import BusinessUnit
@@ -54,3 +58,22 @@ def test_an_org_task_runs_in_its_rows_organisation_and_skips_a_gone_row(org_b):
     assert seen == [org_b]
     assert unit_name.delay(10**9).get() == GONE
     assert render_statement_pdf.delay(10**9).get() == GONE
+
+
+def test_nothing_enters_a_scope_by_hand_outside_scoping():
+    """django-scopes' `scope()` is called in tenancy/scoping.py only; every other entry point
+    goes through it (the middleware, the API views, OrgCommand, org_task)."""
+    root = Path(chargeback.__file__).parent
+    offenders = []
+    for path in root.rglob("*.py"):
+        if path == root / "tenancy" / "scoping.py":
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.ImportFrom)
+                and node.module == "django_scopes"
+                and any(alias.name == "scope" for alias in node.names)
+            ):
+                offenders.append(f"{path.relative_to(root)}:{node.lineno}")
+    assert offenders == []
