@@ -2,6 +2,7 @@ import datetime as dt
 import json
 import time
 from decimal import Decimal
+from types import SimpleNamespace
 
 import pytest
 from django.core.management import call_command
@@ -335,6 +336,20 @@ def test_the_scheduler_sends_batches_stored_together_in_one_message(monkeypatch)
     assert sent == [[1, 2, 3], [4]]
 
 
+def test_the_scheduler_sends_the_process_batches_task_by_its_name(monkeypatch):
+    """intake sends by name (it does not import the tasks); the names are the tasks' own."""
+    sent: list = []
+    app = SimpleNamespace(send_task=lambda name, args: sent.append((name, args)))
+    monkeypatch.setattr(intake, "current_app", app)
+    intake.send_batches([1, 2])
+    assert sent == [("usage.process_batches", [[1, 2]])]
+    assert (
+        tasks.process_batch_task.name,
+        tasks.process_batches_task.name,
+        tasks.requeue_stuck_batches.name,
+    ) == ("usage.process_batch", "usage.process_batches", "usage.requeue_stuck_batches")
+
+
 def test_a_failing_batch_does_not_hold_up_the_others_in_its_message(monkeypatch):
     done: list[int] = []
 
@@ -348,3 +363,31 @@ def test_a_failing_batch_does_not_hold_up_the_others_in_its_message(monkeypatch)
     with pytest.raises(RuntimeError, match="database went away"):
         tasks.process_batches_task.run([1, 2, 3])
     assert done == [1, 3]
+
+
+def test_the_sweeper_queues_again_the_batches_stuck_in_any_organisation(
+    priced_org, org_b, monkeypatch
+):
+    """requeue_stuck looks across organisations (scopes disabled, ids only) for batches that
+    made no progress for a while, and queues each again."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    monkeypatch.setattr(ingest_module, "schedule", lambda batch_id: None)  # left unprocessed
+    stuck = create_batch(
+        organization=priced_org, payload=ndjson([event("w1")]), fmt="ndjson", source="t"
+    )
+    other = create_batch(
+        organization=org_b, payload=ndjson([event("w2")]), fmt="ndjson", source="t"
+    )
+    fresh = create_batch(
+        organization=org_b, payload=ndjson([event("w3")]), fmt="ndjson", source="t"
+    )
+    old = timezone.now() - dt.timedelta(minutes=30)
+    IngestBatch.objects.filter(pk=stuck.pk).update(created_at=old)
+    IngestBatch.objects.filter(pk=other.pk).update(status="processing", heartbeat_at=old)
+    queued: list[int] = []
+    monkeypatch.setattr(tasks.process_batch_task, "delay", queued.append)
+    assert sorted(tasks.requeue_stuck()) == sorted(queued) == sorted([stuck.pk, other.pk])
+    assert fresh.pk not in queued
