@@ -50,6 +50,7 @@ from django_scopes import scope, scopes_disabled  # noqa: E402
 from chargeback.provisioning.orgs import create_organization  # noqa: E402
 from chargeback.units.models import BusinessUnit, GatewayKey  # noqa: E402
 from chargeback.units.structure import save_entity  # noqa: E402
+from chargeback.usage import ingest  # noqa: E402
 from chargeback.usage.ingest import create_batch, process_batch  # noqa: E402
 from chargeback.usage.keys import create_key  # noqa: E402
 from chargeback.usage.models import IngestBatch, UsageEvent  # noqa: E402
@@ -130,17 +131,15 @@ def generate(path: Path, n: int, prefix: str) -> None:
 
 
 def ingest_file(org, path: Path) -> tuple[IngestBatch, float]:
-    from chargeback.usage import tasks
-
-    delay = tasks.process_batch_task.delay
-    tasks.process_batch_task.delay = lambda *a, **k: None  # process below, timed, in this process
+    schedule = ingest.schedule
+    ingest.schedule = lambda batch_id: None  # processed below, timed, in this process
     try:
         with scope(organization=org), path.open("rb") as stream:
             batch = create_batch(
                 organization=org, payload=stream, fmt="ndjson", source="bench", filename=path.name
             )
     finally:
-        tasks.process_batch_task.delay = delay
+        ingest.schedule = schedule
     sampler = PssSampler()
     sampler.start()
     started = time.perf_counter()

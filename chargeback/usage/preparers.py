@@ -35,6 +35,8 @@ from typing import Any
 
 from django.db import connections
 
+from chargeback.usage import pipeline
+from chargeback.usage.context import Context, Prepared
 from chargeback.usage.records import read_records
 
 log = logging.getLogger(__name__)
@@ -75,10 +77,11 @@ def chunks_of_lines(path: str, offset: int, size: int) -> Iterator[tuple[int, in
 
 
 class ForkedStages:
-    """The preparing stages as forked processes; iterate for the chunks in order."""
+    """The preparing stages as forked processes, in chunks of `size` records; iterate for the
+    chunks in order."""
 
-    def __init__(self, context: Any, path: str, processes: int) -> None:
-        self.context, self.path, self.processes = context, path, processes
+    def __init__(self, context: Context, path: str, processes: int, size: int) -> None:
+        self.context, self.path, self.processes, self.size = context, path, processes, size
         self.readers: list[Connection] = []
         self.pids: list[int] = []
 
@@ -100,9 +103,7 @@ class ForkedStages:
         self.readers, self.pids = [], []
 
     def start(self, offset: int) -> None:
-        from chargeback.usage import ingest
-
-        size = ingest.CHUNK_SIZE
+        size = self.size
         log.info("preparing from record %s in %s preparer processes", offset, self.processes)
         for k in range(self.processes):
             try:
@@ -129,7 +130,7 @@ class ForkedStages:
 
     STALL = 300.0  # seconds without a chunk from a live preparer before it is given up
 
-    def __iter__(self) -> Iterator[Any]:
+    def __iter__(self) -> Iterator[Prepared]:
         k = 0
         while True:
             self._wait(k)
@@ -158,15 +159,12 @@ class ForkedStages:
             if waited >= self.STALL:
                 raise PreparerFailed(f"preparer {k} sent nothing for {self.STALL:.0f} s")
 
-    def full(self, prepared: Any) -> Any:
+    def full(self, prepared: Prepared) -> Prepared:
         """The chunk prepared again here, in full, from its raw lines (decided under the lock
         by the caller)."""
-        from chargeback.usage import ingest
-
         records = _records(prepared.raw, prepared.first_line)
-        return ingest._price_chunk(
-            self.context, ingest._validate_chunk(self.context, records), precheck=False
-        )
+        validated = pipeline.validate_chunk(self.context, records)
+        return pipeline.price_chunk(self.context, validated, precheck=False)
 
 
 def _records(raw: bytes, first_line: int) -> list[tuple[int, Any]]:
@@ -197,19 +195,16 @@ def _become_preparer() -> None:
         wrapper._ingest_planned = False
 
 
-def _prepare(context: Any, path: str, offset: int, size: int, k: int, n: int, fd: int) -> None:
-    from chargeback.usage import ingest
-
+def _prepare(context: Context, path: str, offset: int, size: int, k: int, n: int, fd: int) -> None:
     writer = Connection(fd, readable=False)
     try:
         for index, first_line, raw in chunks_of_lines(path, offset, size):
             if index % n != k:
                 continue
             records = _records(raw, first_line)
-            prepared = ingest._price_chunk(
-                context, ingest._validate_chunk(context, records), precheck=True, always=True
-            )
-            writer.send(("item", ingest.slim(prepared, raw, first_line)))
+            validated = pipeline.validate_chunk(context, records)
+            prepared = pipeline.price_chunk(context, validated, precheck=True, always=True)
+            writer.send(("item", pipeline.slim(prepared, raw, first_line)))
         writer.send(("end", None))
     except BrokenPipeError:
         return  # the parent is gone

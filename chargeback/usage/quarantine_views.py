@@ -20,8 +20,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from chargeback.pricing.signals import price_fix_applied
 from chargeback.tenancy.permissions import org_permission
 from chargeback.usage.forms import DiscardForm, FixForm
-from chargeback.usage.ingest import check_record
 from chargeback.usage.models import IngestBatch, QuarantinedEvent, QuarantineStatus
+from chargeback.usage.pipeline import check_record
 from chargeback.usage.quarantine import discard, fix_record, replay, replay_hint
 
 PAGE_SIZE = 50

@@ -38,6 +38,7 @@ ROLLUP_SUMS = (
     "cost",
     "error_cost",
 )
+REQUESTS, ERRORS, INPUT, OUTPUT, CACHED_INPUT, COST, ERROR_COST = range(len(ROLLUP_SUMS))
 _HOUR = dt.timedelta(hours=1) - dt.timedelta(microseconds=1)
 
 
@@ -63,11 +64,14 @@ class LocalDays:
 
 
 def rollup_rows(org: Organization, totals: dict[tuple, list]) -> dict[tuple, list]:
-    """Increments keyed by (day, owner entry, names entry) -> rows keyed by ROLLUP_DIMS."""
+    """Increments keyed by (day, rows.Owner, rows.Names), summed in the order of ROLLUP_SUMS
+    with costs in units of 10^-12 -> rows keyed by ROLLUP_DIMS, with Decimal costs."""
     rows: dict[tuple, list] = {}
     for (day, owner, names), sums in totals.items():
-        unit_id, method, service, environment = owner[:4]
-        key = (org.pk, day, unit_id, service, names[0], names[1], environment, method)
+        key = (
+            org.pk, day, owner.unit_id, owner.service, names.provider, names.model,
+            owner.environment, owner.method,
+        )  # fmt: skip
         row = rows.get(key)
         if row is None:
             rows[key] = list(sums)
@@ -75,8 +79,8 @@ def rollup_rows(org: Organization, totals: dict[tuple, list]) -> dict[tuple, lis
             for i, value in enumerate(sums):
                 row[i] += value
     for row in rows.values():
-        row[5] = Decimal(row[5]).scaleb(-12)
-        row[6] = Decimal(row[6]).scaleb(-12)
+        row[COST] = Decimal(row[COST]).scaleb(-12)
+        row[ERROR_COST] = Decimal(row[ERROR_COST]).scaleb(-12)
     return rows
 
 

@@ -7,7 +7,7 @@ what the attribution evidence fixes), then the organisation, the batch and the t
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from django.utils import timezone
 
@@ -15,7 +15,7 @@ from chargeback.tenancy.models import Organization
 from chargeback.usage.models import IngestBatch
 
 if TYPE_CHECKING:
-    from chargeback.usage.ingest import Context, Priced
+    from chargeback.usage.context import Context, Priced
     from chargeback.usage.validation import Draft
 
 EVENT_COLUMNS = (
@@ -61,9 +61,30 @@ def _copy_value(value: Any) -> str:
     return str(value)
 
 
-def owner_entry(d: Draft, unit_id: int, method: str) -> tuple:
-    """(unit id, method, service, environment, COPY segment, backslashes in it): everything
-    fixed by the attribution evidence (provider, gateway key, provider account, tags)."""
+class Owner(NamedTuple):
+    """Everything fixed by an event's attribution evidence (provider, gateway key, provider
+    account, tags): its unit and how it was found, the rollup's service and environment, and
+    the owner columns as a COPY segment."""
+
+    unit_id: int
+    method: str
+    service: str
+    environment: str
+    segment: str
+    escapes: int  # backslashes in `segment`
+
+
+class Names(NamedTuple):
+    """Everything fixed by an event's price and raw model name."""
+
+    provider: str
+    model: str
+    segment: str  # the names columns, a COPY segment
+    escapes: int  # backslashes in `segment`
+
+
+def owner_entry(d: Draft, unit_id: int, method: str) -> Owner:
+    """The event's `Owner`, once attributed."""
     tags = d.tags
     values = (
         tags.get("team", ""), tags.get("service", ""), tags.get("cost_center", ""),
@@ -71,17 +92,17 @@ def owner_entry(d: Draft, unit_id: int, method: str) -> tuple:
         d.gateway_key_id, d.provider_account, unit_id, method,
     )  # fmt: skip
     segment = "\t".join(map(_copy_value, values))
-    return (
+    return Owner(
         unit_id, method, tags.get("service", ""), tags.get("environment", ""),
         segment, segment.count("\\"),
     )  # fmt: skip
 
 
-def names_entry(p: Priced) -> tuple:
-    """(provider, model, COPY segment, backslashes in it): fixed by the price and raw model."""
+def names_entry(p: Priced) -> Names:
+    """The event's `Names`, once priced."""
     values = (p.provider, p.model, p.draft.model_raw, p.point.price_id, p.point.currency)
     segment = "\t".join(map(_copy_value, values))
-    return p.provider, p.model, segment, segment.count("\\")
+    return Names(p.provider, p.model, segment, segment.count("\\"))
 
 
 def cost_text(pico: int) -> str:
@@ -104,14 +125,14 @@ def copy_text(context: Context, priced: list[Priced]) -> str:
         if status is None:
             status = "\\N"
             nulls += 1
-        nulls += owner[5] + names[3]
+        nulls += owner.escapes + names.escapes
         units, fraction = divmod(p.pico, PICO)
         p.line = line = (
             f"{d.request_id}\t{d.provider_response_id}\t{d.occurred_iso}\t{d.input_tokens}\t"
             f"{d.output_tokens}\t{d.cached_input_tokens}\t{d.cache_write_input_tokens}\t"
             f"{d.reasoning_tokens}\t{'t' if d.batch else 'f'}\t{status}\t"
             f"{'t' if d.is_error else 'f'}\t{d.retry_of}\t{d.attempt}\t{d.user_ref}\t"
-            f"{units}.{fraction:012d}\t{d.fingerprint}\t{names[2]}\t{owner[4]}{tail}"
+            f"{units}.{fraction:012d}\t{d.fingerprint}\t{names.segment}\t{owner.segment}{tail}"
         )
         lines.append(line)
     text = "".join(lines)
@@ -133,7 +154,7 @@ def copy_text(context: Context, priced: list[Priced]) -> str:
                     d.cache_write_input_tokens, d.reasoning_tokens, d.batch, d.status_code,
                     d.is_error, d.retry_of, d.attempt, d.user_ref,
                 )),
-                cost_text(p.pico), d.fingerprint, names[2], owner[4],
+                cost_text(p.pico), d.fingerprint, names.segment, owner.segment,
             )
         ) + tail  # fmt: skip
     return "".join(p.line for p in priced)

@@ -1,16 +1,67 @@
+"""Every Celery task of usage, over the ingestion operation (`ingest.process_batch`). Tasks sit
+on top: they import the logic, the logic never imports them (`intake.schedule` sends
+`usage.process_batches` by its name)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
 from celery import shared_task
+from django.db.models import Q
+from django.utils import timezone
+from django_scopes import scopes_disabled
 
 from chargeback.usage.ingest import process_batch
+from chargeback.usage.intake import PROCESS_BATCH, PROCESS_BATCHES, REQUEUE_STUCK_BATCHES
+from chargeback.usage.models import BatchStatus, IngestBatch
+
+log = logging.getLogger(__name__)
 
 
-@shared_task(name="usage.process_batch", acks_late=True, reject_on_worker_lost=True)
+@shared_task(name=PROCESS_BATCH, acks_late=True, reject_on_worker_lost=True)
 def process_batch_task(batch_id: int) -> str:
-    # process_batch enters the batch's organisation through tenancy.scoping.scope_of.
+    # process_batch enters the batch's organisation through tenancy.scoping (org_of, within).
     return process_batch(batch_id).counts_line
 
 
-@shared_task(name="usage.requeue_stuck_batches")
-def requeue_stuck_batches() -> list[int]:
-    from chargeback.usage.ingest import requeue_stuck
+@shared_task(name=PROCESS_BATCHES, acks_late=True, reject_on_worker_lost=True)
+def process_batches_task(batch_ids: list[int]) -> list[str]:
+    """Process (or resume) batches in turn: what `intake.schedule` sends. A batch that fails
+    does not hold up the others in the message; the first error is raised once they are done
+    (the stuck-batch sweeper queues the failed one again)."""
+    lines: list[str] = []
+    error: Exception | None = None
+    for pk in batch_ids:
+        try:
+            lines.append(process_batch(pk).counts_line)
+        except Exception as exc:
+            log.exception("batch %s could not be processed", pk)
+            error = error or exc
+    if error is not None:
+        raise error
+    return lines
 
+
+@shared_task(name=REQUEUE_STUCK_BATCHES)
+def requeue_stuck_batches() -> list[int]:
     return requeue_stuck()
+
+
+def requeue_stuck(*, older_than: dt.timedelta = dt.timedelta(minutes=10)) -> list[int]:
+    """Batches received or processing with no progress for a while: queue them again."""
+    cutoff = timezone.now() - older_than
+    # Across every organisation, on purpose: the sweeper looks for stuck batches wherever they
+    # are and only reads their ids; each is processed in its own organisation's scope
+    # (process_batch enters it).
+    with scopes_disabled():
+        stuck = list(
+            IngestBatch.objects.filter(status__in=[BatchStatus.RECEIVED, BatchStatus.PROCESSING])
+            .filter(
+                Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, created_at__lt=cutoff)
+            )
+            .values_list("pk", flat=True)
+        )
+    for pk in stuck:
+        process_batch_task.delay(pk)
+    return stuck

@@ -2,9 +2,17 @@ from decimal import Decimal
 
 import pytest
 from hypothesis import given
+from hypothesis import settings as hyp_settings
 from hypothesis import strategies as st
 
-from chargeback.pricing.prices import NoPrice, Rates, Usage, cost
+from chargeback.pricing.prices import (
+    NoPrice,
+    Rates,
+    Usage,
+    cost,
+    integer_rates,
+    pico_cost,
+)
 
 GPT4O_MINI = Rates(
     input=Decimal("0.15"),
@@ -80,3 +88,49 @@ def test_cost_is_additive_over_requests(a, b, out):
     one = cost(Usage(a, out), GPT4O_MINI) + cost(Usage(b, 0), GPT4O_MINI)
     both = cost(Usage(a + b, out), GPT4O_MINI)
     assert one == both
+
+
+RATES = st.one_of(
+    st.none(),
+    st.decimals(min_value=0, max_value=1000, places=10, allow_nan=False, allow_infinity=False),
+    st.decimals(min_value=0, max_value=10**9, allow_nan=False, allow_infinity=False),
+    st.sampled_from([Decimal("0.15"), Decimal("2.5"), Decimal("0.0000000001"), Decimal(0)]),
+)
+TOKENS = st.integers(min_value=0, max_value=100_000_000)
+
+
+@hyp_settings(max_examples=600, deadline=None)
+@given(
+    rates=st.tuples(*[RATES] * 7),
+    tokens=st.tuples(TOKENS, TOKENS, TOKENS, TOKENS),
+    batch=st.booleans(),
+)
+def test_ingestion_integer_pricing_is_cost(rates, tokens, batch):
+    """pico_cost, ingestion's integer path, gives exactly what cost gives in Decimal (and
+    falls back to cost where integers cannot do it)."""
+    inp, out, cached, written = tokens
+    cached, written = min(cached, inp), min(written, inp - min(cached, inp))
+    r = Rates(*rates)
+    usage = Usage(inp, out, cached, written, batch)
+    ints = integer_rates(r)
+    if r.input is None or r.output is None:
+        assert ints == ()
+        with pytest.raises(NoPrice):
+            cost(usage, r)
+        return
+    assert ints  # every finite, non-negative set of rates goes through integers
+    expected = cost(usage, r)
+    for integer in (ints, ()):  # the integer path, and the fallback
+        pico = pico_cost(r, integer, inp, out, cached, written, batch)
+        assert Decimal(pico).scaleb(-12) == expected
+
+
+def test_integer_pricing_rounds_half_even_like_cost():
+    """A thousandth of a pico-unit per token: ties at the 12th decimal place round to even."""
+    r = Rates(input=Decimal("0.0000005"), output=Decimal("0.0000015"))
+    for inp in range(0, 30):
+        for out in range(0, 5):
+            usage = Usage(inp, out)
+            assert Decimal(pico_cost(r, integer_rates(r), inp, out, 0, 0, False)).scaleb(
+                -12
+            ) == cost(usage, r)

@@ -231,11 +231,11 @@ def test_the_payload_is_on_disk_before_the_202(client, key, monkeypatch, setting
     fsynced before the batch row is written (and the 202 sent)."""
     import os
 
-    from chargeback.usage import ingest
+    from chargeback.usage import intake
 
     settings.MEDIA_ROOT = str(tmp_path)  # an empty media folder: the first batch makes its own
     events: list[str] = []
-    real_fsync, real_insert = os.fsync, ingest._insert_batch
+    real_fsync, real_insert = os.fsync, intake._insert_batch
 
     def fsync(fd: int) -> None:
         events.append("fsync " + os.readlink(f"/proc/self/fd/{fd}"))
@@ -245,8 +245,8 @@ def test_the_payload_is_on_disk_before_the_202(client, key, monkeypatch, setting
         events.append("insert " + batch.payload.path)
         real_insert(batch)
 
-    monkeypatch.setattr(ingest.os, "fsync", fsync)
-    monkeypatch.setattr(ingest, "_insert_batch", insert)
+    monkeypatch.setattr(intake.os, "fsync", fsync)
+    monkeypatch.setattr(intake, "_insert_batch", insert)
     _key, secret = key
     paths = []
     for rid in ("d1", "d2"):

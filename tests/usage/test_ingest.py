@@ -2,17 +2,16 @@ import datetime as dt
 import json
 import time
 from decimal import Decimal
+from types import SimpleNamespace
 
 import pytest
 from django.core.management import call_command
 from django.db.models import Sum
-from hypothesis import given
-from hypothesis import settings as hyp_settings
-from hypothesis import strategies as st
 
 from chargeback.calendar import Period
 from chargeback.pricing.books import import_prices, parse_prices
 from chargeback.usage import ingest as ingest_module
+from chargeback.usage import intake, pipeline, tasks, writer
 from chargeback.usage.ingest import create_batch, process_batch
 from chargeback.usage.models import DailyUsage, IngestBatch, QuarantinedEvent, UsageEvent
 from chargeback.usage.spend import spend_report
@@ -216,7 +215,7 @@ def test_a_crash_mid_batch_loses_nothing_and_counts_nothing_twice(priced_org, mo
         organization=priced_org, payload=ndjson(events), fmt="ndjson", source="test"
     )
     monkeypatch.setattr(ingest_module, "CHUNK_SIZE", 10)
-    real_write, calls = ingest_module._write_events, []
+    real_write, calls = writer.write_events, []
 
     def crash_on_third_chunk(*args):
         calls.append(1)
@@ -224,7 +223,7 @@ def test_a_crash_mid_batch_loses_nothing_and_counts_nothing_twice(priced_org, mo
             raise RuntimeError("worker killed")
         return real_write(*args)
 
-    monkeypatch.setattr(ingest_module, "_write_events", crash_on_third_chunk)
+    monkeypatch.setattr(writer, "write_events", crash_on_third_chunk)
     with pytest.raises(RuntimeError, match="worker killed"):
         process_batch(batch.pk)
     batch.refresh_from_db()
@@ -262,43 +261,6 @@ def test_text_with_tabs_newlines_and_backslashes_is_stored_as_sent(priced_org):
     workflows = UsageEvent.objects.filter(organization=priced_org, request_id="o0-tab\there")
     assert workflows.values_list("workflow", "status_code").get() == ("tab\there", None)
     assert UsageEvent.objects.get(organization=priced_org, request_id="p1").status_code == 200
-
-
-RATES = st.one_of(
-    st.none(),
-    st.decimals(min_value=0, max_value=1000, places=10, allow_nan=False, allow_infinity=False),
-    st.sampled_from([Decimal("0.15"), Decimal("2.5"), Decimal("0.0000000001"), Decimal(0)]),
-)
-TOKENS = st.integers(min_value=0, max_value=100_000_000)
-
-
-@hyp_settings(max_examples=400, deadline=None)
-@given(
-    rates=st.tuples(*[RATES] * 7),
-    tokens=st.tuples(TOKENS, TOKENS, TOKENS, TOKENS),
-    batch=st.booleans(),
-)
-def test_integer_pricing_equals_decimal_pricing(rates, tokens, batch):
-    """The ingestion's integer arithmetic gives exactly what prices.cost gives in Decimal."""
-    from chargeback.pricing.prices import Rates, Usage, cost
-    from chargeback.usage.ingest import LIMIT, _to_pico, integer_rates
-
-    inp, out, cached, written = tokens
-    cached, written = min(cached, inp), min(written, inp - min(cached, inp))
-    r = Rates(*rates)
-    usage = Usage(inp, out, cached, written, batch)
-    ints = integer_rates(r)
-    if r.input is None or r.output is None:
-        assert ints == ()
-        return
-    scale, r_in, r_out, r_cached, r_write, r_bin, r_bout, fee = ints
-    if batch:
-        r_in, r_out = r_bin, r_bout
-    exact = (
-        (inp - cached - written) * r_in + cached * r_cached + written * r_write + out * r_out + fee
-    )
-    if exact < LIMIT:
-        assert Decimal(_to_pico(exact, scale)).scaleb(-12) == cost(usage, r)
 
 
 def test_local_days_match_the_timezone_across_dst_and_odd_offsets():
@@ -346,8 +308,8 @@ def test_a_stale_lookup_is_caught_by_the_unique_constraint(priced_org, monkeypat
     if connection.vendor != "postgresql":
         pytest.skip("the look-up before the transaction is made on PostgreSQL")
     monkeypatch.setattr(ingest_module, "CHUNK_SIZE", 10)
-    monkeypatch.setattr(ingest_module, "PRECHECK_MIN", 1)
-    monkeypatch.setattr(ingest_module, "_stored_states", lambda org, priced: "0" * len(priced))
+    monkeypatch.setattr(pipeline, "PRECHECK_MIN", 1)
+    monkeypatch.setattr(pipeline, "stored_states", lambda org, priced: "0" * len(priced))
     events = [event(f"s{i}") for i in range(15)]
     events += [event("s3"), event("s4", input_tokens=7)] + [event(f"t{i}") for i in range(3)]
     batch = ingest(priced_org, events)
@@ -361,19 +323,32 @@ def test_a_stale_lookup_is_caught_by_the_unique_constraint(priced_org, monkeypat
 
 def test_the_scheduler_sends_batches_stored_together_in_one_message(monkeypatch):
     sent: list[list[int]] = []
-    monkeypatch.setattr(ingest_module.process_batches_task, "delay", sent.append)
-    scheduler = ingest_module._Scheduler()
+    scheduler = intake.Scheduler(sent.append)
     for batch_id in (1, 2, 3):
         scheduler.add(batch_id)
     deadline = time.monotonic() + 5
     while not sent and time.monotonic() < deadline:
         time.sleep(0.02)
-    time.sleep(ingest_module.GATHER_SECONDS)
+    time.sleep(intake.GATHER_SECONDS)
     assert sent == [[1, 2, 3]]
     scheduler.add(4)
     while len(sent) < 2 and time.monotonic() < deadline:
         time.sleep(0.02)
     assert sent == [[1, 2, 3], [4]]
+
+
+def test_the_scheduler_sends_the_process_batches_task_by_its_name(monkeypatch):
+    """intake sends by name (it does not import the tasks); the names are the tasks' own."""
+    sent: list = []
+    app = SimpleNamespace(send_task=lambda name, args: sent.append((name, args)))
+    monkeypatch.setattr(intake, "current_app", app)
+    intake.send_batches([1, 2])
+    assert sent == [("usage.process_batches", [[1, 2]])]
+    assert (
+        tasks.process_batch_task.name,
+        tasks.process_batches_task.name,
+        tasks.requeue_stuck_batches.name,
+    ) == ("usage.process_batch", "usage.process_batches", "usage.requeue_stuck_batches")
 
 
 def test_a_failing_batch_does_not_hold_up_the_others_in_its_message(monkeypatch):
@@ -385,7 +360,35 @@ def test_a_failing_batch_does_not_hold_up_the_others_in_its_message(monkeypatch)
         done.append(pk)
         return IngestBatch(pk=pk)
 
-    monkeypatch.setattr(ingest_module, "process_batch", process)
+    monkeypatch.setattr(tasks, "process_batch", process)
     with pytest.raises(RuntimeError, match="database went away"):
-        ingest_module.process_batches_task.run([1, 2, 3])
+        tasks.process_batches_task.run([1, 2, 3])
     assert done == [1, 3]
+
+
+def test_the_sweeper_queues_again_the_batches_stuck_in_any_organisation(
+    priced_org, org_b, monkeypatch
+):
+    """requeue_stuck looks across organisations (scopes disabled, ids only) for batches that
+    made no progress for a while, and queues each again."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    monkeypatch.setattr(ingest_module, "schedule", lambda batch_id: None)  # left unprocessed
+    stuck = create_batch(
+        organization=priced_org, payload=ndjson([event("w1")]), fmt="ndjson", source="t"
+    )
+    other = create_batch(
+        organization=org_b, payload=ndjson([event("w2")]), fmt="ndjson", source="t"
+    )
+    fresh = create_batch(
+        organization=org_b, payload=ndjson([event("w3")]), fmt="ndjson", source="t"
+    )
+    old = timezone.now() - dt.timedelta(minutes=30)
+    IngestBatch.objects.filter(pk=stuck.pk).update(created_at=old)
+    IngestBatch.objects.filter(pk=other.pk).update(status="processing", heartbeat_at=old)
+    queued: list[int] = []
+    monkeypatch.setattr(tasks.process_batch_task, "delay", queued.append)
+    assert sorted(tasks.requeue_stuck()) == sorted(queued) == sorted([stuck.pk, other.pk])
+    assert fresh.pk not in queued

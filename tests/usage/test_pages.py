@@ -686,7 +686,7 @@ def test_every_reason_the_pipeline_gives_has_a_label():
 
     root = Path(__file__).resolve().parents[2] / "chargeback" / "usage"
     codes = set()
-    for name in ("validation.py", "records.py", "ingest.py"):
+    for name in ("validation.py", "records.py", "pipeline.py"):
         text = (root / name).read_text()
         codes |= set(re.findall(r'"([a-z]+(?:_[a-z]+)+|malformed|encoding)",?\s*\)', text))
         codes |= set(re.findall(r'code: str = "([a-z_]+)"', text))

@@ -14,7 +14,7 @@ from django.db import connection
 from django.db.models import Sum
 from django.test import override_settings
 
-from chargeback.usage import ingest, preparers
+from chargeback.usage import ingest, pipeline, preparers
 from chargeback.usage.ingest import create_batch, process_batch
 from chargeback.usage.models import DailyUsage, IngestBatch, QuarantinedEvent, UsageEvent
 from chargeback.usage.preparers import chunks_of_lines
@@ -125,14 +125,14 @@ def forked(settings, monkeypatch):
         real_start(self, offset)
 
     monkeypatch.setattr(preparers.ForkedStages, "start", start)
-    real_commit = ingest._commit_chunk
+    real_commit = ingest.commit_chunk
 
     def commit(batch, context, prepared, offset, **kwargs) -> None:
         slim_commits.append(prepared.fresh is None)
         real_commit(batch, context, prepared, offset, **kwargs)
 
     slim_commits: list[bool] = []
-    monkeypatch.setattr(ingest, "_commit_chunk", commit)
+    monkeypatch.setattr(ingest, "commit_chunk", commit)
     starts.slim = slim_commits
     return starts
 
@@ -172,7 +172,7 @@ def test_a_forked_batch_resumes_after_a_crash_and_survives_a_failing_preparer(
 ):
     alone = _in_process(settings, forked)
     crashed = _org("crashed")
-    real_commit, commits = ingest._commit_chunk, []
+    real_commit, commits = ingest.commit_chunk, []
 
     def commit_then_crash(*args, **kwargs) -> None:
         if len(commits) == 3:
@@ -180,21 +180,21 @@ def test_a_forked_batch_resumes_after_a_crash_and_survives_a_failing_preparer(
         commits.append(1)
         real_commit(*args, **kwargs)
 
-    monkeypatch.setattr(ingest, "_commit_chunk", commit_then_crash)
+    monkeypatch.setattr(ingest, "commit_chunk", commit_then_crash)
     batch = create_batch(organization=crashed, payload=_payload(), fmt="ndjson", source="test")
     with pytest.raises(RuntimeError, match="the worker died"):
         process_batch(batch.pk)
     assert IngestBatch.objects.get(pk=batch.pk).records_done == 12
-    monkeypatch.setattr(ingest, "_commit_chunk", real_commit)
+    monkeypatch.setattr(ingest, "commit_chunk", real_commit)
 
-    parent, real_validate = os.getpid(), ingest._validate_chunk
+    parent, real_validate = os.getpid(), pipeline.validate_chunk
 
     def fails_in_a_preparer(context, chunk):
         if os.getpid() != parent and chunk and chunk[0][0] > 30:
             raise ValueError("a preparer's bug")
         return real_validate(context, chunk)
 
-    monkeypatch.setattr(ingest, "_validate_chunk", fails_in_a_preparer)
+    monkeypatch.setattr(pipeline, "validate_chunk", fails_in_a_preparer)
     process_batch(batch.pk)  # resumes at 12 in preparers; one fails; goes on in-process
     assert forked == [0, 12]
     assert "a preparer's bug; going on in this process" in caplog.text
