@@ -412,3 +412,14 @@ def test_a_failing_batch_does_not_hold_up_the_others_in_its_message(monkeypatch)
     with pytest.raises(RuntimeError, match="database went away"):
         ingest_module.process_batches_task.run([1, 2, 3])
     assert done == [1, 3]
+
+
+def test_a_batch_whose_payload_is_missing_fails_with_a_reason(priced_org):
+    """The worker marks it failed (not a crash): process_batch enters the batch's scope."""
+    with within(priced_org):
+        batch = create_batch(
+            organization=priced_org, payload=ndjson([event("gone")]), fmt="ndjson", source="test"
+        )
+        IngestBatch.objects.filter(pk=batch.pk).update(payload="")
+    failed = process_batch(batch.pk)
+    assert (failed.status, failed.error) == ("failed", "the payload is missing")
