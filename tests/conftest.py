@@ -1,6 +1,16 @@
 """Persona fixtures: org_a (ours) with admin, finance, team_lead, viewer; org_b (foreign, with
-data that could leak); outsider (a user of no org). Tests run with scopes disabled unless they
-enter a scope themselves, as the request middleware does."""
+data that could leak); outsider (a user of no org).
+
+Scopes in tests work as in production: django-scopes is enabled, so a query on a tenant model
+outside an organisation's scope raises. Fixtures and factories build their data inside
+`scopes_disabled()` (building data is not one organisation's query). A test body then runs the
+way production does: a request through the test client (the middleware enters the scope), a
+command through `call_command` (`OrgCommand` enters `--org`'s scope), a task through its
+`org_task` wrapper. A test that calls a logic function directly, or reads rows back, does it
+inside `with within(org):` (chargeback.tenancy.scoping), like the command, task or view that
+calls it in production. `scopes_disabled()` in a test body is only for a test that looks across
+organisations on purpose (isolation checks, counting everything), with a comment saying so.
+"""
 
 from __future__ import annotations
 
@@ -33,12 +43,6 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture(autouse=True)
-def _unscoped():
-    with scopes_disabled():
-        yield
-
-
-@pytest.fixture(autouse=True)
 def _eager_unless_integration(request, settings):
     """Non-integration tests run tasks in-process even when a broker is configured."""
     from chargeback.celery import app
@@ -61,29 +65,30 @@ def org_a(db):
 
 @pytest.fixture
 def org_b(db):
-    org = f.OrganizationFactory(slug="bravo", name="Bravo Secretcorp", currency="EUR")
-    central = f.BusinessUnitFactory(
-        organization=org, code="BCENTRAL", name="Bravo Secret Central", is_central=True
-    )
-    unit = f.BusinessUnitFactory(
-        organization=org, code="BSECRET", name="Bravo Secret Unit", parent=central
-    )
-    service = f.ServiceFactory(organization=org, name="bravo-secret-service", unit=unit)
-    f.GatewayKeyFactory(organization=org, key_id="gk-bravo-secret", unit=unit, service=service)
-    f.ProviderAccountFactory(organization=org, account="proj_bravo_secret", unit=unit)
-    f.OwnershipRuleFactory(organization=org, match_service="bravo-secret-service", unit=unit)
-    admin = f.MembershipFactory(
-        organization=org, role=Role.ADMIN, user=f.UserFactory(username="boss@bravo.example")
-    )
-    from chargeback.audit.log import record
+    with scopes_disabled():
+        org = f.OrganizationFactory(slug="bravo", name="Bravo Secretcorp", currency="EUR")
+        central = f.BusinessUnitFactory(
+            organization=org, code="BCENTRAL", name="Bravo Secret Central", is_central=True
+        )
+        unit = f.BusinessUnitFactory(
+            organization=org, code="BSECRET", name="Bravo Secret Unit", parent=central
+        )
+        service = f.ServiceFactory(organization=org, name="bravo-secret-service", unit=unit)
+        f.GatewayKeyFactory(organization=org, key_id="gk-bravo-secret", unit=unit, service=service)
+        f.ProviderAccountFactory(organization=org, account="proj_bravo_secret", unit=unit)
+        f.OwnershipRuleFactory(organization=org, match_service="bravo-secret-service", unit=unit)
+        admin = f.MembershipFactory(
+            organization=org, role=Role.ADMIN, user=f.UserFactory(username="boss@bravo.example")
+        )
+        from chargeback.audit.log import record
 
-    record(
-        organization=org,
-        actor=admin.user,
-        action="unit.secret",
-        obj=unit,
-        object_repr="Bravo Secret Audit",
-    )
+        record(
+            organization=org,
+            actor=admin.user,
+            action="unit.secret",
+            obj=unit,
+            object_repr="Bravo Secret Audit",
+        )
     return org
 
 
@@ -102,9 +107,10 @@ def unit_tree(org_a):
 
 
 def _member(org, role, email, units=()):
-    m = f.MembershipFactory(organization=org, role=role, user=f.UserFactory(username=email))
-    if units:
-        m.units.set(units)
+    with scopes_disabled():
+        m = f.MembershipFactory(organization=org, role=role, user=f.UserFactory(username=email))
+        if units:
+            m.units.set(units)
     return m
 
 

@@ -1,7 +1,9 @@
-"""Boring factory_boy factories. Create tenant rows with scopes disabled (tests do too)."""
+"""Boring factory_boy factories. They create rows with scopes disabled, as fixtures do: building
+test data is not a query of one organisation's (the test body then runs in a scope)."""
 
 import factory
 from django.contrib.auth import get_user_model
+from django_scopes import scopes_disabled
 
 from chargeback.tenancy.models import Membership, Organization, Role
 from chargeback.units.models import (
@@ -15,7 +17,24 @@ from chargeback.units.models import (
 PASSWORD = "correct-horse-battery-9"
 
 
-class UserFactory(factory.django.DjangoModelFactory):
+class Factory(factory.django.DjangoModelFactory):
+    """A model factory that creates (and gets-or-creates) outside any organisation's scope."""
+
+    class Meta:
+        abstract = True
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        with scopes_disabled():
+            return super()._create(model_class, *args, **kwargs)
+
+    @classmethod
+    def _after_postgeneration(cls, instance, create, results=None):
+        with scopes_disabled():
+            super()._after_postgeneration(instance, create, results)
+
+
+class UserFactory(Factory):
     class Meta:
         model = get_user_model()
         django_get_or_create = ("username",)
@@ -25,7 +44,7 @@ class UserFactory(factory.django.DjangoModelFactory):
     password = factory.django.Password(PASSWORD)
 
 
-class OrganizationFactory(factory.django.DjangoModelFactory):
+class OrganizationFactory(Factory):
     class Meta:
         model = Organization
 
@@ -36,7 +55,7 @@ class OrganizationFactory(factory.django.DjangoModelFactory):
     country = "DE"
 
 
-class BusinessUnitFactory(factory.django.DjangoModelFactory):
+class BusinessUnitFactory(Factory):
     class Meta:
         model = BusinessUnit
 
@@ -46,7 +65,7 @@ class BusinessUnitFactory(factory.django.DjangoModelFactory):
     owner_email = "owner@example.com"
 
 
-class MembershipFactory(factory.django.DjangoModelFactory):
+class MembershipFactory(Factory):
     class Meta:
         model = Membership
 
@@ -55,7 +74,7 @@ class MembershipFactory(factory.django.DjangoModelFactory):
     role = Role.VIEWER
 
 
-class ServiceFactory(factory.django.DjangoModelFactory):
+class ServiceFactory(Factory):
     class Meta:
         model = Service
 
@@ -66,7 +85,7 @@ class ServiceFactory(factory.django.DjangoModelFactory):
     )
 
 
-class GatewayKeyFactory(factory.django.DjangoModelFactory):
+class GatewayKeyFactory(Factory):
     class Meta:
         model = GatewayKey
 
@@ -79,7 +98,7 @@ class GatewayKeyFactory(factory.django.DjangoModelFactory):
     owner_email = "keyowner@example.com"
 
 
-class ProviderAccountFactory(factory.django.DjangoModelFactory):
+class ProviderAccountFactory(Factory):
     class Meta:
         model = ProviderAccount
 
@@ -91,7 +110,7 @@ class ProviderAccountFactory(factory.django.DjangoModelFactory):
     )
 
 
-class OwnershipRuleFactory(factory.django.DjangoModelFactory):
+class OwnershipRuleFactory(Factory):
     class Meta:
         model = OwnershipRule
 

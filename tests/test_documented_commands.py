@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.core.management import CommandError, call_command, get_commands, load_command_class
-from django_scopes import scope
 
 from chargeback.tenancy.scoping import OrgCommand
 
@@ -150,14 +149,6 @@ FILES = {
     "litellm": json.dumps(LITELLM),
 }
 ACCEPTED = {"ndjson": 3, "json": 2, "csv": 2, "otel": 1, "litellm": 1}
-
-
-@pytest.fixture(autouse=True)
-def _scopes_on():
-    """Scopes enabled with no organisation, whatever the suite's default: a query outside an
-    organisation's scope raises here, as it does for a user."""
-    with scope():
-        yield
 
 
 def run(*args: str) -> str:

@@ -18,6 +18,7 @@ from chargeback.allocation.models import AllocationPolicy
 from chargeback.billing.models import BillingPeriod, OutcomeCount, Statement, StatementLine
 from chargeback.pricing.models import ModelAlias, PriceVersion, RepricingRun
 from chargeback.tenancy.models import Membership, Role
+from chargeback.tenancy.scoping import within
 from chargeback.units.models import (
     BusinessUnit,
     GatewayKey,
@@ -123,106 +124,109 @@ BRAVO_PRICES = (
 
 
 def _foreign_ids(org) -> dict[type, int]:
-    """Org B's objects of every kind a route can name (created on first use)."""
+    """Org B's objects of every kind a route can name (created on first use, in org B's
+    scope)."""
     from chargeback.pricing.books import import_prices, parse_prices
     from chargeback.usage.ingest import create_batch, process_batch
     from chargeback.usage.keys import create_key
 
-    batch = IngestBatch.objects.filter(organization=org).first() or create_batch(
-        organization=org,
-        payload=b'{"request_id": "bravo-secret-req"}\n',
-        fmt="ndjson",
-        source="api",
-    )
-    process_batch(batch.pk)  # quarantines the record: it lacks required fields
-    key = IngestionKey.objects.filter(organization=org).first()
-    if key is None:
-        key, _secret = create_key(organization=org, name="bravo secret key", actor="test")
-    version = PriceVersion.objects.filter(organization=org).first()
-    if version is None:
-        version, _ = import_prices(
-            org, parse_prices(BRAVO_PRICES), actor="test", label="bravo secret"
-        )
-    alias = ModelAlias.objects.filter(organization=org).first() or ModelAlias.objects.create(
-        organization=org,
-        raw="bravo-secret-alias",
-        canonical_provider="openai",
-        canonical_model="bravo-secret-model",
-    )
-    run = RepricingRun.objects.filter(organization=org).first() or RepricingRun.objects.create(
-        organization=org,
-        first_day="2026-10-01",
-        last_day="2026-10-31",
-        note="bravo secret run",
-        created_by="boss@bravo.example",
-    )
-    statement = _foreign_statement(org)
-    policy = AllocationPolicy.objects.filter(organization=org).first()
-    if policy is None:
-        policy = AllocationPolicy.objects.create(
-            organization=org, effective_from="2026-09-01", document={"charge_basis": "request"}
-        )
-    outcome = OutcomeCount.objects.filter(organization=org).first()
-    if outcome is None:
-        outcome = OutcomeCount.objects.create(
+    with within(org):
+        batch = IngestBatch.objects.filter(organization=org).first() or create_batch(
             organization=org,
-            unit=statement.unit,
-            month="2026-10-01",
-            outcome="bravo_secret_outcome",
-            count=7,
+            payload=b'{"request_id": "bravo-secret-req"}\n',
+            fmt="ndjson",
+            source="api",
         )
-    return {
-        BillingPeriod: statement.period_id,
-        Statement: statement.pk,
-        StatementLine: statement.lines.get().pk,
-        AllocationPolicy: policy.pk,
-        OutcomeCount: outcome.pk,
-        RepricingRun: run.pk,
-        IngestBatch: batch.pk,
-        QuarantinedEvent: QuarantinedEvent.objects.filter(organization=org).get().pk,
-        IngestionKey: key.pk,
-        PriceVersion: version.pk,
-        ModelAlias: alias.pk,
-        BusinessUnit: BusinessUnit.objects.filter(organization=org, code="BSECRET").get().pk,
-        Membership: Membership.objects.filter(organization=org).first().pk,
-        Service: Service.objects.filter(organization=org).first().pk,
-        GatewayKey: GatewayKey.objects.filter(organization=org).first().pk,
-        ProviderAccount: ProviderAccount.objects.filter(organization=org).first().pk,
-        OwnershipRule: OwnershipRule.objects.filter(organization=org).first().pk,
-    }
+        process_batch(batch.pk)  # quarantines the record: it lacks required fields
+        key = IngestionKey.objects.filter(organization=org).first()
+        if key is None:
+            key, _secret = create_key(organization=org, name="bravo secret key", actor="test")
+        version = PriceVersion.objects.filter(organization=org).first()
+        if version is None:
+            version, _ = import_prices(
+                org, parse_prices(BRAVO_PRICES), actor="test", label="bravo secret"
+            )
+        alias = ModelAlias.objects.filter(organization=org).first() or ModelAlias.objects.create(
+            organization=org,
+            raw="bravo-secret-alias",
+            canonical_provider="openai",
+            canonical_model="bravo-secret-model",
+        )
+        run = RepricingRun.objects.filter(organization=org).first() or RepricingRun.objects.create(
+            organization=org,
+            first_day="2026-10-01",
+            last_day="2026-10-31",
+            note="bravo secret run",
+            created_by="boss@bravo.example",
+        )
+        statement = _foreign_statement(org)
+        policy = AllocationPolicy.objects.filter(organization=org).first()
+        if policy is None:
+            policy = AllocationPolicy.objects.create(
+                organization=org, effective_from="2026-09-01", document={"charge_basis": "request"}
+            )
+        outcome = OutcomeCount.objects.filter(organization=org).first()
+        if outcome is None:
+            outcome = OutcomeCount.objects.create(
+                organization=org,
+                unit=statement.unit,
+                month="2026-10-01",
+                outcome="bravo_secret_outcome",
+                count=7,
+            )
+        return {
+            BillingPeriod: statement.period_id,
+            Statement: statement.pk,
+            StatementLine: statement.lines.get().pk,
+            AllocationPolicy: policy.pk,
+            OutcomeCount: outcome.pk,
+            RepricingRun: run.pk,
+            IngestBatch: batch.pk,
+            QuarantinedEvent: QuarantinedEvent.objects.filter(organization=org).get().pk,
+            IngestionKey: key.pk,
+            PriceVersion: version.pk,
+            ModelAlias: alias.pk,
+            BusinessUnit: BusinessUnit.objects.filter(organization=org, code="BSECRET").get().pk,
+            Membership: Membership.objects.filter(organization=org).first().pk,
+            Service: Service.objects.filter(organization=org).first().pk,
+            GatewayKey: GatewayKey.objects.filter(organization=org).first().pk,
+            ProviderAccount: ProviderAccount.objects.filter(organization=org).first().pk,
+            OwnershipRule: OwnershipRule.objects.filter(organization=org).first().pk,
+        }
 
 
 def _foreign_statement(org) -> Statement:
     """An issued statement of org B, with one line."""
-    statement = Statement.objects.filter(organization=org).first()
-    if statement is not None:
+    with within(org):
+        statement = Statement.objects.filter(organization=org).first()
+        if statement is not None:
+            return statement
+        period = BillingPeriod.objects.create(
+            organization=org, month="2026-10-01", state="in_review", draft_status="done"
+        )
+        unit = BusinessUnit.objects.filter(organization=org, code="BSECRET").get()
+        statement = Statement.objects.create(
+            organization=org,
+            period=period,
+            unit=unit,
+            number="BRAVO-2026-10-0001",
+            sequence=1,
+            mode="chargeback",
+            status="issued",
+            currency=org.currency,
+            total="123.45",
+            evidence={"driver": "bravo secret driver"},
+        )
+        StatementLine.objects.create(
+            organization=org,
+            statement=statement,
+            position=1,
+            kind="usage",
+            description="bravo secret usage",
+            amount="123.45",
+            ref="openai/bravo-secret-model",
+        )
         return statement
-    period = BillingPeriod.objects.create(
-        organization=org, month="2026-10-01", state="in_review", draft_status="done"
-    )
-    unit = BusinessUnit.objects.filter(organization=org, code="BSECRET").get()
-    statement = Statement.objects.create(
-        organization=org,
-        period=period,
-        unit=unit,
-        number="BRAVO-2026-10-0001",
-        sequence=1,
-        mode="chargeback",
-        status="issued",
-        currency=org.currency,
-        total="123.45",
-        evidence={"driver": "bravo secret driver"},
-    )
-    StatementLine.objects.create(
-        organization=org,
-        statement=statement,
-        position=1,
-        kind="usage",
-        description="bravo secret usage",
-        amount="123.45",
-        ref="openai/bravo-secret-model",
-    )
-    return statement
 
 
 def _values(route: Route, slug: str, ids: dict[type, int]) -> dict[str, object]:
@@ -344,7 +348,8 @@ def test_key_routes_answer_404_for_foreign_ids(client, org_a, org_b):
     from chargeback.usage.keys import create_key
 
     ids = _foreign_ids(org_b)
-    _key, secret = create_key(organization=org_a, name="alpha gateway", actor="test")
+    with within(org_a):
+        _key, secret = create_key(organization=org_a, name="alpha gateway", actor="test")
     key_routes = [
         r for r in ROUTES if r.template.startswith("api/v1/") and "org_slug" not in r.kwargs
     ]

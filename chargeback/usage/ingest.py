@@ -90,9 +90,10 @@ def process_batch(batch_id: int) -> IngestBatch:
     if batch.status in (BatchStatus.DONE, BatchStatus.FAILED):
         return batch
     if not batch.payload:
-        IngestBatch.objects.filter(pk=batch.pk).update(
-            status=BatchStatus.FAILED, error="the payload is missing"
-        )
+        with within(organization):
+            IngestBatch.objects.filter(pk=batch.pk).update(
+                status=BatchStatus.FAILED, error="the payload is missing"
+            )
         batch.refresh_from_db()
         return batch
     with within(organization), _gc_paused():

@@ -29,6 +29,7 @@ from chargeback.provisioning.config import (
     parse_config,
     plan_config,
 )
+from chargeback.tenancy.scoping import within
 from tests import factories as f
 from tests.usage.conftest import HEADER, event, ingest
 
@@ -116,8 +117,11 @@ def test_empty_list_says_the_default_policy_is_in_force(client_for, finance, org
 
 
 def test_list_marks_the_version_in_force(client_for, finance, org):
-    for month, fee in (("2026-09", "0.10"), ("2026-11", "0.15"), ("2027-01", "0.20")):
-        save_policy(organization=org, policy=Policy(month, fee_percent=Decimal(fee)), actor="test")
+    with within(org):
+        for month, fee in (("2026-09", "0.10"), ("2026-11", "0.15"), ("2027-01", "0.20")):
+            save_policy(
+                organization=org, policy=Policy(month, fee_percent=Decimal(fee)), actor="test"
+            )
     response = client_for(finance).get(url("policy-list"))
     rows = [(r["version"].month, r["status"]) for r in response.context["rows"]]
     assert rows == [
@@ -129,43 +133,46 @@ def test_list_marks_the_version_in_force(client_for, finance, org):
 
 
 def test_detail_lays_out_the_policy(client_for, finance, org):
-    version = save_policy(
-        organization=org,
-        policy=parse_policy(
-            {
-                "effective_from": "2026-11",
-                "platform_fee": {"percent": "0.15", "fixed_per_unit": "25.00"},
-                "failed_requests": "platform",
-                "pools": [
-                    {
-                        "name": "Infra",
-                        "source": "manual",
-                        "amount": "1200.00",
-                        "basis": "fixed",
-                        "weights": {"SUP": "2", "SALES": "1"},
-                    },
-                    {
-                        "name": "Summaries",
-                        "source": "service:ticket-summarizer",
-                        "basis": "requests",
-                        "targets": ["SALES", "AGENT"],
-                    },
-                ],
-                "hybrid": {"central_baseline_per_unit": "100.00"},
-                "activity_rates": [{"unit": "SUP", "outcome": "resolved_ticket", "rate": "0.50"}],
-                "discounts": [
-                    {
-                        "name": "Committed use",
-                        "amount": "500.00",
-                        "basis": "model_spend",
-                        "models": ["gpt-4o"],
-                    }
-                ],
-                "experimental_allowance": {"per_unit": "50.00"},
-            }  # fmt: skip
-        ),
-        actor="test",
-    )
+    with within(org):
+        version = save_policy(
+            organization=org,
+            policy=parse_policy(
+                {
+                    "effective_from": "2026-11",
+                    "platform_fee": {"percent": "0.15", "fixed_per_unit": "25.00"},
+                    "failed_requests": "platform",
+                    "pools": [
+                        {
+                            "name": "Infra",
+                            "source": "manual",
+                            "amount": "1200.00",
+                            "basis": "fixed",
+                            "weights": {"SUP": "2", "SALES": "1"},
+                        },
+                        {
+                            "name": "Summaries",
+                            "source": "service:ticket-summarizer",
+                            "basis": "requests",
+                            "targets": ["SALES", "AGENT"],
+                        },
+                    ],
+                    "hybrid": {"central_baseline_per_unit": "100.00"},
+                    "activity_rates": [
+                        {"unit": "SUP", "outcome": "resolved_ticket", "rate": "0.50"}
+                    ],
+                    "discounts": [
+                        {
+                            "name": "Committed use",
+                            "amount": "500.00",
+                            "basis": "model_spend",
+                            "models": ["gpt-4o"],
+                        }
+                    ],
+                    "experimental_allowance": {"per_unit": "50.00"},
+                }  # fmt: skip
+            ),
+            actor="test",
+        )
     page = client_for(finance).get(url("policy-detail", policy_id=version.pk)).content.decode()
     for text in (
         "Policy from November 2026",
@@ -191,9 +198,10 @@ def test_list_queries_do_not_grow_with_versions(client_for, finance, org):
     client = client_for(finance)
 
     def queries(n: int) -> int:
-        AllocationPolicy.objects.all().delete()
-        for i in range(n):
-            save_policy(organization=org, policy=Policy(f"2026-{i + 1:02d}"), actor="test")
+        with within(org):
+            AllocationPolicy.objects.all().delete()
+            for i in range(n):
+                save_policy(organization=org, policy=Policy(f"2026-{i + 1:02d}"), actor="test")
         with CaptureQueriesContext(connection) as ctx:
             assert client.get(url("policy-list")).status_code == 200
         return len(ctx.captured_queries)
@@ -207,7 +215,8 @@ def test_list_queries_do_not_grow_with_versions(client_for, finance, org):
 @pytest.mark.parametrize("role", ["team_lead", "viewer", "finance"])
 def test_who_may_open_what(client, org_a, role, request, now):
     membership = request.getfixturevalue(role)
-    version = save_policy(organization=org_a, policy=Policy("2026-11"), actor="test")
+    with within(org_a):
+        version = save_policy(organization=org_a, policy=Policy("2026-11"), actor="test")
     client.force_login(membership.user)
     view = 200 if role == "finance" else 403
     assert client.get(url("policy-list")).status_code == view
@@ -216,11 +225,13 @@ def test_who_may_open_what(client, org_a, role, request, now):
     assert client.post(url("policy-create"), form_data()).status_code == 403
     assert client.get(url("policy-edit", policy_id=version.pk)).status_code == 403
     assert client.post(url("policy-edit", policy_id=version.pk), form_data()).status_code == 403
-    assert AllocationPolicy.objects.count() == 1
+    with within(org_a):
+        assert AllocationPolicy.objects.count() == 1
 
 
 def test_foreign_versions_are_404(client_for, admin, org, org_b):
-    foreign = save_policy(organization=org_b, policy=Policy("2026-11"), actor="test")
+    with within(org_b):
+        foreign = save_policy(organization=org_b, policy=Policy("2026-11"), actor="test")
     client = client_for(admin)
     assert client.get(url("policy-detail", policy_id=foreign.pk)).status_code == 404
     assert client.get(url("policy-edit", policy_id=foreign.pk)).status_code == 404
@@ -247,7 +258,8 @@ def test_admin_creates_a_version_and_it_round_trips_through_the_file(client_for,
         central_baseline="1.00",
     )  # fmt: skip
     response = client.post(url("policy-create"), data, follow=True)
-    version = AllocationPolicy.objects.get(organization=org)
+    with within(org):
+        version = AllocationPolicy.objects.get(organization=org)
     assert response.redirect_chain[-1][0] == url("policy-detail", policy_id=version.pk)
     assert "The policy from 2026-11 was saved." in response.content.decode()
     policy = version.policy
@@ -259,16 +271,19 @@ def test_admin_creates_a_version_and_it_round_trips_through_the_file(client_for,
     assert [t.up_to_tokens for t in policy.tiers] == [10_000_000, 100_000_000, None]
     assert policy.pools[1].weights == (("SALES", Decimal("1")), ("SUP", Decimal("2")))
     assert policy.discounts[0].models == ("flat", "gpt-4o")
-    event = AuditEvent.objects.get(organization=org, action="allocationpolicy.created")
+    with within(org):
+        event = AuditEvent.objects.get(organization=org, action="allocationpolicy.created")
     assert (event.actor, event.after["platform_fee"]["fixed_per_unit"]) == (admin.user, "5.00")
     # export -> import is a fixed point, in both formats
-    for fmt in ("yaml", "json"):
-        plan = plan_config(org, parse_config(dump_config(export_config(org), fmt)))
-        assert (plan.errors, plan.changes) == ([], [])
+    with within(org):
+        for fmt in ("yaml", "json"):
+            plan = plan_config(org, parse_config(dump_config(export_config(org), fmt)))
+            assert (plan.errors, plan.changes) == ([], [])
 
 
 def test_edit_updates_the_version_and_unchanged_says_so(client_for, admin, org):
-    version = save_policy(organization=org, policy=Policy("2026-11"), actor="test")
+    with within(org):
+        version = save_policy(organization=org, policy=Policy("2026-11"), actor="test")
     client = client_for(admin)
     page = client.get(url("policy-edit", policy_id=version.pk))
     assert page.context["form"].fields["effective_from"].disabled
@@ -284,7 +299,10 @@ def test_edit_updates_the_version_and_unchanged_says_so(client_for, admin, org):
         url("policy-edit", policy_id=version.pk), form_data(tier_mode="graduated"), follow=True
     )
     assert "No changes: the policy from 2026-11 is as it was." in again.content.decode()
-    actions = AuditEvent.objects.filter(organization=org, object_type="allocation.allocationpolicy")
+    with within(org):
+        actions = AuditEvent.objects.filter(
+            organization=org, object_type="allocation.allocationpolicy"
+        )
     assert [e.action for e in actions.order_by("id")] == [
         "allocationpolicy.created",
         "allocationpolicy.updated",
@@ -292,23 +310,27 @@ def test_edit_updates_the_version_and_unchanged_says_so(client_for, admin, org):
 
 
 def test_a_new_version_needs_its_own_month(client_for, admin, org):
-    save_policy(organization=org, policy=Policy("2026-12"), actor="test")
+    with within(org):
+        save_policy(organization=org, policy=Policy("2026-12"), actor="test")
     response = client_for(admin).post(url("policy-create"), form_data("2026-12"))
     assert response.context["form"].errors["effective_from"] == [
         "policy.effective_from: a version from 2026-12 already exists: edit it instead, or pick "
         "another month"
     ]
-    assert AllocationPolicy.objects.count() == 1
+    with within(org):
+        assert AllocationPolicy.objects.count() == 1
 
 
 def test_add_row_and_remove_row(client_for, admin, org):
     client = client_for(admin)
     added = client.post(url("policy-create"), form_data(action="add-pools", pools=[POOL]))
     assert len(added.context["editor"].formsets["pools"].forms) == 2
-    assert AllocationPolicy.objects.count() == 0
+    with within(org):
+        assert AllocationPolicy.objects.count() == 0
     removed = form_data(pools=[POOL, {**POOL, "name": "Gone", "amount": "x", "DELETE": "on"}])
     client.post(url("policy-create"), removed)
-    assert [p.name for p in AllocationPolicy.objects.get().policy.pools] == ["Gateway"]
+    with within(org):
+        assert [p.name for p in AllocationPolicy.objects.get().policy.pools] == ["Gateway"]
 
 
 # Validation ----------------------------------------------------------------------------------
@@ -386,7 +408,8 @@ def test_each_invalid_policy_is_refused_with_its_field(
     assert field_errors(response, key, index, field) == [message]
     assert message in response.context["editor"].errors
     assert f"<li><code>{escape(message)}" in response.content.decode()
-    assert AllocationPolicy.objects.count() == 0
+    with within(org):
+        assert AllocationPolicy.objects.count() == 0
 
 
 def test_errors_land_on_the_row_shown_even_after_removed_rows(client_for, admin, org):
@@ -417,7 +440,8 @@ def test_errors_land_on_the_row_shown_even_after_removed_rows(client_for, admin,
 def test_settings_errors_are_next_to_their_field(client_for, admin, org, main, field, message):
     response = client_for(admin).post(url("policy-create"), form_data(**main))
     assert response.context["form"].errors[field] == [message]
-    assert AllocationPolicy.objects.count() == 0
+    with within(org):
+        assert AllocationPolicy.objects.count() == 0
 
 
 def test_an_unknown_service_source_is_refused(client_for, admin, org):
@@ -433,8 +457,9 @@ def test_an_unknown_service_source_is_refused(client_for, admin, org):
 
 
 def test_a_version_whose_months_are_issued_cannot_change(client_for, admin, org):
-    version = save_policy(organization=org, policy=Policy("2026-09"), actor="test")
-    BillingPeriod.objects.create(organization=org, month="2026-10-01", state="in_review")
+    with within(org):
+        version = save_policy(organization=org, policy=Policy("2026-09"), actor="test")
+        BillingPeriod.objects.create(organization=org, month="2026-10-01", state="in_review")
     reason = (
         "Statements for 2026-10 are already issued, so the policy in force from 2026-09 can no "
         "longer change: make a new version from 2026-11 (the next open month) instead."
@@ -455,23 +480,25 @@ def test_a_version_whose_months_are_issued_cannot_change(client_for, admin, org)
     ]
     assert client.get(url("policy-create")).context["form"].initial["effective_from"] == "2026-11"
     client.post(url("policy-create"), form_data("2026-11"))
-    assert AllocationPolicy.objects.filter(effective_from="2026-11-01").exists()
+    with within(org):
+        assert AllocationPolicy.objects.filter(effective_from="2026-11-01").exists()
 
 
 def test_the_configuration_file_is_refused_for_issued_months_too(org, admin):
-    save_policy(organization=org, policy=Policy("2026-09"), actor="test")
-    BillingPeriod.objects.create(organization=org, month="2026-10-01", state="closed")
-    text = 'policy: {effective_from: "2026-09", tier_mode: graduated}\n'
-    with pytest.raises(ConfigError) as exc:
-        apply_config(org, parse_config(text), actor=admin.user)
-    assert exc.value.errors == [
-        "policy.effective_from: Statements for 2026-10 are already issued, so the policy in "
-        "force from 2026-09 can no longer change: make a new version from 2026-11 (the next "
-        "open month) instead."
-    ]
-    # Re-applying the stored policy unchanged is still a no-op.
-    same = 'policy: {effective_from: "2026-09"}\n'
-    assert apply_config(org, parse_config(same), actor=admin.user).changes == []
+    with within(org):
+        save_policy(organization=org, policy=Policy("2026-09"), actor="test")
+        BillingPeriod.objects.create(organization=org, month="2026-10-01", state="closed")
+        text = 'policy: {effective_from: "2026-09", tier_mode: graduated}\n'
+        with pytest.raises(ConfigError) as exc:
+            apply_config(org, parse_config(text), actor=admin.user)
+        assert exc.value.errors == [
+            "policy.effective_from: Statements for 2026-10 are already issued, so the policy in "
+            "force from 2026-09 can no longer change: make a new version from 2026-11 (the next "
+            "open month) instead."
+        ]
+        # Re-applying the stored policy unchanged is still a no-op.
+        same = 'policy: {effective_from: "2026-09"}\n'
+        assert apply_config(org, parse_config(same), actor=admin.user).changes == []
 
 
 # Preview -----------------------------------------------------------------------------------
@@ -494,12 +521,13 @@ def _flat(rid: str, team: str, millions: int) -> list[dict]:
 
 
 def test_preview_equals_the_drafts_under_each_policy(client_for, admin, org):
-    import_prices(org, parse_prices(FLAT), actor="test", label="flat")
-    save_policy(
-        organization=org,
-        policy=parse_policy({"effective_from": "2026-10", "platform_fee": {"percent": "0.15"}}),
-        actor="test",
-    )
+    with within(org):
+        import_prices(org, parse_prices(FLAT), actor="test", label="flat")
+        save_policy(
+            organization=org,
+            policy=parse_policy({"effective_from": "2026-10", "platform_fee": {"percent": "0.15"}}),
+            actor="test",
+        )
     ingest(
         org,
         _flat("s", "SUP", 5)
@@ -517,7 +545,8 @@ def test_preview_equals_the_drafts_under_each_policy(client_for, admin, org):
     )  # fmt: skip
     response = client_for(admin).post(url("policy-create"), proposed)
     preview = response.context["preview"]
-    assert AllocationPolicy.objects.count() == 1  # a preview saves nothing
+    with within(org):
+        assert AllocationPolicy.objects.count() == 1  # a preview saves nothing
     assert preview.period == NOV
     current = {r.code: r.current for r in preview.rows if r.current is not None}
     wanted = {r.code: r.proposed for r in preview.rows if r.proposed is not None}
@@ -530,27 +559,30 @@ def test_preview_equals_the_drafts_under_each_policy(client_for, admin, org):
         "SUP": Decimal(5),
     }
     assert "OPS" not in current and wanted["OPS"] == Decimal("2.00")  # the fixed fee
-    drafted = draft_statements(org, NOV)
-    assert {s.unit.code: s.total for s in drafted.statements.all()} == current
-    save_policy(
-        organization=org,
-        policy=parse_policy(
-            {**AllocationPolicy.objects.get().document, "effective_from": "2026-10"}
-        ),
-        actor="test",
-    )  # unchanged
+    with within(org):
+        drafted = draft_statements(org, NOV)
+        assert {s.unit.code: s.total for s in drafted.statements.all()} == current
+        save_policy(
+            organization=org,
+            policy=parse_policy(
+                {**AllocationPolicy.objects.get().document, "effective_from": "2026-10"}
+            ),
+            actor="test",
+        )  # unchanged
     client_for(admin).post(
         url("policy-create"), {**proposed, "effective_from": "2026-11", "action": "save"}
     )
-    redrafted = draft_statements(org, NOV)
-    assert {s.unit.code: s.total for s in redrafted.statements.all()} == wanted
+    with within(org):
+        redrafted = draft_statements(org, NOV)
+        assert {s.unit.code: s.total for s in redrafted.statements.all()} == wanted
     page = response.content.decode()
     assert "Preview: November 2026 to date" in page
     assert f"${preview.proposed_total:,.2f}" in page
 
 
 def test_preview_shows_the_first_month_the_version_applies_to(client_for, admin, org, time_machine):
-    import_prices(org, parse_prices(FLAT), actor="test", label="flat")
+    with within(org):
+        import_prices(org, parse_prices(FLAT), actor="test", label="flat")
     ingest(org, _flat("s", "SUP", 5))
     time_machine.move_to(dt.datetime(2026, 12, 3, 9, 0, tzinfo=dt.UTC), tick=False)
     proposed = form_data("2026-11", tiers=_tiers(("All", "", "0.10")), action="preview")

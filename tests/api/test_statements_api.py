@@ -27,6 +27,7 @@ from chargeback.billing.pdf import store_pdf
 from chargeback.billing.policy_versions import save_policy
 from chargeback.calendar import Period
 from chargeback.pricing.books import import_prices, parse_prices
+from chargeback.tenancy.scoping import within
 from tests.usage.conftest import HEADER, event, ingest
 
 SEP = Period.parse("2026-09")
@@ -58,18 +59,21 @@ def _ev(rid: str, team: str, millions: int) -> dict:
 @pytest.fixture
 def drafted(org_a, unit_tree, time_machine):
     time_machine.move_to(dt.datetime(2026, 10, 6, 10, 0, tzinfo=dt.UTC), tick=False)
-    import_prices(org_a, parse_prices(PRICES), actor="test", label="flat")
-    save_policy(organization=org_a, policy=parse_policy(POLICY), actor="test")
+    with within(org_a):
+        import_prices(org_a, parse_prices(PRICES), actor="test", label="flat")
+        save_policy(organization=org_a, policy=parse_policy(POLICY), actor="test")
     unit_tree["de"].billing_mode = "chargeback"
     unit_tree["de"].save()
     ingest(org_a, [_ev("eu", "SALES-EU", 2), _ev("de", "SALES-DE", 1), _ev("sup", "SUPPORT", 4)])
-    draft_statements(org_a, SEP)
+    with within(org_a):
+        draft_statements(org_a, SEP)
     return org_a
 
 
 @pytest.fixture
 def issued(drafted):
-    issue_statements(drafted, SEP)
+    with within(drafted):
+        issue_statements(drafted, SEP)
     return drafted
 
 
@@ -78,7 +82,8 @@ def url(name: str, org: str = "alpha", **kwargs) -> str:
 
 
 def _id(org, code: str) -> int:
-    return Statement.objects.get(organization=org, unit__code=code).pk
+    with within(org):
+        return Statement.objects.get(organization=org, unit__code=code).pk
 
 
 def test_finance_lists_every_statement_with_totals_and_links(client_for, finance, drafted):
@@ -167,7 +172,8 @@ def test_detail_has_its_lines_summing_to_the_total(client_for, finance, drafted)
 
 def test_csv_and_pdf_downloads(client_for, finance, issued):
     client = client_for(finance)
-    statement = Statement.objects.get(organization=issued, unit__code="SUPPORT")
+    with within(issued):
+        statement = Statement.objects.get(organization=issued, unit__code="SUPPORT")
     csv = client.get(url("statement-csv", statement_id=statement.pk))
     assert csv.status_code == 200
     assert csv["Content-Type"] == "text/csv; charset=utf-8"
@@ -185,7 +191,8 @@ def test_csv_and_pdf_downloads(client_for, finance, issued):
     assert pdf["Content-Type"] == "application/pdf"
     assert pdf.content.startswith(b"%PDF")
     # Once stored, the stored file is served.
-    store_pdf(statement)
+    with within(issued):
+        store_pdf(statement)
     statement.refresh_from_db()
     stored = client.get(url("statement-pdf", statement_id=statement.pk))
     with statement.pdf.open("rb") as fh:
@@ -204,7 +211,8 @@ def test_team_lead_sees_only_its_units_issued_statements(client_for, team_lead, 
     mine, theirs = _lead_ids(drafted)
     for statement_id in mine:
         assert client.get(url("statement-detail", statement_id=statement_id)).status_code == 404
-    issue_statements(drafted, SEP)
+    with within(drafted):
+        issue_statements(drafted, SEP)
     listed = client.get(url("statement-list")).json()["results"]
     assert {s["id"] for s in listed} == mine
     assert {s["unit"] for s in listed} == {"SALES-EU", "SALES-DE"}
@@ -221,7 +229,8 @@ def test_team_lead_sees_only_its_units_issued_statements(client_for, team_lead, 
 def test_viewer_sees_every_unit_but_no_drafts(client_for, viewer, drafted):
     client = client_for(viewer)
     assert client.get(url("statement-list")).json()["count"] == 0
-    issue_statements(drafted, SEP)
+    with within(drafted):
+        issue_statements(drafted, SEP)
     assert client.get(url("statement-list")).json()["count"] == 4
 
 

@@ -9,10 +9,11 @@ import pytest
 import time_machine
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
-from django_scopes import scope
+from django_scopes import scopes_disabled
 
 from chargeback.audit.log import record, snapshot
 from chargeback.audit.models import AppendOnlyError, AuditEvent
+from chargeback.tenancy.scoping import within
 from chargeback.units.models import BusinessUnit
 from tests import factories as f
 
@@ -25,86 +26,99 @@ PATH = "/o/alpha/audit/"
 
 @pytest.fixture
 def event(org_a, admin):
-    return record(organization=org_a, actor=admin.user, action="thing.done", object_repr="x")
+    with within(org_a):
+        return record(organization=org_a, actor=admin.user, action="thing.done", object_repr="x")
 
 
 def test_saving_an_existing_event_raises(event):
     event.action = "thing.undone"
     with pytest.raises(AppendOnlyError):
         event.save()
-    assert AuditEvent.objects.get(pk=event.pk).action == "thing.done"
+    with within(event.organization):
+        assert AuditEvent.objects.get(pk=event.pk).action == "thing.done"
 
 
 def test_deleting_an_event_raises(event):
     with pytest.raises(AppendOnlyError):
         event.delete()
-    assert AuditEvent.objects.filter(pk=event.pk).exists()
+    with within(event.organization):
+        assert AuditEvent.objects.filter(pk=event.pk).exists()
 
 
 def test_queryset_update_and_delete_raise(event, org_a):
-    with pytest.raises(AppendOnlyError):
-        AuditEvent.objects.filter(pk=event.pk).update(action="thing.undone")
-    with pytest.raises(AppendOnlyError):
-        AuditEvent.objects.filter(pk=event.pk).delete()
-    with pytest.raises(AppendOnlyError):
-        AuditEvent.objects.all().delete()
+    with within(org_a):
+        with pytest.raises(AppendOnlyError):
+            AuditEvent.objects.filter(pk=event.pk).update(action="thing.undone")
+        with pytest.raises(AppendOnlyError):
+            AuditEvent.objects.filter(pk=event.pk).delete()
+        with pytest.raises(AppendOnlyError):
+            AuditEvent.objects.all().delete()
+        event.action = "thing.undone"
+        with pytest.raises(AppendOnlyError), transaction.atomic():
+            AuditEvent.objects.bulk_update([event], ["action"])
+    # Across organisations, unscoped on purpose: no query changes an event there either.
     with pytest.raises(AppendOnlyError):
         AuditEvent.objects.with_scopes_disabled().update(action="thing.undone")
-    event.action = "thing.undone"
-    with pytest.raises(AppendOnlyError), transaction.atomic():
-        AuditEvent.objects.bulk_update([event], ["action"])
-    with scope(organization=org_a), pytest.raises(AppendOnlyError):
-        AuditEvent.objects.filter(organization=org_a).update(action="thing.undone")
-    assert list(AuditEvent.objects.values_list("action", flat=True)) == ["thing.done"]
+    with scopes_disabled(), pytest.raises(AppendOnlyError):
+        AuditEvent.objects.all().delete()
+    with within(org_a):
+        assert list(AuditEvent.objects.values_list("action", flat=True)) == ["thing.done"]
 
 
 def test_new_events_can_still_be_appended(event, org_a):
-    record(organization=org_a, actor="command:test", action="thing.again")
-    assert AuditEvent.objects.filter(organization=org_a).count() == 2
+    with within(org_a):
+        record(organization=org_a, actor="command:test", action="thing.again")
+        assert AuditEvent.objects.filter(organization=org_a).count() == 2
 
 
 # The write path ------------------------------------------------------------------------
 
 
 def test_record_labels_users_and_commands(org_a, admin, unit_tree):
-    by_user = record(
-        organization=org_a, actor=admin.user, action="a.b", obj=unit_tree["eu"], after={"n": 1}
-    )
-    assert (
-        by_user.actor,
-        by_user.actor_label,
-        by_user.object_type,
-        by_user.object_id,
-        by_user.object_repr,
-        by_user.before,
-        by_user.after,
-    ) == (
-        admin.user,
-        "admin@alpha.example",
-        "units.businessunit",
-        str(unit_tree["eu"].pk),
-        "SALES-EU · Sales Europe",
-        None,
-        {"n": 1},
-    )
-    by_command = record(organization=org_a, actor="command:seed_demo", action="a.b")
-    assert (by_command.actor, by_command.actor_label, by_command.object_type) == (
-        None,
-        "command:seed_demo",
-        "",
-    )
-    assert record(organization=org_a, actor=None, action="a.b").actor_label == "system"
+    with within(org_a):
+        by_user = record(
+            organization=org_a, actor=admin.user, action="a.b", obj=unit_tree["eu"], after={"n": 1}
+        )
+        assert (
+            by_user.actor,
+            by_user.actor_label,
+            by_user.object_type,
+            by_user.object_id,
+            by_user.object_repr,
+            by_user.before,
+            by_user.after,
+        ) == (
+            admin.user,
+            "admin@alpha.example",
+            "units.businessunit",
+            str(unit_tree["eu"].pk),
+            "SALES-EU · Sales Europe",
+            None,
+            {"n": 1},
+        )
+        by_command = record(organization=org_a, actor="command:seed_demo", action="a.b")
+        assert (by_command.actor, by_command.actor_label, by_command.object_type) == (
+            None,
+            "command:seed_demo",
+            "",
+        )
+        assert record(organization=org_a, actor=None, action="a.b").actor_label == "system"
 
 
 def test_record_makes_values_json_safe(org_a):
-    event = record(
-        organization=org_a,
-        actor="t",
-        action="a.b",
-        after={"amount": decimal.Decimal("1.500000000001"), "day": dt.date(2025, 3, 1), 1: [org_a]},
-    )
-    event.refresh_from_db()
-    assert event.after == {"amount": "1.500000000001", "day": "2025-03-01", "1": [org_a.pk]}
+    with within(org_a):
+        event = record(
+            organization=org_a,
+            actor="t",
+            action="a.b",
+            after={
+                "amount": decimal.Decimal("1.500000000001"),
+                "day": dt.date(2025, 3, 1),
+                1: [org_a],
+            },
+        )
+        event.refresh_from_db()
+        assert event.after == {"amount": "1.500000000001", "day": "2025-03-01", "1": [org_a.pk]}
 
 
 def test_snapshot_has_the_fields_but_not_the_save_timestamp(org_a, unit_tree):
@@ -123,8 +137,9 @@ def test_snapshot_has_the_fields_but_not_the_save_timestamp(org_a, unit_tree):
         "archived": False,
         "created_at": eu.created_at.isoformat(),
     }
-    BusinessUnit.objects.get(pk=eu.pk).save()  # touches updated_at only
-    assert snapshot(BusinessUnit.objects.get(pk=eu.pk)) == data
+    with within(org_a):
+        BusinessUnit.objects.get(pk=eu.pk).save()  # touches updated_at only
+        assert snapshot(BusinessUnit.objects.get(pk=eu.pk)) == data
     assert snapshot(None) is None
 
 
@@ -145,9 +160,12 @@ def history(org_a, org_b, admin, finance):
         ("command:seed_demo", "service.created", "triage"),
     ]
     events = []
-    for when, (actor, action, repr_) in zip(at, rows, strict=True):
-        with time_machine.travel(when, tick=False):
-            events.append(record(organization=org_a, actor=actor, action=action, object_repr=repr_))
+    with within(org_a):
+        for when, (actor, action, repr_) in zip(at, rows, strict=True):
+            with time_machine.travel(when, tick=False):
+                events.append(
+                    record(organization=org_a, actor=actor, action=action, object_repr=repr_)
+                )
     return events
 
 
@@ -228,8 +246,9 @@ def test_htmx_request_renders_only_the_rows(client_for, admin, history):
 
 
 def test_audit_log_paginates(client_for, admin, org_a):
-    for i in range(55):
-        record(organization=org_a, actor="t", action=f"thing.n{i:02d}")
+    with within(org_a):
+        for i in range(55):
+            record(organization=org_a, actor="t", action=f"thing.n{i:02d}")
     web = client_for(admin)
     assert len(shown(web.get(PATH))) == 50
     assert shown(web.get(PATH, {"page": 2})) == [f"thing.n{i:02d}" for i in range(4, -1, -1)]
@@ -239,18 +258,20 @@ def test_audit_log_queries_do_not_grow_with_rows(
     client_for, admin, org_a, django_assert_num_queries
 ):
     web = client_for(admin)
-    record(organization=org_a, actor=admin.user, action="a.one", object_repr="one")
+    with within(org_a):
+        record(organization=org_a, actor=admin.user, action="a.one", object_repr="one")
     web.get(PATH)
     with CaptureQueriesContext(connection) as one:
         assert len(shown(web.get(PATH))) == 1
-    for i in range(2):
-        actor = f.MembershipFactory(organization=org_a).user
-        record(
-            organization=org_a,
-            actor=actor,
-            action=f"a.more{i}",
-            before={"x": i},
-            after={"x": i + 1},
-        )
+    with within(org_a):
+        for i in range(2):
+            actor = f.MembershipFactory(organization=org_a).user
+            record(
+                organization=org_a,
+                actor=actor,
+                action=f"a.more{i}",
+                before={"x": i},
+                after={"x": i + 1},
+            )
     with django_assert_num_queries(len(one)):
         assert len(shown(web.get(PATH))) == 3

@@ -21,6 +21,7 @@ from chargeback.billing.outcomes import (
     parse_records,
     read_csv,
 )
+from chargeback.tenancy.scoping import within
 
 GOOD = "unit,month,outcome,count\nSUP,2026-10,resolved_ticket,120\nSALES,2026-10,draft,7\n"
 
@@ -36,14 +37,15 @@ def url(name: str) -> str:
 
 
 def stored(org) -> dict:
-    return {
-        (c.unit.code, f"{c.month:%Y-%m}", c.outcome): (c.count, c.source)
-        for c in OutcomeCount.objects.filter(organization=org).select_related("unit")
-    }
+    with within(org):
+        return {
+            (c.unit.code, f"{c.month:%Y-%m}", c.outcome): (c.count, c.source)
+            for c in OutcomeCount.objects.filter(organization=org).select_related("unit")
+        }
 
 
 def problems(org, text: str) -> list[str]:
-    with pytest.raises(OutcomeError) as exc:
+    with pytest.raises(OutcomeError) as exc, within(org):
         parse_records(org, read_csv(text))
     return [p.label("row") for p in exc.value.problems]
 
@@ -52,61 +54,64 @@ def problems(org, text: str) -> list[str]:
 
 
 def test_import_creates_then_replaces_never_adds(org):
-    records = parse_records(org, read_csv(GOOD))
-    result = import_outcomes(organization=org, records=records, actor="test", source="upload")
-    assert (result.created, result.updated, result.unchanged) == (2, 0, 0)
-    again = parse_records(org, read_csv(GOOD.replace(",120", ",100")))
-    result = import_outcomes(organization=org, records=again, actor="test", source="api")
-    assert (result.created, result.updated, result.unchanged) == (0, 1, 1)
-    assert stored(org) == {
-        ("SUP", "2026-10", "resolved_ticket"): (100, "api"),
-        ("SALES", "2026-10", "draft"): (7, "upload"),  # unchanged rows are not rewritten
-    }
-    assert AuditEvent.objects.filter(organization=org, action="outcomes.imported").count() == 2
+    with within(org):
+        records = parse_records(org, read_csv(GOOD))
+        result = import_outcomes(organization=org, records=records, actor="test", source="upload")
+        assert (result.created, result.updated, result.unchanged) == (2, 0, 0)
+        again = parse_records(org, read_csv(GOOD.replace(",120", ",100")))
+        result = import_outcomes(organization=org, records=again, actor="test", source="api")
+        assert (result.created, result.updated, result.unchanged) == (0, 1, 1)
+        assert stored(org) == {
+            ("SUP", "2026-10", "resolved_ticket"): (100, "api"),
+            ("SALES", "2026-10", "draft"): (7, "upload"),  # unchanged rows are not rewritten
+        }
+        assert AuditEvent.objects.filter(organization=org, action="outcomes.imported").count() == 2
 
 
 def test_csv_rows_are_reported_by_row_and_field(org):
-    BillingPeriod.objects.create(organization=org, month="2026-09-01", state="closed")
-    text = (
-        "unit,month,outcome,count\n"
-        "SUP,2026-10,resolved_ticket,120\n"
-        "\n"
-        "NOPE,2026-10,resolved_ticket,1\n"
-        "SUP,october,resolved_ticket,1\n"
-        "SUP,2026-09,resolved_ticket,1\n"
-        "SUP,2026-10,resolved-ticket,1\n"
-        "SUP,2026-10,draft,many\n"
-        "SUP,2026-10,draft\n"
-        "SUP,2026-10,resolved_ticket,3\n"
-        "SUP,0000-10,resolved_ticket,1\n"
-        "SUP,\u0662\u0660\u0662\u0666-10,resolved_ticket,1\n"
-    )
-    assert problems(org, text) == [
-        'row 4, unit: unknown unit "NOPE"',
-        'row 5, month: "october" is not a month (YYYY-MM)',
-        "row 6, month: 2026-09 is already issued: its statements are immutable, so its "
-        "outcome counts can no longer change",
-        'row 7, outcome: "resolved-ticket" must be lower-case letters, digits and _ '
-        "(at most 100 characters)",
-        'row 8, count: must be a whole number of 0 or more, not "many"',
-        "row 9: has 3 cells; the header has 4",
-        "row 10: a second count for SUP 2026-10 resolved_ticket (first at 2)",
-        'row 11, month: "0000-10" is not a month (YYYY-MM)',
-        'row 12, month: "\u0662\u0660\u0662\u0666-10" is not a month (YYYY-MM)',
-    ]
+    with within(org):
+        BillingPeriod.objects.create(organization=org, month="2026-09-01", state="closed")
+        text = (
+            "unit,month,outcome,count\n"
+            "SUP,2026-10,resolved_ticket,120\n"
+            "\n"
+            "NOPE,2026-10,resolved_ticket,1\n"
+            "SUP,october,resolved_ticket,1\n"
+            "SUP,2026-09,resolved_ticket,1\n"
+            "SUP,2026-10,resolved-ticket,1\n"
+            "SUP,2026-10,draft,many\n"
+            "SUP,2026-10,draft\n"
+            "SUP,2026-10,resolved_ticket,3\n"
+            "SUP,0000-10,resolved_ticket,1\n"
+            "SUP,\u0662\u0660\u0662\u0666-10,resolved_ticket,1\n"
+        )
+        assert problems(org, text) == [
+            'row 4, unit: unknown unit "NOPE"',
+            'row 5, month: "october" is not a month (YYYY-MM)',
+            "row 6, month: 2026-09 is already issued: its statements are immutable, so its "
+            "outcome counts can no longer change",
+            'row 7, outcome: "resolved-ticket" must be lower-case letters, digits and _ '
+            "(at most 100 characters)",
+            'row 8, count: must be a whole number of 0 or more, not "many"',
+            "row 9: has 3 cells; the header has 4",
+            "row 10: a second count for SUP 2026-10 resolved_ticket (first at 2)",
+            'row 11, month: "0000-10" is not a month (YYYY-MM)',
+            'row 12, month: "\u0662\u0660\u0662\u0666-10" is not a month (YYYY-MM)',
+        ]
 
 
 def test_a_month_issued_between_the_check_and_the_write_refuses_the_import(org):
-    records = parse_records(org, read_csv(GOOD))
-    BillingPeriod.objects.create(organization=org, month="2026-10-01", state="in_review")
-    with pytest.raises(OutcomeError) as raised:
-        import_outcomes(organization=org, records=records, actor="test", source="upload")
-    assert [p.label() for p in raised.value.problems] == [
-        f"record {i}, month: 2026-10 was issued meanwhile: its statements are immutable, so "
-        "its outcome counts can no longer change"
-        for i in (2, 3)
-    ]
-    assert not OutcomeCount.objects.filter(organization=org).exists()
+    with within(org):
+        records = parse_records(org, read_csv(GOOD))
+        BillingPeriod.objects.create(organization=org, month="2026-10-01", state="in_review")
+        with pytest.raises(OutcomeError) as raised:
+            import_outcomes(organization=org, records=records, actor="test", source="upload")
+        assert [p.label() for p in raised.value.problems] == [
+            f"record {i}, month: 2026-10 was issued meanwhile: its statements are immutable, so "
+            "its outcome counts can no longer change"
+            for i in (2, 3)
+        ]
+        assert not OutcomeCount.objects.filter(organization=org).exists()
 
 
 @pytest.mark.parametrize(
@@ -139,9 +144,11 @@ def _upload(client, text: str, name: str = "outcomes.csv"):
 
 def test_upload_previews_then_confirms_with_a_message(client_for, finance, org):
     client = client_for(finance)
-    OutcomeCount.objects.create(
-        organization=org, unit=org.units_map["SALES"], month="2026-10-01", outcome="draft", count=3
-    )
+    with within(org):
+        OutcomeCount.objects.create(
+            organization=org, unit=org.units_map["SALES"], month="2026-10-01", outcome="draft",
+            count=3,
+        )  # fmt: skip
     preview = _upload(client, GOOD)
     page = preview.content.decode()
     assert preview.status_code == 200
@@ -179,11 +186,13 @@ def test_list_filters_pagination_and_empty_states(client_for, finance, org):
     empty = client.get(url("outcome-list")).content.decode()
     assert "No outcome counts yet" in empty
     units = org.units_map
-    for month in ("2026-09-01", "2026-10-01"):
-        for code in ("SUP", "SALES"):
-            OutcomeCount.objects.create(
-                organization=org, unit=units[code], month=month, outcome="resolved_ticket", count=5
-            )
+    with within(org):
+        for month in ("2026-09-01", "2026-10-01"):
+            for code in ("SUP", "SALES"):
+                OutcomeCount.objects.create(
+                    organization=org, unit=units[code], month=month, outcome="resolved_ticket",
+                    count=5,
+                )  # fmt: skip
     page = client.get(url("outcome-list")).context["page"]
     assert page.paginator.count == 4
     filtered = client.get(url("outcome-list"), {"month": "2026-10", "unit": "SUP"})
@@ -200,12 +209,13 @@ def test_list_queries_do_not_grow_with_rows(client_for, finance, org):
     client = client_for(finance)
 
     def queries(n: int) -> int:
-        OutcomeCount.objects.all().delete()
-        for i in range(n):
-            OutcomeCount.objects.create(
-                organization=org, unit=org.units_map["SUP"], month="2026-10-01",
-                outcome=f"outcome_{i}", count=i,
-            )  # fmt: skip
+        with within(org):
+            OutcomeCount.objects.all().delete()
+            for i in range(n):
+                OutcomeCount.objects.create(
+                    organization=org, unit=org.units_map["SUP"], month="2026-10-01",
+                    outcome=f"outcome_{i}", count=i,
+                )  # fmt: skip
         with CaptureQueriesContext(connection) as ctx:
             assert client.get(url("outcome-list")).status_code == 200
         return len(ctx.captured_queries)

@@ -21,6 +21,7 @@ from chargeback.billing.pdf import render_pdf, statement_html, store_pdf
 from chargeback.billing.policy_versions import save_policy
 from chargeback.calendar import Period
 from chargeback.pricing.books import import_prices, parse_prices
+from chargeback.tenancy.scoping import within
 from tests.usage.conftest import HEADER, event, ingest
 
 OCT = Period.parse("2026-10")
@@ -48,8 +49,9 @@ def media(settings, tmp_path):
 @pytest.fixture
 def statement(priced_org, media) -> Statement:
     """SUP's October draft: 4M tokens on internal/flat, 2M on internal/flat-large."""
-    import_prices(priced_org, parse_prices(PRICES), actor="test", label="flat")
-    save_policy(organization=priced_org, policy=parse_policy(POLICY), actor="test")
+    with within(priced_org):
+        import_prices(priced_org, parse_prices(PRICES), actor="test", label="flat")
+        save_policy(organization=priced_org, policy=parse_policy(POLICY), actor="test")
     ingest(
         priced_org,
         [
@@ -62,8 +64,10 @@ def statement(priced_org, media) -> Statement:
                   output_tokens=0, occurred_at="2026-10-06T10:00:00Z", tags={"team": "SALES"})
         ],
     )  # fmt: skip
-    billing = draft_statements(priced_org, OCT)
-    return billing.statements.select_related("organization", "period", "unit").get(unit__code="SUP")
+    with within(priced_org):
+        billing = draft_statements(priced_org, OCT)
+        statements = billing.statements.select_related("organization", "period", "unit")
+        return statements.get(unit__code="SUP")
 
 
 def _layout_text(statement: Statement) -> str:
@@ -81,59 +85,63 @@ def _layout_text(statement: Statement) -> str:
 def test_the_pdf_renders_a_statement_with_its_lines(statement):
     # usage flat $4, usage flat-large $6, tier markup 50% $5, platform fee 15% $1.50, and
     # SUP's share of the $10 pool by spend ($10 of $12): $8.33.
-    assert [(x.kind, x.amount) for x in statement.lines.order_by("position")] == [
-        ("usage", Decimal("4.00")),
-        ("usage", Decimal("6.00")),
-        ("markup", Decimal("5.00")),
-        ("platform_fee", Decimal("1.50")),
-        ("pool", Decimal("8.33")),
-    ]
-    assert statement.total == Decimal("24.83")
-    data = render_pdf(statement)
-    assert data.startswith(b"%PDF-")
-    assert data.rstrip().endswith(b"%%EOF")
-    text = _layout_text(statement)
-    assert statement.number == "ALPHA-2026-10-0003"
-    assert statement.number in text
-    assert "$24.83" in text
-    for words in (
-        "Alpha Industries",
-        "October 2026",
-        "Support",
-        "internal/flat:",
-        "internal/flat-large:",
-        "Pool: Gateway infrastructure",
-        "SUP",
-        "Evidence",
-        "How to dispute",
-    ):
-        assert words in text, words
+    with within(statement.organization):
+        assert [(x.kind, x.amount) for x in statement.lines.order_by("position")] == [
+            ("usage", Decimal("4.00")),
+            ("usage", Decimal("6.00")),
+            ("markup", Decimal("5.00")),
+            ("platform_fee", Decimal("1.50")),
+            ("pool", Decimal("8.33")),
+        ]
+        assert statement.total == Decimal("24.83")
+        data = render_pdf(statement)
+        assert data.startswith(b"%PDF-")
+        assert data.rstrip().endswith(b"%%EOF")
+        text = _layout_text(statement)
+        assert statement.number == "ALPHA-2026-10-0003"
+        assert statement.number in text
+        assert "$24.83" in text
+        for words in (
+            "Alpha Industries",
+            "October 2026",
+            "Support",
+            "internal/flat:",
+            "internal/flat-large:",
+            "Pool: Gateway infrastructure",
+            "SUP",
+            "Evidence",
+            "How to dispute",
+        ):
+            assert words in text, words
 
 
 def test_store_pdf_attaches_the_file_and_leaves_the_issued_statement_as_it_was(statement):
-    org = statement.organization
-    issue_statements(org, OCT)  # the eager task stores every PDF after commit (none here)
-    issued = Statement.objects.select_related("organization", "period", "unit").get(pk=statement.pk)
-    content = (issued.total, issued.checksum, issued.status, issued.issued_at)
-    lines = list(issued.lines.order_by("position").values_list("kind", "description", "amount"))
-    assert not issued.pdf
-    store_pdf(issued)
-    stored = Statement.objects.get(pk=statement.pk)
-    assert stored.pdf_status == "done"
-    assert stored.pdf.name.endswith(f"{stored.number}.pdf")
-    with stored.pdf.open("rb") as fh:
-        assert fh.read(5) == b"%PDF-"
-    assert (stored.total, stored.checksum, stored.status, stored.issued_at) == content
-    assert list(stored.lines.order_by("position").values_list("kind", "description", "amount")) == (
-        lines
-    )
-    assert verify(stored)
-    # Rendering again replaces the file rather than adding one.
-    store_pdf(stored)
-    again = Statement.objects.get(pk=statement.pk)
-    folder = Path(again.pdf.path).parent
-    assert [p.name for p in folder.iterdir()] == [Path(again.pdf.name).name]
-    assert again.checksum == content[1]
+    with within(statement.organization):
+        org = statement.organization
+        issue_statements(org, OCT)  # the eager task stores every PDF after commit (none here)
+        issued = Statement.objects.select_related("organization", "period", "unit").get(
+            pk=statement.pk
+        )
+        content = (issued.total, issued.checksum, issued.status, issued.issued_at)
+        lines = list(issued.lines.order_by("position").values_list("kind", "description", "amount"))
+        assert not issued.pdf
+        store_pdf(issued)
+        stored = Statement.objects.get(pk=statement.pk)
+        assert stored.pdf_status == "done"
+        assert stored.pdf.name.endswith(f"{stored.number}.pdf")
+        with stored.pdf.open("rb") as fh:
+            assert fh.read(5) == b"%PDF-"
+        assert (stored.total, stored.checksum, stored.status, stored.issued_at) == content
+        assert list(
+            stored.lines.order_by("position").values_list("kind", "description", "amount")
+        ) == (lines)
+        assert verify(stored)
+        # Rendering again replaces the file rather than adding one.
+        store_pdf(stored)
+        again = Statement.objects.get(pk=statement.pk)
+        folder = Path(again.pdf.path).parent
+        assert [p.name for p in folder.iterdir()] == [Path(again.pdf.name).name]
+        assert again.checksum == content[1]
 
 
 def test_pdf_rendering_fetches_no_external_resources():

@@ -26,13 +26,13 @@ import pytest
 from django.core.management import call_command
 from django.db.models import Sum
 from django.db.models.functions import TruncMonth
-from django_scopes import scopes_disabled
 from playwright.sync_api import Page, expect
 
 from chargeback.allocation.policy import parse_policy
 from chargeback.billing.models import PeriodState, Statement
 from chargeback.billing.policy_versions import save_policy
 from chargeback.calendar import Period
+from chargeback.tenancy.scoping import within
 from chargeback.usage.models import DailyUsage
 
 pytestmark = [
@@ -118,7 +118,7 @@ def printed(text: str) -> dict[str, Decimal]:
 def close_month(demo) -> tuple[Period, dict[str, Decimal]]:
     """The seeded month with the most usage (not yet issued), its policy, and the totals the
     statements must carry."""
-    with scopes_disabled():
+    with within(demo):
         months = (
             DailyUsage.objects.filter(organization=demo)
             .annotate(month=TruncMonth("day"))
@@ -132,11 +132,11 @@ def close_month(demo) -> tuple[Period, dict[str, Decimal]]:
         month = next(m["month"] for m in months if m["month"] not in issued)
         period = Period.parse(f"{month:%Y-%m}")
         save_policy(organization=demo, policy=parse_policy(policy(period.label)), actor="test")
-        out = io.StringIO()
-        call_command(
-            "spend", "--org", demo.slug, "--period", period.label, "--format", "json", stdout=out
-        )
         units = list(demo.units.values_list("code", "is_central", "archived"))
+    out = io.StringIO()
+    call_command(
+        "spend", "--org", demo.slug, "--period", period.label, "--format", "json", stdout=out
+    )
     central = next(code for code, is_central, _a in units if is_central)
     active = {code for code, _c, archived in units if not archived}
     return period, expected_totals(json.loads(out.getvalue()), central, active)
@@ -147,7 +147,7 @@ def statement_codes(page: Page) -> list[str]:
 
 
 def test_finance_closes_a_month_and_the_pdfs_match_spend_and_policy(
-    page, live_server, login, shoot, close_month, tmp_path
+    page, live_server, login, shoot, demo, close_month, tmp_path
 ) -> None:
     period, expected = close_month
     title = f"{period.first:%B %Y}"
@@ -187,7 +187,7 @@ def test_finance_closes_a_month_and_the_pdfs_match_spend_and_policy(
     close_url = page.url
     shoot("finance", "close-issued")
 
-    with scopes_disabled():
+    with within(demo):
         stored = {
             s.number: (s.unit.code, s.total, s.status)
             for s in Statement.objects.filter(period__month=period.first).select_related("unit")
@@ -230,7 +230,7 @@ def test_a_team_lead_sees_only_its_units_statements(
 
     period, _expected = close_month
     org = demo
-    with scopes_disabled():
+    with within(org):
         draft_statements(org, period, actor="test")
         issue_statements(org, period, actor="test")
         by_unit: dict[str, list[str]] = defaultdict(list)
@@ -247,7 +247,7 @@ def test_a_team_lead_sees_only_its_units_statements(
     shoot("lead-support", "statements")
     # Another unit's statement is not there, even by its address.
     other = by_unit["SALES-EMEA"][0]
-    with scopes_disabled():
+    with within(org):
         other_id = Statement.objects.get(number=other).pk
     response = page.goto(f"{live_server.url}/o/acme/statements/{other_id}/")
     assert response is not None and response.status == 404

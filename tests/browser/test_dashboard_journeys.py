@@ -13,9 +13,9 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from django_scopes import scopes_disabled
 from playwright.sync_api import Page, expect
 
+from chargeback.tenancy.scoping import within
 from chargeback.units.models import BusinessUnit
 
 pytestmark = [
@@ -28,7 +28,7 @@ SUPPORT_SUBTREE = {"SUP", "SUP-T1", "SUP-AUTO"}
 
 
 def unit_id(org, code: str) -> int:
-    with scopes_disabled():
+    with within(org):
         return BusinessUnit.objects.get(organization=org, code=code).pk
 
 

@@ -7,6 +7,7 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from django_scopes import scopes_disabled
 
 from chargeback.usage.models import DailyUsage
 from tests.usage.conftest import event, ingest, priced_org  # noqa: F401
@@ -24,20 +25,21 @@ def now(time_machine):
 def rollup(org, unit, day, *, cost, requests=10, service="svc", provider="openai",
            model="gpt-4o-mini", environment="production", attribution="gateway_key",
            errors=0, error_cost="0", input_tokens=1000, output_tokens=200, cached=0):  # fmt: skip
-    return DailyUsage.objects.create(
-        organization=org,
-        unit=unit,
-        day=day,
-        service=service,
-        provider=provider,
-        model=model,
-        environment=environment,
-        attribution=attribution,
-        requests=requests,
-        errors=errors,
-        input_tokens=input_tokens,
-        output_tokens=output_tokens,
-        cached_input_tokens=cached,
-        cost=Decimal(cost),
-        error_cost=Decimal(error_cost),
-    )
+    with scopes_disabled():
+        return DailyUsage.objects.create(
+            organization=org,
+            unit=unit,
+            day=day,
+            service=service,
+            provider=provider,
+            model=model,
+            environment=environment,
+            attribution=attribution,
+            requests=requests,
+            errors=errors,
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+            cached_input_tokens=cached,
+            cost=Decimal(cost),
+            error_cost=Decimal(error_cost),
+        )

@@ -5,6 +5,7 @@ from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 
 from chargeback.audit.log import record
+from chargeback.tenancy.scoping import within
 
 pytestmark = pytest.mark.skipif(
     not settings.DATABASES["default"]["ENGINE"].endswith("postgresql"),
@@ -17,7 +18,8 @@ pytestmark = pytest.mark.skipif(
     "sql", ["UPDATE audit_auditevent SET action = 'x'", "DELETE FROM audit_auditevent"]
 )
 def test_raw_sql_cannot_change_audit_rows(org_a, sql):
-    event = record(organization=org_a, actor="test", action="thing.done", object_repr="thing")
+    with within(org_a):
+        event = record(organization=org_a, actor="test", action="thing.done", object_repr="thing")
     with (
         pytest.raises(DatabaseError, match="append-only"),
         transaction.atomic(),

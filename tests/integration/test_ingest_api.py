@@ -8,6 +8,7 @@ import pytest
 from django.test import Client
 
 from chargeback.pricing.books import load_default_prices
+from chargeback.tenancy.scoping import within
 from chargeback.usage.keys import create_key
 from chargeback.usage.models import IngestBatch, UsageEvent
 from tests.integration.conftest import wait_for
@@ -32,8 +33,9 @@ def _body(start: int, n: int) -> bytes:
 
 
 def test_posted_batches_are_processed_by_the_worker(celery_worker, org_a):
-    load_default_prices(org_a, actor="test")
-    _key, secret = create_key(organization=org_a, name="gateway", actor="test")
+    with within(org_a):
+        load_default_prices(org_a, actor="test")
+        _key, secret = create_key(organization=org_a, name="gateway", actor="test")
     answers: list[int] = []
 
     def post(start: int) -> None:
@@ -50,11 +52,12 @@ def test_posted_batches_are_processed_by_the_worker(celery_worker, org_a):
     for thread in threads:
         thread.join()
     post(0)  # a replay of the first batch: 50 duplicates
-    assert wait_for(
-        lambda: not IngestBatch.objects.filter(pk__in=answers).exclude(status="done").exists(),
-        timeout=120,
-    )
-    batches = IngestBatch.objects.filter(pk__in=answers)
-    assert sum(b.accepted for b in batches) == 400
-    assert sum(b.duplicates for b in batches) == 50
-    assert UsageEvent.objects.filter(organization=org_a).count() == 400
+    with within(org_a):
+        assert wait_for(
+            lambda: not IngestBatch.objects.filter(pk__in=answers).exclude(status="done").exists(),
+            timeout=120,
+        )
+        batches = IngestBatch.objects.filter(pk__in=answers)
+        assert sum(b.accepted for b in batches) == 400
+        assert sum(b.duplicates for b in batches) == 50
+        assert UsageEvent.objects.filter(organization=org_a).count() == 400

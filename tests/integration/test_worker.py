@@ -6,6 +6,7 @@ from django.db import connection
 
 from chargeback.members.membership import add_member
 from chargeback.tenancy.models import Role
+from chargeback.tenancy.scoping import within
 from tests.integration.conftest import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -20,9 +21,10 @@ def test_runs_on_postgresql_with_a_broker():
 
 
 def test_invitation_mail_is_sent_by_the_worker(celery_worker, worker_mail_dir, org_a, admin):
-    membership, link = add_member(
-        organization=org_a, actor=admin.user, email="new.member@alpha.example", role=Role.VIEWER
-    )
+    with within(org_a):
+        membership, link = add_member(
+            organization=org_a, actor=admin.user, email="new.member@alpha.example", role=Role.VIEWER
+        )
     files = wait_for(lambda: sorted(worker_mail_dir.glob("*.log")))
     assert len(files) == 1
     text = files[0].read_text()

@@ -10,6 +10,7 @@ import pytest
 from django.db.models import Sum
 
 from chargeback.pricing.books import load_default_prices
+from chargeback.tenancy.scoping import within
 from chargeback.usage.ingest import create_batch
 from chargeback.usage.models import DailyUsage, IngestBatch, UsageEvent
 from chargeback.usage.tasks import process_batch_task
@@ -64,21 +65,24 @@ def test_killed_worker_resumes_without_loss_or_double_count(workers, org_a, prep
     # This test's own queue: the session's long-lived worker must not take the batch.
     queue = f"crash-{uuid.uuid4().hex[:8]}"
     monkeypatch.setattr(ingest, "schedule", lambda batch_id: None)
-    load_default_prices(org_a, actor="test")
+    with within(org_a):
+        load_default_prices(org_a, actor="test")
     env = {
         "INGEST_CHUNK_SIZE": str(CHUNK),
         "INGEST_PREPARERS": str(preparers),
         "INGEST_PREPARERS_MIN_BYTES": "0",
     }
     first = workers.start(queue, **env)
-    batch = create_batch(organization=org_a, payload=_payload(), fmt="ndjson", source="test")
+    with within(org_a):
+        batch = create_batch(organization=org_a, payload=_payload(), fmt="ndjson", source="test")
     process_batch_task.apply_async([batch.pk], queue=queue)
 
     def progressed():
-        return (
-            IngestBatch.objects.filter(pk=batch.pk).values_list("records_done", flat=True).get()
-            >= 5 * CHUNK
-        )
+        with within(org_a):
+            return (
+                IngestBatch.objects.filter(pk=batch.pk).values_list("records_done", flat=True).get()
+                >= 5 * CHUNK
+            )
 
     assert wait_for(progressed, timeout=120, interval=0.05), workers.log(first)[-3000:]
     children = _children(first.pid)
@@ -94,17 +98,19 @@ def test_killed_worker_resumes_without_loss_or_double_count(workers, org_a, prep
     assert 0 < batch.records_done < EVENTS, "kill came too late to test a resume"
     assert batch.records_done % CHUNK == 0
     batch_done = batch.records_done
-    assert (
-        UsageEvent.objects.filter(organization=org_a).count()
-        == batch.accepted
-        == batch.records_done
-    )
+    with within(org_a):
+        assert (
+            UsageEvent.objects.filter(organization=org_a).count()
+            == batch.accepted
+            == batch.records_done
+        )
 
     second = workers.start(queue, **env)
     process_batch_task.apply_async([batch.pk], queue=queue)  # as the sweeper does when stalled
-    assert wait_for(
-        lambda: IngestBatch.objects.get(pk=batch.pk).status == "done", timeout=300, interval=0.5
-    )
+    with within(org_a):
+        assert wait_for(
+            lambda: IngestBatch.objects.get(pk=batch.pk).status == "done", timeout=300, interval=0.5
+        )
     batch.refresh_from_db()
     assert (batch.received, batch.accepted, batch.duplicates, batch.quarantined) == (
         EVENTS,
@@ -112,12 +118,14 @@ def test_killed_worker_resumes_without_loss_or_double_count(workers, org_a, prep
         0,
         0,
     )
-    assert UsageEvent.objects.filter(organization=org_a).count() == EVENTS
+    with within(org_a):
+        assert UsageEvent.objects.filter(organization=org_a).count() == EVENTS
     if preparers > 1:  # the resume was prepared by preparers too, from where the kill left it
         assert f"preparing from record {batch_done} in 2 preparer processes" in workers.log(second)
         assert "going on in this process" not in workers.log(second)
-    rollup = DailyUsage.objects.filter(organization=org_a).aggregate(
-        r=Sum("requests"), c=Sum("cost")
-    )
-    events = UsageEvent.objects.filter(organization=org_a).aggregate(c=Sum("cost"))
-    assert rollup == {"r": EVENTS, "c": events["c"]}
+    with within(org_a):
+        rollup = DailyUsage.objects.filter(organization=org_a).aggregate(
+            r=Sum("requests"), c=Sum("cost")
+        )
+        events = UsageEvent.objects.filter(organization=org_a).aggregate(c=Sum("cost"))
+        assert rollup == {"r": EVENTS, "c": events["c"]}

@@ -17,6 +17,7 @@ from chargeback.pricing.books import (
 )
 from chargeback.pricing.models import ModelPrice, PriceVersion
 from chargeback.provisioning.orgs import create_organization
+from chargeback.tenancy.scoping import within
 
 HEADER = "provider,model,effective_from,input_per_1m,output_per_1m,cached_input_per_1m,cache_write_per_1m,batch_input_per_1m,batch_output_per_1m,per_request,currency,source,source_date\n"
 
@@ -30,46 +31,53 @@ def org(db):
 
 
 def test_new_org_starts_from_the_default_book(org):
-    rows = parse_prices(DEFAULT_BOOK.read_text())
-    assert PriceVersion.objects.filter(organization=org).count() == 1
-    assert ModelPrice.objects.filter(organization=org).count() == len(rows)
-    providers = {r.provider for r in rows}
-    assert {"openai", "anthropic", "google", "bedrock", "mistral"} <= providers
-    assert all(r.source and r.source_date for r in rows)
+    with within(org):
+        rows = parse_prices(DEFAULT_BOOK.read_text())
+        assert PriceVersion.objects.filter(organization=org).count() == 1
+        assert ModelPrice.objects.filter(organization=org).count() == len(rows)
+        providers = {r.provider for r in rows}
+        assert {"openai", "anthropic", "google", "bedrock", "mistral"} <= providers
+        assert all(r.source and r.source_date for r in rows)
 
 
 def test_export_import_round_trip_is_a_fixed_point(org):
-    text = dump_prices(export_rows(org))
-    assert parse_prices(text) == export_rows(org)
-    version, changes = import_prices(org, parse_prices(text), actor="test", label="again")
-    assert (version, changes) == (None, [])
-    as_json = dump_prices(export_rows(org), "json")
-    assert parse_prices(as_json, "json") == export_rows(org)
+    with within(org):
+        text = dump_prices(export_rows(org))
+        assert parse_prices(text) == export_rows(org)
+        version, changes = import_prices(org, parse_prices(text), actor="test", label="again")
+        assert (version, changes) == (None, [])
+        as_json = dump_prices(export_rows(org), "json")
+        assert parse_prices(as_json, "json") == export_rows(org)
 
 
 def test_effective_dating_and_versions(org):
-    text = HEADER + "openai,gpt-4o-mini,2026-11-01,0.20,0.80,,,,,,USD,memo,2026-10-20\n"
-    version, changes = import_prices(org, parse_prices(text), actor="test", label="Nov price rise")
-    assert version.number == 2 and changes == ["added openai/gpt-4o-mini from 2026-11-01"]
-    index = price_index(org)
-    berlin_midnight = dt.datetime(2026, 10, 31, 23, 0, tzinfo=dt.UTC)
-    before = index.find("openai", "gpt-4o-mini", berlin_midnight - dt.timedelta(seconds=1))
-    after = index.find("openai", "gpt-4o-mini", berlin_midnight)
-    assert before.rates.input == Decimal("0.15") and after.rates.input == Decimal("0.20")
-    assert index.find("openai", "gpt-4o-mini", dt.datetime(2020, 1, 1, tzinfo=dt.UTC)) is None
-    diff = diff_versions(org, 1, 2)
-    assert [(d.kind, d.key[1]) for d in diff] == [("added", "gpt-4o-mini")]
+    with within(org):
+        text = HEADER + "openai,gpt-4o-mini,2026-11-01,0.20,0.80,,,,,,USD,memo,2026-10-20\n"
+        version, changes = import_prices(
+            org, parse_prices(text), actor="test", label="Nov price rise"
+        )
+        assert version.number == 2 and changes == ["added openai/gpt-4o-mini from 2026-11-01"]
+        index = price_index(org)
+        berlin_midnight = dt.datetime(2026, 10, 31, 23, 0, tzinfo=dt.UTC)
+        before = index.find("openai", "gpt-4o-mini", berlin_midnight - dt.timedelta(seconds=1))
+        after = index.find("openai", "gpt-4o-mini", berlin_midnight)
+        assert before.rates.input == Decimal("0.15") and after.rates.input == Decimal("0.20")
+        assert index.find("openai", "gpt-4o-mini", dt.datetime(2020, 1, 1, tzinfo=dt.UTC)) is None
+        diff = diff_versions(org, 1, 2)
+        assert [(d.kind, d.key[1]) for d in diff] == [("added", "gpt-4o-mini")]
 
 
 def test_same_date_reimport_changes_price_in_a_new_version(org):
-    text = (
-        HEADER + "openai,gpt-4o,2024-10-01,2.40,10.00,1.25,,1.25,5.00,,USD,negotiated,2026-01-01\n"
-    )
-    version, changes = import_prices(org, parse_prices(text), actor="test", label="fix")
-    assert changes == ["changed openai/gpt-4o from 2024-10-01"]
-    point = price_index(org).find("openai", "gpt-4o", dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
-    assert point.rates.input == Decimal("2.40") and point.version == version.number
-    assert [d.kind for d in diff_versions(org, 1, version.number)] == ["changed"]
+    with within(org):
+        text = (
+            HEADER
+            + "openai,gpt-4o,2024-10-01,2.40,10.00,1.25,,1.25,5.00,,USD,negotiated,2026-01-01\n"
+        )
+        version, changes = import_prices(org, parse_prices(text), actor="test", label="fix")
+        assert changes == ["changed openai/gpt-4o from 2024-10-01"]
+        point = price_index(org).find("openai", "gpt-4o", dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
+        assert point.rates.input == Decimal("2.40") and point.version == version.number
+        assert [d.kind for d in diff_versions(org, 1, version.number)] == ["changed"]
 
 
 @pytest.mark.parametrize(

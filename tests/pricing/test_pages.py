@@ -25,6 +25,7 @@ from chargeback.pricing.books import (
     parse_prices,
 )
 from chargeback.pricing.models import ModelAlias, ModelPrice, PriceVersion
+from chargeback.tenancy.scoping import within
 
 PERSONAS = ("admin", "finance", "viewer", "team_lead")
 HEADER = ",".join(COLUMNS) + "\n"
@@ -45,18 +46,21 @@ def messages_of(response) -> list[str]:
 
 
 def audit_count(org) -> int:
-    return AuditEvent.objects.filter(organization=org).count()
+    with within(org):
+        return AuditEvent.objects.filter(organization=org).count()
 
 
 @pytest.fixture
 def priced(org_a):
-    load_default_prices(org_a, actor="test")
+    with within(org_a):
+        load_default_prices(org_a, actor="test")
     return org_a
 
 
 def prices(org, text: str, label: str = "test") -> PriceVersion:
-    version, _ = import_prices(org, parse_prices(HEADER + text), actor="test", label=label)
-    return version
+    with within(org):
+        version, _ = import_prices(org, parse_prices(HEADER + text), actor="test", label=label)
+        return version
 
 
 # Who may open what -------------------------------------------------------------------------
@@ -79,10 +83,11 @@ def test_pages_open_for_allowed_roles_and_are_forbidden_to_others(
     request, client_for, priced, persona
 ):
     web = client_for(request.getfixturevalue(persona))
-    alias = ModelAlias.objects.create(
-        organization=priced, raw="my-4o", canonical_provider="openai", canonical_model="gpt-4o"
-    )
-    ids = {"version_id": PriceVersion.objects.get().pk, "alias_id": alias.pk}
+    with within(priced):
+        alias = ModelAlias.objects.create(
+            organization=priced, raw="my-4o", canonical_provider="openai", canonical_model="gpt-4o"
+        )
+        ids = {"version_id": PriceVersion.objects.get().pk, "alias_id": alias.pk}
     seen = {}
     for name, kwargs, query, _allowed in PAGES:
         kwargs = {k: ids[k] for k in kwargs}
@@ -123,7 +128,8 @@ def test_bad_input_never_fails(client_for, admin, priced):
 def test_price_list_filters_by_provider_and_model(client_for, viewer, priced):
     web = client_for(viewer)
     everything = web.get(url("price-list"))
-    assert everything.context["page"].paginator.count == len(export_rows(priced))
+    with within(priced):  # the paginator counts lazily, after the request
+        assert everything.context["page"].paginator.count == len(export_rows(priced))
     response = web.get(url("price-list"), {"provider": "openai", "q": "4O-MINI"})
     rows = [t["row"] for t in response.context["page"]]
     assert [(r.provider, r.model) for r in rows] == [("openai", "gpt-4o-mini")]
@@ -137,7 +143,9 @@ def test_price_list_filters_by_provider_and_model(client_for, viewer, priced):
         '<a href="https://openai.com/api/pricing/" rel="noopener noreferrer" target="_blank">'
         in body
     )
-    assert web.get(url("price-list"), {"provider": "nonesuch"}).context["page"].paginator.count == 0
+    nothing = web.get(url("price-list"), {"provider": "nonesuch"}).context["page"]
+    with within(priced):
+        assert nothing.paginator.count == 0
 
 
 def test_price_list_marks_scheduled_and_superseded_rows_and_links_only_web_sources(
@@ -166,12 +174,14 @@ def test_export_downloads_csv_and_json(client_for, viewer, priced):
     assert response["Content-Type"] == "text/csv; charset=utf-8"
     assert response["Content-Disposition"] == 'attachment; filename="alpha-prices.csv"'
     text = response.content.decode()
-    assert text == dump_prices(export_rows(priced))
-    assert parse_prices(text) == export_rows(priced)
+    with within(priced):
+        assert text == dump_prices(export_rows(priced))
+        assert parse_prices(text) == export_rows(priced)
 
     as_json = web.get(url("price-export"), {"format": "json"})
     assert as_json["Content-Disposition"] == 'attachment; filename="alpha-prices.json"'
-    assert json.loads(as_json.content) == json.loads(dump_prices(export_rows(priced), "json"))
+    with within(priced):
+        assert json.loads(as_json.content) == json.loads(dump_prices(export_rows(priced), "json"))
 
 
 def test_csv_export_neutralises_formulas(client_for, viewer, org_a):
@@ -198,7 +208,8 @@ def test_version_list_counts_rows_and_offers_a_comparison(client_for, viewer, pr
     prices(priced, CHANGES.removeprefix(HEADER), label="November")
     response = client_for(viewer).get(url("version-list"))
     rows = [(v.number, v.label, v.created_by, v.rows) for v in response.context["page"]]
-    default_rows = ModelPrice.objects.filter(version__number=1).count()
+    with within(priced):
+        default_rows = ModelPrice.objects.filter(version__number=1).count()
     assert rows == [(2, "November", "test", 2), (1, "Default list prices", "test", default_rows)]
     assert response.context["compare"] == {"a": 1, "b": 2}
     assert f'action="{url("version-diff")}"' in response.content.decode()
@@ -240,7 +251,8 @@ def upload(web, name: str, text: str | bytes):
 
 def test_import_preview_writes_nothing_and_confirm_writes_a_version(client_for, admin, priced):
     web = client_for(admin)
-    before = (PriceVersion.objects.count(), ModelPrice.objects.count(), audit_count(priced))
+    with within(priced):
+        before = (PriceVersion.objects.count(), ModelPrice.objects.count(), audit_count(priced))
     preview = upload(web, "november.csv", CHANGES)
     assert preview.status_code == 200
     assert [(line["kind"], line["model"]) for line in preview.context["lines"]] == [
@@ -248,7 +260,12 @@ def test_import_preview_writes_nothing_and_confirm_writes_a_version(client_for, 
         ("added", "acme-large"),
     ]
     assert (preview.context["total"], preview.context["unchanged"]) == (2, 0)
-    assert (PriceVersion.objects.count(), ModelPrice.objects.count(), audit_count(priced)) == before
+    with within(priced):
+        assert (
+            PriceVersion.objects.count(),
+            ModelPrice.objects.count(),
+            audit_count(priced),
+        ) == before
     form = preview.context["form"]
     assert form.initial["label"] == "Import of november.csv"
 
@@ -257,12 +274,13 @@ def test_import_preview_writes_nothing_and_confirm_writes_a_version(client_for, 
     )
     assert response.status_code == 302 and response["Location"] == url("version-list")
     assert messages_of(response) == ["price version 2: 2 prices added or changed"]
-    version = PriceVersion.objects.get(number=2)
-    assert (version.label, version.created_by, version.prices.count()) == (
-        "November prices",
-        "admin@alpha.example",
-        2,
-    )
+    with within(priced):
+        version = PriceVersion.objects.get(number=2)
+        assert (version.label, version.created_by, version.prices.count()) == (
+            "November prices",
+            "admin@alpha.example",
+            2,
+        )
 
     again = upload(web, "november.csv", CHANGES)
     assert again.context["lines"] == [] and again.context["unchanged"] == 2
@@ -277,7 +295,8 @@ def test_a_price_that_unblocks_quarantined_records_offers_to_replay_them(
     from tests.usage.conftest import event, ndjson
 
     waiting = [event(f"acme-{i}", provider="acme", model="acme-large") for i in range(2)]
-    batch = create_batch(organization=priced, payload=ndjson(waiting), fmt="ndjson", source="t")
+    with within(priced):
+        batch = create_batch(organization=priced, payload=ndjson(waiting), fmt="ndjson", source="t")
     assert process_batch(batch.pk).quarantined == 2
     web = client_for(admin)
     response = web.post(
@@ -291,8 +310,9 @@ def test_a_price_that_unblocks_quarantined_records_offers_to_replay_them(
     ]
     with django_capture_on_commit_callbacks(execute=True):
         web.post(replay_all, {"reason": "no_price", "confirm": "1"})
-    assert UsageEvent.objects.filter(request_id__startswith="acme-").count() == 2
-    assert not QuarantinedEvent.objects.filter(status="open", reason="no_price").exists()
+    with within(priced):
+        assert UsageEvent.objects.filter(request_id__startswith="acme-").count() == 2
+        assert not QuarantinedEvent.objects.filter(status="open", reason="no_price").exists()
 
 
 def test_the_preview_warns_about_prices_dated_in_the_past(client_for, admin, priced):
@@ -336,11 +356,13 @@ def test_import_errors_are_listed_and_nothing_is_written(client_for, admin, pric
         'line 2, input_per_1m: "abc" is not a number',
         'line 2, effective_from: "2026-13-01" is not a date (YYYY-MM-DD)',
     ]
-    assert PriceVersion.objects.count() == 1
+    with within(priced):
+        assert PriceVersion.objects.count() == 1
 
     applied = web.post(url("price-import-apply"), {"text": bad, "format": "csv", "label": "bad"})
     assert applied.status_code == 200 and len(applied.context["errors"]) == 2
-    assert PriceVersion.objects.count() == 1
+    with within(priced):
+        assert PriceVersion.objects.count() == 1
 
     for name, content, error in (
         (
@@ -366,7 +388,8 @@ def test_import_apply_needs_a_label(client_for, admin, priced):
     )
     assert response.status_code == 200
     assert dict(response.context["form"].errors) == {"label": ["This field is required."]}
-    assert PriceVersion.objects.count() == 1
+    with within(priced):
+        assert PriceVersion.objects.count() == 1
 
 
 # Model aliases ----------------------------------------------------------------------------
@@ -386,7 +409,8 @@ def test_alias_create_and_delete_with_audit(client_for, admin, priced):
     web = client_for(admin)
     response = web.post(url("alias-create"), alias_data())
     assert response.status_code == 302 and response["Location"] == url("alias-list")
-    alias = ModelAlias.objects.get()
+    with within(priced):
+        alias = ModelAlias.objects.get()
     assert (alias.provider, alias.raw, alias.canonical_provider, alias.canonical_model) == (
         "azure",
         "prod-4o-deployment",
@@ -398,11 +422,13 @@ def test_alias_create_and_delete_with_audit(client_for, admin, priced):
 
     confirm = web.get(url("alias-delete", alias_id=alias.pk))
     assert confirm.status_code == 200 and confirm.context["title"] == f"Delete the alias {alias}?"
-    assert ModelAlias.objects.count() == 1
+    with within(priced):
+        assert ModelAlias.objects.count() == 1
     deleted = web.post(url("alias-delete", alias_id=alias.pk))
     assert deleted["Location"] == url("alias-list")
-    assert ModelAlias.objects.count() == 0
-    events = list(AuditEvent.objects.filter(action__startswith="modelalias.").order_by("id"))
+    with within(priced):
+        assert ModelAlias.objects.count() == 0
+        events = list(AuditEvent.objects.filter(action__startswith="modelalias.").order_by("id"))
     assert [(e.action, e.object_repr) for e in events] == [
         ("modelalias.created", str(alias)),
         ("modelalias.deleted", str(alias)),
@@ -427,7 +453,8 @@ def test_alias_validation_names_the_field(client_for, admin, priced, changes, er
     response = client_for(admin).post(url("alias-create"), alias_data(**changes))
     assert response.status_code == 200
     assert dict(response.context["form"].errors) == errors
-    assert ModelAlias.objects.count() == 0
+    with within(priced):
+        assert ModelAlias.objects.count() == 0
 
 
 def test_alias_is_unique_per_provider_and_raw_name(client_for, admin, priced):
@@ -439,7 +466,8 @@ def test_alias_is_unique_per_provider_and_raw_name(client_for, admin, priced):
     }
     any_provider = web.post(url("alias-create"), alias_data(provider=""))
     assert any_provider.status_code == 302
-    assert sorted(ModelAlias.objects.values_list("provider", flat=True)) == ["", "azure"]
+    with within(priced):
+        assert sorted(ModelAlias.objects.values_list("provider", flat=True)) == ["", "azure"]
 
 
 def test_an_alias_prices_usage_with_the_raw_name(client_for, admin, priced):
@@ -448,7 +476,8 @@ def test_an_alias_prices_usage_with_the_raw_name(client_for, admin, priced):
 
     client_for(admin).post(url("alias-create"), alias_data())
     payload = ndjson([event("a-1", provider="azure", model="prod-4o-deployment")])
-    batch = create_batch(organization=priced, payload=payload, fmt="ndjson", source="test")
+    with within(priced):
+        batch = create_batch(organization=priced, payload=payload, fmt="ndjson", source="test")
     assert process_batch(batch.pk).accepted == 1
 
 
@@ -466,20 +495,24 @@ def test_list_pages_do_not_grow_queries_with_rows(client_for, admin, org_a):
     paths = [url("price-list"), url("version-list"), url("alias-list")]
 
     def grow(n: int) -> None:
-        for i in range(PriceVersion.objects.count(), n):
-            prices(
-                org_a, f"acme,m{i},2026-01-01,1,2,,,,,,USD,https://acme.example,\n", label=f"v{i}"
-            )
-            ModelAlias.objects.create(
-                organization=org_a,
-                raw=f"raw-{i}",
-                canonical_provider="acme",
-                canonical_model=f"m{i}",
-            )
+        with within(org_a):
+            for i in range(PriceVersion.objects.count(), n):
+                prices(
+                    org_a,
+                    f"acme,m{i},2026-01-01,1,2,,,,,,USD,https://acme.example,\n",
+                    label=f"v{i}",
+                )
+                ModelAlias.objects.create(
+                    organization=org_a,
+                    raw=f"raw-{i}",
+                    canonical_provider="acme",
+                    canonical_model=f"m{i}",
+                )
 
     grow(1)
     one = [count_queries(web, p) for p in paths]
     grow(3)
     three = [count_queries(web, p) for p in paths]
-    assert (ModelPrice.objects.count(), ModelAlias.objects.count()) == (3, 3)
+    with within(org_a):
+        assert (ModelPrice.objects.count(), ModelAlias.objects.count()) == (3, 3)
     assert three == one

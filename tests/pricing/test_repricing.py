@@ -8,6 +8,7 @@ from django.core.management.base import CommandError
 from chargeback.audit.models import AuditEvent
 from chargeback.pricing.books import import_prices, parse_prices
 from chargeback.pricing.models import PriceAdjustment, RepricingRun
+from chargeback.tenancy.scoping import within
 from chargeback.usage.models import UsageEvent
 from chargeback.usage.repricing import plan_repricing, reprice_range
 from tests.usage.conftest import HEADER, event, ingest
@@ -21,7 +22,8 @@ def _correct_price(org, value: str) -> None:
         HEADER
         + f"openai,gpt-4o-mini,2024-07-18,{value},0.60,0.075,,0.075,0.30,,USD,correction,2026-11-01\n"
     )
-    import_prices(org, rows, actor="test", label="correction")
+    with within(org):
+        import_prices(org, rows, actor="test", label="correction")
 
 
 def test_repricing_records_adjustments_and_keeps_original_costs(priced_org):
@@ -33,54 +35,69 @@ def test_repricing_records_adjustments_and_keeps_original_costs(priced_org):
             event("nov", occurred_at="2026-11-02T10:00:00Z"),
         ],
     )
-    assert plan_repricing(priced_org, *OCT).changed == 0
-    _correct_price(priced_org, "0.25")
-    run = reprice_range(
-        organization=priced_org,
-        first_day=OCT[0],
-        last_day=OCT[1],
-        note="OpenAI invoice correction",
-        actor="test",
-    )
-    assert (run.events_examined, run.events_changed) == (2, 2)
-    # 1,200 input tokens x (0.25 - 0.15) per 1M = 0.00012 per event
-    assert run.total_delta == Decimal("0.000240000000")
-    adjustments = {
-        (a.unit.code, a.month): a.delta
-        for a in PriceAdjustment.objects.filter(run=run).select_related("unit")
-    }
-    assert adjustments == {
-        ("SUP", "2026-10"): Decimal("0.000120000000"),
-        ("SALES", "2026-10"): Decimal("0.000120000000"),
-    }
-    e = UsageEvent.objects.get(request_id="r1")
-    assert (e.cost, e.repriced_cost) == (Decimal("0.000360000000"), Decimal("0.000480000000"))
-    assert e.price.version.number == 1 and e.repriced_price.version.number == 3
-    assert (
-        AuditEvent.objects.filter(organization=priced_org, action="pricing.repriced").count() == 1
-    )
+    with within(priced_org):
+        assert plan_repricing(priced_org, *OCT).changed == 0
+        _correct_price(priced_org, "0.25")
+        run = reprice_range(
+            organization=priced_org,
+            first_day=OCT[0],
+            last_day=OCT[1],
+            note="OpenAI invoice correction",
+            actor="test",
+        )
+        assert (run.events_examined, run.events_changed) == (2, 2)
+        # 1,200 input tokens x (0.25 - 0.15) per 1M = 0.00012 per event
+        assert run.total_delta == Decimal("0.000240000000")
+        adjustments = {
+            (a.unit.code, a.month): a.delta
+            for a in PriceAdjustment.objects.filter(run=run).select_related("unit")
+        }
+        assert adjustments == {
+            ("SUP", "2026-10"): Decimal("0.000120000000"),
+            ("SALES", "2026-10"): Decimal("0.000120000000"),
+        }
+        e = UsageEvent.objects.get(request_id="r1")
+        assert (e.cost, e.repriced_cost) == (Decimal("0.000360000000"), Decimal("0.000480000000"))
+        assert e.price.version.number == 1 and e.repriced_price.version.number == 3
+        assert (
+            AuditEvent.objects.filter(organization=priced_org, action="pricing.repriced").count()
+            == 1
+        )
 
 
 def test_running_twice_adds_nothing_the_second_time(priced_org):
     ingest(priced_org, [event("r1")])
     _correct_price(priced_org, "0.25")
-    reprice_range(
-        organization=priced_org, first_day=OCT[0], last_day=OCT[1], note="first pass", actor="test"
-    )
-    second = reprice_range(
-        organization=priced_org, first_day=OCT[0], last_day=OCT[1], note="second pass", actor="test"
-    )
-    assert (second.events_changed, second.total_delta) == (0, Decimal(0))
-    _correct_price(priced_org, "0.20")
-    third = reprice_range(
-        organization=priced_org, first_day=OCT[0], last_day=OCT[1], note="third pass", actor="test"
-    )
-    assert third.total_delta == Decimal("-0.000060000000")
-    total = sum(
-        PriceAdjustment.objects.filter(organization=priced_org).values_list("delta", flat=True),
-        Decimal(0),
-    )
-    assert total == Decimal("0.000060000000")  # 0.15 -> 0.20 overall
+    with within(priced_org):
+        reprice_range(
+            organization=priced_org,
+            first_day=OCT[0],
+            last_day=OCT[1],
+            note="first pass",
+            actor="test",
+        )
+        second = reprice_range(
+            organization=priced_org,
+            first_day=OCT[0],
+            last_day=OCT[1],
+            note="second pass",
+            actor="test",
+        )
+        assert (second.events_changed, second.total_delta) == (0, Decimal(0))
+        _correct_price(priced_org, "0.20")
+        third = reprice_range(
+            organization=priced_org,
+            first_day=OCT[0],
+            last_day=OCT[1],
+            note="third pass",
+            actor="test",
+        )
+        assert third.total_delta == Decimal("-0.000060000000")
+        total = sum(
+            PriceAdjustment.objects.filter(organization=priced_org).values_list("delta", flat=True),
+            Decimal(0),
+        )
+        assert total == Decimal("0.000060000000")  # 0.15 -> 0.20 overall
 
 
 def test_command(priced_org, capsys):
@@ -100,7 +117,8 @@ def test_command(priced_org, capsys):
         capsys.readouterr().out
         == "re-pricing 2026-10-01..2026-10-31: 1 events examined, 1 would change, difference 0.000120000000 USD\n"
     )
-    assert RepricingRun.objects.count() == 0
+    with within(priced_org):
+        assert RepricingRun.objects.count() == 0
     with pytest.raises(CommandError, match="say why"):
         call_command(
             "reprice", "--org", priced_org.slug, "--from", "2026-10-01", "--to", "2026-10-31"
@@ -168,11 +186,13 @@ def test_pages_preview_then_confirm(priced_org, client, django_user_model):
     preview = client.post(url, form)
     assert preview.status_code == 200
     assert "1</strong> would change" in preview.content.decode()
-    assert RepricingRun.objects.count() == 0
+    with within(priced_org):
+        assert RepricingRun.objects.count() == 0
     bad = client.post(url, {**form, "last_day": "2026-09-01"})
     assert "The range ends before it starts." in bad.content.decode()
     done = client.post(url, {**form, "confirm": "1"}, follow=True)
-    run = RepricingRun.objects.get()
+    with within(priced_org):
+        run = RepricingRun.objects.get()
     assert done.redirect_chain[-1][0] == f"/o/{priced_org.slug}/prices/repricing/{run.pk}/"
     assert "Re-priced 1 events: 1 changed" in done.content.decode()
     assert "$0.00" in done.content.decode()

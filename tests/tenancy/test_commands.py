@@ -7,10 +7,12 @@ from io import StringIO
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
+from django_scopes import scopes_disabled
 
 from chargeback.audit.models import AuditEvent
 from chargeback.provisioning.demo import DEMO_PASSWORD
 from chargeback.tenancy.models import Membership, Organization, Role
+from chargeback.tenancy.scoping import within
 from chargeback.units.models import (
     BusinessUnit,
     GatewayKey,
@@ -29,11 +31,12 @@ def create_org(*args: str) -> list[str]:
 
 def structure_actions(org: Organization) -> list[str]:
     """The audit actions of the organization, its units and memberships, oldest first."""
-    return [
-        e.action
-        for e in AuditEvent.objects.filter(organization=org).order_by("id")
-        if e.action.split(".")[0] in {"organization", "businessunit", "membership"}
-    ]
+    with within(org):
+        return [
+            e.action
+            for e in AuditEvent.objects.filter(organization=org).order_by("id")
+            if e.action.split(".")[0] in {"organization", "businessunit", "membership"}
+        ]
 
 
 # create_org -----------------------------------------------------------------------------
@@ -62,21 +65,22 @@ def test_create_org_with_a_new_admin(db):
         "Europe/Berlin",
         "DE",
     )
-    assert [
-        (u.code, u.is_central, u.owner_email, u.billing_mode)
-        for u in BusinessUnit.objects.filter(organization=org)
-    ] == [("CENTRAL", True, "Boss@Acme2.example", "showback")]
-    assert [(m.user.email, m.role) for m in Membership.objects.filter(organization=org)] == [
-        ("boss@acme2.example", Role.ADMIN)
-    ]
-    assert structure_actions(org) == [
-        "organization.created",
-        "businessunit.created",
-        "membership.created",
-    ]
-    assert {e.actor_label for e in AuditEvent.objects.filter(organization=org)} == {
-        "command:create_org"
-    }
+    with within(org):
+        assert [
+            (u.code, u.is_central, u.owner_email, u.billing_mode)
+            for u in BusinessUnit.objects.filter(organization=org)
+        ] == [("CENTRAL", True, "Boss@Acme2.example", "showback")]
+        assert [(m.user.email, m.role) for m in Membership.objects.filter(organization=org)] == [
+            ("boss@acme2.example", Role.ADMIN)
+        ]
+        assert structure_actions(org) == [
+            "organization.created",
+            "businessunit.created",
+            "membership.created",
+        ]
+        assert {e.actor_label for e in AuditEvent.objects.filter(organization=org)} == {
+            "command:create_org"
+        }
 
 
 def test_create_org_with_an_existing_user_as_admin(db):
@@ -93,8 +97,9 @@ def test_create_org_without_an_admin(db):
         "created organization solo (Solo, USD, UTC)"
     ]
     org = Organization.objects.get(slug="solo")
-    assert list(Membership.objects.filter(organization=org)) == []
-    assert BusinessUnit.objects.get(organization=org).owner_email == "finance@solo.invalid"
+    with within(org):
+        assert list(Membership.objects.filter(organization=org)) == []
+        assert BusinessUnit.objects.get(organization=org).owner_email == "finance@solo.invalid"
 
 
 @pytest.mark.parametrize(
@@ -131,15 +136,22 @@ def test_create_org_without_an_admin(db):
     ],
 )
 def test_create_org_refuses_bad_input_naming_the_field(org_a, args, message):
-    before = (
-        Organization.objects.count(),
-        BusinessUnit.objects.count(),
-        AuditEvent.objects.count(),
-    )
+    # Every organisation's rows, unscoped: a refused command writes nothing anywhere.
+    with scopes_disabled():
+        before = (
+            Organization.objects.count(),
+            BusinessUnit.objects.count(),
+            AuditEvent.objects.count(),
+        )
     with pytest.raises(CommandError) as exc:
         create_org("--name=New", *args)
     assert str(exc.value) == message
-    after = (Organization.objects.count(), BusinessUnit.objects.count(), AuditEvent.objects.count())
+    with scopes_disabled():
+        after = (
+            Organization.objects.count(),
+            BusinessUnit.objects.count(),
+            AuditEvent.objects.count(),
+        )
     assert after == before
 
 
@@ -162,17 +174,19 @@ def test_create_org_needs_slug_and_name(db):
 
 
 def counts() -> dict[str, int]:
-    return {
-        "orgs": Organization.objects.count(),
-        "units": BusinessUnit.objects.count(),
-        "services": Service.objects.count(),
-        "keys": GatewayKey.objects.count(),
-        "accounts": ProviderAccount.objects.count(),
-        "rules": OwnershipRule.objects.count(),
-        "users": get_user_model().objects.count(),
-        "memberships": Membership.objects.count(),
-        "audit": AuditEvent.objects.count(),
-    }
+    """Every organisation's rows, unscoped: a second seed_demo writes nothing anywhere."""
+    with scopes_disabled():
+        return {
+            "orgs": Organization.objects.count(),
+            "units": BusinessUnit.objects.count(),
+            "services": Service.objects.count(),
+            "keys": GatewayKey.objects.count(),
+            "accounts": ProviderAccount.objects.count(),
+            "rules": OwnershipRule.objects.count(),
+            "users": get_user_model().objects.count(),
+            "memberships": Membership.objects.count(),
+            "audit": AuditEvent.objects.count(),
+        }
 
 
 def seed() -> list[str]:
@@ -215,40 +229,43 @@ def test_seed_demo_has_one_login_per_role(db):
         "  team_lead  lead.product@acme.example of PROD",
     ]
     org = Organization.objects.get(slug="acme")
-    members = Membership.objects.filter(organization=org).order_by("user__username")
-    assert [
-        (m.user.username, m.role, sorted(m.units.values_list("code", flat=True))) for m in members
-    ] == [
-        ("admin@acme.example", "admin", []),
-        ("finance@acme.example", "finance", []),
-        ("lead.product@acme.example", "team_lead", ["PROD"]),
-        ("lead.support@acme.example", "team_lead", ["SUP"]),
-        ("viewer@acme.example", "viewer", []),
-    ]
-    for m in members:
-        assert m.user.check_password(DEMO_PASSWORD)
+    with within(org):
+        members = Membership.objects.filter(organization=org).order_by("user__username")
+        assert [
+            (m.user.username, m.role, sorted(m.units.values_list("code", flat=True)))
+            for m in members
+        ] == [
+            ("admin@acme.example", "admin", []),
+            ("finance@acme.example", "finance", []),
+            ("lead.product@acme.example", "team_lead", ["PROD"]),
+            ("lead.support@acme.example", "team_lead", ["SUP"]),
+            ("viewer@acme.example", "viewer", []),
+        ]
+        for m in members:
+            assert m.user.check_password(DEMO_PASSWORD)
 
 
 def test_seed_demo_structure(db):
     seed()
     org = Organization.objects.get(slug="acme")
     assert (org.currency, org.timezone, org.country) == ("USD", "Europe/Berlin", "DE")
-    central = BusinessUnit.objects.get(organization=org, is_central=True)
-    assert (central.code, central.name, central.owner_email) == (
-        "CENTRAL",
-        "Central AI Platform",
-        "platform@acme.example",
-    )
-    units = {u.code: u for u in BusinessUnit.objects.filter(organization=org)}
-    assert units["SUP-T1"].parent.code == "SUP"
-    assert units["SUP"].parent.code == "CUST"
-    assert units["CUST"].parent is None
-    assert [r.position for r in OwnershipRule.objects.filter(organization=org)] == [1, 2, 3]
-    assert {e.actor_label for e in AuditEvent.objects.filter(organization=org)} == {
-        "command:seed_demo"
-    }
-    assert structure_actions(org).count("businessunit.created") == 14
-    assert structure_actions(org).count("businessunit.updated") == 1  # the central unit renamed
+    with within(org):
+        central = BusinessUnit.objects.get(organization=org, is_central=True)
+        assert (central.code, central.name, central.owner_email) == (
+            "CENTRAL",
+            "Central AI Platform",
+            "platform@acme.example",
+        )
+        units = {u.code: u for u in BusinessUnit.objects.filter(organization=org)}
+        assert units["SUP-T1"].parent.code == "SUP"
+        assert units["SUP"].parent.code == "CUST"
+        assert units["CUST"].parent is None
+        assert [r.position for r in OwnershipRule.objects.filter(organization=org)] == [1, 2, 3]
+        assert {e.actor_label for e in AuditEvent.objects.filter(organization=org)} == {
+            "command:seed_demo"
+        }
+        assert structure_actions(org).count("businessunit.created") == 14
+        assert structure_actions(org).count("businessunit.updated") == 1  # the central unit renamed
 
 
 def test_seed_demo_team_leads_see_their_own_subtrees(client, db):

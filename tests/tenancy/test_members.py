@@ -16,6 +16,7 @@ from django.urls import reverse
 from chargeback.audit.models import AuditEvent
 from chargeback.members.membership import add_member, change_member, remove_member
 from chargeback.tenancy.models import Membership, Role
+from chargeback.tenancy.scoping import within
 from tests import factories as f
 
 NEW_PASSWORD = "a-long-fresh-passphrase-42"
@@ -30,10 +31,11 @@ def messages_of(response) -> list[str]:
 
 
 def audit(org) -> list[tuple[str, dict | None, dict | None]]:
-    return [
-        (e.action, e.before, e.after)
-        for e in AuditEvent.objects.filter(organization=org).order_by("id")
-    ]
+    with within(org):
+        return [
+            (e.action, e.before, e.after)
+            for e in AuditEvent.objects.filter(organization=org).order_by("id")
+        ]
 
 
 def form_errors(response) -> dict[str, list[str]]:
@@ -181,7 +183,8 @@ def test_add_a_team_lead_with_units(web, org_a, unit_tree):
     )
     assert response.status_code == 302
     membership = Membership.objects.get(user__username="lead2@alpha.example")
-    assert sorted(membership.units.values_list("code", flat=True)) == ["SALES-EU", "SUPPORT"]
+    with within(org_a):
+        assert sorted(membership.units.values_list("code", flat=True)) == ["SALES-EU", "SUPPORT"]
     assert audit(org_a)[0][2] == {
         "user": "lead2@alpha.example",
         "role": "team_lead",
@@ -219,25 +222,28 @@ def test_add_form_offers_only_active_units_of_the_org(web, org_a, org_b, unit_tr
 
 
 def test_add_member_operation_validates(org_a, org_b, admin, unit_tree):
-    with pytest.raises(ValidationError) as exc:
-        add_member(organization=org_a, actor=admin.user, email="not-an-email", role="viewer")
-    assert exc.value.message_dict == {"email": ['"not-an-email" is not a valid email address.']}
-    with pytest.raises(ValidationError) as exc:
-        add_member(organization=org_a, actor=admin.user, email="x@a.example", role="owner")
-    assert exc.value.message_dict == {"role": ['Unknown role "owner".']}
-    with pytest.raises(ValidationError) as exc:
-        add_member(organization=org_a, actor=admin.user, email="x@a.example", role="team_lead")
-    assert exc.value.message_dict == {"units": ["A team lead needs at least one unit to lead."]}
-    foreign = org_b.units.get(code="BSECRET")
-    with pytest.raises(ValidationError) as exc:
-        add_member(
-            organization=org_a,
-            actor=admin.user,
-            email="x@a.example",
-            role="team_lead",
-            units=[foreign],
-        )
-    assert exc.value.message_dict == {"units": ["Units must belong to the same organization."]}
+    with within(org_a):
+        with pytest.raises(ValidationError) as exc:
+            add_member(organization=org_a, actor=admin.user, email="not-an-email", role="viewer")
+        assert exc.value.message_dict == {"email": ['"not-an-email" is not a valid email address.']}
+        with pytest.raises(ValidationError) as exc:
+            add_member(organization=org_a, actor=admin.user, email="x@a.example", role="owner")
+        assert exc.value.message_dict == {"role": ['Unknown role "owner".']}
+        with pytest.raises(ValidationError) as exc:
+            add_member(organization=org_a, actor=admin.user, email="x@a.example", role="team_lead")
+        assert exc.value.message_dict == {"units": ["A team lead needs at least one unit to lead."]}
+    with within(org_b):
+        foreign = org_b.units.get(code="BSECRET")
+    with within(org_a):
+        with pytest.raises(ValidationError) as exc:
+            add_member(
+                organization=org_a,
+                actor=admin.user,
+                email="x@a.example",
+                role="team_lead",
+                units=[foreign],
+            )
+        assert exc.value.message_dict == {"units": ["Units must belong to the same organization."]}
     assert not get_user_model().objects.filter(username="x@a.example").exists()
     assert audit(org_a) == []
 
@@ -281,7 +287,8 @@ def test_assign_units_to_a_team_lead(web, org_a, team_lead, unit_tree):
         {"role": "team_lead", "units": [unit_tree["support"].pk, unit_tree["de"].pk]},
     )
     assert response.status_code == 302
-    assert sorted(team_lead.units.values_list("code", flat=True)) == ["SALES-DE", "SUPPORT"]
+    with within(org_a):
+        assert sorted(team_lead.units.values_list("code", flat=True)) == ["SALES-DE", "SUPPORT"]
     assert audit(org_a) == [
         (
             "membership.updated",
@@ -297,7 +304,8 @@ def test_a_team_lead_made_viewer_loses_its_units(web, org_a, team_lead, unit_tre
         {"role": "viewer", "units": [unit_tree["support"].pk]},
     )
     team_lead.refresh_from_db()
-    assert (team_lead.role, list(team_lead.units.all())) == (Role.VIEWER, [])
+    with within(org_a):
+        assert (team_lead.role, list(team_lead.units.all())) == (Role.VIEWER, [])
 
 
 def test_edit_page_shows_the_set_password_link_of_an_invited_member(web, org_a):
@@ -377,10 +385,11 @@ def test_removing_yourself_goes_home(web, org_a, admin):
 
 
 def test_operations_guard_the_last_admin_too(org_a, admin):
-    with pytest.raises(ValidationError):
-        remove_member(membership=admin, actor="test")
-    with pytest.raises(ValidationError):
-        change_member(membership=admin, actor="test", role=Role.FINANCE)
+    with within(org_a):
+        with pytest.raises(ValidationError):
+            remove_member(membership=admin, actor="test")
+        with pytest.raises(ValidationError):
+            change_member(membership=admin, actor="test", role=Role.FINANCE)
     admin.refresh_from_db()
     assert admin.role == Role.ADMIN
 
@@ -396,7 +405,8 @@ def test_member_list_queries_do_not_grow_with_rows(
     with CaptureQueriesContext(connection) as one:
         assert len(web.get(path).context["members"]) == 1
     for i in range(2):
-        lead = f.MembershipFactory(organization=org_a, role=Role.TEAM_LEAD)
-        lead.units.set([unit_tree["eu"], unit_tree["support"]] if i else [unit_tree["de"]])
+        with within(org_a):
+            lead = f.MembershipFactory(organization=org_a, role=Role.TEAM_LEAD)
+            lead.units.set([unit_tree["eu"], unit_tree["support"]] if i else [unit_tree["de"]])
     with django_assert_num_queries(len(one)):
         assert len(web.get(path).context["members"]) == 3

@@ -5,19 +5,12 @@ import ast
 from pathlib import Path
 
 import pytest
-from django_scopes import scope
 from django_scopes.exceptions import ScopeError
 
 import chargeback
 from chargeback.billing.tasks import render_statement_pdf
 from chargeback.tenancy.scoping import GONE, org_of, org_task, scope_of, within
 from chargeback.units.models import BusinessUnit
-
-
-@pytest.fixture(autouse=True)
-def _scopes_on():
-    with scope():
-        yield
 
 
 def test_a_tenant_query_outside_any_scope_raises(org_a):

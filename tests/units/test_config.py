@@ -11,6 +11,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 from django.test import Client
 from django.urls import reverse
+from django_scopes import scopes_disabled
 
 from chargeback.audit.models import AuditEvent
 from chargeback.provisioning.config import (
@@ -23,6 +24,7 @@ from chargeback.provisioning.config import (
     plan_config,
 )
 from chargeback.provisioning.orgs import create_organization
+from chargeback.tenancy.scoping import within
 from chargeback.units.models import (
     BusinessUnit,
     GatewayKey,
@@ -69,7 +71,9 @@ MODELS = (BusinessUnit, Service, GatewayKey, ProviderAccount, OwnershipRule, Aud
 
 
 def counts() -> dict[str, int]:
-    return {m.__name__: m.objects.count() for m in MODELS}
+    """Every organisation's rows (a failed import writes nothing anywhere), hence unscoped."""
+    with scopes_disabled():
+        return {m.__name__: m.objects.count() for m in MODELS}
 
 
 def errors_of(org, text: str) -> list[str]:
@@ -341,326 +345,350 @@ OWNER = "owner: a@example.com"
     ],
 )
 def test_plan_lists_every_error_with_its_path(org_a, unit_tree, text, errors):
-    plan = plan_config(org_a, parse_config(text))
-    assert plan.errors == errors
-    assert plan.changes == []
+    with within(org_a):
+        plan = plan_config(org_a, parse_config(text))
+        assert plan.errors == errors
+        assert plan.changes == []
 
 
 def test_archived_unit_in_the_org_cannot_take_new_rows(org_a, unit_tree):
-    f.BusinessUnitFactory(organization=org_a, code="GONE", archived=True)
-    text = (
-        "services: [{name: s1, unit: GONE}, {name: s2, unit: GONE, archived: true}]\n"
-        f"gateway_keys: [{{key_id: gk-1, unit: GONE, {OWNER}}}]\n"
-        "provider_accounts: [{provider: openai, account: p1, unit: GONE}]\n"
-        "ownership_rules: [{match: {team: x}, unit: GONE}]\n"
-        f"units: [{{code: NEW, name: New, {OWNER}, parent: GONE}}]"
-    )
-    assert errors_of(org_a, text) == [
-        'units[0].parent: unit "GONE" is archived',
-        'services[0].unit: unit "GONE" is archived',
-        'gateway_keys[0].unit: unit "GONE" is archived',
-        'provider_accounts[0].unit: unit "GONE" is archived',
-        'ownership_rules[0].unit: unit "GONE" is archived',
-    ]
+    with within(org_a):
+        f.BusinessUnitFactory(organization=org_a, code="GONE", archived=True)
+        text = (
+            "services: [{name: s1, unit: GONE}, {name: s2, unit: GONE, archived: true}]\n"
+            f"gateway_keys: [{{key_id: gk-1, unit: GONE, {OWNER}}}]\n"
+            "provider_accounts: [{provider: openai, account: p1, unit: GONE}]\n"
+            "ownership_rules: [{match: {team: x}, unit: GONE}]\n"
+            f"units: [{{code: NEW, name: New, {OWNER}, parent: GONE}}]"
+        )
+        assert errors_of(org_a, text) == [
+            'units[0].parent: unit "GONE" is archived',
+            'services[0].unit: unit "GONE" is archived',
+            'gateway_keys[0].unit: unit "GONE" is archived',
+            'provider_accounts[0].unit: unit "GONE" is archived',
+            'ownership_rules[0].unit: unit "GONE" is archived',
+        ]
 
 
 def test_plan_writes_nothing_and_describes_each_change(org_a, unit_tree):
-    before = counts()
-    plan = plan_config(org_a, parse_config(SAMPLE))
-    assert plan.errors == []
-    assert plan.lines == SAMPLE_LINES
-    assert plan.counts() == {
-        "units": {"update": 1, "create": 1},
-        "services": {"create": 1},
-        "gateway_keys": {"create": 1},
-        "provider_accounts": {"create": 1},
-        "ownership_rules": {"create": 2},
-        "required_tags": {"update": 1},
-        "policy": {"create": 1},
-    }
-    assert counts() == before
+    with within(org_a):
+        before = counts()
+        plan = plan_config(org_a, parse_config(SAMPLE))
+        assert plan.errors == []
+        assert plan.lines == SAMPLE_LINES
+        assert plan.counts() == {
+            "units": {"update": 1, "create": 1},
+            "services": {"create": 1},
+            "gateway_keys": {"create": 1},
+            "provider_accounts": {"create": 1},
+            "ownership_rules": {"create": 2},
+            "required_tags": {"update": 1},
+            "policy": {"create": 1},
+        }
+        assert counts() == before
 
 
 # Applying ----------------------------------------------------------------------------------
 
 
 def test_a_bad_file_changes_nothing(org_a, unit_tree, admin):
-    text = SAMPLE + "gateway_keys_typo: []\n"
-    before = counts()
-    with pytest.raises(ConfigError) as exc:
-        apply_config(org_a, parse_config(text), actor=admin.user)
-    assert exc.value.errors == [
-        "gateway_keys_typo: unknown section (allowed: units, services, gateway_keys, "
-        "provider_accounts, ownership_rules, required_tags, policy)"
-    ]
-    assert counts() == before
-    org_a.refresh_from_db()
-    assert org_a.required_tags == ["team", "service", "cost_center", "environment"]
+    with within(org_a):
+        text = SAMPLE + "gateway_keys_typo: []\n"
+        before = counts()
+        with pytest.raises(ConfigError) as exc:
+            apply_config(org_a, parse_config(text), actor=admin.user)
+        assert exc.value.errors == [
+            "gateway_keys_typo: unknown section (allowed: units, services, gateway_keys, "
+            "provider_accounts, ownership_rules, required_tags, policy)"
+        ]
+        assert counts() == before
+        org_a.refresh_from_db()
+        assert org_a.required_tags == ["team", "service", "cost_center", "environment"]
 
 
 def test_apply_creates_parents_first_and_audits_each_row(org_a, unit_tree, admin):
-    since = last_event_id()
-    plan = apply_config(org_a, parse_config(SAMPLE), actor=admin.user)
-    assert plan.lines == SAMPLE_LINES
-    plat = BusinessUnit.objects.get(organization=org_a, code="PLAT")
-    sup = BusinessUnit.objects.get(organization=org_a, code="SUP")
-    assert (plat.is_central, plat.name, plat.kind, plat.parent_id) == (
-        True,
-        "Platform",
-        "division",
-        None,
-    )
-    assert (sup.parent_id, sup.billing_mode, sup.owner_email) == (
-        plat.pk,
-        "chargeback",
-        "ana@example.com",
-    )
-    assert BusinessUnit.objects.filter(organization=org_a, code="CENTRAL").exists() is False
-    key = GatewayKey.objects.get(organization=org_a, key_id="gk-support-prod")
-    assert (key.unit_id, key.service.name, key.environment) == (
-        sup.pk,
-        "ticket-summarizer",
-        "production",
-    )
-    rules = OwnershipRule.objects.filter(organization=org_a).order_by("position")
-    assert [(r.position, r.match, r.unit_id, r.description) for r in rules] == [
-        (1, {"service": "ticket-summarizer"}, sup.pk, ""),
-        (2, {"team": "support", "environment": "production"}, sup.pk, "Support: prod"),
-    ]
-    org_a.refresh_from_db()
-    assert org_a.required_tags == ["team", "service", "cost_center", "environment", "workflow"]
-    assert actions(since) == [
-        "businessunit.updated",
-        "businessunit.created",
-        "service.created",
-        "gatewaykey.created",
-        "provideraccount.created",
-        "ownershiprule.created",
-        "ownershiprule.created",
-        "organization.updated",
-        "allocationpolicy.created",
-        "config.imported",
-    ]
-    imported = AuditEvent.objects.get(action="config.imported")
-    assert (imported.actor, imported.object_repr) == (admin.user, "9 changes")
-    assert imported.after["changes"] == SAMPLE_LINES
-    # rows the file does not mention are left alone
-    assert set(BusinessUnit.objects.filter(organization=org_a).values_list("code", flat=True)) == {
-        "PLAT", "SUP", "SALES", "SALES-EU", "SALES-DE", "SUPPORT"
-    }  # fmt: skip
+    with within(org_a):
+        since = last_event_id()
+        plan = apply_config(org_a, parse_config(SAMPLE), actor=admin.user)
+        assert plan.lines == SAMPLE_LINES
+        plat = BusinessUnit.objects.get(organization=org_a, code="PLAT")
+        sup = BusinessUnit.objects.get(organization=org_a, code="SUP")
+        assert (plat.is_central, plat.name, plat.kind, plat.parent_id) == (
+            True,
+            "Platform",
+            "division",
+            None,
+        )
+        assert (sup.parent_id, sup.billing_mode, sup.owner_email) == (
+            plat.pk,
+            "chargeback",
+            "ana@example.com",
+        )
+        assert BusinessUnit.objects.filter(organization=org_a, code="CENTRAL").exists() is False
+        key = GatewayKey.objects.get(organization=org_a, key_id="gk-support-prod")
+        assert (key.unit_id, key.service.name, key.environment) == (
+            sup.pk,
+            "ticket-summarizer",
+            "production",
+        )
+        rules = OwnershipRule.objects.filter(organization=org_a).order_by("position")
+        assert [(r.position, r.match, r.unit_id, r.description) for r in rules] == [
+            (1, {"service": "ticket-summarizer"}, sup.pk, ""),
+            (2, {"team": "support", "environment": "production"}, sup.pk, "Support: prod"),
+        ]
+        org_a.refresh_from_db()
+        assert org_a.required_tags == ["team", "service", "cost_center", "environment", "workflow"]
+        assert actions(since) == [
+            "businessunit.updated",
+            "businessunit.created",
+            "service.created",
+            "gatewaykey.created",
+            "provideraccount.created",
+            "ownershiprule.created",
+            "ownershiprule.created",
+            "organization.updated",
+            "allocationpolicy.created",
+            "config.imported",
+        ]
+        imported = AuditEvent.objects.get(action="config.imported")
+        assert (imported.actor, imported.object_repr) == (admin.user, "9 changes")
+        assert imported.after["changes"] == SAMPLE_LINES
+        # rows the file does not mention are left alone
+        assert set(BusinessUnit.objects.filter(organization=org_a).values_list("code", flat=True)) == {
+            "PLAT", "SUP", "SALES", "SALES-EU", "SALES-DE", "SUPPORT"
+        }  # fmt: skip
 
 
 def test_second_run_changes_nothing_and_writes_no_audit_event(org_a, unit_tree, admin):
-    apply_config(org_a, parse_config(SAMPLE), actor=admin.user)
-    before = counts()
-    updated = dict(BusinessUnit.objects.values_list("code", "updated_at"))
-    plan = apply_config(org_a, parse_config(SAMPLE), actor=admin.user)
-    assert plan.changes == []
-    assert plan.lines == []
-    assert counts() == before
-    assert dict(BusinessUnit.objects.values_list("code", "updated_at")) == updated
+    with within(org_a):
+        apply_config(org_a, parse_config(SAMPLE), actor=admin.user)
+        before = counts()
+        updated = dict(BusinessUnit.objects.values_list("code", "updated_at"))
+        plan = apply_config(org_a, parse_config(SAMPLE), actor=admin.user)
+        assert plan.changes == []
+        assert plan.lines == []
+        assert counts() == before
+        assert dict(BusinessUnit.objects.values_list("code", "updated_at")) == updated
 
 
 def test_one_field_changed_is_one_update(org_a, unit_tree, admin):
-    apply_config(org_a, parse_config(SAMPLE), actor=admin.user)
-    since = last_event_id()
-    text = SAMPLE.replace("name: Support,", "name: Customer Support,")
-    plan = apply_config(org_a, parse_config(text), actor=admin.user)
-    assert plan.lines == ['units: update SUP: name Support -> "Customer Support"']
-    assert actions(since) == ["businessunit.updated", "config.imported"]
-    assert BusinessUnit.objects.get(organization=org_a, code="SUP").name == "Customer Support"
+    with within(org_a):
+        apply_config(org_a, parse_config(SAMPLE), actor=admin.user)
+        since = last_event_id()
+        text = SAMPLE.replace("name: Support,", "name: Customer Support,")
+        plan = apply_config(org_a, parse_config(text), actor=admin.user)
+        assert plan.lines == ['units: update SUP: name Support -> "Customer Support"']
+        assert actions(since) == ["businessunit.updated", "config.imported"]
+        assert BusinessUnit.objects.get(organization=org_a, code="SUP").name == "Customer Support"
 
 
 def test_marked_central_unit_takes_the_flag_when_the_old_code_is_in_the_file(org_a, admin):
-    text = (
-        f"units: [{{code: CENTRAL, name: Alpha Central, {OWNER}, kind: division}}, "
-        f"{{code: PLAT, name: Platform, {OWNER}, central: true}}]"
-    )
-    plan = apply_config(org_a, parse_config(text), actor=admin.user)
-    assert plan.lines == [
-        "units: update CENTRAL: owner owner@example.com -> a@example.com, kind team -> division",
-        "units: create PLAT (name Platform, parent null, owner a@example.com, billing_mode showback, "
-        "kind team, central true) (takes the central flag from CENTRAL)",
-    ]
-    central = BusinessUnit.objects.filter(organization=org_a, is_central=True)
-    assert list(central.values_list("code", flat=True)) == ["PLAT"]
-    assert plan_config(org_a, parse_config(text)).changes == []
+    with within(org_a):
+        text = (
+            f"units: [{{code: CENTRAL, name: Alpha Central, {OWNER}, kind: division}}, "
+            f"{{code: PLAT, name: Platform, {OWNER}, central: true}}]"
+        )
+        plan = apply_config(org_a, parse_config(text), actor=admin.user)
+        assert plan.lines == [
+            "units: update CENTRAL: owner owner@example.com -> a@example.com, kind team -> division",
+            "units: create PLAT (name Platform, parent null, owner a@example.com, billing_mode showback, "
+            "kind team, central true) (takes the central flag from CENTRAL)",
+        ]
+        central = BusinessUnit.objects.filter(organization=org_a, is_central=True)
+        assert list(central.values_list("code", flat=True)) == ["PLAT"]
+        assert plan_config(org_a, parse_config(text)).changes == []
 
 
 def test_leaving_central_out_does_not_clear_the_flag(org_a, admin):
-    text = "units: [{code: CENTRAL, name: Alpha Central, owner: owner@example.com}]"
-    assert plan_config(org_a, parse_config(text)).lines == []
-    assert BusinessUnit.objects.get(organization=org_a, code="CENTRAL").is_central is True
+    with within(org_a):
+        text = "units: [{code: CENTRAL, name: Alpha Central, owner: owner@example.com}]"
+        assert plan_config(org_a, parse_config(text)).lines == []
+        assert BusinessUnit.objects.get(organization=org_a, code="CENTRAL").is_central is True
 
 
 def test_units_are_created_parents_first_whatever_the_file_order(org_a, admin):
-    text = (
-        f"units: [{{code: C, name: C, {OWNER}, parent: B}}, {{code: B, name: B, {OWNER}, "
-        f"parent: A}}, {{code: A, name: A, {OWNER}}}]"
-    )
-    plan = apply_config(org_a, parse_config(text), actor=admin.user)
-    assert [c.key for c in plan.changes] == ["A", "B", "C"]
-    c = BusinessUnit.objects.select_related("parent__parent").get(organization=org_a, code="C")
-    assert (c.parent.code, c.parent.parent.code) == ("B", "A")
+    with within(org_a):
+        text = (
+            f"units: [{{code: C, name: C, {OWNER}, parent: B}}, {{code: B, name: B, {OWNER}, "
+            f"parent: A}}, {{code: A, name: A, {OWNER}}}]"
+        )
+        plan = apply_config(org_a, parse_config(text), actor=admin.user)
+        assert [c.key for c in plan.changes] == ["A", "B", "C"]
+        c = BusinessUnit.objects.select_related("parent__parent").get(organization=org_a, code="C")
+        assert (c.parent.code, c.parent.parent.code) == ("B", "A")
 
 
 def test_moving_a_subtree_under_a_new_unit(org_a, unit_tree, admin):
-    text = (
-        "units:\n"
-        f"  - {{code: SALES, name: Sales, {OWNER}, kind: division, parent: COMMERCIAL}}\n"
-        f"  - {{code: COMMERCIAL, name: Commercial, {OWNER}, kind: division}}\n"
-    )
-    apply_config(org_a, parse_config(text), actor=admin.user)
-    sales = BusinessUnit.objects.get(organization=org_a, code="SALES")
-    assert sales.parent.code == "COMMERCIAL"
-    assert BusinessUnit.objects.get(organization=org_a, code="SALES-DE").parent.code == "SALES-EU"
+    with within(org_a):
+        text = (
+            "units:\n"
+            f"  - {{code: SALES, name: Sales, {OWNER}, kind: division, parent: COMMERCIAL}}\n"
+            f"  - {{code: COMMERCIAL, name: Commercial, {OWNER}, kind: division}}\n"
+        )
+        apply_config(org_a, parse_config(text), actor=admin.user)
+        sales = BusinessUnit.objects.get(organization=org_a, code="SALES")
+        assert sales.parent.code == "COMMERCIAL"
+        assert (
+            BusinessUnit.objects.get(organization=org_a, code="SALES-DE").parent.code == "SALES-EU"
+        )
 
 
 def test_archiving_and_restoring_through_the_file(rich, admin):
-    text = (
-        "units: [{code: OLD, name: Old team, parent: SUPPORT, owner: owner@example.com}]\n"
-        "services: [{name: ticket-summarizer, unit: SUPPORT, archived: true}]"
-    )
-    plan = apply_config(rich, parse_config(text), actor=admin.user)
-    assert plan.lines == [
-        "units: update OLD: archived true -> false",
-        'services: update ticket-summarizer: description "Summarises tickets" -> "", '
-        "archived false -> true",
-    ]
-    assert BusinessUnit.objects.get(organization=rich, code="OLD").archived is False
-    assert Service.objects.get(organization=rich, name="ticket-summarizer").archived is True
+    with within(rich):
+        text = (
+            "units: [{code: OLD, name: Old team, parent: SUPPORT, owner: owner@example.com}]\n"
+            "services: [{name: ticket-summarizer, unit: SUPPORT, archived: true}]"
+        )
+        plan = apply_config(rich, parse_config(text), actor=admin.user)
+        assert plan.lines == [
+            "units: update OLD: archived true -> false",
+            'services: update ticket-summarizer: description "Summarises tickets" -> "", '
+            "archived false -> true",
+        ]
+        assert BusinessUnit.objects.get(organization=rich, code="OLD").archived is False
+        assert Service.objects.get(organization=rich, name="ticket-summarizer").archived is True
 
 
 def test_ownership_rules_are_matched_moved_and_archived_without_churn(rich, admin):
-    rule_ids = set(OwnershipRule.objects.filter(organization=rich).values_list("id", flat=True))
-    text = (
-        "ownership_rules:\n"
-        "  - {match: {team: sales, environment: production}, unit: SALES-EU, description: 'Sales: prod'}\n"
-        "  - {match: {service: old}, unit: SALES-DE}\n"
-        "  - {match: {gateway_key: gk-any}, unit: SALES-DE}\n"
-    )
-    plan = apply_config(rich, parse_config(text), actor=admin.user)
-    assert plan.lines == [
-        "ownership_rules: update #4 team=sales, environment=production -> SALES-EU: position 4 -> 1",
-        "ownership_rules: update #2 service=old -> SALES-DE: archived true -> false",
-        "ownership_rules: create #3 gateway_key=gk-any -> SALES-DE",
-        "ownership_rules: archive #1 service=ticket-summarizer -> SUPPORT (not in the file)",
-    ]
-    rules = OwnershipRule.objects.filter(organization=rich)
-    active = rules.filter(archived=False).order_by("position")
-    assert [(r.position, r.match) for r in active] == [
-        (1, {"team": "sales", "environment": "production"}),
-        (2, {"service": "old"}),
-        (3, {"gateway_key": "gk-any"}),
-    ]
-    assert rule_ids < set(rules.values_list("id", flat=True))  # kept, plus one new
-    assert rules.count() == 4
-    assert plan_config(rich, parse_config(text)).changes == []
+    with within(rich):
+        rule_ids = set(OwnershipRule.objects.filter(organization=rich).values_list("id", flat=True))
+        text = (
+            "ownership_rules:\n"
+            "  - {match: {team: sales, environment: production}, unit: SALES-EU, description: 'Sales: prod'}\n"
+            "  - {match: {service: old}, unit: SALES-DE}\n"
+            "  - {match: {gateway_key: gk-any}, unit: SALES-DE}\n"
+        )
+        plan = apply_config(rich, parse_config(text), actor=admin.user)
+        assert plan.lines == [
+            "ownership_rules: update #4 team=sales, environment=production -> SALES-EU: position 4 -> 1",
+            "ownership_rules: update #2 service=old -> SALES-DE: archived true -> false",
+            "ownership_rules: create #3 gateway_key=gk-any -> SALES-DE",
+            "ownership_rules: archive #1 service=ticket-summarizer -> SUPPORT (not in the file)",
+        ]
+        rules = OwnershipRule.objects.filter(organization=rich)
+        active = rules.filter(archived=False).order_by("position")
+        assert [(r.position, r.match) for r in active] == [
+            (1, {"team": "sales", "environment": "production"}),
+            (2, {"service": "old"}),
+            (3, {"gateway_key": "gk-any"}),
+        ]
+        assert rule_ids < set(rules.values_list("id", flat=True))  # kept, plus one new
+        assert rules.count() == 4
+        assert plan_config(rich, parse_config(text)).changes == []
 
 
 def test_an_empty_rule_list_archives_every_active_rule(rich, admin):
-    apply_config(rich, parse_config("ownership_rules: []"), actor=admin.user)
-    assert OwnershipRule.objects.filter(organization=rich, archived=False).count() == 0
-    assert OwnershipRule.objects.filter(organization=rich).count() == 3
+    with within(rich):
+        apply_config(rich, parse_config("ownership_rules: []"), actor=admin.user)
+        assert OwnershipRule.objects.filter(organization=rich, archived=False).count() == 0
+        assert OwnershipRule.objects.filter(organization=rich).count() == 3
 
 
 def test_gateway_key_null_environment_means_any(org_a, unit_tree, admin):
-    text = (
-        f"gateway_keys: [{{key_id: gk-a, unit: SALES, environment: null, {OWNER}}}, "
-        f"{{key_id: gk-b, unit: SALES, {OWNER}}}]"
-    )
-    apply_config(org_a, parse_config(text), actor=admin.user)
-    keys = GatewayKey.objects.filter(organization=org_a).order_by("key_id")
-    assert [(k.key_id, k.environment) for k in keys] == [("gk-a", ""), ("gk-b", "production")]
+    with within(org_a):
+        text = (
+            f"gateway_keys: [{{key_id: gk-a, unit: SALES, environment: null, {OWNER}}}, "
+            f"{{key_id: gk-b, unit: SALES, {OWNER}}}]"
+        )
+        apply_config(org_a, parse_config(text), actor=admin.user)
+        keys = GatewayKey.objects.filter(organization=org_a).order_by("key_id")
+        assert [(k.key_id, k.environment) for k in keys] == [("gk-a", ""), ("gk-b", "production")]
 
 
 # Export, and the fixed point ---------------------------------------------------------------
 
 
 def test_export_format(rich, org_b):
-    data = export_config(rich)
-    assert data == {
-        "units": [
-            {"code": "CENTRAL", "name": "Alpha Central", "parent": None, "owner": "owner@example.com",
-             "billing_mode": "showback", "central": True, "kind": "team"},
-            {"code": "SALES", "name": "Sales", "parent": None, "owner": "owner@example.com",
-             "billing_mode": "showback", "kind": "division"},
-            {"code": "SALES-EU", "name": "Sales Europe", "parent": "SALES", "owner": "owner@example.com",
-             "billing_mode": "showback", "kind": "department"},
-            {"code": "SALES-DE", "name": "Sales Germany", "parent": "SALES-EU",
-             "owner": "owner@example.com", "billing_mode": "showback", "kind": "team"},
-            {"code": "SUPPORT", "name": "Support", "parent": None, "owner": "owner@example.com",
-             "billing_mode": "showback", "kind": "division"},
-            {"code": "OLD", "name": "Old team", "parent": "SUPPORT", "owner": "owner@example.com",
-             "billing_mode": "showback", "kind": "team", "archived": True},
-        ],
-        "services": [
-            {"name": "retired-bot", "unit": "SALES-DE", "kind": "workflow", "archived": True},
-            {"name": "ticket-summarizer", "unit": "SUPPORT", "kind": "service",
-             "description": "Summarises tickets"},
-        ],
-        "gateway_keys": [
-            {"key_id": "gk-any", "unit": "SALES-DE", "service": None, "environment": "",
-             "owner": "keyowner@example.com"},
-            {"key_id": "gk-support-prod", "unit": "SUPPORT", "service": "ticket-summarizer",
-             "environment": "production", "owner": "keyowner@example.com"},
-        ],
-        "provider_accounts": [{"provider": "openai", "account": "proj_support", "unit": "SUPPORT"}],
-        "ownership_rules": [
-            {"match": {"service": "ticket-summarizer"}, "unit": "SUPPORT"},
-            {"match": {"team": "sales", "environment": "production"}, "unit": "SALES-EU",
-             "description": "Sales: prod"},
-        ],
-        "required_tags": ["team", "service"],
-    }  # fmt: skip
-    assert "bravo" not in json.dumps(data).lower()
+    with within(rich):
+        data = export_config(rich)
+        assert data == {
+            "units": [
+                {"code": "CENTRAL", "name": "Alpha Central", "parent": None, "owner": "owner@example.com",
+                 "billing_mode": "showback", "central": True, "kind": "team"},
+                {"code": "SALES", "name": "Sales", "parent": None, "owner": "owner@example.com",
+                 "billing_mode": "showback", "kind": "division"},
+                {"code": "SALES-EU", "name": "Sales Europe", "parent": "SALES", "owner": "owner@example.com",
+                 "billing_mode": "showback", "kind": "department"},
+                {"code": "SALES-DE", "name": "Sales Germany", "parent": "SALES-EU",
+                 "owner": "owner@example.com", "billing_mode": "showback", "kind": "team"},
+                {"code": "SUPPORT", "name": "Support", "parent": None, "owner": "owner@example.com",
+                 "billing_mode": "showback", "kind": "division"},
+                {"code": "OLD", "name": "Old team", "parent": "SUPPORT", "owner": "owner@example.com",
+                 "billing_mode": "showback", "kind": "team", "archived": True},
+            ],
+            "services": [
+                {"name": "retired-bot", "unit": "SALES-DE", "kind": "workflow", "archived": True},
+                {"name": "ticket-summarizer", "unit": "SUPPORT", "kind": "service",
+                 "description": "Summarises tickets"},
+            ],
+            "gateway_keys": [
+                {"key_id": "gk-any", "unit": "SALES-DE", "service": None, "environment": "",
+                 "owner": "keyowner@example.com"},
+                {"key_id": "gk-support-prod", "unit": "SUPPORT", "service": "ticket-summarizer",
+                 "environment": "production", "owner": "keyowner@example.com"},
+            ],
+            "provider_accounts": [{"provider": "openai", "account": "proj_support", "unit": "SUPPORT"}],
+            "ownership_rules": [
+                {"match": {"service": "ticket-summarizer"}, "unit": "SUPPORT"},
+                {"match": {"team": "sales", "environment": "production"}, "unit": "SALES-EU",
+                 "description": "Sales: prod"},
+            ],
+            "required_tags": ["team", "service"],
+        }  # fmt: skip
+        assert "bravo" not in json.dumps(data).lower()
 
 
 def test_yaml_dump_has_one_line_per_entry(org_a):
-    assert dump_config(export_config(org_a)) == (
-        "units:\n"
-        "  - {code: CENTRAL, name: Alpha Central, parent: null, owner: owner@example.com, "
-        "billing_mode: showback, central: true, kind: team}\n"
-        "\n"
-        "services: []\n"
-        "\n"
-        "gateway_keys: []\n"
-        "\n"
-        "provider_accounts: []\n"
-        "\n"
-        "ownership_rules: []\n"
-        "\n"
-        "required_tags: [team, service, cost_center, environment]\n"
-    )
+    with within(org_a):
+        assert dump_config(export_config(org_a)) == (
+            "units:\n"
+            "  - {code: CENTRAL, name: Alpha Central, parent: null, owner: owner@example.com, "
+            "billing_mode: showback, central: true, kind: team}\n"
+            "\n"
+            "services: []\n"
+            "\n"
+            "gateway_keys: []\n"
+            "\n"
+            "provider_accounts: []\n"
+            "\n"
+            "ownership_rules: []\n"
+            "\n"
+            "required_tags: [team, service, cost_center, environment]\n"
+        )
 
 
 @pytest.mark.parametrize("fmt", ["yaml", "json"])
 def test_importing_the_export_into_the_same_org_changes_nothing(rich, admin, fmt):
-    text = dump_config(export_config(rich), fmt)
-    before = counts()
-    plan = apply_config(rich, parse_config(text), actor=admin.user)
-    assert (plan.lines, plan.errors) == ([], [])
-    assert counts() == before
+    with within(rich):
+        text = dump_config(export_config(rich), fmt)
+        before = counts()
+        plan = apply_config(rich, parse_config(text), actor=admin.user)
+        assert (plan.lines, plan.errors) == ([], [])
+        assert counts() == before
 
 
 @pytest.mark.parametrize("fmt", ["yaml", "json"])
 def test_export_import_export_into_a_fresh_org_is_a_fixed_point(rich, admin, fmt):
-    text = dump_config(export_config(rich), fmt)
+    with within(rich):
+        text = dump_config(export_config(rich), fmt)
     fresh, _ = create_organization(slug="fresh", name="Fresh")
-    apply_config(fresh, parse_config(text), actor="test")
-    assert dump_config(export_config(fresh), fmt) == text
-    assert apply_config(fresh, parse_config(text), actor="test").changes == []
+    with within(fresh):
+        apply_config(fresh, parse_config(text), actor="test")
+        assert dump_config(export_config(fresh), fmt) == text
+        assert apply_config(fresh, parse_config(text), actor="test").changes == []
 
 
 def test_fresh_orgs_central_unit_is_renamed_to_the_files_central_code(admin):
     source, _ = create_organization(slug="source", name="Source")
-    apply_config(source, parse_config(SAMPLE), actor="test")
-    text = dump_config(export_config(source))
+    with within(source):
+        apply_config(source, parse_config(SAMPLE), actor="test")
+        text = dump_config(export_config(source))
     fresh, _ = create_organization(slug="fresh", name="Fresh")
-    central_id = BusinessUnit.objects.get(organization=fresh, is_central=True).pk
-    apply_config(fresh, parse_config(text), actor="test")
-    assert BusinessUnit.objects.get(organization=fresh, code="PLAT").pk == central_id
-    assert dump_config(export_config(fresh)) == text
+    with within(fresh):
+        central_id = BusinessUnit.objects.get(organization=fresh, is_central=True).pk
+        apply_config(fresh, parse_config(text), actor="test")
+        assert BusinessUnit.objects.get(organization=fresh, code="PLAT").pk == central_id
+        assert dump_config(export_config(fresh)) == text
 
 
 # Commands ----------------------------------------------------------------------------------
@@ -677,10 +705,13 @@ def test_import_command_prints_the_plan_then_applies(org_a, unit_tree, tmp_path)
     path.write_text(SAMPLE)
     out, _ = run("import_config", "--org", "alpha", "--dry-run", str(path))
     assert out.splitlines() == [*SAMPLE_LINES, "dry run: 9 changes planned, none applied"]
-    assert BusinessUnit.objects.filter(organization=org_a, code="SUP").exists() is False
+    with within(org_a):
+        assert BusinessUnit.objects.filter(organization=org_a, code="SUP").exists() is False
     out, _ = run("import_config", "--org", "alpha", str(path))
     assert out.splitlines() == [*SAMPLE_LINES, "applied 9 changes"]
-    assert AuditEvent.objects.get(action="config.imported").actor_label == "command:import_config"
+    with within(org_a):
+        event = AuditEvent.objects.get(action="config.imported")
+    assert event.actor_label == "command:import_config"
     out, _ = run("import_config", "--org", "alpha", str(path))
     assert out.splitlines() == ["no changes"]
 
@@ -717,14 +748,16 @@ def test_import_command_bad_input(org_a, tmp_path):
 
 
 def test_export_command(rich, tmp_path):
+    with within(rich):
+        exported = export_config(rich)
     out, _ = run("export_config", "--org", "alpha")
-    assert out == dump_config(export_config(rich))
+    assert out == dump_config(exported)
     target = tmp_path / "alpha.json"
     out, _ = run("export_config", "--org", "alpha", "--output", str(target))
     assert out == f"wrote {target} (json)\n"
-    assert json.loads(target.read_text()) == export_config(rich)
+    assert json.loads(target.read_text()) == exported
     out, _ = run("export_config", "--org", "alpha", "--format", "json")
-    assert json.loads(out) == export_config(rich)
+    assert json.loads(out) == exported
     with pytest.raises(CommandError) as exc:
         run("export_config", "--org", "nope")
     assert str(exc.value) == 'unknown organization "nope"'
@@ -756,14 +789,16 @@ def test_page_shows_downloads_and_the_upload_form(org_a, admin, client_for):
 
 
 def test_download(rich, admin, client_for):
+    with within(rich):
+        exported = export_config(rich)
     client = client_for(admin)
     response = client.get(urls()["config-download"], {"format": "yaml"})
     assert response.status_code == 200
     assert response["Content-Type"] == "application/yaml; charset=utf-8"
     assert response["Content-Disposition"] == 'attachment; filename="alpha-config.yaml"'
-    assert response.content.decode() == dump_config(export_config(rich))
+    assert response.content.decode() == dump_config(exported)
     response = client.get(urls()["config-download"], {"format": "json"})
-    assert json.loads(response.content) == export_config(rich)
+    assert json.loads(response.content) == exported
     assert client.get(urls()["config-download"], {"format": "xml"}).status_code == 404
 
 
@@ -782,7 +817,8 @@ def test_upload_previews_without_writing_then_confirm_applies(org_a, unit_tree, 
     response = client.post(urls()["config-apply"], {"text": SAMPLE}, follow=True)
     assert response.redirect_chain == [(urls()["config"], 302)]
     assert [str(m) for m in response.context["messages"]] == ["Applied 9 changes."]
-    assert BusinessUnit.objects.get(organization=org_a, code="SUP").parent.code == "PLAT"
+    with within(org_a):
+        assert BusinessUnit.objects.get(organization=org_a, code="SUP").parent.code == "PLAT"
     audit = client.get(reverse("audit:event-list", kwargs={"org_slug": "alpha"}))
     assert (audit.status_code, "config.imported" in audit.content.decode()) == (200, True)
     response = client.post(urls()["config-apply"], {"text": SAMPLE}, follow=True)
@@ -849,21 +885,28 @@ def test_confirm_revalidates_and_writes_nothing_on_error(org_a, admin, client_fo
 
 
 def test_a_row_changed_between_plan_and_apply_is_an_error_not_a_crash(org_a, admin, monkeypatch):
-    import chargeback.provisioning.config as config
+    with within(org_a):
+        import chargeback.provisioning.config as config
 
-    real = config.plan_config
+        real = config.plan_config
 
-    def plan_then_race(organization, data):
-        plan = real(organization, data)
-        f.BusinessUnitFactory(organization=organization, code="RACE")  # another admin, meanwhile
-        return plan
+        def plan_then_race(organization, data):
+            plan = real(organization, data)
+            f.BusinessUnitFactory(
+                organization=organization, code="RACE"
+            )  # another admin, meanwhile
+            return plan
 
-    monkeypatch.setattr(config, "plan_config", plan_then_race)
-    before = counts()
-    with pytest.raises(ConfigError) as exc:
-        apply_config(org_a, parse_config(f"units: [{{code: RACE, name: R, {OWNER}}}]"), actor="t")
-    assert exc.value.errors == ['units[0].code: The code "RACE" is already used by another unit.']
-    assert counts() == before  # the racing row too: one transaction
+        monkeypatch.setattr(config, "plan_config", plan_then_race)
+        before = counts()
+        with pytest.raises(ConfigError) as exc:
+            apply_config(
+                org_a, parse_config(f"units: [{{code: RACE, name: R, {OWNER}}}]"), actor="t"
+            )
+        assert exc.value.errors == [
+            'units[0].code: The code "RACE" is already used by another unit.'
+        ]
+        assert counts() == before  # the racing row too: one transaction
 
 
 def test_confirm_is_post_only(org_a, admin, client_for):

@@ -11,6 +11,7 @@ from django.urls import reverse
 
 from chargeback.audit.models import AuditEvent
 from chargeback.tenancy.models import Role
+from chargeback.tenancy.scoping import within
 from chargeback.units.models import (
     BusinessUnit,
     GatewayKey,
@@ -31,7 +32,8 @@ def messages_of(response) -> list[str]:
 
 
 def events(org) -> list[AuditEvent]:
-    return list(AuditEvent.objects.filter(organization=org).order_by("id"))
+    with within(org):
+        return list(AuditEvent.objects.filter(organization=org).order_by("id"))
 
 
 def actions(org) -> list[str]:
@@ -84,7 +86,8 @@ def test_create_unit_through_the_page(web, org_a, unit_tree, admin):
     response = web.post(
         url("unit-create"), unit_data(code="SALES-FR", parent=unit_tree["eu"].pk, kind="team")
     )
-    unit = BusinessUnit.objects.get(organization=org_a, code="SALES-FR")
+    with within(org_a):
+        unit = BusinessUnit.objects.get(organization=org_a, code="SALES-FR")
     assert response.status_code == 302
     assert response["Location"] == url("unit-detail", unit_id=unit.pk)
     assert messages_of(response) == ["The business unit SALES-FR · New unit was created."]
@@ -147,9 +150,10 @@ def test_a_no_op_save_writes_no_audit_event(web, org_a, unit_tree):
 
 def test_a_no_op_save_entity_writes_no_audit_event(org_a, unit_tree, admin):
     service = f.ServiceFactory(organization=org_a, unit=unit_tree["eu"])
-    save_entity(actor=admin.user, obj=BusinessUnit.objects.get(pk=unit_tree["eu"].pk))
-    save_entity(actor=admin.user, obj=Service.objects.get(pk=service.pk))
-    assert events(org_a) == []
+    with within(org_a):
+        save_entity(actor=admin.user, obj=BusinessUnit.objects.get(pk=unit_tree["eu"].pk))
+        save_entity(actor=admin.user, obj=Service.objects.get(pk=service.pk))
+        assert events(org_a) == []
 
 
 def test_edit_page_offers_no_parent_inside_the_own_subtree(web, org_a, unit_tree):
@@ -167,8 +171,9 @@ def test_duplicate_code_is_refused_case_insensitively(web, org_a, unit_tree):
         "code": ['The code "sales-eu" is already used by another unit.']
     }
     assert b"Cost-center code: The code &quot;sales-eu&quot; is already used" in response.content
-    assert BusinessUnit.objects.filter(organization=org_a).count() == 5
-    assert events(org_a) == []
+    with within(org_a):
+        assert BusinessUnit.objects.filter(organization=org_a).count() == 5
+        assert events(org_a) == []
 
 
 def test_the_same_code_in_another_org_is_fine(web, org_a, org_b):
@@ -201,21 +206,24 @@ def test_moving_a_unit_under_its_descendant_is_refused_on_the_page(web, unit_tre
 
 
 def test_save_entity_refuses_a_cycle(org_a, unit_tree, admin):
-    sales = BusinessUnit.objects.get(pk=unit_tree["sales"].pk)
-    sales.parent = unit_tree["de"]
-    with pytest.raises(ValidationError) as exc:
-        save_entity(actor=admin.user, obj=sales)
-    assert exc.value.message_dict == {
-        "parent": ['"SALES-DE" is this unit or one of its descendants: that would make a cycle.']
-    }
-    sales.parent = sales
-    with pytest.raises(ValidationError) as exc:
-        save_entity(actor=admin.user, obj=sales)
-    assert exc.value.message_dict == {
-        "parent": ['"SALES" is this unit or one of its descendants: that would make a cycle.']
-    }
-    assert BusinessUnit.objects.get(pk=sales.pk).parent_id is None
-    assert events(org_a) == []
+    with within(org_a):
+        sales = BusinessUnit.objects.get(pk=unit_tree["sales"].pk)
+        sales.parent = unit_tree["de"]
+        with pytest.raises(ValidationError) as exc:
+            save_entity(actor=admin.user, obj=sales)
+        assert exc.value.message_dict == {
+            "parent": [
+                '"SALES-DE" is this unit or one of its descendants: that would make a cycle.'
+            ]
+        }
+        sales.parent = sales
+        with pytest.raises(ValidationError) as exc:
+            save_entity(actor=admin.user, obj=sales)
+        assert exc.value.message_dict == {
+            "parent": ['"SALES" is this unit or one of its descendants: that would make a cycle.']
+        }
+        assert BusinessUnit.objects.get(pk=sales.pk).parent_id is None
+        assert events(org_a) == []
 
 
 def test_archived_parent_is_refused(web, org_a, unit_tree, admin):
@@ -224,7 +232,7 @@ def test_archived_parent_is_refused(web, org_a, unit_tree, admin):
     assert form_errors(response) == {
         "parent": ["Select a valid choice. That choice is not one of the available choices."]
     }
-    with pytest.raises(ValidationError) as exc:
+    with within(org_a), pytest.raises(ValidationError) as exc:
         save_entity(
             actor=admin.user,
             obj=BusinessUnit(
@@ -237,8 +245,9 @@ def test_archived_parent_is_refused(web, org_a, unit_tree, admin):
 
 
 def test_a_parent_from_another_org_is_refused(org_a, org_b, admin):
-    foreign = BusinessUnit.objects.get(organization=org_b, code="BSECRET")
-    with pytest.raises(ValidationError) as exc:
+    with within(org_b):
+        foreign = BusinessUnit.objects.get(organization=org_b, code="BSECRET")
+    with within(org_a), pytest.raises(ValidationError) as exc:
         save_entity(
             actor=admin.user,
             obj=BusinessUnit(
@@ -251,7 +260,8 @@ def test_a_parent_from_another_org_is_refused(org_a, org_b, admin):
 
 
 def test_a_foreign_parent_id_is_not_a_choice_on_the_page(web, org_a, org_b):
-    foreign = BusinessUnit.objects.get(organization=org_b, code="BSECRET")
+    with within(org_b):
+        foreign = BusinessUnit.objects.get(organization=org_b, code="BSECRET")
     response = web.post(url("unit-create"), unit_data(parent=foreign.pk))
     assert form_errors(response) == {
         "parent": ["Select a valid choice. That choice is not one of the available choices."]
@@ -262,11 +272,12 @@ def test_a_foreign_parent_id_is_not_a_choice_on_the_page(web, org_a, org_b):
 
 
 def central_codes(org) -> list[str]:
-    return list(
-        BusinessUnit.objects.filter(organization=org, is_central=True).values_list(
-            "code", flat=True
+    with within(org):
+        return list(
+            BusinessUnit.objects.filter(organization=org, is_central=True).values_list(
+                "code", flat=True
+            )
         )
-    )
 
 
 def test_marking_another_unit_central_moves_the_flag(web, org_a, org_b, unit_tree):
@@ -283,17 +294,23 @@ def test_marking_another_unit_central_moves_the_flag(web, org_a, org_b, unit_tre
 
 
 def test_creating_a_central_unit_moves_the_flag(org_a, admin):
-    save_entity(
-        actor=admin.user,
-        obj=BusinessUnit(
-            organization=org_a, code="NEWC", name="N", owner_email="n@a.example", is_central=True
-        ),
-    )
+    with within(org_a):
+        save_entity(
+            actor=admin.user,
+            obj=BusinessUnit(
+                organization=org_a,
+                code="NEWC",
+                name="N",
+                owner_email="n@a.example",
+                is_central=True,
+            ),
+        )
     assert central_codes(org_a) == ["NEWC"]
 
 
 def test_the_central_flag_cannot_be_unticked_on_the_page(web, org_a):
-    central = BusinessUnit.objects.get(organization=org_a, code="CENTRAL")
+    with within(org_a):
+        central = BusinessUnit.objects.get(organization=org_a, code="CENTRAL")
     data = unit_data(central, name="Renamed")
     del data["is_central"]
     assert web.post(url("unit-edit", unit_id=central.pk), data).status_code == 302
@@ -351,23 +368,25 @@ def test_archiving_a_unit_with_active_children_is_refused(web, org_a, unit_tree)
 
 
 def test_archiving_bottom_up_works(org_a, unit_tree, admin):
-    for key in ("de", "eu", "sales"):
-        set_archived(actor=admin.user, obj=unit_tree[key], archived=True)
-    assert list(
-        BusinessUnit.objects.filter(organization=org_a, archived=True).values_list(
-            "code", flat=True
-        )
-    ) == ["SALES", "SALES-DE", "SALES-EU"]
-    # restoring a child under an archived parent is refused
-    with pytest.raises(ValidationError) as exc:
-        set_archived(actor=admin.user, obj=unit_tree["de"], archived=False)
-    assert exc.value.message_dict == {
-        "parent": ['The parent "SALES-EU" is archived: restore it or pick another.']
-    }
+    with within(org_a):
+        for key in ("de", "eu", "sales"):
+            set_archived(actor=admin.user, obj=unit_tree[key], archived=True)
+        assert list(
+            BusinessUnit.objects.filter(organization=org_a, archived=True).values_list(
+                "code", flat=True
+            )
+        ) == ["SALES", "SALES-DE", "SALES-EU"]
+        # restoring a child under an archived parent is refused
+        with pytest.raises(ValidationError) as exc:
+            set_archived(actor=admin.user, obj=unit_tree["de"], archived=False)
+        assert exc.value.message_dict == {
+            "parent": ['The parent "SALES-EU" is archived: restore it or pick another.']
+        }
 
 
 def test_archiving_the_central_unit_is_refused(web, org_a):
-    central = BusinessUnit.objects.get(organization=org_a, code="CENTRAL")
+    with within(org_a):
+        central = BusinessUnit.objects.get(organization=org_a, code="CENTRAL")
     response = web.post(url("unit-archive", unit_id=central.pk))
     assert messages_of(response) == [
         "CENTRAL · Alpha Central cannot be archived: The central bucket cannot be archived."
@@ -380,11 +399,14 @@ def test_archiving_the_central_unit_is_refused(web, org_a):
 def test_archive_and_restore_a_service(web, org_a, unit_tree):
     service = f.ServiceFactory(organization=org_a, name="triage", unit=unit_tree["eu"])
     assert web.get(url("service-archive", object_id=service.pk)).status_code == 200
-    assert Service.objects.get(pk=service.pk).archived is False
+    with within(org_a):
+        assert Service.objects.get(pk=service.pk).archived is False
     web.post(url("service-archive", object_id=service.pk))
-    assert Service.objects.get(pk=service.pk).archived is True
+    with within(org_a):
+        assert Service.objects.get(pk=service.pk).archived is True
     web.post(url("service-restore", object_id=service.pk))
-    assert Service.objects.get(pk=service.pk).archived is False
+    with within(org_a):
+        assert Service.objects.get(pk=service.pk).archived is False
     assert actions(org_a) == ["service.updated", "service.updated"]
 
 
@@ -397,7 +419,8 @@ def test_create_and_edit_a_service(web, org_a, unit_tree):
     response = web.post(url("service-create"), data)
     assert response.status_code == 302
     assert response["Location"] == url("service-list")
-    service = Service.objects.get(organization=org_a, name="lead-scoring")
+    with within(org_a):
+        service = Service.objects.get(organization=org_a, name="lead-scoring")
     response = web.post(
         url("service-edit", object_id=service.pk), {**data, "unit": unit_tree["de"].pk}
     )
@@ -413,12 +436,13 @@ def test_duplicate_service_name(web, org_a, unit_tree):
         {"name": "Lead-Scoring", "kind": "service", "unit": unit_tree["de"].pk},
     )
     assert form_errors(response) == {"name": ['A service named "Lead-Scoring" already exists.']}
-    assert Service.objects.filter(organization=org_a).count() == 1
+    with within(org_a):
+        assert Service.objects.filter(organization=org_a).count() == 1
 
 
 def test_a_service_on_an_archived_unit_is_refused(org_a, admin):
     old = f.BusinessUnitFactory(organization=org_a, code="OLD", archived=True)
-    with pytest.raises(ValidationError) as exc:
+    with within(org_a), pytest.raises(ValidationError) as exc:
         save_entity(actor=admin.user, obj=Service(organization=org_a, name="s", unit=old))
     assert exc.value.message_dict == {
         "unit": ['The unit "OLD" is archived: restore it or pick another.']
@@ -435,7 +459,8 @@ def test_map_a_gateway_key(web, org_a, unit_tree):
         "owner_email": "raj@alpha.example",
     }
     assert web.post(url("gatewaykey-create"), data).status_code == 302
-    key = GatewayKey.objects.get(organization=org_a, key_id="gk-sales-prod")
+    with within(org_a):
+        key = GatewayKey.objects.get(organization=org_a, key_id="gk-sales-prod")
     assert (key.unit, key.service) == (unit_tree["eu"], service)
     assert actions(org_a) == ["gatewaykey.created"]
 
@@ -453,7 +478,8 @@ def test_gateway_key_already_mapped(web, org_a, unit_tree):
         "key_id": ['The gateway key "gk-sales-prod" is already mapped to SALES-EU.']
     }
     assert b"already mapped to SALES-EU" in response.content
-    assert GatewayKey.objects.filter(organization=org_a).count() == 1
+    with within(org_a):
+        assert GatewayKey.objects.filter(organization=org_a).count() == 1
 
 
 def test_the_same_gateway_key_in_another_org_is_fine(web, org_a, org_b, unit_tree):
@@ -484,10 +510,12 @@ def test_provider_account_already_mapped(web, org_a, unit_tree):
 def test_delete_a_provider_account_confirms_first(web, org_a, unit_tree):
     account = f.ProviderAccountFactory(organization=org_a, account="proj_x", unit=unit_tree["eu"])
     assert web.get(url("provideraccount-delete", object_id=account.pk)).status_code == 200
-    assert ProviderAccount.objects.filter(pk=account.pk).exists()
+    with within(org_a):
+        assert ProviderAccount.objects.filter(pk=account.pk).exists()
     response = web.post(url("provideraccount-delete", object_id=account.pk))
     assert messages_of(response) == ["The provider account openai/proj_x was deleted."]
-    assert not ProviderAccount.objects.filter(pk=account.pk).exists()
+    with within(org_a):
+        assert not ProviderAccount.objects.filter(pk=account.pk).exists()
     [event] = events(org_a)
     assert (event.action, event.before["account"], event.after) == (
         "provideraccount.deleted",
@@ -507,7 +535,8 @@ def test_create_a_rule_appends_it(web, org_a, unit_tree):
     f.OwnershipRuleFactory(organization=org_a, unit=unit_tree["eu"])
     response = web.post(url("rule-create"), rule_data(unit_tree["de"], cost_center="CC-410"))
     assert response.status_code == 302
-    rule = OwnershipRule.objects.get(organization=org_a, match_cost_center="CC-410")
+    with within(org_a):
+        rule = OwnershipRule.objects.get(organization=org_a, match_cost_center="CC-410")
     assert rule.position == 2
     assert rule.match == {"cost_center": "CC-410"}
     assert actions(org_a) == ["ownershiprule.created"]
@@ -517,11 +546,15 @@ def test_a_rule_with_no_match_field_is_refused(web, org_a, unit_tree):
     response = web.post(url("rule-create"), rule_data(unit_tree["de"]))
     assert form_errors(response) == {"match_team": ["A rule needs at least one field to match."]}
     assert b"Team: A rule needs at least one field to match." in response.content
-    assert OwnershipRule.objects.filter(organization=org_a).count() == 0
+    with within(org_a):
+        assert OwnershipRule.objects.filter(organization=org_a).count() == 0
 
 
 def positions(org) -> list[tuple[str, int]]:
-    return [(r.match_service, r.position) for r in OwnershipRule.objects.filter(organization=org)]
+    with within(org):
+        return [
+            (r.match_service, r.position) for r in OwnershipRule.objects.filter(organization=org)
+        ]
 
 
 def test_rule_reordering_renumbers_positions(web, org_a, org_b, unit_tree):
@@ -547,7 +580,8 @@ def test_rule_reordering_renumbers_positions(web, org_a, org_b, unit_tree):
         ("ownershiprule.reordered", {"order": [a.pk, b.pk, c.pk]}, {"order": [a.pk, c.pk, b.pk]}),
         ("ownershiprule.reordered", {"order": [a.pk, c.pk, b.pk]}, {"order": [c.pk, a.pk, b.pk]}),
     ]
-    assert [r.position for r in OwnershipRule.objects.filter(organization=org_b)] == [1]
+    with within(org_b):
+        assert [r.position for r in OwnershipRule.objects.filter(organization=org_b)] == [1]
 
 
 def test_rule_move_needs_post_and_a_known_direction(web, org_a, unit_tree):
@@ -562,7 +596,8 @@ def test_move_rule_operation(org_a, unit_tree, admin):
         for s in "xyz"
     ]
     assert positions(org_a) == [("x", 1), ("y", 2), ("z", 3)]
-    move_rule(actor=admin.user, rule=rules[0], direction=1)
+    with within(org_a):
+        move_rule(actor=admin.user, rule=rules[0], direction=1)
     assert positions(org_a) == [("y", 1), ("x", 2), ("z", 3)]
 
 
@@ -570,20 +605,22 @@ def test_move_rule_operation(org_a, unit_tree, admin):
 
 
 def test_objects_of_another_org_are_404(web, org_a, org_b):
-    unit = BusinessUnit.objects.get(organization=org_b, code="BSECRET")
+    with within(org_b):
+        unit = BusinessUnit.objects.get(organization=org_b, code="BSECRET")
+        service = Service.objects.get(organization=org_b)
+        key = GatewayKey.objects.get(organization=org_b)
+        account = ProviderAccount.objects.get(organization=org_b)
+        rule = OwnershipRule.objects.get(organization=org_b)
     assert web.get(url("unit-detail", unit_id=unit.pk)).status_code == 404
     assert web.get(url("unit-edit", unit_id=unit.pk)).status_code == 404
     assert web.post(url("unit-archive", unit_id=unit.pk)).status_code == 404
-    service = Service.objects.get(organization=org_b)
     assert web.get(url("service-edit", object_id=service.pk)).status_code == 404
-    key = GatewayKey.objects.get(organization=org_b)
     assert web.post(url("gatewaykey-archive", object_id=key.pk)).status_code == 404
-    account = ProviderAccount.objects.get(organization=org_b)
     assert web.post(url("provideraccount-delete", object_id=account.pk)).status_code == 404
-    rule = OwnershipRule.objects.get(organization=org_b)
     assert web.post(url("rule-move", object_id=rule.pk), {"direction": "up"}).status_code == 404
-    assert BusinessUnit.objects.get(pk=unit.pk).archived is False
-    assert ProviderAccount.objects.filter(pk=account.pk).exists()
+    with within(org_b):
+        assert BusinessUnit.objects.get(pk=unit.pk).archived is False
+        assert ProviderAccount.objects.filter(pk=account.pk).exists()
 
 
 # Team leads, viewers, finance -------------------------------------------------------------
@@ -648,10 +685,11 @@ def test_unit_detail_within_and_outside_a_team_leads_reach(client_for, team_lead
 
 def manage_requests(structure, org_a) -> list[tuple[str, str]]:
     eu = structure["eu"]
-    service = Service.objects.get(organization=org_a, unit=eu)
-    key = GatewayKey.objects.get(organization=org_a, unit=eu)
-    account = ProviderAccount.objects.get(organization=org_a, unit=eu)
-    rule = OwnershipRule.objects.get(organization=org_a, unit=eu)
+    with within(org_a):
+        service = Service.objects.get(organization=org_a, unit=eu)
+        key = GatewayKey.objects.get(organization=org_a, unit=eu)
+        account = ProviderAccount.objects.get(organization=org_a, unit=eu)
+        rule = OwnershipRule.objects.get(organization=org_a, unit=eu)
     return [
         ("get", url("unit-create")),
         ("post", url("unit-create")),
@@ -684,8 +722,9 @@ def test_only_admins_may_change_the_structure(request, client_for, persona, stru
         assert (method, path, response.status_code) == (method, path, 403)
     assert b"Your role does not allow this (units.manage)." in response.content
     assert events(org_a) == []
-    assert BusinessUnit.objects.filter(organization=org_a, archived=True).count() == 0
-    assert ProviderAccount.objects.filter(organization=org_a).count() == 4
+    with within(org_a):
+        assert BusinessUnit.objects.filter(organization=org_a, archived=True).count() == 0
+        assert ProviderAccount.objects.filter(organization=org_a).count() == 4
 
 
 @pytest.mark.parametrize("persona", ["team_lead", "viewer", "finance"])
@@ -735,7 +774,8 @@ def test_service_list_search_and_archived_filter(web, org_a, unit_tree):
 
 
 def test_key_and_rule_lists_filter(web, org_a, structure):
-    GatewayKey.objects.filter(key_id="gk-de").update(archived=True)
+    with within(org_a):
+        GatewayKey.objects.filter(key_id="gk-de").update(archived=True)
     assert listed(web.get(url("gatewaykey-list"), {"q": "sales"})) == ["gk-eu", "gk-sales"]
     assert listed(web.get(url("gatewaykey-list"), {"show": "archived"})) == ["gk-de"]
     assert listed(web.get(url("rule-list"), {"q": "support"})) == ["svc-support"]
@@ -786,7 +826,8 @@ def page_rows(response) -> list:
 
 
 def test_unit_list_queries(web, org_a, same_queries):
-    parent = BusinessUnit.objects.get(organization=org_a, code="CENTRAL")
+    with within(org_a):
+        parent = BusinessUnit.objects.get(organization=org_a, code="CENTRAL")
 
     def add(start: int, stop: int) -> None:
         for i in range(max(start, 1), stop):
@@ -830,7 +871,8 @@ def test_rule_list_queries(web, org_a, same_queries):
 
 def test_team_lead_unit_list_queries(client_for, org_a, unit_tree, same_queries):
     lead = f.MembershipFactory(organization=org_a, role=Role.TEAM_LEAD)
-    lead.units.set([unit_tree["support"]])
+    with within(org_a):
+        lead.units.set([unit_tree["support"]])
 
     def add(start: int, stop: int) -> None:
         for i in range(max(start, 1), stop):

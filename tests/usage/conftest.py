@@ -1,8 +1,12 @@
+"""Usage fixtures: an organisation with prices and structure, and `ingest` (a batch stored and
+processed as the upload view and the worker do, in the organisation's scope)."""
+
 import json
 
 import pytest
 
 from chargeback.pricing.books import import_prices, load_default_prices, parse_prices
+from chargeback.tenancy.scoping import within
 from chargeback.usage.ingest import create_batch, process_batch
 from tests import factories as f
 
@@ -17,8 +21,9 @@ def priced_org(org_a):
 
 
 def price_and_structure(org_a):
-    """What `priced_org` adds to an organisation (which has its central unit already)."""
-    load_default_prices(org_a, actor="test")
+    """What `priced_org` adds to an organisation (which has its central unit already). The
+    prices load as `load_prices` and `import_prices` load them, in the organisation's scope; the
+    factories build the rest with scopes disabled."""
     # per-request-only prices for the DESIGN.md worked example
     rows = parse_prices(
         HEADER
@@ -26,7 +31,9 @@ def price_and_structure(org_a):
         + "internal,sales-bot,2026-01-01,,,,,,,0.09,USD,worked example,2026-01-01\n"
         + "internal,agent-bot,2026-01-01,,,,,,,0.015,USD,worked example,2026-01-01\n"
     )
-    import_prices(org_a, rows, actor="test", label="worked example")
+    with within(org_a):
+        load_default_prices(org_a, actor="test")
+        import_prices(org_a, rows, actor="test", label="worked example")
     units = {
         "SUP": f.BusinessUnitFactory(organization=org_a, code="SUP", name="Support"),
         "SALES": f.BusinessUnitFactory(organization=org_a, code="SALES", name="Sales"),
@@ -68,6 +75,9 @@ def ndjson(events: list) -> bytes:
 
 
 def ingest(org, events: list, fmt: str = "ndjson"):
+    """Store a batch in `org`'s scope (as the ingest API does), then process it (as the worker
+    does: `process_batch` finds the batch's organisation and enters its scope itself)."""
     payload = events if isinstance(events, bytes) else ndjson(events)
-    batch = create_batch(organization=org, payload=payload, fmt=fmt, source="test")
+    with within(org):
+        batch = create_batch(organization=org, payload=payload, fmt=fmt, source="test")
     return process_batch(batch.pk)

@@ -4,6 +4,7 @@ import io
 import json
 from decimal import Decimal
 
+from chargeback.tenancy.scoping import within
 from chargeback.usage.models import QuarantinedEvent, UsageEvent
 from chargeback.usage.records import read_records
 from tests.usage.conftest import ingest
@@ -104,7 +105,8 @@ def test_otlp_adapter(priced_org):
     assert len(records) == 1
     batch = ingest(priced_org, json.dumps(OTLP).encode(), fmt="otel")
     assert (batch.received, batch.accepted) == (1, 1)
-    e = UsageEvent.objects.get(organization=priced_org)
+    with within(priced_org):
+        e = UsageEvent.objects.get(organization=priced_org)
     assert (e.request_id, e.provider, e.model, e.model_raw) == (
         "msg_01XFDUDYJgAACzvnptvVoYEL", "anthropic", "claude-sonnet-4", "claude-sonnet-4-20250514",
     )  # fmt: skip
@@ -129,7 +131,8 @@ def test_litellm_adapter(priced_org):
     )
     batch = ingest(priced_org, json.dumps(LITELLM).encode(), fmt="litellm")
     assert (batch.received, batch.accepted, batch.quarantined) == (1, 1, 0)
-    e = UsageEvent.objects.get(organization=priced_org)
+    with within(priced_org):
+        e = UsageEvent.objects.get(organization=priced_org)
     assert (e.provider, e.model, e.gateway_key_id, e.user_ref) == (
         "anthropic",
         "claude-sonnet-4",
@@ -154,7 +157,8 @@ def test_csv_adapter_tags(priced_org):
     )
     batch = ingest(priced_org, payload, fmt="csv")
     assert (batch.received, batch.accepted) == (1, 1)
-    e = UsageEvent.objects.get(organization=priced_org)
+    with within(priced_org):
+        e = UsageEvent.objects.get(organization=priced_org)
     assert (e.team, e.service, e.cost_center, e.environment, e.workflow) == (
         "SALES",
         "lead-scoring",
@@ -248,18 +252,22 @@ def test_nul_characters_are_quarantined_not_lost(priced_org):
     )
     batch = ingest(priced_org, lines)
     assert (batch.status, batch.received, batch.accepted, batch.quarantined) == ("done", 3, 1, 2)
-    reasons = sorted(QuarantinedEvent.objects.filter(batch=batch).values_list("line", "reasons"))
-    assert [(line, r[0]["problem"]) for line, r in reasons] == [
-        (1, "line 1 contains a NUL character (\\u0000), which cannot be stored"),
-        (2, "line 2 contains a NUL character (\\u0000), which cannot be stored"),
-    ]
-    assert all("\x00" not in q.raw for q in QuarantinedEvent.objects.filter(batch=batch))
+    with within(priced_org):
+        reasons = sorted(
+            QuarantinedEvent.objects.filter(batch=batch).values_list("line", "reasons")
+        )
+        assert [(line, r[0]["problem"]) for line, r in reasons] == [
+            (1, "line 1 contains a NUL character (\\u0000), which cannot be stored"),
+            (2, "line 2 contains a NUL character (\\u0000), which cannot be stored"),
+        ]
+        assert all("\x00" not in q.raw for q in QuarantinedEvent.objects.filter(batch=batch))
     as_json = ingest(
         priced_org,
         b'[{"request_id": "j\\u0000", "occurred_at": "2026-10-03T14:22:05Z"}]',
         fmt="json",
     )
-    assert (as_json.quarantined, QuarantinedEvent.objects.get(batch=as_json).reason) == (
-        1,
-        "bad_value",
-    )
+    with within(priced_org):
+        assert (as_json.quarantined, QuarantinedEvent.objects.get(batch=as_json).reason) == (
+            1,
+            "bad_value",
+        )

@@ -5,6 +5,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from chargeback.tenancy.scoping import within
 from chargeback.usage.ingest import process_batch
 from chargeback.usage.keys import create_key, revoke_key
 from chargeback.usage.models import IngestBatch, IngestionKey, QuarantinedEvent, UsageEvent
@@ -15,7 +16,8 @@ URL = "/api/v1/usage-events"
 
 @pytest.fixture
 def key(priced_org):
-    key, secret = create_key(organization=priced_org, name="gateway", actor="test")
+    with within(priced_org):
+        key, secret = create_key(organization=priced_org, name="gateway", actor="test")
     return key, secret
 
 
@@ -47,7 +49,8 @@ def test_post_ndjson(client, key):
     assert response.status_code == 202
     batch = process_batch(response.json()["batch_id"])
     assert (batch.received, batch.accepted, batch.quarantined) == (2, 1, 1)
-    q = QuarantinedEvent.objects.get(batch=batch)
+    with within(batch.organization):
+        q = QuarantinedEvent.objects.get(batch=batch)
     assert q.reasons[0]["problem"].startswith("malformed JSON at line 2")
 
 
@@ -82,10 +85,11 @@ def test_post_ndjson(client, key):
 def test_bad_bodies_get_clear_errors_and_store_nothing(
     client, key, body, content_type, status, detail
 ):
-    _key, secret = key
+    key_obj, secret = key
     response = post(client, secret, body, content_type=content_type)
     assert (response.status_code, response.json()) == (status, {"detail": detail})
-    assert IngestBatch.objects.count() == 0
+    with within(key_obj.organization):
+        assert IngestBatch.objects.count() == 0
 
 
 def test_a_chunked_body_is_411_not_an_empty_body(key):
@@ -94,7 +98,7 @@ def test_a_chunked_body_is_411_not_an_empty_body(key):
 
     from chargeback.api.ingest import UsageEvents
 
-    _key, secret = key
+    key_obj, secret = key
     request = RequestFactory().generic(
         "POST", URL, b"", content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {secret}",
         HTTP_TRANSFER_ENCODING="chunked",
@@ -103,7 +107,8 @@ def test_a_chunked_body_is_411_not_an_empty_body(key):
     response = UsageEvents.as_view()(request)
     assert response.status_code == 411
     assert "Content-Length" in json.loads(response.content)["detail"]
-    assert IngestBatch.objects.count() == 0
+    with within(key_obj.organization):
+        assert IngestBatch.objects.count() == 0
 
 
 def test_json_the_standard_library_accepts_is_still_taken(client, key):
@@ -138,27 +143,32 @@ def test_keys_missing_unknown_revoked_and_foreign(client, key, org_b):
     assert post(client, secret[:-2] + "xx", "[]").json() == {
         "detail": "Invalid ingestion key: unknown key."
     }
-    revoke_key(key=key_obj, actor="test")
+    with within(key_obj.organization):
+        revoke_key(key=key_obj, actor="test")
     response = post(client, secret, "[]")
     assert (response.status_code, response.json()) == (
         401,
         {"detail": "Invalid ingestion key: this key was revoked."},
     )
-    _b_key, b_secret = create_key(organization=org_b, name="bravo", actor="test")
+    with within(org_b):
+        _b_key, b_secret = create_key(organization=org_b, name="bravo", actor="test")
     own = post(client, b_secret, json.dumps([event("b1")]))
     assert own.status_code == 202
-    assert IngestBatch.objects.get(pk=own.json()["batch_id"]).organization == org_b
+    with within(org_b):
+        assert IngestBatch.objects.get(pk=own.json()["batch_id"]).organization == org_b
 
 
 def test_key_is_hashed_shown_once_and_tracks_last_use(client, key):
     key_obj, secret = key
-    stored = IngestionKey.objects.get(pk=key_obj.pk)
+    with within(key_obj.organization):
+        stored = IngestionKey.objects.get(pk=key_obj.pk)
     assert secret not in (stored.hashed, stored.prefix) and secret.startswith(
         f"cbk_{stored.prefix}_"
     )
     assert stored.last_used_at is None
     post(client, secret, json.dumps([event("u1")]))
-    assert IngestionKey.objects.get(pk=key_obj.pk).last_used_at is not None
+    with within(key_obj.organization):
+        assert IngestionKey.objects.get(pk=key_obj.pk).last_used_at is not None
 
 
 def test_future_and_wrongly_typed_records_are_quarantined(client, key):
@@ -167,9 +177,10 @@ def test_future_and_wrongly_typed_records_are_quarantined(client, key):
         [event("f1", occurred_at="2099-01-01T00:00:00Z"), event("t1", input_tokens="many")]
     )
     batch = process_batch(post(client, secret, body).json()["batch_id"])
-    reasons = sorted(QuarantinedEvent.objects.filter(batch=batch).values_list("reason", flat=True))
-    assert (batch.quarantined, reasons) == (2, ["bad_type", "future_timestamp"])
-    assert UsageEvent.objects.count() == 0
+    with within(batch.organization):
+        reasons = QuarantinedEvent.objects.filter(batch=batch).values_list("reason", flat=True)
+        assert (batch.quarantined, sorted(reasons)) == (2, ["bad_type", "future_timestamp"])
+        assert UsageEvent.objects.count() == 0
 
 
 def test_cli_errors(priced_org, tmp_path):
@@ -208,18 +219,20 @@ def test_cli_csv_with_tag_columns(priced_org, tmp_path, capsys):
         .splitlines()[-1]
         .endswith("received=2 accepted=1 duplicates=0 quarantined=1")
     )
-    assert UsageEvent.objects.get(request_id="c1").unit.code == "SUP"
-    assert QuarantinedEvent.objects.get(request_id="c2").line == 3
+    with within(priced_org):
+        assert UsageEvent.objects.get(request_id="c1").unit.code == "SUP"
+        assert QuarantinedEvent.objects.get(request_id="c2").line == 3
 
 
 def test_the_202_answer_is_what_the_batch_serializer_gives(client, key):
     from chargeback.api.ingest import BatchSerializer
 
-    _key, secret = key
+    key_obj, secret = key
     response = post(client, secret, ndjson([event("s1")]), content_type="application/x-ndjson")
     assert response.status_code == 202
     data = response.json()
-    batch = IngestBatch.objects.get(pk=data.pop("batch_id"))
+    with within(key_obj.organization):
+        batch = IngestBatch.objects.get(pk=data.pop("batch_id"))
     assert data.pop("status_url").endswith(f"/api/v1/ingest-batches/{batch.pk}")
     assert data == json.loads(json.dumps(BatchSerializer(batch).data))
     assert batch.payload.read() == ndjson([event("s1")])  # stored as sent
@@ -247,12 +260,14 @@ def test_the_payload_is_on_disk_before_the_202(client, key, monkeypatch, setting
 
     monkeypatch.setattr(intake.os, "fsync", fsync)
     monkeypatch.setattr(intake, "_insert_batch", insert)
-    _key, secret = key
+    key_obj, secret = key
     paths = []
     for rid in ("d1", "d2"):
         response = post(client, secret, ndjson([event(rid)]), content_type="application/x-ndjson")
         assert response.status_code == 202
-        paths.append(IngestBatch.objects.get(pk=response.json()["batch_id"]).payload.path)
+        with within(key_obj.organization):
+            batch = IngestBatch.objects.get(pk=response.json()["batch_id"])
+        paths.append(batch.payload.path)
     first, second = paths
     folder = os.path.dirname(first)
     assert first.startswith(str(tmp_path)) and os.path.dirname(second) == folder

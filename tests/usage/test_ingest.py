@@ -10,6 +10,7 @@ from django.db.models import Sum
 
 from chargeback.calendar import Period
 from chargeback.pricing.books import import_prices, parse_prices
+from chargeback.tenancy.scoping import within
 from chargeback.usage import ingest as ingest_module
 from chargeback.usage import intake, pipeline, tasks, writer
 from chargeback.usage.ingest import create_batch, process_batch
@@ -27,18 +28,22 @@ def test_ingest_prices_attributes_and_rolls_up(priced_org):
         priced_org, [event("r1", tags={"team": "support"}), event("r2", gateway_key_id="gk-sales")]
     )
     assert counts(batch) == ("done", 2, 2, 0, 0)
-    e1 = UsageEvent.objects.get(organization=priced_org, request_id="r1")
-    assert (e1.unit.code, e1.attribution, e1.model, e1.model_raw) == (
-        "SUP",
-        "team_tag",
-        "gpt-4o-mini",
-        "gpt-4o-mini-2024-07-18",
-    )
-    assert e1.cost == Decimal("0.000360000000")
-    assert e1.price.version.number == 1
-    rollup = DailyUsage.objects.filter(organization=priced_org)
-    assert rollup.aggregate(c=Sum("cost"), r=Sum("requests")) == {"c": Decimal("0.00072"), "r": 2}
-    assert rollup.get(unit__code="SALES").day == dt.date(2026, 10, 3)
+    with within(priced_org):
+        e1 = UsageEvent.objects.get(organization=priced_org, request_id="r1")
+        assert (e1.unit.code, e1.attribution, e1.model, e1.model_raw) == (
+            "SUP",
+            "team_tag",
+            "gpt-4o-mini",
+            "gpt-4o-mini-2024-07-18",
+        )
+        assert e1.cost == Decimal("0.000360000000")
+        assert e1.price.version.number == 1
+        rollup = DailyUsage.objects.filter(organization=priced_org)
+        assert rollup.aggregate(c=Sum("cost"), r=Sum("requests")) == {
+            "c": Decimal("0.00072"),
+            "r": 2,
+        }
+        assert rollup.get(unit__code="SALES").day == dt.date(2026, 10, 3)
 
 
 def test_attribution_order(priced_org):
@@ -57,10 +62,11 @@ def test_attribution_order(priced_org):
         event("c"),  # central
     ]
     ingest(priced_org, events)
-    got = {
-        e.request_id: (e.unit.code, e.attribution)
-        for e in UsageEvent.objects.filter(organization=priced_org).select_related("unit")
-    }
+    with within(priced_org):
+        got = {
+            e.request_id: (e.unit.code, e.attribution)
+            for e in UsageEvent.objects.filter(organization=priced_org).select_related("unit")
+        }
     assert got == {
         "t": ("SALES", "team_tag"),
         "k": ("SALES", "gateway_key"),
@@ -74,27 +80,31 @@ def test_attribution_order(priced_org):
 def test_replaying_a_batch_changes_no_total(priced_org):
     events = [event(f"r{i}", input_tokens=100 + i) for i in range(20)]
     first = ingest(priced_org, events)
-    before = DailyUsage.objects.filter(organization=priced_org).aggregate(
-        c=Sum("cost"), r=Sum("requests")
-    )
+    with within(priced_org):
+        before = DailyUsage.objects.filter(organization=priced_org).aggregate(
+            c=Sum("cost"), r=Sum("requests")
+        )
     for _ in range(3):
         again = ingest(priced_org, events)
         assert counts(again) == ("done", 20, 0, 20, 0)
     assert counts(first) == ("done", 20, 20, 0, 0)
-    after = DailyUsage.objects.filter(organization=priced_org).aggregate(
-        c=Sum("cost"), r=Sum("requests")
-    )
-    assert before == after and UsageEvent.objects.filter(organization=priced_org).count() == 20
+    with within(priced_org):
+        after = DailyUsage.objects.filter(organization=priced_org).aggregate(
+            c=Sum("cost"), r=Sum("requests")
+        )
+        assert before == after and UsageEvent.objects.filter(organization=priced_org).count() == 20
 
 
 def test_duplicates_within_a_batch_and_conflicts(priced_org):
     batch = ingest(priced_org, [event("d"), event("d"), event("d", output_tokens=999)])
     assert counts(batch) == ("done", 3, 1, 1, 1)
-    q = QuarantinedEvent.objects.get(organization=priced_org, batch=batch)
-    assert (q.reason, q.line, q.request_id) == ("conflicting_duplicate", 3, "d")
+    with within(priced_org):
+        q = QuarantinedEvent.objects.get(organization=priced_org, batch=batch)
+        assert (q.reason, q.line, q.request_id) == ("conflicting_duplicate", 3, "d")
     later = ingest(priced_org, [event("d", model="gpt-4o")])
     assert counts(later) == ("done", 1, 0, 0, 1)
-    assert UsageEvent.objects.get(organization=priced_org, request_id="d").output_tokens == 300
+    with within(priced_org):
+        assert UsageEvent.objects.get(organization=priced_org, request_id="d").output_tokens == 300
 
 
 def test_bad_records_are_quarantined_with_reasons(priced_org):
@@ -109,19 +119,20 @@ def test_bad_records_are_quarantined_with_reasons(priced_org):
         ],
     )
     assert counts(batch) == ("done", 5, 1, 0, 4)
-    rows = {
-        q.line: (q.reason, q.reasons[0]["field"])
-        for q in QuarantinedEvent.objects.filter(batch=batch)
-    }
-    assert rows == {
-        2: ("malformed", "record"),
-        3: ("bad_tokens", "input_tokens"),
-        4: ("no_price", "model"),
-        5: ("missing_tag", "tags.service"),
-    }
-    unknown = QuarantinedEvent.objects.get(batch=batch, line=4)
-    assert unknown.reasons[0]["problem"] == "no price for openai/gpt-7-preview on 2026-10-03"
-    assert json.loads(unknown.raw)["model"] == "gpt-7-preview"
+    with within(priced_org):
+        rows = {
+            q.line: (q.reason, q.reasons[0]["field"])
+            for q in QuarantinedEvent.objects.filter(batch=batch)
+        }
+        assert rows == {
+            2: ("malformed", "record"),
+            3: ("bad_tokens", "input_tokens"),
+            4: ("no_price", "model"),
+            5: ("missing_tag", "tags.service"),
+        }
+        unknown = QuarantinedEvent.objects.get(batch=batch, line=4)
+        assert unknown.reasons[0]["problem"] == "no price for openai/gpt-7-preview on 2026-10-03"
+        assert json.loads(unknown.raw)["model"] == "gpt-7-preview"
 
 
 def test_retries_are_linked_and_failed_attempts_priced(priced_org):
@@ -132,14 +143,15 @@ def test_retries_are_linked_and_failed_attempts_priced(priced_org):
             event("try2", retry_of="try1", attempt=2, status_code=200),
         ],
     )
-    first = UsageEvent.objects.get(organization=priced_org, request_id="try1")
-    second = UsageEvent.objects.get(organization=priced_org, request_id="try2")
-    assert (first.is_error, first.cost) == (True, Decimal("0.000180000000"))
-    assert (second.retry_of, second.attempt, second.is_error) == ("try1", 2, False)
-    day = DailyUsage.objects.filter(organization=priced_org).aggregate(
-        e=Sum("errors"), ec=Sum("error_cost")
-    )
-    assert day == {"e": 1, "ec": Decimal("0.00018")}
+    with within(priced_org):
+        first = UsageEvent.objects.get(organization=priced_org, request_id="try1")
+        second = UsageEvent.objects.get(organization=priced_org, request_id="try2")
+        assert (first.is_error, first.cost) == (True, Decimal("0.000180000000"))
+        assert (second.retry_of, second.attempt, second.is_error) == ("try1", 2, False)
+        day = DailyUsage.objects.filter(organization=priced_org).aggregate(
+            e=Sum("errors"), ec=Sum("error_cost")
+        )
+        assert day == {"e": 1, "ec": Decimal("0.00018")}
 
 
 def test_prices_are_effective_dated_and_not_repriced(priced_org):
@@ -147,12 +159,14 @@ def test_prices_are_effective_dated_and_not_repriced(priced_org):
     rows = parse_prices(
         HEADER + "openai,gpt-4o-mini,2026-11-01,0.30,1.20,,,,,,USD,rise,2026-10-20\n"
     )
-    import_prices(priced_org, rows, actor="test", label="rise")
+    with within(priced_org):
+        import_prices(priced_org, rows, actor="test", label="rise")
     ingest(priced_org, [event("new", occurred_at="2026-10-31T23:00:00Z")])  # midnight in Berlin
-    old = UsageEvent.objects.get(organization=priced_org, request_id="old")
-    new = UsageEvent.objects.get(organization=priced_org, request_id="new")
-    assert (old.cost, new.cost) == (Decimal("0.000360000000"), Decimal("0.000720000000"))
-    assert new.price.version.number > old.price.version.number
+    with within(priced_org):
+        old = UsageEvent.objects.get(organization=priced_org, request_id="old")
+        new = UsageEvent.objects.get(organization=priced_org, request_id="new")
+        assert (old.cost, new.cost) == (Decimal("0.000360000000"), Decimal("0.000720000000"))
+        assert new.price.version.number > old.price.version.number
 
 
 def test_design_worked_figures_through_ingestion_and_spend(priced_org, tmp_path, capsys):
@@ -186,15 +200,16 @@ def test_design_worked_figures_through_ingestion_and_spend(priced_org, tmp_path,
         .splitlines()[-1]
         .endswith("received=2380 accepted=2380 duplicates=0 quarantined=0")
     )
-    report = spend_report(priced_org, Period.parse("2026-10"))
-    costs = {u["code"]: u["cost"] for u in report["units"]}
-    # 1/1000 of the calls: $1.60, $7.20, $4.50 -> total $13.30; x1000 gives the design's figures
-    assert costs == {"SUP": "1.6", "SALES": "7.2", "AGENT": "4.5"}
-    assert report["total"]["cost"] == "13.3"
-    sales_agent = Decimal(costs["SALES"]) + Decimal(costs["AGENT"])
-    assert (sales_agent / Decimal(report["total"]["cost"])).quantize(Decimal("0.01")) == Decimal(
-        "0.88"
-    )
+    with within(priced_org):
+        report = spend_report(priced_org, Period.parse("2026-10"))
+        costs = {u["code"]: u["cost"] for u in report["units"]}
+        # 1/1000 of the calls: $1.60, $7.20, $4.50 -> total $13.30; x1000 gives the design's figures
+        assert costs == {"SUP": "1.6", "SALES": "7.2", "AGENT": "4.5"}
+        assert report["total"]["cost"] == "13.3"
+        sales_agent = Decimal(costs["SALES"]) + Decimal(costs["AGENT"])
+        assert (sales_agent / Decimal(report["total"]["cost"])).quantize(
+            Decimal("0.01")
+        ) == Decimal("0.88")
     call_command("spend", "--org", priced_org.slug, "--period", "2026-10", "--format", "json")
     data = json.loads(capsys.readouterr().out)
     assert data["total"] == {
@@ -211,9 +226,10 @@ def test_design_worked_figures_through_ingestion_and_spend(priced_org, tmp_path,
 
 def test_a_crash_mid_batch_loses_nothing_and_counts_nothing_twice(priced_org, monkeypatch):
     events = [event(f"k{i}") for i in range(25)]
-    batch = create_batch(
-        organization=priced_org, payload=ndjson(events), fmt="ndjson", source="test"
-    )
+    with within(priced_org):
+        batch = create_batch(
+            organization=priced_org, payload=ndjson(events), fmt="ndjson", source="test"
+        )
     monkeypatch.setattr(ingest_module, "CHUNK_SIZE", 10)
     real_write, calls = writer.write_events, []
 
@@ -228,22 +244,26 @@ def test_a_crash_mid_batch_loses_nothing_and_counts_nothing_twice(priced_org, mo
         process_batch(batch.pk)
     batch.refresh_from_db()
     assert (batch.status, batch.records_done, batch.accepted) == ("processing", 20, 20)
-    assert UsageEvent.objects.filter(organization=priced_org).count() == 20
+    with within(priced_org):
+        assert UsageEvent.objects.filter(organization=priced_org).count() == 20
     resumed = process_batch(batch.pk)
     assert counts(resumed) == ("done", 25, 25, 0, 0)
-    assert UsageEvent.objects.filter(organization=priced_org).count() == 25
-    assert (
-        DailyUsage.objects.filter(organization=priced_org).aggregate(r=Sum("requests"))["r"] == 25
-    )
+    with within(priced_org):
+        assert UsageEvent.objects.filter(organization=priced_org).count() == 25
+        assert (
+            DailyUsage.objects.filter(organization=priced_org).aggregate(r=Sum("requests"))["r"]
+            == 25
+        )
     assert counts(process_batch(batch.pk)) == ("done", 25, 25, 0, 0)
 
 
 def test_spend_all_lists_zero_units_and_unallocated(priced_org):
     ingest(priced_org, [event("c1"), event("c2", tags={"team": "SUP"})])
-    report = spend_report(priced_org, Period.parse("2026-10"), include_all=True)
-    assert [u["code"] for u in report["units"]] == ["AGENT", "CENTRAL", "OPS", "SALES", "SUP"]
-    assert report["unallocated"] == {"requests": 1, "cost": "0.00036"}
-    assert sum(Decimal(u["cost"]) for u in report["units"]) == Decimal(report["total"]["cost"])
+    with within(priced_org):
+        report = spend_report(priced_org, Period.parse("2026-10"), include_all=True)
+        assert [u["code"] for u in report["units"]] == ["AGENT", "CENTRAL", "OPS", "SALES", "SUP"]
+        assert report["unallocated"] == {"requests": 1, "cost": "0.00036"}
+        assert sum(Decimal(u["cost"]) for u in report["units"]) == Decimal(report["total"]["cost"])
 
 
 def test_text_with_tabs_newlines_and_backslashes_is_stored_as_sent(priced_org):
@@ -254,13 +274,14 @@ def test_text_with_tabs_newlines_and_backslashes_is_stored_as_sent(priced_org):
     ] + [event("p1", status_code=200), event("p2")]
     batch = ingest(priced_org, events)
     assert counts(batch) == ("done", 8, 8, 0, 0)
-    stored = dict(
-        UsageEvent.objects.filter(organization=priced_org).values_list("request_id", "user_ref")
-    )
-    assert stored == {f"o{i}-{text}": text for i, text in enumerate(odd)} | {"p1": "", "p2": ""}
-    workflows = UsageEvent.objects.filter(organization=priced_org, request_id="o0-tab\there")
-    assert workflows.values_list("workflow", "status_code").get() == ("tab\there", None)
-    assert UsageEvent.objects.get(organization=priced_org, request_id="p1").status_code == 200
+    with within(priced_org):
+        stored = dict(
+            UsageEvent.objects.filter(organization=priced_org).values_list("request_id", "user_ref")
+        )
+        assert stored == {f"o{i}-{text}": text for i, text in enumerate(odd)} | {"p1": "", "p2": ""}
+        workflows = UsageEvent.objects.filter(organization=priced_org, request_id="o0-tab\there")
+        assert workflows.values_list("workflow", "status_code").get() == ("tab\there", None)
+        assert UsageEvent.objects.get(organization=priced_org, request_id="p1").status_code == 200
 
 
 def test_local_days_match_the_timezone_across_dst_and_odd_offsets():
@@ -289,15 +310,16 @@ def test_events_relations_are_kept_by_django_without_database_constraints(priced
     from django.db.models.deletion import Collector
 
     batch = ingest(priced_org, [event("d1", tags={"team": "SUP"})])
-    stored = UsageEvent.objects.get(organization=priced_org, request_id="d1")
-    for obj in (stored.unit, stored.price, batch):
-        with pytest.raises(ProtectedError) as refused:
-            obj.delete()
-        assert stored in refused.value.protected_objects
-    assert UsageEvent.objects.filter(pk=stored.pk).exists()
-    with pytest.raises(ProtectedError) as refused:  # units and prices protect themselves
-        Collector(using="default").collect([priced_org])
-    assert stored in refused.value.protected_objects  # reached through the organisation
+    with within(priced_org):
+        stored = UsageEvent.objects.get(organization=priced_org, request_id="d1")
+        for obj in (stored.unit, stored.price, batch):
+            with pytest.raises(ProtectedError) as refused:
+                obj.delete()
+            assert stored in refused.value.protected_objects
+        assert UsageEvent.objects.filter(pk=stored.pk).exists()
+        with pytest.raises(ProtectedError) as refused:  # units and prices protect themselves
+            Collector(using="default").collect([priced_org])
+        assert stored in refused.value.protected_objects  # reached through the organisation
 
 
 def test_a_stale_lookup_is_caught_by_the_unique_constraint(priced_org, monkeypatch):
@@ -314,11 +336,13 @@ def test_a_stale_lookup_is_caught_by_the_unique_constraint(priced_org, monkeypat
     events += [event("s3"), event("s4", input_tokens=7)] + [event(f"t{i}") for i in range(3)]
     batch = ingest(priced_org, events)
     assert counts(batch) == ("done", 20, 18, 1, 1)
-    assert UsageEvent.objects.filter(organization=priced_org).count() == 18
-    assert QuarantinedEvent.objects.get(batch=batch).reason == "conflicting_duplicate"
-    assert (
-        DailyUsage.objects.filter(organization=priced_org).aggregate(r=Sum("requests"))["r"] == 18
-    )
+    with within(priced_org):
+        assert UsageEvent.objects.filter(organization=priced_org).count() == 18
+        assert QuarantinedEvent.objects.get(batch=batch).reason == "conflicting_duplicate"
+        assert (
+            DailyUsage.objects.filter(organization=priced_org).aggregate(r=Sum("requests"))["r"]
+            == 18
+        )
 
 
 def test_the_scheduler_sends_batches_stored_together_in_one_message(monkeypatch):
@@ -376,19 +400,32 @@ def test_the_sweeper_queues_again_the_batches_stuck_in_any_organisation(
     from django.utils import timezone
 
     monkeypatch.setattr(ingest_module, "schedule", lambda batch_id: None)  # left unprocessed
-    stuck = create_batch(
-        organization=priced_org, payload=ndjson([event("w1")]), fmt="ndjson", source="t"
-    )
-    other = create_batch(
-        organization=org_b, payload=ndjson([event("w2")]), fmt="ndjson", source="t"
-    )
-    fresh = create_batch(
-        organization=org_b, payload=ndjson([event("w3")]), fmt="ndjson", source="t"
-    )
-    old = timezone.now() - dt.timedelta(minutes=30)
-    IngestBatch.objects.filter(pk=stuck.pk).update(created_at=old)
-    IngestBatch.objects.filter(pk=other.pk).update(status="processing", heartbeat_at=old)
+    with within(priced_org):
+        stuck = create_batch(
+            organization=priced_org, payload=ndjson([event("w1")]), fmt="ndjson", source="t"
+        )
+        old = timezone.now() - dt.timedelta(minutes=30)
+        IngestBatch.objects.filter(pk=stuck.pk).update(created_at=old)
+    with within(org_b):
+        other = create_batch(
+            organization=org_b, payload=ndjson([event("w2")]), fmt="ndjson", source="t"
+        )
+        fresh = create_batch(
+            organization=org_b, payload=ndjson([event("w3")]), fmt="ndjson", source="t"
+        )
+        IngestBatch.objects.filter(pk=other.pk).update(status="processing", heartbeat_at=old)
     queued: list[int] = []
     monkeypatch.setattr(tasks.process_batch_task, "delay", queued.append)
     assert sorted(tasks.requeue_stuck()) == sorted(queued) == sorted([stuck.pk, other.pk])
     assert fresh.pk not in queued
+
+
+def test_a_batch_whose_payload_is_missing_fails_with_a_reason(priced_org):
+    """The worker marks it failed (not a crash): process_batch enters the batch's scope."""
+    with within(priced_org):
+        batch = create_batch(
+            organization=priced_org, payload=ndjson([event("gone")]), fmt="ndjson", source="test"
+        )
+        IngestBatch.objects.filter(pk=batch.pk).update(payload="")
+    failed = process_batch(batch.pk)
+    assert (failed.status, failed.error) == ("failed", "the payload is missing")

@@ -15,6 +15,8 @@ from django.urls import reverse
 
 from chargeback.audit.models import AuditEvent
 from chargeback.pricing.books import load_default_prices
+from chargeback.tenancy.models import Organization
+from chargeback.tenancy.scoping import within
 from chargeback.usage.ingest import create_batch, process_batch
 from chargeback.usage.keys import check_key, create_key, revoke_key
 from chargeback.usage.models import (
@@ -39,21 +41,32 @@ def messages_of(response) -> list[str]:
 
 
 def actions(org) -> list[str]:
-    return list(
-        AuditEvent.objects.filter(organization=org).order_by("id").values_list("action", flat=True)
-    )
+    with within(org):
+        return list(
+            AuditEvent.objects.filter(organization=org)
+            .order_by("id")
+            .values_list("action", flat=True)
+        )
+
+
+def in_alpha():
+    """The scope of org_a ("alpha"), the organisation these tests work in."""
+    return within(Organization.objects.get(slug="alpha"))
 
 
 @pytest.fixture
 def priced(org_a):
     """org_a (with its CENTRAL unit) and the default price book."""
-    load_default_prices(org_a, actor="test")
+    with within(org_a):
+        load_default_prices(org_a, actor="test")
     return org_a
 
 
 def bad_batch(org, records: list) -> IngestBatch:
-    """A processed batch from NDJSON records (dicts or raw lines)."""
-    batch = create_batch(organization=org, payload=ndjson(records), fmt="ndjson", source="test")
+    """A processed batch from NDJSON records (dicts or raw lines): stored in the organisation's
+    scope, as the upload view does; `process_batch` enters it itself, as the worker does."""
+    with within(org):
+        batch = create_batch(organization=org, payload=ndjson(records), fmt="ndjson", source="test")
     return process_batch(batch.pk)
 
 
@@ -70,7 +83,8 @@ def quarantined(priced):
 
 
 def item(request_id: str) -> QuarantinedEvent:
-    return QuarantinedEvent.objects.get(request_id=request_id)
+    with in_alpha():
+        return QuarantinedEvent.objects.get(request_id=request_id)
 
 
 # Who may open what -------------------------------------------------------------------------
@@ -94,7 +108,8 @@ def test_pages_open_for_allowed_roles_and_are_forbidden_to_others(
     request, client_for, quarantined, persona
 ):
     web = client_for(request.getfixturevalue(persona))
-    key, _ = create_key(organization=quarantined.organization, name="gateway", actor="test")
+    with within(quarantined.organization):
+        key, _ = create_key(organization=quarantined.organization, name="gateway", actor="test")
     ids = {
         "ingestion_key_id": key.pk,
         "batch_id": quarantined.pk,
@@ -120,7 +135,8 @@ def test_actions_are_forbidden_without_the_permission(request, client_for, quara
         url("ingestionkey-create"),
     ]
     assert [web.post(u, {"ids": [q.pk], "raw": "{}"}).status_code for u in posts] == [403] * 5
-    assert QuarantinedEvent.objects.filter(status=QuarantineStatus.OPEN).count() == 3
+    with in_alpha():
+        assert QuarantinedEvent.objects.filter(status=QuarantineStatus.OPEN).count() == 3
 
 
 def test_bad_input_never_fails(client_for, admin, quarantined):
@@ -164,9 +180,10 @@ def test_a_new_key_is_shown_once_and_only_its_hash_is_stored(client_for, admin, 
     ) in html.unescape(body)
     assert "no-store" in response["Cache-Control"]
 
-    key = IngestionKey.objects.get(organization=org_a)
+    with within(org_a):
+        key = IngestionKey.objects.get(organization=org_a)
+        stored = [str(v) for v in IngestionKey.objects.filter(pk=key.pk).values().get().values()]
     assert key.hashed == hashlib.sha256(secret.encode()).hexdigest()
-    stored = [str(v) for v in IngestionKey.objects.filter(pk=key.pk).values().get().values()]
     assert [v for v in stored if secret in v] == []
     assert check_key(secret) == (key, "")
 
@@ -187,16 +204,20 @@ def test_the_same_key_form_sent_twice_makes_one_key_and_shows_no_secret(client_f
     assert again.status_code == 200 and again.context["again"] is True
     body = again.content.decode()
     assert secret not in body and "no second key was made" in body
-    assert IngestionKey.objects.filter(organization=org_a).count() == 1
+    with within(org_a):
+        assert IngestionKey.objects.filter(organization=org_a).count() == 1
     other = web.post(url("ingestionkey-create"), {"name": "gateway 2", "nonce": "fresh-form"})
     assert other.context["secret"] != secret
-    assert IngestionKey.objects.filter(organization=org_a).count() == 2
+    with within(org_a):
+        assert IngestionKey.objects.filter(organization=org_a).count() == 2
 
 
 def test_active_keys_have_distinct_names(client_for, admin, org_a, org_b):
     web = client_for(admin)
-    key, _ = create_key(organization=org_a, name="LiteLLM prod", actor="test")
-    create_key(organization=org_b, name="Bravo gateway", actor="test")
+    with within(org_a):
+        key, _ = create_key(organization=org_a, name="LiteLLM prod", actor="test")
+    with within(org_b):
+        create_key(organization=org_b, name="Bravo gateway", actor="test")
     taken = web.post(url("ingestionkey-create"), {"name": " litellm PROD "})
     assert taken.status_code == 200
     assert (
@@ -205,7 +226,8 @@ def test_active_keys_have_distinct_names(client_for, admin, org_a, org_b):
         .startswith("An active key is already named “litellm PROD”")
     )
     assert "secret" in web.post(url("ingestionkey-create"), {"name": "Bravo gateway"}).context
-    revoke_key(key=key, actor="test")
+    with within(org_a):
+        revoke_key(key=key, actor="test")
     assert "secret" in web.post(url("ingestionkey-create"), {"name": "LiteLLM prod"}).context
 
 
@@ -213,12 +235,14 @@ def test_a_key_needs_a_name(client_for, admin, org_a):
     response = client_for(admin).post(url("ingestionkey-create"), {"name": "  "})
     assert response.status_code == 200
     assert dict(response.context["form"].errors) == {"name": ["This field is required."]}
-    assert IngestionKey.objects.count() == 0
+    with within(org_a):
+        assert IngestionKey.objects.count() == 0
 
 
 def test_revoke_asks_first_then_revokes(client_for, admin, org_a):
     web = client_for(admin)
-    key, secret = create_key(organization=org_a, name="old gateway", actor="test")
+    with within(org_a):
+        key, secret = create_key(organization=org_a, name="old gateway", actor="test")
     confirm = web.get(url("ingestionkey-revoke", ingestion_key_id=key.pk))
     assert confirm.status_code == 200
     assert confirm.context["title"] == f"Revoke ingestion key {key}?"
@@ -251,7 +275,9 @@ def test_upload_ingests_the_file_and_shows_its_batch(
     web = client_for(finance)
     with django_capture_on_commit_callbacks(execute=True):
         response = upload(web, "october.ndjson", ndjson([event("up-1"), event("up-2")]))
-    batch = IngestBatch.objects.get(organization=priced)
+    with within(priced):
+        batch = IngestBatch.objects.get(organization=priced)
+        request_ids = sorted(UsageEvent.objects.values_list("request_id", flat=True))
     assert response.status_code == 302
     assert response["Location"] == url("batch-detail", batch_id=batch.pk)
     assert (batch.status, batch.source, batch.format, batch.filename) == (
@@ -262,7 +288,7 @@ def test_upload_ingests_the_file_and_shows_its_batch(
     )
     assert (batch.received, batch.accepted, batch.duplicates, batch.quarantined) == (2, 2, 0, 0)
     assert batch.created_by == "finance@alpha.example"
-    assert sorted(UsageEvent.objects.values_list("request_id", flat=True)) == ["up-1", "up-2"]
+    assert request_ids == ["up-1", "up-2"]
 
     page = web.get(response["Location"])
     assert page.status_code == 200
@@ -282,7 +308,8 @@ def test_upload_reads_csv_and_json_by_extension(
         upload(web, "usage.CSV", csv_text.encode())
         upload(web, "usage.json", json.dumps([event("j-1"), event("j-2")]).encode())
         upload(web, "usage.txt.jsonl", ndjson([event("n-1")]))
-    batches = IngestBatch.objects.order_by("pk")
+    with within(priced):
+        batches = list(IngestBatch.objects.order_by("pk"))
     assert [(b.format, b.received, b.accepted) for b in batches] == [
         ("csv", 1, 1),
         ("json", 2, 2),
@@ -339,7 +366,8 @@ def test_upload_errors_are_clear_and_create_nothing(
     assert response.status_code == 200
     assert dict(response.context["form"].errors) == {"file": [error]}
     assert error in html.unescape(response.content.decode())
-    assert IngestBatch.objects.count() == 0
+    with within(priced):
+        assert IngestBatch.objects.count() == 0
 
 
 def test_upload_over_the_limit_names_the_limit(client_for, finance, priced, settings):
@@ -352,7 +380,8 @@ def test_upload_over_the_limit_names_the_limit(client_for, finance, priced, sett
             "The file is 1.6\xa0KB; the limit is 1000\xa0bytes (1,000 bytes). Split it into smaller files."
         ]
     }
-    assert IngestBatch.objects.count() == 0
+    with within(priced):
+        assert IngestBatch.objects.count() == 0
 
 
 def test_upload_without_a_file(client_for, finance, priced):
@@ -376,9 +405,10 @@ def test_batch_detail_polls_while_running_and_its_partial_stops_when_done(
     client_for, finance, priced
 ):
     web = client_for(finance)
-    batch = create_batch(
-        organization=priced, payload=ndjson([event("p-1")]), fmt="ndjson", source="test"
-    )
+    with within(priced):
+        batch = create_batch(
+            organization=priced, payload=ndjson([event("p-1")]), fmt="ndjson", source="test"
+        )
     page = web.get(url("batch-detail", batch_id=batch.pk))
     assert page.status_code == 200
     assert (
@@ -408,7 +438,8 @@ def test_batch_detail_lists_its_quarantined_records(client_for, finance, quarant
 
 def test_a_batch_with_no_records_says_so(client_for, finance, priced):
     header_only = b"request_id,occurred_at,provider,model,input_tokens,output_tokens\n"
-    batch = create_batch(organization=priced, payload=header_only, fmt="csv", source="test")
+    with within(priced):
+        batch = create_batch(organization=priced, payload=header_only, fmt="csv", source="test")
     assert process_batch(batch.pk).received == 0
     body = client_for(finance).get(url("batch-detail", batch_id=batch.pk)).content.decode()
     assert "None: the batch held no records." in body
@@ -416,8 +447,11 @@ def test_a_batch_with_no_records_says_so(client_for, finance, priced):
 
 
 def test_batches_say_where_they_came_from_in_words(client_for, finance, priced):
-    for source, by in (("api", "key:LiteLLM prod"), ("cli", "command:ingest_events")):
-        create_batch(organization=priced, payload=b"", fmt="ndjson", source=source, created_by=by)
+    with within(priced):
+        for source, by in (("api", "key:LiteLLM prod"), ("cli", "command:ingest_events")):
+            create_batch(
+                organization=priced, payload=b"", fmt="ndjson", source=source, created_by=by
+            )
     listing = html.unescape(client_for(finance).get(url("batch-list")).content.decode())
     assert "<td>API</td>" in listing and "ingestion key “LiteLLM prod”" in listing
     assert "<td>Command line</td>" in listing and "the ingest_events command" in listing
@@ -425,7 +459,8 @@ def test_batches_say_where_they_came_from_in_words(client_for, finance, priced):
 
 
 def test_failed_batch_shows_its_error(client_for, finance, priced):
-    batch = create_batch(organization=priced, payload=b"{not json", fmt="json", source="test")
+    with within(priced):
+        batch = create_batch(organization=priced, payload=b"{not json", fmt="json", source="test")
     batch = process_batch(batch.pk)
     assert batch.status == BatchStatus.FAILED
     response = client_for(finance).get(url("batch-detail", batch_id=batch.pk))
@@ -521,9 +556,10 @@ def test_fix_a_record_then_replay_it(
     assert q.status == "replayed"
     assert replayed["Location"] == url("batch-detail", batch_id=q.replayed_in_id)
     assert messages_of(replayed)[-1].startswith(f"Replayed 1 record as batch {q.replayed_in_id}.")
-    batch = IngestBatch.objects.get(pk=q.replayed_in_id)
+    with in_alpha():
+        batch = IngestBatch.objects.get(pk=q.replayed_in_id)
+        assert UsageEvent.objects.get(request_id="q-1").input_tokens == 50
     assert (batch.source, batch.accepted) == ("replay", 1)
-    assert UsageEvent.objects.get(request_id="q-1").input_tokens == 50
 
 
 def test_a_fix_that_would_fail_again_is_saved_but_not_replayed(client_for, finance, quarantined):
@@ -548,7 +584,8 @@ def test_a_fix_that_would_fail_again_is_saved_but_not_replayed(client_for, finan
     ]
     q.refresh_from_db()
     assert (q.status, json.loads(q.raw)["output_tokens"]) == ("open", -3)
-    assert IngestBatch.objects.filter(source="replay").count() == 0
+    with in_alpha():
+        assert IngestBatch.objects.filter(source="replay").count() == 0
 
     no_price = {**still_bad, "output_tokens": 5}
     response = web.post(
@@ -557,7 +594,8 @@ def test_a_fix_that_would_fail_again_is_saved_but_not_replayed(client_for, finan
     assert response.context["form"].errors["raw"] == [
         f"model: no price for openai/nonesuch-9 on {no_price['occurred_at'][:10]}"
     ]
-    assert IngestBatch.objects.filter(source="replay").count() == 0
+    with in_alpha():
+        assert IngestBatch.objects.filter(source="replay").count() == 0
 
 
 def test_replay_selected(client_for, finance, quarantined, django_capture_on_commit_callbacks):
@@ -565,21 +603,23 @@ def test_replay_selected(client_for, finance, quarantined, django_capture_on_com
     ids = [item("q-1").pk, item("q-3").pk]
     with django_capture_on_commit_callbacks(execute=True):
         response = web.post(url("quarantine-replay"), {"ids": ids})
-    new = IngestBatch.objects.filter(source="replay").get()
+    with in_alpha():
+        new = IngestBatch.objects.filter(source="replay").get()
+        again = QuarantinedEvent.objects.filter(batch=new).values_list("request_id", flat=True)
+        again = sorted(again)
     assert response["Location"] == url("batch-detail", batch_id=new.pk)
     assert messages_of(response) == [
         f"Replayed 2 records as batch {new.pk}. Records that fail again come back to the quarantine in that batch."
     ]
     # unchanged, both fail again and come back in the new batch
     assert (new.received, new.quarantined) == (2, 2)
-    assert sorted(
-        QuarantinedEvent.objects.filter(batch=new).values_list("request_id", flat=True)
-    ) == ["q-1", "q-3"]
+    assert again == ["q-1", "q-3"]
     assert item_status("q-2") == "open"
 
 
 def item_status(request_id: str) -> str:
-    return QuarantinedEvent.objects.filter(request_id=request_id).order_by("pk").first().status
+    with in_alpha():
+        return QuarantinedEvent.objects.filter(request_id=request_id).order_by("pk").first().status
 
 
 def test_replay_all_with_a_reason_asks_with_the_count(client_for, finance, quarantined):
@@ -588,14 +628,15 @@ def test_replay_all_with_a_reason_asks_with_the_count(client_for, finance, quara
     assert confirm.status_code == 200
     assert confirm.context["count"] == 2
     assert confirm.context["title"] == "Replay all 2 open records with the reason “missing_field”?"
-    assert QuarantinedEvent.objects.filter(status="open").count() == 3
+    with in_alpha():
+        assert QuarantinedEvent.objects.filter(status="open").count() == 3
 
     response = web.post(url("quarantine-replay-all"), {"reason": "missing_field"})
-    new = IngestBatch.objects.filter(source="replay").get()
+    with in_alpha():
+        new = IngestBatch.objects.filter(source="replay").get()
+        replayed = QuarantinedEvent.objects.filter(replayed_in=new)
+        assert sorted(replayed.values_list("request_id", flat=True)) == ["q-1", "q-2"]
     assert response["Location"] == url("batch-detail", batch_id=new.pk)
-    assert sorted(
-        QuarantinedEvent.objects.filter(replayed_in=new).values_list("request_id", flat=True)
-    ) == ["q-1", "q-2"]
     nothing = web.get(url("quarantine-replay-all"), {"reason": "missing_field"})
     assert nothing.status_code == 302
 
@@ -647,7 +688,8 @@ def test_discard_one_record_from_its_page(client_for, finance, quarantined):
     late = web.post(url("quarantine-fix", quarantine_id=q.pk), {"raw": "{}", "replay": "1"})
     assert late["Location"] == url("quarantine-detail", quarantine_id=q.pk)
     assert messages_of(late)[-1] == "This record is already discarded."
-    assert IngestBatch.objects.filter(source="replay").count() == 0
+    with in_alpha():
+        assert IngestBatch.objects.filter(source="replay").count() == 0
 
 
 # Query counts -------------------------------------------------------------------------------
@@ -663,17 +705,19 @@ def test_list_pages_do_not_grow_queries_with_rows(client_for, admin, priced):
     web = client_for(admin)
 
     def grow(n: int) -> None:
-        while IngestionKey.objects.count() < n:
-            create_key(organization=priced, name=f"key {n}", actor="test")
-            i = IngestBatch.objects.count()
-            bad_batch(priced, [{**event(f"g-{i}"), "model": "nonesuch"}])
+        with within(priced):
+            while IngestionKey.objects.count() < n:
+                create_key(organization=priced, name=f"key {n}", actor="test")
+                i = IngestBatch.objects.count()
+                bad_batch(priced, [{**event(f"g-{i}"), "model": "nonesuch"}])
 
     paths = [url("ingestionkey-list"), url("batch-list"), url("quarantine-list")]
     grow(1)
     one = [count_queries(web, p) for p in paths]
     grow(3)
     three = [count_queries(web, p) for p in paths]
-    assert QuarantinedEvent.objects.count() == 3
+    with within(priced):
+        assert QuarantinedEvent.objects.count() == 3
     assert three == one
 
 
@@ -713,25 +757,27 @@ def test_gateway_and_ingestion_key_pages_tell_the_two_apart(client_for, admin, f
 def test_a_batch_knows_about_how_many_records_it_holds(client_for, finance, priced):
     """The progress bar moves: the total is counted (NDJSON lines, CSV rows) when processing
     starts; a JSON document has none, and its bar is indeterminate while it runs."""
-    ndjson_batch = create_batch(
-        organization=priced, payload=ndjson([event("t1"), event("t2"), event("t3")]),
-        fmt="ndjson", source="test",
-    )  # fmt: skip
-    csv_batch = create_batch(
-        organization=priced,
-        payload=b"request_id,occurred_at,provider,model,input_tokens,output_tokens\n"
-        b"c1,2026-10-03T14:22:05Z,openai,gpt-4o-mini,10,5\nc2,2026-10-03T14:22:05Z,openai,gpt-4o-mini,10,5",
-        fmt="csv", source="test",
-    )  # fmt: skip
-    json_batch = create_batch(
-        organization=priced, payload=json.dumps([event("j1")]).encode(), fmt="json", source="t"
-    )
+    with within(priced):
+        ndjson_batch = create_batch(
+            organization=priced, payload=ndjson([event("t1"), event("t2"), event("t3")]),
+            fmt="ndjson", source="test",
+        )  # fmt: skip
+        csv_batch = create_batch(
+            organization=priced,
+            payload=b"request_id,occurred_at,provider,model,input_tokens,output_tokens\n"
+            b"c1,2026-10-03T14:22:05Z,openai,gpt-4o-mini,10,5\nc2,2026-10-03T14:22:05Z,openai,gpt-4o-mini,10,5",
+            fmt="csv", source="test",
+        )  # fmt: skip
+        json_batch = create_batch(
+            organization=priced, payload=json.dumps([event("j1")]).encode(), fmt="json", source="t"
+        )
     assert process_batch(ndjson_batch.pk).records_total == 3
     assert process_batch(csv_batch.pk).records_total == 2
     assert process_batch(json_batch.pk).records_total is None
-    running = IngestBatch.objects.get(pk=ndjson_batch.pk)
-    running.status, running.records_done = "processing", 1
-    assert running.progress_percent == 33
-    IngestBatch.objects.filter(pk=json_batch.pk).update(status="processing")
+    with within(priced):
+        running = IngestBatch.objects.get(pk=ndjson_batch.pk)
+        running.status, running.records_done = "processing", 1
+        assert running.progress_percent == 33
+        IngestBatch.objects.filter(pk=json_batch.pk).update(status="processing")
     page = client_for(finance).get(url("batch-detail", batch_id=json_batch.pk)).content.decode()
     assert '<progress aria-label="Progress">working…</progress>' in page

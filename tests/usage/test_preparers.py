@@ -14,6 +14,7 @@ from django.db import connection
 from django.db.models import Sum
 from django.test import override_settings
 
+from chargeback.tenancy.scoping import within
 from chargeback.usage import ingest, pipeline, preparers
 from chargeback.usage.ingest import create_batch, process_batch
 from chargeback.usage.models import DailyUsage, IngestBatch, QuarantinedEvent, UsageEvent
@@ -64,27 +65,28 @@ def _payload() -> bytes:
 
 
 def _state(org) -> dict:
-    batches = IngestBatch.objects.filter(organization=org, source="test").order_by("pk")
-    return {
-        "counts": [(b.received, b.accepted, b.duplicates, b.quarantined) for b in batches],
-        "status": [b.status for b in batches],
-        "events": sorted(
-            UsageEvent.objects.filter(organization=org).values_list(
-                "request_id", "cost", "unit__code", "attribution", "input_tokens", "fingerprint"
-            )
-        ),
-        "rollup": sorted(
-            DailyUsage.objects.filter(organization=org)
-            .values("day", "unit__code", "model")
-            .annotate(c=Sum("cost"), r=Sum("requests"), i=Sum("input_tokens"))
-            .values_list("day", "unit__code", "model", "c", "r", "i")
-        ),
-        "quarantine": sorted(
-            QuarantinedEvent.objects.filter(organization=org).values_list(
-                "line", "request_id", "reason"
-            )
-        ),
-    }
+    with within(org):
+        batches = IngestBatch.objects.filter(organization=org, source="test").order_by("pk")
+        return {
+            "counts": [(b.received, b.accepted, b.duplicates, b.quarantined) for b in batches],
+            "status": [b.status for b in batches],
+            "events": sorted(
+                UsageEvent.objects.filter(organization=org).values_list(
+                    "request_id", "cost", "unit__code", "attribution", "input_tokens", "fingerprint"
+                )
+            ),
+            "rollup": sorted(
+                DailyUsage.objects.filter(organization=org)
+                .values("day", "unit__code", "model")
+                .annotate(c=Sum("cost"), r=Sum("requests"), i=Sum("input_tokens"))
+                .values_list("day", "unit__code", "model", "c", "r", "i")
+            ),
+            "quarantine": sorted(
+                QuarantinedEvent.objects.filter(organization=org).values_list(
+                    "line", "request_id", "reason"
+                )
+            ),
+        }
 
 
 def _org(slug: str):
@@ -93,13 +95,17 @@ def _org(slug: str):
     org = price_and_structure(org)
     before = json.dumps(event("stored-same")) + "\n" + json.dumps(event("stored-other")) + "\n"
     with override_settings(INGEST_PREPARERS=1):
-        seed = create_batch(organization=org, payload=before.encode(), fmt="ndjson", source="seed")
+        with within(org):
+            seed = create_batch(
+                organization=org, payload=before.encode(), fmt="ndjson", source="seed"
+            )
         process_batch(seed.pk)
     return org
 
 
 def _ingest(org) -> IngestBatch:
-    batch = create_batch(organization=org, payload=_payload(), fmt="ndjson", source="test")
+    with within(org):
+        batch = create_batch(organization=org, payload=_payload(), fmt="ndjson", source="test")
     return process_batch(batch.pk)
 
 
@@ -181,10 +187,12 @@ def test_a_forked_batch_resumes_after_a_crash_and_survives_a_failing_preparer(
         real_commit(*args, **kwargs)
 
     monkeypatch.setattr(ingest, "commit_chunk", commit_then_crash)
-    batch = create_batch(organization=crashed, payload=_payload(), fmt="ndjson", source="test")
+    with within(crashed):
+        batch = create_batch(organization=crashed, payload=_payload(), fmt="ndjson", source="test")
     with pytest.raises(RuntimeError, match="the worker died"):
         process_batch(batch.pk)
-    assert IngestBatch.objects.get(pk=batch.pk).records_done == 12
+    with within(crashed):
+        assert IngestBatch.objects.get(pk=batch.pk).records_done == 12
     monkeypatch.setattr(ingest, "commit_chunk", real_commit)
 
     parent, real_validate = os.getpid(), pipeline.validate_chunk
@@ -198,13 +206,15 @@ def test_a_forked_batch_resumes_after_a_crash_and_survives_a_failing_preparer(
     process_batch(batch.pk)  # resumes at 12 in preparers; one fails; goes on in-process
     assert forked == [0, 12]
     assert "a preparer's bug; going on in this process" in caplog.text
-    assert IngestBatch.objects.get(pk=batch.pk).status == "done"
+    with within(crashed):
+        assert IngestBatch.objects.get(pk=batch.pk).status == "done"
     assert _state(crashed) == _state(alone)
 
 
 @pytest.mark.django_db
 def test_no_preparers_inside_a_transaction(forked, priced_org):
     """Their look-ups could not see the transaction's rows: the stages run in-process."""
-    batch = create_batch(organization=priced_org, payload=_payload(), fmt="ndjson", source="t")
+    with within(priced_org):
+        batch = create_batch(organization=priced_org, payload=_payload(), fmt="ndjson", source="t")
     assert process_batch(batch.pk).received == 47
     assert forked == []
