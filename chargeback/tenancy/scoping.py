@@ -81,6 +81,7 @@ def org_task(model: type[Model], *, name: str, **options: Any) -> Callable:
                     return GONE
                 return fn(*args, organization=org, **kwargs)
 
+        run.org_task_model = model  # how a test tells an org_task from a plain one
         return shared_task(name=name, **options)(run)
 
     return decorate

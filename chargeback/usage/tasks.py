@@ -12,6 +12,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django_scopes import scopes_disabled
 
+from chargeback.tenancy.models import Organization
+from chargeback.tenancy.scoping import org_task
 from chargeback.usage.ingest import process_batch
 from chargeback.usage.intake import PROCESS_BATCH, PROCESS_BATCHES, REQUEUE_STUCK_BATCHES
 from chargeback.usage.models import BatchStatus, IngestBatch
@@ -19,15 +21,16 @@ from chargeback.usage.models import BatchStatus, IngestBatch
 log = logging.getLogger(__name__)
 
 
-@shared_task(name=PROCESS_BATCH, acks_late=True, reject_on_worker_lost=True)
-def process_batch_task(batch_id: int) -> str:
-    # process_batch enters the batch's organisation through tenancy.scoping (org_of, within).
+@org_task(IngestBatch, name=PROCESS_BATCH, acks_late=True, reject_on_worker_lost=True)
+def process_batch_task(batch_id: int, *, organization: Organization) -> str:
     return process_batch(batch_id).counts_line
 
 
 @shared_task(name=PROCESS_BATCHES, acks_late=True, reject_on_worker_lost=True)
 def process_batches_task(batch_ids: list[int]) -> list[str]:
-    """Process (or resume) batches in turn: what `intake.schedule` sends. A batch that fails
+    """Process (or resume) batches in turn: what `intake.schedule` sends. They may belong to
+    several organisations: `process_batch` enters each one's scope (`tenancy.scoping`), so this
+    task is not an `org_task`. A batch that fails
     does not hold up the others in the message; the first error is raised once they are done
     (the stuck-batch sweeper queues the failed one again)."""
     lines: list[str] = []

@@ -9,6 +9,7 @@ from django_scopes.exceptions import ScopeError
 
 import chargeback
 from chargeback.billing.tasks import render_statement_pdf
+from chargeback.celery import app as celery_app
 from chargeback.tenancy.scoping import GONE, org_of, org_task, scope_of, within
 from chargeback.units.models import BusinessUnit
 
@@ -70,3 +71,18 @@ def test_nothing_enters_a_scope_by_hand_outside_scoping():
             ):
                 offenders.append(f"{path.relative_to(root)}:{node.lineno}")
     assert offenders == []
+
+
+# Tasks that look across organisations on purpose, and why.
+CROSS_ORGANISATION_TASKS = {
+    "usage.process_batches": "one message carries batches of several organisations",
+    "usage.requeue_stuck_batches": "the sweeper finds stuck batches wherever they are",
+}
+
+
+def test_every_task_of_ours_is_an_org_task_or_says_why_not():
+    ours = {name: task for name, task in celery_app.tasks.items() if not name.startswith(
+        ("celery.", "tests."))}  # fmt: skip
+    plain = {name for name, task in ours.items() if not hasattr(task.run, "org_task_model")}
+    assert plain == set(CROSS_ORGANISATION_TASKS)
+    assert {"billing.render_statement_pdf", "usage.process_batch"} <= set(ours) - plain
