@@ -20,6 +20,7 @@ from chargeback.pricing.aliases import normalise
 from chargeback.pricing.prices import integer_rates, pico_cost
 from chargeback.tenancy.models import Organization
 from chargeback.units.attribution import Evidence, attribute
+from chargeback.usage import poison
 from chargeback.usage.context import Context, Prepared, Priced, Quarantined, load_context
 from chargeback.usage.models import UsageEvent
 from chargeback.usage.records import RecordError
@@ -49,31 +50,38 @@ def validate_chunk(context: Context, chunk: list[tuple[int, Any]]) -> Prepared:
     priced: list[Priced] = []
     quarantined: list[Quarantined] = []
     for position, record in chunk:
-        if isinstance(record, RecordError):
-            reason = Reason(record.field, record.problem, record.code)
-            quarantined.append(Quarantined(position, "", record.raw, [reason]))
-            continue
-        result = validate(record, now=now, required_tags=required_tags, key_defaults=key_defaults)
-        if isinstance(result, list):
-            rid = str(record.get("request_id") or "")[:200]
-            quarantined.append(Quarantined(position, rid, raw_text(record), result))
-            continue
-        name = names.get((result.provider, result.model_raw))
-        if name is None:
-            name = normalise(result.provider, result.model_raw, aliases)
-            names[(result.provider, result.model_raw)] = name
-        provider, model = name
-        point = find(provider, model, result.occurred_at)
-        if point is None or point.currency != org.currency:
-            why = (
-                f"no price for {provider}/{model} on {result.occurred_at:%Y-%m-%d}"
-                if point is None
-                else f"the price of {provider}/{model} is in {point.currency}, not {org.currency}"
+        try:
+            if isinstance(record, RecordError):
+                reason = Reason(record.field, record.problem, record.code)
+                quarantined.append(Quarantined(position, "", record.raw, [reason]))
+                continue
+            result = validate(
+                record, now=now, required_tags=required_tags, key_defaults=key_defaults
             )
-            reason = Reason("model", why, "no_price")
-            quarantined.append(Quarantined(position, result.request_id, raw_text(record), [reason]))
-            continue
-        priced.append(Priced(position, record, result, provider, model, point))
+            if isinstance(result, list):
+                rid = str(record.get("request_id") or "")[:200]
+                quarantined.append(Quarantined(position, rid, raw_text(record), result))
+                continue
+            name = names.get((result.provider, result.model_raw))
+            if name is None:
+                name = normalise(result.provider, result.model_raw, aliases)
+                names[(result.provider, result.model_raw)] = name
+            provider, model = name
+            point = find(provider, model, result.occurred_at)
+            if point is None or point.currency != org.currency:
+                why = (
+                    f"no price for {provider}/{model} on {result.occurred_at:%Y-%m-%d}"
+                    if point is None
+                    else f"the price of {provider}/{model} is in {point.currency}, not {org.currency}"
+                )
+                reason = Reason("model", why, "no_price")
+                quarantined.append(
+                    Quarantined(position, result.request_id, raw_text(record), [reason])
+                )
+                continue
+            priced.append(Priced(position, record, result, provider, model, point))
+        except Exception as exc:  # noqa: BLE001 - one record's problem, never the chunk's
+            quarantined.append(poison.quarantined(position, record, exc))
     return Prepared(len(chunk), priced, quarantined)
 
 
@@ -92,11 +100,50 @@ def price_chunk(
             fresh = [p for p, state in zip(priced, states, strict=True) if state == "0"]
             prepared.repeats = states.count("1")
             prepared.conflicts = [p for p, st in zip(priced, states, strict=True) if st == "2"]
-    price_and_attribute(context, fresh)
-    prepared.fresh, prepared.totals = fresh, rollup_totals(fresh)
-    if context.copy_ids:
-        prepared.text = copy_text(context, fresh)
+    try:
+        text = _priced_text(context, fresh)
+    except Exception:  # noqa: BLE001 - some record's problem: found one by one below
+        fresh = _without_poison(context, prepared, fresh)
+        text = _priced_text(context, fresh)
+    prepared.fresh, prepared.totals, prepared.text = fresh, rollup_totals(fresh), text
     return prepared
+
+
+def _priced_text(context: Context, fresh: list[Priced]) -> str | None:
+    """Price, attribute and format the events: their COPY text (PostgreSQL), checked to be
+    encodable; None elsewhere."""
+    price_and_attribute(context, fresh)
+    if not context.copy_ids:
+        for p in fresh:
+            if not all(map(str.isascii, _texts(p))):
+                "".join(_texts(p)).encode("utf-8")
+        return None
+    text = copy_text(context, fresh)
+    if not text.isascii():
+        text.encode("utf-8")
+    return text
+
+
+def _texts(p: Priced) -> tuple[str, ...]:
+    d = p.draft
+    return (
+        d.request_id, d.provider_response_id, d.model_raw, d.provider, d.retry_of, d.user_ref,
+        d.gateway_key_id, d.provider_account, *d.tags.values(),
+    )  # fmt: skip
+
+
+def _without_poison(context: Context, prepared: Prepared, fresh: list[Priced]) -> list[Priced]:
+    """The events that price, attribute and format on their own; the others are added to the
+    chunk's quarantined records, each with its reason."""
+    kept = []
+    for p in fresh:
+        try:
+            _priced_text(context, [p])
+        except Exception as exc:  # noqa: BLE001 - this record's problem
+            prepared.quarantined.append(poison.quarantined(p.position, p.raw, exc))
+        else:
+            kept.append(p)
+    return kept
 
 
 def stored_states(org: Organization, priced: list[Priced]) -> str:

@@ -17,6 +17,7 @@ from typing import IO, Any
 
 import orjson
 
+from chargeback.usage import poison
 from chargeback.usage.validation import Reason, flatten, read_time, token_count
 from chargeback.wording import json_problem
 
@@ -52,7 +53,7 @@ def read_records(stream: IO[bytes], fmt: str, *, first_line: int = 1) -> Iterato
         yield from _without_nul(_json_array(stream))
     elif fmt == "litellm":
         for position, record in _without_nul(_json_array(stream)):
-            yield position, record if isinstance(record, RecordError) else from_litellm(record)
+            yield position, record if isinstance(record, RecordError) else _litellm(record)
     elif fmt == "otel":
         yield from _without_nul(_otlp(stream))
     else:
@@ -63,7 +64,10 @@ NUL_PROBLEM = "contains a NUL character (\\u0000), which cannot be stored"
 
 
 def printable(text: str) -> str:
-    """Raw text safe to store: NUL characters written as the escape \\u0000."""
+    """Raw text safe to store: NUL characters written as the escape \\u0000, lone surrogates
+    as theirs (\\ud800)."""
+    if not text.isascii():
+        text = text.encode("utf-8", "backslashreplace").decode("utf-8")
     return text.replace("\x00", "\\u0000")
 
 
@@ -82,6 +86,9 @@ def _without_nul(records: Iterator[Record]) -> Iterator[Record]:
         if not isinstance(record, RecordError) and _has_nul(record):
             raw = printable(json.dumps(record, default=str, sort_keys=True))
             yield position, RecordError(raw, "record", NUL_PROBLEM, "bad_value")
+        elif not isinstance(record, RecordError) and (found := poison.problem(record)):
+            raw = printable(poison.shown(record))
+            yield position, RecordError(raw, found.field, found.problem, found.code)
         else:
             yield position, record
 
@@ -123,6 +130,17 @@ _JSONDecodeError = orjson.JSONDecodeError
 
 
 def _ndjson_line(number: int, line: bytes) -> Iterator[Record]:
+    """One line read with care: whatever it holds, one record or one RecordError."""
+    try:
+        records = list(_careful_line(number, line))
+    except Exception as exc:  # noqa: BLE001 - one line's problem, never the batch's
+        reason = poison.diagnose(None, exc)
+        raw = printable(line.decode("utf-8", "replace").rstrip("\n"))[: poison.MAX_SHOWN]
+        records = [(number, RecordError(raw, reason.field, reason.problem, reason.code))]
+    yield from records
+
+
+def _careful_line(number: int, line: bytes) -> Iterator[Record]:
     if b"\\u0000" in line or b"\x00" in line:
         raw = printable(line.decode("utf-8", "replace").rstrip("\n"))
         yield number, RecordError(raw, "record", f"line {number} {NUL_PROBLEM}", "bad_value")
@@ -131,9 +149,12 @@ def _ndjson_line(number: int, line: bytes) -> Iterator[Record]:
         obj = orjson.loads(line)  # the common case, fast; anything odd takes the slow path
     except orjson.JSONDecodeError:
         obj = None
-    if type(obj) is dict and _floatless(obj.values()):
-        yield number, obj
-        return
+    try:
+        if type(obj) is dict and _floatless(obj.values()):
+            yield number, obj
+            return
+    except RecursionError:
+        obj = None
     if not line.strip():
         return
     try:
@@ -150,7 +171,15 @@ def _ndjson_line(number: int, line: bytes) -> Iterator[Record]:
         )
         return
     try:
-        obj = json.loads(text.rstrip("\r\n"))  # a column on this line, not "line 2, column 1"
+        obj = poison.loads(text.rstrip("\r\n"))  # a column on this line, not "line 2, column 1"
+    except RecursionError:
+        yield (
+            number,
+            RecordError(
+                text.rstrip("\n")[: poison.MAX_SHOWN], "record", "nested too deep", "too_deep"
+            ),
+        )
+        return
     except json.JSONDecodeError as exc:
         yield (
             number,
@@ -166,6 +195,11 @@ def _ndjson_line(number: int, line: bytes) -> Iterator[Record]:
             number,
             RecordError(text.rstrip("\n"), "record", f"line {number} is not a JSON object"),
         )
+        return
+    found = poison.problem(obj)
+    if found is not None:
+        raw = text.rstrip("\n")[: poison.MAX_SHOWN * 100]
+        yield number, RecordError(raw, found.field, found.problem, found.code)
         return
     yield number, obj
 
@@ -249,7 +283,9 @@ def _load_json(stream: IO[bytes]) -> Any:
     except UnicodeDecodeError as exc:
         raise PayloadError(f"not UTF-8 (byte {exc.start})") from exc
     try:
-        return json.loads(text)
+        return poison.loads(text)
+    except RecursionError as exc:
+        raise PayloadError("the JSON document is nested too deep") from exc
     except json.JSONDecodeError as exc:
         raise PayloadError(
             f"malformed JSON at line {exc.lineno}, column {exc.colno}: {json_problem(exc.msg)}"
@@ -315,6 +351,14 @@ def _otlp(stream: IO[bytes]) -> Iterator[Record]:
                 if "startTimeUnixNano" in span:
                     record.setdefault("occurred_at_unix_nano", int(span["startTimeUnixNano"]))
                 yield index, record
+
+
+def _litellm(row: dict[str, Any]) -> dict[str, Any] | RecordError:
+    try:
+        return from_litellm(row)
+    except Exception as exc:  # noqa: BLE001 - one row's problem, never the batch's
+        reason = poison.diagnose(row, exc)
+        return RecordError(printable(poison.shown(row)), reason.field, reason.problem, reason.code)
 
 
 def from_litellm(row: dict[str, Any]) -> dict[str, Any]:

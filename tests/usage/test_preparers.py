@@ -22,6 +22,7 @@ from chargeback.usage.preparers import chunks_of_lines
 from chargeback.usage.records import read_records
 from tests import factories as f
 from tests.usage.conftest import event, price_and_structure
+from tests.usage.test_poison import POISON
 
 
 def test_chunks_of_lines_cut_the_records_as_read_records_numbers_them(tmp_path):
@@ -59,6 +60,7 @@ def _payload() -> bytes:
         event("p-np", model="no-such-model-9"),  # no price
         event("stored-same"), event("stored-other", input_tokens=999),  # stored before
         '{"request_id": "nul\\u0000"}',
+        *(line for line, _field, _problem in POISON.values()),  # poison records (issue 15)
     ]  # fmt: skip
     text = "\n".join(r if isinstance(r, str) else json.dumps(r) for r in rows)
     return b"\xef\xbb\xbf" + text.encode() + b"\n\n"
@@ -163,13 +165,13 @@ def test_forked_preparers_store_what_the_stages_in_process_store(
     alone = _in_process(settings, forked, replays=1)
     shared = _org("shared")
     first = _ingest(shared)
-    assert (first.received, first.duplicates, first.quarantined) == (47, 2, 5)
+    assert (first.received, first.duplicates, first.quarantined) == (51, 2, 9)
     _ingest(shared)
     assert forked == [0, 0]
     assert "going on in this process" not in caplog.text  # no fallback: the preparers did it
     assert forked.slim.count(True) >= 20  # of 24 chunks (a conflict may be redone in full)
     assert _state(shared) == _state(alone)
-    assert _state(shared)["counts"][1] == (47, 0, 42, 5)
+    assert _state(shared)["counts"][1] == (51, 0, 42, 9)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -216,5 +218,5 @@ def test_no_preparers_inside_a_transaction(forked, priced_org):
     """Their look-ups could not see the transaction's rows: the stages run in-process."""
     with within(priced_org):
         batch = create_batch(organization=priced_org, payload=_payload(), fmt="ndjson", source="t")
-    assert process_batch(batch.pk).received == 47
+    assert process_batch(batch.pk).received == 51
     assert forked == []
