@@ -23,6 +23,7 @@ from rest_framework.views import APIView
 
 from chargeback.api.auth import NOT_AUTHENTICATED, IngestionKeyAuthentication, key_from_header
 from chargeback.tenancy.scoping import within
+from chargeback.usage import poison
 from chargeback.usage.ingest import create_batch
 from chargeback.usage.models import IngestBatch, IngestionKey, QuarantinedEvent
 from chargeback.wording import json_problem
@@ -165,13 +166,16 @@ def _json_problem(body: bytes, text: str) -> str:
         data = orjson.loads(body)
     except orjson.JSONDecodeError:
         try:
-            data = json.loads(text)
+            data = poison.loads(text)
         except json.JSONDecodeError as exc:
             return (
                 f"Malformed JSON at line {exc.lineno}, column {exc.colno}: {json_problem(exc.msg)}."
             )
         except RecursionError:
             return "The JSON is nested too deeply."
+        found = poison.problem(data)  # an integer too long, nesting, a lone surrogate
+        if found is not None:
+            return f"{found.field}: {found.problem}."
     if not isinstance(data, list | dict):
         return "Expected a JSON array of event objects."
     if data == []:
@@ -279,13 +283,48 @@ def receive(request: HttpRequest, key: IngestionKey) -> JsonResponse:
     return JsonResponse(_received(request, batch), status=status.HTTP_202_ACCEPTED)
 
 
+QUARANTINE_SAMPLE = 20
+SAMPLE_REASONS = 10  # reasons shown per sampled record
+SAMPLE_TEXT = 300  # characters of a reason's problem, a field name or a request id
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= SAMPLE_TEXT else text[: SAMPLE_TEXT - 1] + "…"
+
+
+class SampleReasonSerializer(serializers.Serializer):
+    field = serializers.CharField()
+    problem = serializers.CharField()
+    code = serializers.CharField()
+
+
 class QuarantineSampleSerializer(serializers.ModelSerializer):
+    """A quarantined record in a batch's status: its first SAMPLE_REASONS reasons, each cut
+    to SAMPLE_TEXT characters, and how many more it has."""
+
+    request_id = serializers.SerializerMethodField()
+    reasons = serializers.SerializerMethodField()
+    more_reasons = serializers.SerializerMethodField()
+
     class Meta:
         model = QuarantinedEvent
-        fields = ["id", "line", "request_id", "reasons", "status"]
+        fields = ["id", "line", "request_id", "reasons", "more_reasons", "status"]
 
+    def get_request_id(self, q: QuarantinedEvent) -> str:
+        return _cut(q.request_id)
 
-QUARANTINE_SAMPLE = 20
+    @extend_schema_field(SampleReasonSerializer(many=True))
+    def get_reasons(self, q: QuarantinedEvent) -> list[dict]:
+        reasons = q.reasons if isinstance(q.reasons, list) else []
+        return [
+            {k: _cut(str(r.get(k, ""))) for k in ("field", "problem", "code")}
+            for r in reasons[:SAMPLE_REASONS]
+            if isinstance(r, dict)
+        ]
+
+    def get_more_reasons(self, q: QuarantinedEvent) -> int:
+        reasons = q.reasons if isinstance(q.reasons, list) else []
+        return max(0, len(reasons) - SAMPLE_REASONS)
 
 
 class BatchDetailSerializer(BatchSerializer):

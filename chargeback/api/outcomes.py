@@ -17,6 +17,7 @@ from chargeback.api.serializers import (
     OutcomeRecordSerializer,
 )
 from chargeback.billing.outcomes import OutcomeError, import_outcomes, parse_records
+from chargeback.usage import poison
 from chargeback.wording import json_problem
 
 
@@ -70,7 +71,11 @@ class Outcomes(KeyAPIView):
                 f'Content-Type "{content_type or "(none)"}" is not supported: use application/json.',
             )
         try:
-            data = json.loads(body.decode("utf-8"), parse_float=_no_float)
+            data = json.loads(
+                body.decode("utf-8"), parse_float=_no_float, parse_int=poison.parse_int
+            )
+        except RecursionError:
+            return _error(400, "The JSON is nested too deeply.")
         except UnicodeDecodeError as exc:
             return _error(400, f"The body is not UTF-8 (invalid byte at offset {exc.start}).")
         except json.JSONDecodeError as exc:
@@ -82,6 +87,9 @@ class Outcomes(KeyAPIView):
             data = [data]
         if not isinstance(data, list):
             return _error(400, "Expected a JSON object or an array of objects.")
+        found = poison.problem(data)
+        if found is not None:
+            return _error(400, f"{found.field}: {found.problem}.")
         organization = self.key.organization
         try:
             records = parse_records(organization, enumerate(data))
