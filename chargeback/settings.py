@@ -205,6 +205,11 @@ INGEST_MAX_BYTES = env.int("INGEST_MAX_BYTES", default=10 * 1024 * 1024)
 DEMO_TRAFFIC_DAYS = env.int("DEMO_TRAFFIC_DAYS", default=90)
 INGEST_CHUNK_SIZE = env.int("INGEST_CHUNK_SIZE", default=5000)  # records per committed chunk
 # Large NDJSON batches on PostgreSQL are prepared by this many forked processes (1: in-process)
+# A batch whose processing fails for a reason that is not a record's (the database is down) is
+# tried again after INGEST_RETRY_SECONDS, doubling each time, and marked failed after
+# INGEST_MAX_ATTEMPTS tries (it can be retried from its page).
+INGEST_MAX_ATTEMPTS = env.int("INGEST_MAX_ATTEMPTS", default=5)
+INGEST_RETRY_SECONDS = env.int("INGEST_RETRY_SECONDS", default=15)
 INGEST_PREPARERS = env.int("INGEST_PREPARERS", default=2)
 INGEST_PREPARERS_MIN_BYTES = env.int("INGEST_PREPARERS_MIN_BYTES", default=16 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = INGEST_MAX_BYTES + 1024 * 1024

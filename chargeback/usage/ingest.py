@@ -34,6 +34,7 @@ from django.utils import timezone
 from chargeback.tenancy.models import Organization
 from chargeback.tenancy.scoping import org_of, within
 from chargeback.usage.context import Context, load_context
+from chargeback.usage.failures import failed_try, retry_delay
 from chargeback.usage.intake import scheduler, store_batch
 from chargeback.usage.models import BatchStatus, IngestBatch
 from chargeback.usage.preparers import ForkedStages, PreparerFailed
@@ -74,7 +75,12 @@ def schedule(batch_id: int) -> None:
     stuck-batch sweeper (`tasks.requeue_stuck`) queues it again. Without a broker (tasks run
     eagerly), it is processed here and now, as the task would."""
     if current_app.conf.task_always_eager:
-        process_batch(batch_id)
+        for _ in range(settings.INGEST_MAX_ATTEMPTS):  # no backoff in a request's thread
+            try:
+                process_batch(batch_id)
+                return
+            except Exception:  # noqa: BLE001 - counted on the batch; the sweeper goes on
+                log.exception("batch %s: a try failed", batch_id)
     else:
         scheduler.add(batch_id)
 
@@ -96,6 +102,13 @@ def process_batch(batch_id: int) -> IngestBatch:
             )
         batch.refresh_from_db()
         return batch
+    try:
+        return _run(batch, organization)
+    except Exception as exc:  # not a record's problem (those are quarantined): try again
+        return failed_try(batch, organization, exc)
+
+
+def _run(batch: IngestBatch, organization: Organization) -> IngestBatch:
     with within(organization), _gc_paused():
         IngestBatch.objects.filter(
             pk=batch.pk, status__in=[BatchStatus.RECEIVED, BatchStatus.PROCESSING]
@@ -140,7 +153,7 @@ def process_batch(batch_id: int) -> IngestBatch:
             )
         else:
             IngestBatch.objects.filter(pk=batch.pk).update(
-                status=BatchStatus.DONE, finished_at=timezone.now()
+                status=BatchStatus.DONE, finished_at=timezone.now(), error=""
             )
         batch.refresh_from_db()
     return batch
@@ -149,9 +162,18 @@ def process_batch(batch_id: int) -> IngestBatch:
 def wait_for_batch(batch_id: int, *, poll: float = 0.5, stall: float = 30.0) -> IngestBatch:
     """Wait until a batch is done, helping to process it: if nobody advances it for `stall`
     seconds (a worker died), this process resumes it itself."""
-    last_progress, last_done = time.monotonic(), -1
+    last_progress, last_done, failures = time.monotonic(), -1, 0
     while True:
-        batch = process_batch(batch_id)
+        try:
+            batch = process_batch(batch_id)
+        except Exception:
+            # counted on the batch (failed_try), which is failed after the last try; if even
+            # that cannot be written, give up after as many tries
+            failures += 1
+            if failures > settings.INGEST_MAX_ATTEMPTS:
+                raise
+            time.sleep(min(retry_delay(failures), stall))
+            continue
         if batch.status in (BatchStatus.DONE, BatchStatus.FAILED):
             return batch
         if batch.records_done != last_done:

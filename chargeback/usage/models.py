@@ -75,6 +75,9 @@ class IngestBatch(models.Model):
     )
     records_total = models.PositiveIntegerField(null=True, blank=True)
     error = models.TextField(blank=True)
+    attempts = models.PositiveSmallIntegerField(
+        default=0, help_text="Tries that failed for a reason that is not a record's."
+    )
     created_by = models.CharField(max_length=254, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)

@@ -8,12 +8,14 @@ import datetime as dt
 import logging
 
 from celery import shared_task
+from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 from django_scopes import scopes_disabled
 
 from chargeback.tenancy.models import Organization
 from chargeback.tenancy.scoping import org_task
+from chargeback.usage.failures import retry_delay
 from chargeback.usage.ingest import process_batch
 from chargeback.usage.intake import PROCESS_BATCH, PROCESS_BATCHES, REQUEUE_STUCK_BATCHES
 from chargeback.usage.models import BatchStatus, IngestBatch
@@ -21,9 +23,26 @@ from chargeback.usage.models import BatchStatus, IngestBatch
 log = logging.getLogger(__name__)
 
 
-@org_task(IngestBatch, name=PROCESS_BATCH, acks_late=True, reject_on_worker_lost=True)
-def process_batch_task(batch_id: int, *, organization: Organization) -> str:
-    return process_batch(batch_id).counts_line
+@org_task(IngestBatch, name=PROCESS_BATCH, bind=True, acks_late=True, reject_on_worker_lost=True)
+def process_batch_task(task, batch_id: int, *, organization: Organization) -> str:
+    """A failed try (not a record's problem: those are quarantined) is counted on the batch
+    (`failures.failed_try`) and tried again with backoff, until the batch is marked failed."""
+    try:
+        return process_batch(batch_id).counts_line
+    except Exception as exc:
+        attempts = _attempts(batch_id)
+        raise task.retry(
+            exc=exc, countdown=retry_delay(attempts), max_retries=settings.INGEST_MAX_ATTEMPTS
+        ) from exc
+
+
+def _attempts(batch_id: int) -> int:
+    # Only the batch's count of tries, by id, wherever it is (the database may be down).
+    try:
+        with scopes_disabled():
+            return IngestBatch.objects.values_list("attempts", flat=True).get(pk=batch_id)
+    except Exception:  # noqa: BLE001
+        return 1
 
 
 @shared_task(name=PROCESS_BATCHES, acks_late=True, reject_on_worker_lost=True)
@@ -32,7 +51,7 @@ def process_batches_task(batch_ids: list[int]) -> list[str]:
     several organisations: `process_batch` enters each one's scope (`tenancy.scoping`), so this
     task is not an `org_task`. A batch that fails
     does not hold up the others in the message; the first error is raised once they are done
-    (the stuck-batch sweeper queues the failed one again)."""
+    (its next try is queued with backoff, `_retry_later`; the stuck-batch sweeper is the net)."""
     lines: list[str] = []
     error: Exception | None = None
     for pk in batch_ids:
@@ -41,9 +60,21 @@ def process_batches_task(batch_ids: list[int]) -> list[str]:
         except Exception as exc:
             log.exception("batch %s could not be processed", pk)
             error = error or exc
+            _retry_later(pk)
     if error is not None:
         raise error
     return lines
+
+
+def _retry_later(batch_id: int) -> None:
+    """Queue one batch's next try, after the backoff (with a broker; eager runs retry at once
+    in `ingest.schedule`)."""
+    if process_batch_task.app.conf.task_always_eager:
+        return
+    try:
+        process_batch_task.apply_async((batch_id,), countdown=retry_delay(_attempts(batch_id)))
+    except Exception:  # noqa: BLE001 - the broker is down too: the sweeper queues it again
+        log.exception("batch %s: its next try could not be queued", batch_id)
 
 
 @shared_task(name=REQUEUE_STUCK_BATCHES)

@@ -8,6 +8,7 @@ urlpatterns = [
     path("usage/upload/", views.batch_upload, name="batch-upload"),
     path("usage/batches/", views.batch_list, name="batch-list"),
     path("usage/batches/<int:batch_id>/", views.batch_detail, name="batch-detail"),
+    path("usage/batches/<int:batch_id>/retry/", views.batch_retry, name="batch-retry"),
     path("usage/quarantine/", quarantine_views.quarantine_list, name="quarantine-list"),
     path("usage/quarantine/replay/", quarantine_views.quarantine_replay, name="quarantine-replay"),
     path(

@@ -17,6 +17,7 @@ from chargeback.usage.forms import KeyForm, UploadForm
 from chargeback.usage.ingest import create_batch
 from chargeback.usage.keys import create_key, revoke_key
 from chargeback.usage.models import BatchStatus, IngestBatch, IngestionKey, QuarantinedEvent
+from chargeback.usage.retry import retry_batch
 
 PAGE_SIZE = 50
 BATCH_QUARANTINE_SHOWN = 20
@@ -155,3 +156,21 @@ def batch_detail(request: HttpRequest, org_slug: str, batch_id: int) -> HttpResp
         ).count(),
     }
     return render(request, "usage/batch_detail.html", context)
+
+
+@org_permission("usage.ingest")
+@require_http_methods(["GET", "POST"])
+def batch_retry(request: HttpRequest, org_slug: str, batch_id: int) -> HttpResponse:
+    """GET: the confirmation, with the batch's error; POST with `confirm`: retry it."""
+    batch = get_object_or_404(IngestBatch, organization=request.org, pk=batch_id)
+    if batch.status != BatchStatus.FAILED:
+        messages.info(
+            request,
+            f"Batch {batch.pk} is {batch.get_status_display().lower()}: only a failed batch can be retried.",
+        )
+        return redirect("usage:batch-detail", org_slug=request.org.slug, batch_id=batch.pk)
+    if request.method == "POST" and "confirm" in request.POST:
+        retry_batch(batch=batch, actor=request.user)
+        messages.success(request, f"Batch {batch.pk} is queued again.")
+        return redirect("usage:batch-detail", org_slug=request.org.slug, batch_id=batch.pk)
+    return render(request, "usage/batch_retry.html", {"batch": batch})
