@@ -302,7 +302,11 @@ def _json_array(stream: IO[bytes]) -> Iterator[Record]:
         if not isinstance(obj, dict):
             yield (
                 index,
-                RecordError(json.dumps(obj)[:2000], "record", f"item {index} is not a JSON object"),
+                RecordError(
+                    printable(poison.shown(obj))[:2000],
+                    "record",
+                    f"item {index} is not a JSON object",
+                ),
             )
         else:
             yield index, obj
