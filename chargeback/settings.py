@@ -195,6 +195,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     # Both are fields named "status": name their enums after what they are.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "chargeback.api.schema.document_every_answer",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "BatchStatusEnum": "chargeback.usage.models.BatchStatus",
         "QuarantineStatusEnum": "chargeback.usage.models.QuarantineStatus",

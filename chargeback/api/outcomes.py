@@ -35,7 +35,7 @@ class Outcomes(KeyAPIView):
             "All or nothing: if any record is bad, nothing is written and the answer (400) "
             "lists every problem with the record's index (from 0) and field."
         ),
-        request=OutcomeRecordSerializer(many=True),
+        request={"application/json": OutcomeRecordSerializer(many=True)},
         responses={
             200: OutcomeImportSerializer,
             400: OutcomeErrorSerializer,

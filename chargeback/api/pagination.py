@@ -1,6 +1,7 @@
 """The API's one pagination: `limit` and `offset`, both bounded. `limit` is capped at
-`MAX_LIMIT` (a larger one gives `MAX_LIMIT` items, as documented in the schema); an `offset`
-that is not a whole number from 0 to `MAX_OFFSET` is a 400 naming it."""
+`MAX_LIMIT` (a larger one gives `MAX_LIMIT` items, as documented in the schema); a `limit`
+that is not a whole number from 1, or an `offset` that is not one from 0 to `MAX_OFFSET`, is a
+400 naming it."""
 
 from __future__ import annotations
 
@@ -17,9 +18,18 @@ class BoundedLimitOffsetPagination(LimitOffsetPagination):
 
     def get_limit(self, request):
         text = request.query_params.get(self.limit_query_param)
-        if text is not None and text.strip().isdigit() and len(text.strip()) > MAX_DIGITS:
-            return self.max_limit  # beyond the cap anyway
-        return super().get_limit(request)
+        if text is None or text == "":
+            return self.default_limit
+        text = text.strip()
+        if not text.isdigit() or int(text[: MAX_DIGITS + 1]) < 1:
+            raise ValidationError(
+                {
+                    "limit": [
+                        f"must be a whole number from 1 (at most {MAX_LIMIT} are given), got {text[:30]!r}"
+                    ]
+                }
+            )
+        return min(int(text[: MAX_DIGITS + 1]), self.max_limit)  # beyond the cap: the cap
 
     def get_offset(self, request):
         text = request.query_params.get(self.offset_query_param)

@@ -7,7 +7,7 @@ from chargeback.units.models import BusinessUnit
 
 
 class BusinessUnitSerializer(serializers.ModelSerializer):
-    parent = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    parent = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
 
     class Meta:
         model = BusinessUnit
@@ -103,8 +103,10 @@ class StatementSerializer(serializers.Serializer):
 
 
 class OutcomeRecordSerializer(serializers.Serializer):
-    unit = serializers.CharField(help_text="The unit's cost-center code.")
-    month = serializers.CharField(help_text="YYYY-MM")
+    unit = serializers.CharField(
+        max_length=60, help_text="The cost-center code of a unit of this organisation."
+    )
+    month = serializers.RegexField(r"^[0-9]{4}-[0-9]{2}$", help_text="YYYY-MM")
     outcome = serializers.RegexField(r"^[a-z0-9_]+$", max_length=100)
     count = serializers.IntegerField(min_value=0)
 

@@ -31,7 +31,7 @@ from chargeback.billing.models import (
     StatementStatus,
 )
 from chargeback.billing.pdf import render_pdf
-from chargeback.calendar import Period, is_month
+from chargeback.calendar import MONTH_PATTERN, Period, is_month
 from chargeback.tenancy.models import Membership
 from chargeback.units.queries import visible_unit_ids
 
@@ -64,10 +64,14 @@ class StatementAPIView(OrgAPIView):
 
 
 FILTERS = [
-    OpenApiParameter("period", str, description="A month, YYYY-MM."),
+    OpenApiParameter(
+        "period", str, description="A month, YYYY-MM.", pattern=f"^{MONTH_PATTERN.pattern}$"
+    ),
     OpenApiParameter("mode", str, enum=list(StatementMode.values)),
     OpenApiParameter("status", str, enum=list(StatementStatus.values)),
-    OpenApiParameter("unit", str, description="A unit's cost-center code."),
+    OpenApiParameter(
+        "unit", str, description="A unit's cost-center code.", pattern=f"^{UNIT_CODE.pattern}$"
+    ),
 ]
 
 
@@ -85,22 +89,23 @@ class StatementList(StatementAPIView, generics.ListAPIView):
         qs = super().get_queryset()
         params = self.request.query_params
         errors: dict[str, list[str]] = {}
-        period = params.get("period", "").strip()
-        if period:
+        # Each filter is taken as given (no trimming): present and not valid is a 400 naming it.
+        period = params.get("period")
+        if period is not None:
             if is_month(period):
                 qs = qs.filter(period__month=Period.parse(period).first)
             else:
                 errors["period"] = [f'"{period[:20]}" is not a month (YYYY-MM).']
         for name, choices in (("mode", StatementMode.values), ("status", StatementStatus.values)):
-            value = params.get(name, "").strip()
-            if value and value not in choices:
+            value = params.get(name)
+            if value is not None and value not in choices:
                 errors[name] = [f'"{value[:20]}" is not one of {", ".join(choices)}.']
-            elif value:
+            elif value is not None:
                 qs = qs.filter(**{name: value})
-        unit = params.get("unit", "").strip()
-        if unit and not UNIT_CODE.fullmatch(unit):
+        unit = params.get("unit")
+        if unit is not None and not UNIT_CODE.fullmatch(unit):
             errors["unit"] = ["Not a unit code (at most 50 characters, no control characters)."]
-        elif unit:
+        elif unit is not None:
             qs = qs.filter(unit__code=unit)
         if errors:
             raise ValidationError(errors)
