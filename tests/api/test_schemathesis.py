@@ -10,7 +10,9 @@ import json
 
 import pytest
 import schemathesis
+from django.core import signals
 from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
 from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.renderers import OpenApiJsonRenderer
 from hypothesis import HealthCheck, settings
@@ -31,7 +33,18 @@ schema.app = APP  # every request, the checks' own probes included, goes to the 
 
 
 @pytest.fixture
-def credentials(priced_org, admin, client):
+def _connections_kept():
+    """As Django's test client does: a request does not close the database connection at its
+    start and end (that would end the test's transaction, on PostgreSQL)."""
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    yield
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def credentials(priced_org, admin, client, _connections_kept):
     with within(priced_org):
         secret = create_key(organization=priced_org, name="schemathesis", actor="test")[1]
     client.force_login(admin.user)
