@@ -234,7 +234,15 @@ def _csv(stream: IO[bytes]) -> Iterator[Record]:
         raise PayloadError(f"CSV header: missing column(s) {', '.join(missing)}")
     reader.fieldnames = header
     ended = reader.line_num  # the line the previous row ended on
-    for row in reader:
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:  # a cell beyond csv's field limit: this row only
+            line, ended = reader.line_num, reader.line_num
+            yield line, RecordError("", "record", f"line {line}: {exc}", "malformed")
+            continue
         line, started, ended = reader.line_num, ended + 1, reader.line_num
         raw = ",".join(v if isinstance(v, str) else "" for v in row.values() if v is not None)
         if None in row:

@@ -49,3 +49,13 @@ def test_all_four_in_one_batch_in_a_json_document_too(priced_org):
     doc += "," + SURROGATE + "," + OVERFLOW + "," + DIGITS + "]"
     batch = ingest(priced_org, doc.encode(), fmt="json")
     assert (batch.status, batch.received, batch.accepted, batch.quarantined) == ("done", 5, 2, 3)
+
+
+def test_a_csv_cell_beyond_the_field_limit_is_one_record(priced_org):
+    header = "request_id,occurred_at,provider,model,input_tokens,output_tokens\n"
+    ok = "c-{n},2026-10-03T14:22:05Z,openai,gpt-4o-mini,10,5\n"
+    text = header + ok.format(n=1) + "big," + "x" * 200_000 + ",openai,m,1,1\n" + ok.format(n=2)
+    batch = ingest(priced_org, text.encode(), fmt="csv")
+    assert (batch.status, batch.received, batch.accepted, batch.quarantined) == ("done", 3, 2, 1)
+    [(field, problem)] = reasons(priced_org)
+    assert field == "record" and "field larger than field limit" in problem
