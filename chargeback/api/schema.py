@@ -2,8 +2,8 @@
 answers every operation can give but that its view does not declare, each with the API's error
 body (`{"detail": "..."}`): 401 (no valid key or session), 403 (a session whose role does not
 allow it), 404 (an organisation, or an object in it, that is not found or not yours), 400 (a
-query parameter or body that is refused, named in `detail`). A request body is required, and a
-JSON array of events holds at least one."""
+query parameter or body that is refused, named in `detail`). A request body is required, a
+JSON array of events holds at least one, and an NDJSON body at least one line not blank."""
 
 from __future__ import annotations
 
@@ -50,4 +50,7 @@ def document_every_answer(result: dict[str, Any], generator, request, public) ->
                 schema = body.get("content", {}).get("application/json", {}).get("schema", {})
                 if schema.get("type") == "array":
                     schema.setdefault("minItems", 1)
+                lines = body.get("content", {}).get("application/x-ndjson", {}).get("schema")
+                if lines is not None:  # one event per line: at least one line that is not blank
+                    lines.update({"type": "string", "pattern": "\\S"})
     return result
