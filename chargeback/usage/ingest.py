@@ -13,7 +13,9 @@ The modules, each using only those below it:
   writer.py     commit_chunk: one chunk's transaction (COPY, locks, counts)
   pipeline.py   validate_chunk, price_chunk: one chunk's steps; check_record
   rows.py       events as rows and COPY text; context.py: Context, Priced, Prepared
-The Celery tasks (tasks.py) sit on top of them all."""
+  poison.py     a record that would break a stage, found and worded: quarantined alone
+  failures.py   failed_try: a try that failed for a reason not a record's, counted; backoff
+The Celery tasks (tasks.py) and retry.py (a failed batch retried from its page) sit on top."""
 
 from __future__ import annotations
 
