@@ -202,7 +202,7 @@ def _foreign_statement(org) -> Statement:
         if statement is not None:
             return statement
         period = BillingPeriod.objects.create(
-            organization=org, month="2026-10-01", state="in_review", draft_status="done"
+            organization=org, month="2026-10-01", state="open", draft_status="done"
         )
         unit = BusinessUnit.objects.filter(organization=org, code="BSECRET").get()
         statement = Statement.objects.create(
@@ -212,7 +212,7 @@ def _foreign_statement(org) -> Statement:
             number="BRAVO-2026-10-0001",
             sequence=1,
             mode="chargeback",
-            status="issued",
+            status="draft",
             currency=org.currency,
             total="123.45",
             evidence={"driver": "bravo secret driver"},
@@ -226,6 +226,10 @@ def _foreign_statement(org) -> Statement:
             amount="123.45",
             ref="openai/bravo-secret-model",
         )
+        # Issued as the close does it: PostgreSQL's triggers refuse lines in an issued one.
+        Statement.objects.filter(pk=statement.pk).update(status="issued")
+        BillingPeriod.objects.filter(pk=period.pk).update(state="in_review")
+        statement.refresh_from_db()
         return statement
 
 

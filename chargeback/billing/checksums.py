@@ -24,7 +24,7 @@ def checksum(statement: Statement, lines: list[StatementLine]) -> str:
     mode, currency, total and every line."""
     content = {
         "number": statement.number,
-        "unit": statement.unit.code,
+        "unit": statement.unit_code or statement.unit.code,
         "period": statement.period.label,
         "mode": statement.mode,
         "currency": statement.currency,

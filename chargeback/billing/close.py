@@ -17,6 +17,7 @@ from decimal import Decimal
 from functools import partial
 
 from django.db import transaction
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from chargeback.allocation.engine import Allocation, Line, allocate
@@ -39,6 +40,7 @@ from chargeback.billing.staleness import draft_inputs, late_digest, stale_reason
 from chargeback.calendar import Period, dispute_deadline
 from chargeback.money import quantize
 from chargeback.tenancy.models import Organization
+from chargeback.units.models import BusinessUnit
 from chargeback.usage.models import QuarantinedEvent
 from chargeback.usage.records import read_stored
 from chargeback.wording import plural
@@ -174,6 +176,9 @@ def _write(
             organization=organization,
             period=billing,
             unit=unit,
+            unit_code=unit.code,
+            unit_name=unit.name,
+            unit_owner=unit.owner_email,
             number=f"{prefix}-{billing.label}-{seq:04d}",
             sequence=seq,
             mode=unit.billing_mode,
@@ -261,10 +266,15 @@ def issue_statements(
             raise CloseError(blocker)
         deadline = dispute_deadline(today, organization.country)
         period_state.mark_issued(billing, actor=actor, now=now, deadline=deadline)
+        unit = BusinessUnit.objects.filter(pk=OuterRef("unit_id"))
         count = Statement.objects.filter(period=billing).update(
             status=StatementStatus.ISSUED,
             issued_at=now,
             dispute_deadline=deadline,
+            # What the statements print about their units, as the units are now (a rename
+            # since the drafts does not make them stale); frozen from here on.
+            unit_name=Subquery(unit.values("name")[:1]),
+            unit_owner=Subquery(unit.values("owner_email")[:1]),
         )
         log.record(
             organization=organization,

@@ -17,8 +17,8 @@ MONTHS_OFFERED = 24
 SORTS = {
     "number": ("period__month", "sequence"),
     "-number": ("-period__month", "-sequence"),
-    "unit": ("unit__code", "-period__month"),
-    "-unit": ("-unit__code", "-period__month"),
+    "unit": ("unit_code", "-period__month"),
+    "-unit": ("-unit_code", "-period__month"),
     "total": ("total", "-period__month", "sequence"),
     "-total": ("-total", "-period__month", "sequence"),
 }

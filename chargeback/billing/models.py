@@ -133,6 +133,11 @@ class Statement(models.Model):
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
     period = models.ForeignKey(BillingPeriod, on_delete=models.CASCADE, related_name="statements")
     unit = models.ForeignKey(BusinessUnit, on_delete=models.PROTECT, related_name="statements")
+    # What the statement prints about its unit, as it was when drafted and issued: a unit
+    # renamed (or handed to another owner) later does not change an issued statement.
+    unit_code = models.CharField(max_length=40, blank=True)
+    unit_name = models.CharField(max_length=200, blank=True)
+    unit_owner = models.EmailField(max_length=254, blank=True)
     number = models.CharField(max_length=60)
     sequence = models.PositiveIntegerField()
     mode = models.CharField(max_length=20, choices=StatementMode.choices)
@@ -180,6 +185,10 @@ class Statement(models.Model):
             stored = Statement.objects.with_scopes_disabled().filter(pk=self.pk).first()
             if stored is not None and stored.status != StatementStatus.DRAFT:
                 raise ImmutableStatement(f"Statement {stored.number} is {stored.status}.")
+        if self.unit_id and not self.unit_code:  # the close fills these; a statement made by hand
+            self.unit_code = self.unit.code
+            self.unit_name = self.unit_name or self.unit.name
+            self.unit_owner = self.unit_owner or self.unit.owner_email
         super().save(*args, **kwargs)
 
     def delete(self, *args, **kwargs):

@@ -23,7 +23,7 @@ from chargeback.allocation.policy import parse_policy
 from chargeback.billing.close import draft_statements, issue_statements
 from chargeback.billing.documents import CSV_COLUMNS
 from chargeback.billing.models import Statement
-from chargeback.billing.pdf import store_pdf
+from chargeback.billing.pdf import statement_html, store_pdf
 from chargeback.billing.policy_versions import save_policy
 from chargeback.calendar import Period
 from chargeback.pricing.books import import_prices, parse_prices
@@ -260,3 +260,44 @@ def test_schema_builds_without_warnings(db):
         "/api/v1/outcomes:",
     ):
         assert path in schema
+
+
+def test_an_issued_statement_prints_its_unit_as_it_was_at_issue(client_for, finance, issued):
+    """Renaming a unit or handing it to another owner after the issue changes none of what its
+    statements print: API, CSV, page and PDF (issue 15, finding 7)."""
+    with within(issued):
+        statement = Statement.objects.get(organization=issued, unit__code="SUPPORT")
+        unit = statement.unit
+        old = (unit.code, unit.name, unit.owner_email)
+        unit.name, unit.owner_email = "Renamed Support", "new.owner@alpha.example"
+        unit.save()
+        statement = Statement.objects.select_related("organization", "period", "unit").get(
+            pk=statement.pk
+        )
+        html = statement_html(statement)
+    client = client_for(finance)
+    data = client.get(url("statement-detail", statement_id=statement.pk)).json()
+    assert (data["unit"], data["unit_name"]) == old[:2]
+    listed = client.get(url("statement-list")).json()["results"]
+    assert [s["unit_name"] for s in listed if s["id"] == statement.pk] == [old[1]]
+    csv = client.get(url("statement-csv", statement_id=statement.pk)).content.decode()
+    rows = csv_module.DictReader(io.StringIO(csv))
+    assert {(r["cost_center"], r["unit"]) for r in rows} == {old[:2]}
+    page = client.get(
+        reverse(
+            "billing:statement-detail", kwargs={"org_slug": "alpha", "statement_id": statement.pk}
+        )
+    ).content.decode()
+    for text in (page, html):
+        assert old[1] in text and old[2] in text
+        assert "Renamed Support" not in text and "new.owner@alpha.example" not in text
+
+
+def test_a_unit_renamed_between_draft_and_issue_is_printed_as_issued(drafted):
+    with within(drafted):
+        statement = Statement.objects.get(organization=drafted, unit__code="SALES-EU")
+        statement.unit.name = "Sales Europe (renamed)"
+        statement.unit.save()
+        issue_statements(drafted, SEP)
+        statement.refresh_from_db()
+    assert (statement.status, statement.unit_name) == ("issued", "Sales Europe (renamed)")

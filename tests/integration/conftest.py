@@ -1,5 +1,11 @@
 """Real Celery worker processes for integration tests, consuming from the configured broker
-and writing to pytest's test database (the PostgreSQL pass of .ci/run)."""
+and writing to pytest's test database (the PostgreSQL pass of .ci/run).
+
+With CHARGEBACK_APP_DB_USER set (.ci/run does), the suite connects as the database's owner
+(it creates and migrates the test database, as `migrate` runs as the owner in production),
+deploy/sql/grants.sql is applied to the test database by that owner, and the workers connect
+as the application role, so what they do (ingest, draft, render PDFs) runs with the privileges
+production gives the services."""
 
 from __future__ import annotations
 
@@ -13,12 +19,21 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
+# The runtime role (deploy/sql/roles.sql) the workers connect as; "" to use the suite's user.
+APP_DB_USER = os.environ.get("CHARGEBACK_APP_DB_USER", "")
+GRANTS_SQL = Path(__file__).resolve().parents[2] / "deploy" / "sql" / "grants.sql"
 
-def _database_url() -> str:
+
+def _database_url(user: str = "") -> str:
+    """The test database's URL, as the suite's user or as `user` (no password: trust or
+    ~/.pgpass)."""
     from django.db import connection
 
     s = connection.settings_dict
-    auth = s["USER"] + (f":{s['PASSWORD']}" if s.get("PASSWORD") else "")
+    if user and user != s["USER"]:
+        auth = user
+    else:
+        auth = s["USER"] + (f":{s['PASSWORD']}" if s.get("PASSWORD") else "")
     return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
 
 
@@ -35,8 +50,9 @@ def wait_for(predicate, timeout: float = 30.0, interval: float = 0.2):
 class Workers:
     """Starts `celery worker` subprocesses against the test database and stops them all."""
 
-    def __init__(self, tmp: Path) -> None:
+    def __init__(self, tmp: Path, user: str = "") -> None:
         self.tmp = tmp
+        self.user = user
         self.procs: list[tuple[subprocess.Popen, Path]] = []
 
     def start(self, queue: str = "", **env_extra: str) -> subprocess.Popen:
@@ -47,7 +63,7 @@ class Workers:
         log = self.tmp / f"worker-{n}.log"
         env = {
             **os.environ,
-            "DATABASE_URL": _database_url(),
+            "DATABASE_URL": _database_url(self.user),
             "DJANGO_SETTINGS_MODULE": "tests.settings",
             "MEDIA_ROOT": str(settings.MEDIA_ROOT),
             **env_extra,
@@ -94,17 +110,36 @@ class Workers:
 
 
 @pytest.fixture(scope="session")
+def app_role(django_db_setup, django_db_blocker) -> str:
+    """The application role, granted its privileges on the test database by deploy/sql/grants.sql
+    run as the test database's owner (the suite's user) after the migrations, as the deploy
+    procedure does; "" when CHARGEBACK_APP_DB_USER is unset or the database is not PostgreSQL."""
+    if not APP_DB_USER or not settings.DATABASES["default"]["ENGINE"].endswith("postgresql"):
+        return ""
+    with django_db_blocker.unblock():
+        url = _database_url()
+    done = subprocess.run(
+        ["psql", url, "-q", "-v", "ON_ERROR_STOP=1", "-v", f"app={APP_DB_USER}",
+         "-f", str(GRANTS_SQL)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if done.returncode:
+        pytest.fail(f"deploy/sql/grants.sql failed on the test database:\n{done.stderr}")
+    return APP_DB_USER
+
+
+@pytest.fixture(scope="session")
 def worker_mail_dir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("worker-mail")
 
 
 @pytest.fixture(scope="session")
-def celery_worker(django_db_setup, django_db_blocker, worker_mail_dir, tmp_path_factory):
+def celery_worker(django_db_setup, django_db_blocker, app_role, worker_mail_dir, tmp_path_factory):
     """One long-lived worker for the integration tests that just need tasks to run."""
     from chargeback.celery import app
 
     app.control.purge()
-    workers = Workers(tmp_path_factory.mktemp("worker-log"))
+    workers = Workers(tmp_path_factory.mktemp("worker-log"), user=app_role)
     try:
         yield workers.start(
             EMAIL_BACKEND="django.core.mail.backends.filebased.EmailBackend",
@@ -115,9 +150,9 @@ def celery_worker(django_db_setup, django_db_blocker, worker_mail_dir, tmp_path_
 
 
 @pytest.fixture
-def workers(django_db_setup, tmp_path):
+def workers(django_db_setup, app_role, tmp_path):
     """Workers this test starts and kills itself."""
-    pool = Workers(tmp_path)
+    pool = Workers(tmp_path, user=app_role)
     try:
         yield pool
     finally:

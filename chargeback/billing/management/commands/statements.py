@@ -58,7 +58,7 @@ class Command(OrgCommand):
         for s in statements:
             self.stdout.write("")
             self.stdout.write(
-                f"{s.number}  {s.unit.code} {s.unit.name}  {s.mode} {s.status}"
+                f"{s.number}  {s.unit_code} {s.unit_name}  {s.mode} {s.status}"
                 + (f"  tier {s.tier}" if s.tier else "")
             )
             for line in s.lines.all():
