@@ -77,6 +77,8 @@ def test_nothing_enters_a_scope_by_hand_outside_scoping():
 CROSS_ORGANISATION_TASKS = {
     "usage.process_batches": "one message carries batches of several organisations",
     "usage.requeue_stuck_batches": "the sweeper finds stuck batches wherever they are",
+    "budgets.check_all_budgets": "beat finds the organisations with budgets; each is checked "
+    "by the org_task budgets.check_org_budgets",
 }
 
 
