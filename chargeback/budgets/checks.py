@@ -15,6 +15,7 @@ from decimal import Decimal
 from django.db import IntegrityError, transaction
 
 from chargeback.audit import log
+from chargeback.budgets import inbox
 from chargeback.budgets.delivery import deliver
 from chargeback.budgets.models import Alert, AlertKind, Channel, Delivery, Webhook
 from chargeback.budgets.status import BudgetStatus, budget_statuses, top_drivers
@@ -65,6 +66,7 @@ def _fire(organization, status: BudgetStatus, *, kind: str, threshold: int, acto
                 drivers=top_drivers(organization, unit_ids=status.unit_ids, period=status.period),
             )
             deliveries = _deliveries(organization, alert)
+            inbox.notify(organization, alert)
             log.record(
                 organization=organization,
                 actor=actor,

@@ -123,10 +123,13 @@ class Alert(models.Model):
 
 
 class AlertRead(models.Model):
+    """A member's copy of an alert for the in-app bell: written unread (read_at null) for each
+    person told when the alert fires, so the bell is one count; read_at is set when read."""
+
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="reads")
-    read_at = models.DateTimeField(auto_now_add=True)
+    read_at = models.DateTimeField(null=True, blank=True)
 
     objects = ScopedManager(organization="organization")
 
@@ -134,6 +137,7 @@ class AlertRead(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["user", "alert"], name="alert_read_once_per_user")
         ]
+        indexes = [models.Index(fields=["user", "organization", "read_at"], name="alert_bell")]
 
     def __str__(self) -> str:
         return f"alert {self.alert_id} read by user {self.user_id}"

@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from chargeback.audit import log
-from chargeback.budgets.models import Budget, default_thresholds
+from chargeback.budgets.models import Budget, Webhook, default_thresholds
 from chargeback.tenancy.models import Organization
 from chargeback.units.models import BusinessUnit
 
@@ -85,3 +85,33 @@ def remove_budget(*, organization: Organization, budget: Budget, actor: object) 
         organization=organization, actor=actor, action="budget.delete", obj=budget, before=before
     )
     budget.delete()
+
+
+@transaction.atomic
+def add_webhook(*, organization: Organization, name: str, url: str, secret: str, actor: object):
+    hook = Webhook(organization=organization, name=name, url=url, secret=secret)
+    hook.full_clean(exclude=["organization"])
+    hook.save()
+    log.record(
+        organization=organization,
+        actor=actor,
+        action="webhook.create",
+        obj=hook,
+        after={"name": name, "url": url},  # never the secret
+    )
+    return hook
+
+
+@transaction.atomic
+def set_webhook_active(*, organization: Organization, hook: Webhook, active: bool, actor: object):
+    before = {"active": hook.active}
+    hook.active = active
+    hook.save(update_fields=["active"])
+    log.record(
+        organization=organization,
+        actor=actor,
+        action="webhook.update",
+        obj=hook,
+        before=before,
+        after={"active": active},
+    )

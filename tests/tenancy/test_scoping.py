@@ -83,6 +83,7 @@ CROSS_ORGANISATION_TASKS = {
 
 
 def test_every_task_of_ours_is_an_org_task_or_says_why_not():
+    celery_app.loader.import_default_modules()  # every app's tasks, also when run alone
     ours = {name: task for name, task in celery_app.tasks.items() if not name.startswith(
         ("celery.", "tests."))}  # fmt: skip
     plain = {name for name, task in ours.items() if not hasattr(task.run, "org_task_model")}
