@@ -62,15 +62,18 @@ def budget_statuses(
     today: dt.date | None = None,
     period: Period | None = None,
     unit_ids: set[int] | None = None,
+    budgets: list[Budget] | None = None,
 ) -> list[BudgetStatus]:
     """Each budget's status for `period` (default: this month) as seen on `today` (default:
     today in the organisation's timezone; for a past month, its last day). `unit_ids` limits
-    the budgets to those units (a team lead's reach)."""
+    the budgets to those units (a team lead's reach); `budgets` replaces the stored ones (e.g.
+    budgets not saved yet)."""
     today = today or org_today(organization)
     period = period or Period.of(today)
     if today > period.last:
         today = period.last
-    budgets = list(Budget.objects.filter(organization=organization).select_related("unit"))
+    if budgets is None:
+        budgets = list(Budget.objects.filter(organization=organization).select_related("unit"))
     if unit_ids is not None:
         budgets = [b for b in budgets if b.unit_id in unit_ids]
     if not budgets:
