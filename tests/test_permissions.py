@@ -106,8 +106,8 @@ BILLING = [
 STATEMENTS = [("Statements", "/o/alpha/statements/")]
 BUDGETS = [("Budgets", "/o/alpha/budgets/"), ("Alerts", "/o/alpha/alerts/")]
 ALERT_ADMIN = [
-    ("Alert webhooks", "/o/alpha/alerts/webhooks/"),
-    ("Alert deliveries", "/o/alpha/alerts/deliveries/"),
+    ("Alert webhooks", "/o/alpha/alert-webhooks/"),
+    ("Alert deliveries", "/o/alpha/alert-deliveries/"),
 ]
 NAV = {
     "admin": [

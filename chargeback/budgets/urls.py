@@ -7,6 +7,6 @@ urlpatterns = [
     path("budgets/", views.budget_list, name="budget-list"),
     path("budgets/units/<int:unit_id>/", views.budget_edit, name="budget-edit"),
     path("alerts/", views.alert_list, name="alert-list"),
-    path("alerts/webhooks/", views.webhook_list, name="webhook-list"),
-    path("alerts/deliveries/", views.delivery_list, name="delivery-list"),
+    path("alert-webhooks/", views.webhook_list, name="webhook-list"),
+    path("alert-deliveries/", views.delivery_list, name="delivery-list"),
 ]

@@ -45,8 +45,8 @@ def test_team_lead_reads_its_units_only(client_for, org_a, spending, team_lead):
     page = client.get("/o/alpha/budgets/").content.decode()
     assert "SALES-EU" in page and "SUPPORT" not in page and "Edit" not in page
     assert client.get(f"/o/alpha/budgets/units/{spending['eu'].pk}/").status_code == 403
-    assert client.get("/o/alpha/alerts/webhooks/").status_code == 403
-    assert client.get("/o/alpha/alerts/deliveries/").status_code == 403
+    assert client.get("/o/alpha/alert-webhooks/").status_code == 403
+    assert client.get("/o/alpha/alert-deliveries/").status_code == 403
 
 
 def test_bell_and_alerts_page_mark_read(client_for, org_a, spending, finance, team_lead, viewer):
@@ -69,21 +69,21 @@ def test_bell_and_alerts_page_mark_read(client_for, org_a, spending, finance, te
 
 def test_admin_adds_a_webhook_and_sees_the_delivery_log(client_for, org_a, spending, admin):
     client = client_for(admin)
-    bad = client.post("/o/alpha/alerts/webhooks/",
+    bad = client.post("/o/alpha/alert-webhooks/",
                       {"action": "create", "name": "x", "url": "ftp://x", "secret": "s"})  # fmt: skip
     assert bad.status_code == 200 and "URL" in bad.content.decode()
-    ok = client.post("/o/alpha/alerts/webhooks/", {"action": "create", "name": "ops",
+    ok = client.post("/o/alpha/alert-webhooks/", {"action": "create", "name": "ops",
                      "url": "http://127.0.0.1:9/hook", "secret": "s"})  # fmt: skip
     assert ok.status_code == 302
     with within(org_a):
         hook = Webhook.objects.get()
-    client.post("/o/alpha/alerts/webhooks/", {"action": "deactivate", "webhook": hook.pk})
+    client.post("/o/alpha/alert-webhooks/", {"action": "deactivate", "webhook": hook.pk})
     with within(org_a):
         hook.refresh_from_db()
         assert not hook.active
     make_budget(org_a, spending["sales"], amount="4000", thresholds=[50])
     with within(org_a):
         check_budgets(organization=org_a, today=TODAY)
-    log = client.get("/o/alpha/alerts/deliveries/").content.decode()
+    log = client.get("/o/alpha/alert-deliveries/").content.decode()
     assert "Email" in log and "SALES 50% 2026-10" in log
     assert mail.outbox == []  # queued on commit: the test's transaction never commits
