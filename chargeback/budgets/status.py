@@ -164,3 +164,42 @@ def top_drivers(
         }
         for r in rows
     ]
+
+
+@dataclass
+class Outlook:
+    """The organisation's month: spend so far, the forecast with its range, next month's
+    forecast and last month's actuals (all units, budgets or not)."""
+
+    period: Period
+    spend: Decimal
+    forecast: Forecast
+    next_month: Decimal
+    prior: Decimal
+
+
+def org_outlook(organization: Organization, *, today: dt.date | None = None) -> Outlook:
+    today = today or org_today(organization)
+    period = Period.of(today)
+    first = min(period.previous.first, today - dt.timedelta(days=HISTORY_DAYS))
+    rows = (
+        DailyUsage.objects.filter(organization=organization, day__gte=first, day__lte=period.last)
+        .values("day")
+        .annotate(cost=Sum("cost"))
+    )
+    daily = {r["day"]: Decimal(r["cost"]) for r in rows}
+    forecast = forecast_month(
+        daily,
+        today=today,
+        month_first=period.first,
+        month_last=period.last,
+        first_data_day=min(daily, default=None),
+    )
+    nxt, prior = period.next, period.previous
+    return Outlook(
+        period=period,
+        spend=sum((v for d, v in daily.items() if d >= period.first), ZERO),
+        forecast=forecast,
+        next_month=forecast_span(forecast, first=nxt.first, last=nxt.last),
+        prior=sum((v for d, v in daily.items() if prior.first <= d <= prior.last), ZERO),
+    )

@@ -12,7 +12,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from chargeback.budgets import inbox, setting
 from chargeback.budgets.forms import BudgetForm, WebhookForm
 from chargeback.budgets.models import Budget, Delivery, Webhook
-from chargeback.budgets.status import budget_statuses
+from chargeback.budgets.status import budget_statuses, org_outlook
 from chargeback.tenancy.permissions import org_permission
 from chargeback.units.models import BusinessUnit
 from chargeback.units.queries import visible_unit_ids
@@ -33,6 +33,7 @@ def budget_list(request: HttpRequest, org_slug: str) -> HttpResponse:
             "statuses": statuses,
             "period": statuses[0].period if statuses else None,
             "unbudgeted": [u for u in units.order_by("code") if u.pk not in budgeted],
+            "outlook": org_outlook(request.org) if reach is None else None,
         },
     )
 

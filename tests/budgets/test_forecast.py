@@ -60,3 +60,12 @@ def test_budget_status_reads_the_rollup(org_a, spending):
     assert sales.run_out == dt.date(2026, 10, 25)
     assert sales.remaining == D(500)
     assert by_unit["SALES-EU"].spend == 0  # its own spend only: the usage is on SALES-DE
+
+
+def test_the_organisation_outlook(org_a, spending):
+    from chargeback.budgets.status import org_outlook
+
+    with within(org_a):
+        outlook = org_outlook(org_a, today=TODAY)
+    assert (outlook.spend, outlook.forecast.point) == (D(2000), D(3100))
+    assert (outlook.next_month, outlook.prior) == (D(3000), D(3000))

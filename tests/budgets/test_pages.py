@@ -34,6 +34,7 @@ def test_finance_sets_a_budget_and_another_currency_is_refused(
     page = client.get("/o/alpha/budgets/").content.decode()
     assert "SALES" in page and "$2,500.00" in page and "$2,000.00" in page  # spend
     assert "$3,100.00" in page and "2026-10-25" in page  # forecast, run-out date
+    assert "Alpha Industries, October 2026" in page  # the organisation's outlook
     detail = client.get(f"/o/alpha/units/{spending['sales'].pk}/").content.decode()
     assert "Budget and forecast" in detail and "Edit budget" in detail
 
@@ -44,6 +45,7 @@ def test_team_lead_reads_its_units_only(client_for, org_a, spending, team_lead):
     client = client_for(team_lead)
     page = client.get("/o/alpha/budgets/").content.decode()
     assert "SALES-EU" in page and "SUPPORT" not in page and "Edit" not in page
+    assert "Alpha Industries, October 2026" not in page  # not the organisation's totals
     assert client.get(f"/o/alpha/budgets/units/{spending['eu'].pk}/").status_code == 403
     assert client.get("/o/alpha/alert-webhooks/").status_code == 403
     assert client.get("/o/alpha/alert-deliveries/").status_code == 403
