@@ -30,6 +30,8 @@ def check_budgets(
     """Fire the alerts due now; returns the alerts this call fired (none twice)."""
     fired: list[Alert] = []
     for status in budget_statuses(organization, today=today):
+        if status.budget.unit.archived:
+            continue  # an archived unit keeps its budget, read-only; nothing new to warn about
         for kind, threshold in due(status):
             alert = _fire(organization, status, kind=kind, threshold=threshold, actor=actor)
             if alert is not None:

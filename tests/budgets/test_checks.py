@@ -155,3 +155,12 @@ def test_other_organisations_are_untouched(org_a, org_b, spending):
     with within(org_a):
         fired = check_budgets(organization=org_a, today=TODAY)
     assert [a.unit.code for a in fired] == ["SALES"]
+
+
+def test_an_archived_unit_fires_nothing(org_a, spending):
+    with scopes_disabled():
+        spending["sales"].archived = True
+        spending["sales"].save()
+    make_budget(org_a, spending["sales"], amount="100")
+    with within(org_a):
+        assert check_budgets(organization=org_a, today=TODAY) == []
