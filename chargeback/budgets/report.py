@@ -13,9 +13,14 @@ from chargeback.tenancy.models import Organization
 
 
 def budgets_report(
-    organization: Organization, *, period: Period | None = None, today: dt.date | None = None
+    organization: Organization,
+    *,
+    period: Period | None = None,
+    today: dt.date | None = None,
+    unit_ids: set[int] | None = None,
 ) -> dict:
-    statuses = budget_statuses(organization, period=period, today=today)
+    """`unit_ids` limits the report to those units' budgets (a team lead's reach)."""
+    statuses = budget_statuses(organization, period=period, today=today, unit_ids=unit_ids)
     cur = organization.currency
     label = statuses[0].period.label if statuses else (period or _this_month(organization)).label
 

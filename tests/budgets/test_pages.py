@@ -89,3 +89,17 @@ def test_admin_adds_a_webhook_and_sees_the_delivery_log(client_for, org_a, spend
     log = client.get("/o/alpha/alert-deliveries/").content.decode()
     assert "Email" in log and "SALES 50% 2026-10" in log
     assert mail.outbox == []  # queued on commit: the test's transaction never commits
+
+
+def test_budgets_api_by_role(client_for, org_a, spending, finance, team_lead):
+    make_budget(org_a, spending["eu"], amount="2500")
+    make_budget(org_a, spending["support"], amount="10")
+    data = client_for(finance).get("/api/v1/o/alpha/budgets/").json()
+    assert data["period"] == "2026-10" and [b["unit"] for b in data["budgets"]] == [
+        "SALES-EU", "SUPPORT"]  # fmt: skip
+    eu = data["budgets"][0]
+    assert (eu["spend"], eu["forecast"], eu["run_out"]) == ("2000.00", "3100.00", "2026-10-25")
+    lead = client_for(team_lead).get("/api/v1/o/alpha/budgets/?period=2026-09").json()
+    assert [b["unit"] for b in lead["budgets"]] == ["SALES-EU"]
+    bad = client_for(finance).get("/api/v1/o/alpha/budgets/?period=2026-13")
+    assert bad.status_code == 400 and "period" in bad.json()
