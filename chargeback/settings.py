@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "chargeback.usage",
     "chargeback.allocation",
     "chargeback.billing",
+    "chargeback.budgets",
     "chargeback.provisioning",
     "chargeback.dashboards",
     "chargeback.api",
@@ -235,4 +236,5 @@ LOGGING = {
 
 CELERY_BEAT_SCHEDULE = {
     "requeue-stuck-ingest-batches": {"task": "usage.requeue_stuck_batches", "schedule": 300.0},
+    "check-budgets": {"task": "budgets.check_all_budgets", "schedule": 900.0},
 }

@@ -32,6 +32,8 @@ COVERED = {
     "reprice",
     "close_period",
     "statements",
+    "budgets",
+    "check_budgets",
 }
 
 MONTH = "2026-10"
@@ -235,6 +237,17 @@ def test_a_user_runs_every_documented_command_on_a_fresh_org(fresh_org, tmp_path
     for s in listed["statements"]:
         assert sum(Decimal(line["amount"]) for line in s["lines"]) == Decimal(s["total"])
     assert "statement(s), total" in run("statements", "--org", "t1", "--period", MONTH)
+
+    # Budgets from the configuration file, then the budget commands on the month's usage.
+    budgets_yaml = 'budgets:\n  - {unit: SUP, monthly: "1.00", thresholds: [50, 80, 100]}\n'
+    run("import_config", "--org", "t1", write(tmp_path, "budgets.yaml", budgets_yaml))
+    report = json.loads(run("budgets", "--org", "t1", "--period", MONTH, "--format", "json"))
+    assert [b["unit"] for b in report["budgets"]] == ["SUP"] and report["period"] == MONTH
+    assert Decimal(report["budgets"][0]["spend"]) > 1
+    checked = run("check_budgets", "--org", "t1").strip().splitlines()
+    # (the check looks at the current month, whose usage depends on the day the test runs)
+    assert checked == ["no new alerts"] or all(line.startswith("alert SUP ") for line in checked)
+    assert "SUP" in run("budgets", "--org", "t1")
 
 
 def test_seed_demo_runs_twice(db):

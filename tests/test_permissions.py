@@ -104,9 +104,15 @@ BILLING = [
     ("Allocation policy", "/o/alpha/policy/"),
 ]
 STATEMENTS = [("Statements", "/o/alpha/statements/")]
+BUDGETS = [("Budgets", "/o/alpha/budgets/"), ("Alerts", "/o/alpha/alerts/")]
+ALERT_ADMIN = [
+    ("Alert webhooks", "/o/alpha/alert-webhooks/"),
+    ("Alert deliveries", "/o/alpha/alert-deliveries/"),
+]
 NAV = {
     "admin": [
         *STRUCTURE[:1],
+        *BUDGETS,
         *BILLING,
         *STRUCTURE[1:],
         *USAGE,
@@ -114,18 +120,21 @@ NAV = {
         ("Configuration file", "/o/alpha/config/"),
         ("Ingestion keys", "/o/alpha/ingestion-keys/"),
         ("Members", "/o/alpha/members/"),
+        *ALERT_ADMIN,
         ("Audit log", "/o/alpha/audit/"),
     ],
     "finance": [
         *STRUCTURE[:1],
+        *BUDGETS,
         *BILLING,
         *STRUCTURE[1:],
         *USAGE,
         *PRICING,
+        *ALERT_ADMIN,
         ("Audit log", "/o/alpha/audit/"),
     ],
-    "viewer": [*STRUCTURE[:1], *STATEMENTS, *STRUCTURE[1:], *PRICING],
-    "team_lead": [*STRUCTURE[:1], *STATEMENTS, *STRUCTURE[1:], *PRICING],
+    "viewer": [*STRUCTURE[:1], *BUDGETS, *STATEMENTS, *STRUCTURE[1:], *PRICING],
+    "team_lead": [*STRUCTURE[:1], *BUDGETS, *STATEMENTS, *STRUCTURE[1:], *PRICING],
 }
 
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from chargeback.api import ingest, outcomes, statements, views
+from chargeback.api import budgets, ingest, outcomes, statements, views
 
 app_name = "api"
 urlpatterns = [
@@ -13,6 +13,7 @@ urlpatterns = [
         "v1/o/<slug:org_slug>/units/<int:unit_id>/", views.UnitDetail.as_view(), name="unit-detail"
     ),
     path("v1/outcomes", outcomes.Outcomes.as_view(), name="outcomes"),
+    path("v1/o/<slug:org_slug>/budgets/", budgets.BudgetList.as_view(), name="budget-list"),
     path(
         "v1/o/<slug:org_slug>/statements/",
         statements.StatementList.as_view(),

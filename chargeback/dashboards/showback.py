@@ -19,11 +19,11 @@ from django.utils import timezone
 
 from chargeback.calendar import month_bounds
 from chargeback.dashboards import charts, figures, queries, savings
-from chargeback.dashboards.forecast import HISTORY_DAYS, Forecast, forecast_month
 from chargeback.dashboards.periods import CHOICES, Window, parse_window, recent_months
 from chargeback.tenancy.models import Membership
 from chargeback.units.queries import visible_unit_ids
 from chargeback.units.tree import depth_first
+from chargeback.usage.forecast import HISTORY_DAYS, Forecast, forecast_month
 
 CSV_KEYS = ("daily", "models", "providers", "services", "errors", "per1k", "cheaper", "units")
 

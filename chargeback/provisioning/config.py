@@ -36,6 +36,8 @@ How a file is applied:
 - `policy` is the allocation policy (`chargeback.allocation.policy`): one mapping, or a list of
   them for several months, each with its `effective_from` month. A version is created or
   replaced whole by its month; versions not in the file are left alone.
+- `budgets` (`chargeback.provisioning.config_budgets`): one monthly budget per unit code;
+  budgets not in the file are left alone.
 - A file with any error changes nothing. A file that matches the organization changes nothing
   and writes no audit event. Otherwise each changed row gets its own audit event (through
   `save_entity`) and the import one `config.imported`, all in one transaction.
@@ -58,6 +60,7 @@ from chargeback.allocation.models import AllocationPolicy
 from chargeback.allocation.policy import policy_doc
 from chargeback.audit.log import record
 from chargeback.billing.policy_versions import save_policy
+from chargeback.provisioning.config_budgets import apply_budget, export_budgets
 from chargeback.provisioning.config_format import (
     SECTIONS,
     TAGS,
@@ -237,6 +240,9 @@ def _apply(org: Organization, change: Change, actor: Any) -> None:
     if change.section == "policy":
         save_policy(organization=org, policy=d["policy"], actor=actor)
         return
+    if change.section == "budgets":
+        apply_budget(org, change, actor)
+        return
     if change.section == "required_tags":
         before = {"required_tags": org.required_tags}
         org.required_tags = d["required_tags"]
@@ -347,6 +353,8 @@ def export_config(organization: Organization) -> dict:
     }
     if policies:
         out["policy"] = policies[0] if len(policies) == 1 else policies
+    if budgets := export_budgets(organization):
+        out["budgets"] = budgets
     return out
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from django.db import models
 
+from chargeback.provisioning.config_budgets import plan_budgets
 from chargeback.provisioning.config_format import (
     ACCOUNT_KEYS,
     KEY_KEYS,
@@ -122,16 +123,12 @@ def plan_config(organization: Organization, data: Any) -> Plan:
             plan.errors.append(f"{name}: must be a list, not {kind_of(value)}")
             continue
         step(value or [])
-    if data.get("policy") is not None:
-        units = {code: archived for code, (_parent, archived) in planner.final.items()}
-        changes = plan_policy(
-            organization,
-            data["policy"],
-            units=units,
-            services=planner.service_names,
-            errors=plan.errors,
-        )
-        plan.changes.extend(Change(**c) for c in changes)
+    units = {code: archived for code, (_parent, archived) in planner.final.items()}
+    for name, section in (("policy", plan_policy), ("budgets", plan_budgets)):
+        if data.get(name) is not None:
+            changes = section(organization, data[name], units=units,
+                              services=planner.service_names, errors=plan.errors)  # fmt: skip
+            plan.changes.extend(Change(**c) for c in changes)
     if plan.errors:
         plan.changes = []
         plan.errors.sort(key=_error_order)  # stable: by section, then entry, as found

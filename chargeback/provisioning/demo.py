@@ -11,6 +11,7 @@ from django.db import transaction
 from django_scopes import scopes_disabled
 
 from chargeback.provisioning.demo_billing import seed_billing
+from chargeback.provisioning.demo_budgets import seed_budgets
 from chargeback.provisioning.demo_traffic import ingest_demo_traffic
 from chargeback.provisioning.orgs import create_organization
 from chargeback.tenancy.models import Membership, Organization, Role
@@ -155,6 +156,7 @@ def seed_demo() -> tuple[Organization, bool]:
     with within(org):
         ingest_demo_traffic(org)
         _seed_billing(org)
+        seed_budgets(org, today=dt.datetime.now(dt.UTC).astimezone(org.tz).date(), actor=ACTOR)
     return org, True
 
 

@@ -10,6 +10,8 @@ from chargeback.tenancy.models import Membership
 # (section, label, url name, permission)
 ITEMS: list[tuple[str, str, str, str]] = [
     ("Spend", "Overview", "dashboards:overview", "org.view"),
+    ("Spend", "Budgets", "budgets:budget-list", "budgets.view"),
+    ("Spend", "Alerts", "budgets:alert-list", "alerts.view"),
     ("Billing", "Statements", "billing:statement-list", "statements.view"),
     ("Billing", "Month-end close", "billing:period-list", "billing.close"),
     ("Billing", "Outcome counts", "billing:outcome-list", "outcomes.manage"),
@@ -27,6 +29,8 @@ ITEMS: list[tuple[str, str, str, str]] = [
     ("Admin", "Configuration file", "units:config", "config.manage"),
     ("Admin", "Ingestion keys", "usage:ingestionkey-list", "keys.manage"),
     ("Admin", "Members", "tenancy:member-list", "members.manage"),
+    ("Admin", "Alert webhooks", "budgets:webhook-list", "budgets.manage"),
+    ("Admin", "Alert deliveries", "budgets:delivery-list", "budgets.manage"),
     ("Admin", "Audit log", "audit:event-list", "audit.view"),
 ]
 

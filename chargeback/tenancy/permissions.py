@@ -13,6 +13,8 @@ READ = {
     "units.view",
     "pricing.view",
     "statements.view",  # a team lead: its units' statements only
+    "budgets.view",  # budgets and forecasts (a team lead: its units')
+    "alerts.view",  # budget alerts (a team lead: its units'; owners: their units')
 }
 FINANCE = READ | {
     "audit.view",
@@ -24,6 +26,7 @@ FINANCE = READ | {
     "billing.close",  # draft, issue and close billing periods
     "policy.view",  # the allocation policy and its versions
     "outcomes.manage",  # post outcome counts for activity rates
+    "budgets.manage",  # set budgets, webhooks for alerts, the delivery log
 }
 ADMIN = FINANCE | {
     "units.manage",

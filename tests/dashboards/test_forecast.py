@@ -5,7 +5,7 @@ import random
 from decimal import Decimal
 
 from chargeback.calendar import month_bounds
-from chargeback.dashboards.forecast import forecast_month
+from chargeback.usage.forecast import forecast_month
 
 D = dt.date
 

@@ -116,3 +116,38 @@ def _stdev(values: list[Decimal]) -> Decimal:
         return ZERO
     mean = sum(values, ZERO) / len(values)
     return (sum(((v - mean) ** 2 for v in values), ZERO) / (len(values) - 1)).sqrt()
+
+
+def forecast_span(forecast: Forecast, *, first: dt.date, last: dt.date) -> Decimal:
+    """The spend forecast for the days `first`..`last` (e.g. next month) at the forecast's run
+    rate and weekday factors."""
+    days = (last - first).days + 1
+    return sum(
+        (
+            forecast.run_rate * forecast.factors[(first + dt.timedelta(days=i)).weekday()]
+            for i in range(days)
+        ),
+        ZERO,
+    )
+
+
+def run_out_date(
+    daily: Mapping[dt.date, Decimal], forecast: Forecast, *, amount: Decimal, today: dt.date
+) -> dt.date | None:
+    """The day within the forecast's month on which the month's spend reaches `amount`: the
+    actual day if it already has, else the forecast day at the current rate (today counted at
+    least at what it has spent). None when the month ends first."""
+    total = ZERO
+    day = forecast.month_first
+    while day < min(today, forecast.month_last + dt.timedelta(days=1)):
+        total += Decimal(daily.get(day, ZERO))
+        if total >= amount:
+            return day
+        day += dt.timedelta(days=1)
+    while day <= forecast.month_last:
+        guess = forecast.run_rate * forecast.factors[day.weekday()]
+        total += max(guess, Decimal(daily.get(day, ZERO))) if day == today else guess
+        if total >= amount:
+            return day
+        day += dt.timedelta(days=1)
+    return None
