@@ -12,7 +12,7 @@ from rest_framework.response import Response
 
 from chargeback.api.base import OrgAPIView
 from chargeback.budgets.report import budgets_report
-from chargeback.calendar import Period, is_month
+from chargeback.calendar import MONTH_PATTERN, Period, is_month
 from chargeback.units.queries import visible_unit_ids
 
 
@@ -21,14 +21,18 @@ class BudgetList(OrgAPIView):
 
     @extend_schema(
         summary="Budgets with their spend and forecast",
-        parameters=[OpenApiParameter("period", str, description="A month, YYYY-MM.")],
+        parameters=[
+            OpenApiParameter(
+                "period", str, description="A month, YYYY-MM.", pattern=f"^{MONTH_PATTERN.pattern}$"
+            )
+        ],
         responses={200: OpenApiTypes.OBJECT},
     )
     def get(self, request, org_slug: str) -> Response:
-        text = request.query_params.get("period", "")
-        if text and not is_month(text):
+        text = request.query_params.get("period")
+        if text is not None and not is_month(text):
             raise ValidationError({"period": f'"{text}" is not a month (YYYY-MM)'})
-        period = Period.parse(text) if text else None
+        period = Period.parse(text) if text is not None else None
         return Response(
             budgets_report(self.org, period=period, unit_ids=visible_unit_ids(self.membership))
         )
