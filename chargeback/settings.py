@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "chargeback.usage",
     "chargeback.allocation",
     "chargeback.billing",
+    "chargeback.wallets",
     "chargeback.provisioning",
     "chargeback.dashboards",
     "chargeback.api",
@@ -226,4 +227,6 @@ LOGGING = {
 
 CELERY_BEAT_SCHEDULE = {
     "requeue-stuck-ingest-batches": {"task": "usage.requeue_stuck_batches", "schedule": 300.0},
+    "expire-wallet-reservations": {"task": "wallets.expire_sweep", "schedule": 60.0},
+    "post-monthly-wallet-funding": {"task": "wallets.funding_sweep", "schedule": 300.0},
 }
