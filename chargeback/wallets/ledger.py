@@ -77,11 +77,16 @@ def append(
     return entry
 
 
+class ReadOnlyWallet(ValidationError):
+    """The wallet's unit is archived: its wallet and ledger are kept, read-only."""
+
+    reason = "archived_unit"
+
+
 def refuse_read_only(wallet: Wallet, field: str = "wallet") -> None:
     if wallet.read_only:
-        raise ValidationError(
-            {field: f"unit {wallet.unit.code} is archived: its wallet is read-only"},
-            code="archived_unit",
+        raise ReadOnlyWallet(
+            {field: f"unit {wallet.unit.code} is archived: its wallet is read-only"}
         )
 
 

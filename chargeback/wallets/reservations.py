@@ -32,6 +32,12 @@ DEFAULT_TTL = dt.timedelta(minutes=15)
 class WalletExhausted(ValidationError):
     """A hard wallet's available amount does not cover the reservation."""
 
+    reason = "wallet_exhausted"
+
+
+class ReservationClosed(ValidationError):
+    """The reservation was voided or expired: it cannot be settled (or voided) any more."""
+
 
 @dataclass(frozen=True)
 class Settlement:
@@ -81,8 +87,7 @@ def reserve(
         refuse_read_only(locked)
         if locked.hard_limit and locked.available < value:
             raise WalletExhausted(
-                {"amount": f"{locked.name} has {locked.available} available, {value} asked"},
-                code="wallet_exhausted",
+                {"amount": f"{locked.name} has {locked.available} available, {value} asked"}
             )
         reservation = Reservation.objects.create(
             organization_id=locked.organization_id,
@@ -126,9 +131,7 @@ def settle(*, reservation: Reservation, actual: object, actor: Any) -> Settlemen
         if r.state == ReservationState.POSTED:
             return Settlement(r, r.settled_amount, r.released_amount)
         if r.state != ReservationState.PENDING:
-            raise ValidationError(
-                {"reservation_id": f"the reservation is {r.state}"}, code="closed"
-            )
+            raise ReservationClosed({"reservation_id": f"the reservation is {r.state}"})
         posted = min(round_up(cost, wallet.currency), r.amount)
         released = r.amount - posted
         if posted:
@@ -162,9 +165,7 @@ def _release(reservation: Reservation, state: str, actor: Any) -> Reservation:
         if r.state == state:
             return r
         if r.state != ReservationState.PENDING:
-            raise ValidationError(
-                {"reservation_id": f"the reservation is {r.state}"}, code="closed"
-            )
+            raise ReservationClosed({"reservation_id": f"the reservation is {r.state}"})
         append(wallet=wallet, type=EntryType.RELEASE, pending=-r.amount, reason=r.request_id,
                reservation=r, actor=actor)  # fmt: skip
         r.state, r.released_amount, r.resolved_at = state, r.amount, timezone.now()
