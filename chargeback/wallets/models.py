@@ -18,10 +18,13 @@ each resolved once (compare-and-set on its state).
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.conf import settings
 from django.db import models
 from django_scopes import ScopedManager
 
+from chargeback.money import quantize
 from chargeback.tenancy.models import Organization
 from chargeback.units.models import BusinessUnit
 
@@ -88,8 +91,8 @@ class Wallet(models.Model):
         return "central" if self.kind == WalletKind.CENTRAL else self.unit.code
 
     @property
-    def available(self):
-        return self.balance - self.reserved
+    def available(self) -> Decimal:
+        return quantize(self.balance - self.reserved, self.currency)
 
     @property
     def read_only(self) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from chargeback.money import quantize
 from chargeback.tenancy.models import Organization
 from chargeback.wallets.models import Wallet, WalletKind
 
@@ -39,9 +40,9 @@ def wallet_rows(organization: Organization) -> list[WalletRow]:
             wallet=w,
             unit=w.code,
             kind=w.kind,
-            balance=w.balance,
-            reserved=w.reserved,
-            available=w.available,
+            balance=quantize(w.balance, w.currency),
+            reserved=quantize(w.reserved, w.currency),
+            available=quantize(w.available, w.currency),
             hard_limit=w.hard_limit,
         )
         for w in wallets

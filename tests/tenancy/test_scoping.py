@@ -77,6 +77,8 @@ def test_nothing_enters_a_scope_by_hand_outside_scoping():
 CROSS_ORGANISATION_TASKS = {
     "usage.process_batches": "one message carries batches of several organisations",
     "usage.requeue_stuck_batches": "the sweeper finds stuck batches wherever they are",
+    "wallets.expire_sweep": "the sweeper finds expired reservations wherever they are",
+    "wallets.funding_sweep": "the sweeper finds wallets whose month is not funded yet",
 }
 
 

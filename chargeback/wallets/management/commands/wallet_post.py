@@ -1,5 +1,6 @@
 from django.core.exceptions import ValidationError
 
+from chargeback.money import quantize
 from chargeback.tenancy.scoping import OrgCommand
 from chargeback.wallets.accounts import find_wallet, open_wallet, resolve
 from chargeback.wallets.ledger import POSTABLE, post_entry
@@ -41,4 +42,6 @@ class Command(OrgCommand):
         except ValidationError as exc:
             raise one_line(exc) from exc
         wallet.refresh_from_db()
-        self.stdout.write(f"entry {entry.pk}: {wallet.name} balance={wallet.balance}")
+        self.stdout.write(
+            f"entry {entry.pk}: {wallet.name} balance={quantize(wallet.balance, wallet.currency)}"
+        )

@@ -1,5 +1,6 @@
 from django.core.exceptions import ValidationError
 
+from chargeback.money import quantize
 from chargeback.tenancy.scoping import OrgCommand
 from chargeback.wallets.accounts import find_wallet
 from chargeback.wallets.ledger import transfer
@@ -36,8 +37,8 @@ class Command(OrgCommand):
         source.refresh_from_db()
         target.refresh_from_db()
         self.stdout.write(
-            f"transfer {out.transfer}: {source.name} balance={source.balance}, "
-            f"{target.name} balance={target.balance}"
+            f"transfer {out.transfer}: {source.name} balance={quantize(source.balance, source.currency)}, "
+            f"{target.name} balance={quantize(target.balance, target.currency)}"
         )
 
     def _wallet(self, org, name, kind, flag):
