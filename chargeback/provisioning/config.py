@@ -68,6 +68,7 @@ from chargeback.provisioning.config_format import (
     unit_doc,
 )
 from chargeback.provisioning.config_plan import Change, Plan, plan_config
+from chargeback.provisioning.config_wallets import apply_wallet, export_wallets
 from chargeback.tenancy.models import Organization
 from chargeback.units.models import (
     MATCH_FIELDS,
@@ -237,6 +238,9 @@ def _apply(org: Organization, change: Change, actor: Any) -> None:
     if change.section == "policy":
         save_policy(organization=org, policy=d["policy"], actor=actor)
         return
+    if change.section == "wallets":
+        apply_wallet(org, change, actor)
+        return
     if change.section == "required_tags":
         before = {"required_tags": org.required_tags}
         org.required_tags = d["required_tags"]
@@ -347,6 +351,9 @@ def export_config(organization: Organization) -> dict:
     }
     if policies:
         out["policy"] = policies[0] if len(policies) == 1 else policies
+    wallets = export_wallets(organization)
+    if wallets:
+        out["wallets"] = wallets
     return out
 
 

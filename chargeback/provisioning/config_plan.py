@@ -34,6 +34,7 @@ from chargeback.provisioning.config_format import (
     unit_doc,
 )
 from chargeback.provisioning.config_policy import plan_policy
+from chargeback.provisioning.config_wallets import plan_wallets
 from chargeback.tenancy.models import Organization
 from chargeback.units.models import (
     BusinessUnit,
@@ -122,16 +123,15 @@ def plan_config(organization: Organization, data: Any) -> Plan:
             plan.errors.append(f"{name}: must be a list, not {kind_of(value)}")
             continue
         step(value or [])
+    units = {code: archived for code, (_parent, archived) in planner.final.items()}
+    shared = {"units": units, "errors": plan.errors}
     if data.get("policy") is not None:
-        units = {code: archived for code, (_parent, archived) in planner.final.items()}
         changes = plan_policy(
-            organization,
-            data["policy"],
-            units=units,
-            services=planner.service_names,
-            errors=plan.errors,
+            organization, data["policy"], services=planner.service_names, **shared
         )
         plan.changes.extend(Change(**c) for c in changes)
+    if data.get("wallets") is not None:
+        plan.changes += [Change(**c) for c in plan_wallets(organization, data["wallets"], **shared)]
     if plan.errors:
         plan.changes = []
         plan.errors.sort(key=_error_order)  # stable: by section, then entry, as found
