@@ -100,10 +100,11 @@ PRICING = [("Price book", "/o/alpha/prices/"), ("Model aliases", "/o/alpha/model
 BILLING = [
     ("Statements", "/o/alpha/statements/"),
     ("Month-end close", "/o/alpha/billing/periods/"),
+    ("Wallets", "/o/alpha/wallets/"),
     ("Outcome counts", "/o/alpha/billing/outcomes/"),
     ("Allocation policy", "/o/alpha/policy/"),
 ]
-STATEMENTS = [("Statements", "/o/alpha/statements/")]
+STATEMENTS = [("Statements", "/o/alpha/statements/"), ("Wallets", "/o/alpha/wallets/")]
 NAV = {
     "admin": [
         *STRUCTURE[:1],

@@ -13,6 +13,7 @@ READ = {
     "units.view",
     "pricing.view",
     "statements.view",  # a team lead: its units' statements only
+    "wallets.view",  # a team lead: its units' wallets only
 }
 FINANCE = READ | {
     "audit.view",
@@ -24,6 +25,7 @@ FINANCE = READ | {
     "billing.close",  # draft, issue and close billing periods
     "policy.view",  # the allocation policy and its versions
     "outcomes.manage",  # post outcome counts for activity rates
+    "wallets.manage",  # fund, top up and transfer between wallets
 }
 ADMIN = FINANCE | {
     "units.manage",

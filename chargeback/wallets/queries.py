@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.db.models import Sum
+from django.utils import timezone
+
 from chargeback.money import quantize
 from chargeback.tenancy.models import Organization
-from chargeback.wallets.models import Wallet, WalletKind
+from chargeback.wallets.models import EntryType, LedgerEntry, Wallet, WalletKind
 
 KIND_ORDER = {WalletKind.CENTRAL: 0, WalletKind.TEAM: 1, WalletKind.EXPERIMENTAL: 2}
 
@@ -48,3 +52,56 @@ def wallet_rows(organization: Organization) -> list[WalletRow]:
         for w in wallets
     ]
     return sorted(rows, key=lambda r: (r.kind != WalletKind.CENTRAL, r.unit, KIND_ORDER[r.kind]))
+
+
+@dataclass(frozen=True)
+class Overview:
+    row: WalletRow
+    burn: Decimal  # spent this month: settlements and chargebacks
+    runway_days: int | None  # at this month's daily burn; None without burn
+
+
+def month_start(organization: Organization, now: dt.datetime) -> dt.datetime:
+    local = timezone.localtime(now, organization.tz)
+    return local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def overview(
+    organization: Organization, *, unit_ids: set[int] | None, now: dt.datetime | None = None
+) -> list[Overview]:
+    """Every wallet (a team lead's: its units' only) with this month's burn and runway."""
+    now = now or timezone.now()
+    start = month_start(organization, now)
+    rows = [
+        r
+        for r in wallet_rows(organization)
+        if unit_ids is None or (r.wallet.unit_id is not None and r.wallet.unit_id in unit_ids)
+    ]
+    spent = dict(
+        LedgerEntry.objects.filter(
+            organization=organization,
+            type__in=[EntryType.SETTLEMENT, EntryType.CHARGEBACK],
+            created_at__gte=start,
+            amount__lt=0,
+        )
+        .values("wallet")
+        .annotate(total=Sum("amount"))
+        .values_list("wallet", "total")
+    )
+    days = max((now - start).total_seconds() / 86400, 1.0)
+    out = []
+    for r in rows:
+        burn = quantize(-Decimal(str(spent.get(r.wallet.pk) or 0)), organization.currency)
+        daily = burn / Decimal(str(round(days, 6)))
+        runway = None if not burn else max(int(r.available / daily), 0)
+        out.append(Overview(row=r, burn=burn, runway_days=runway))
+    return out
+
+
+def ledger_rows(entries) -> list[list[str]]:
+    """The ledger as CSV rows (header first)."""
+    rows = [["id", "created_at", "type", "amount", "pending", "reason", "key", "created_by"]]
+    for e in entries:
+        rows.append([str(e.pk), e.created_at.isoformat(), e.type, str(e.amount), str(e.pending),
+                     e.reason, e.idempotency_key, e.created_by])  # fmt: skip
+    return rows
