@@ -263,6 +263,9 @@ def test_seed_demo_runs_twice(db):
     first = run("seed_demo")
     assert "demo organisation acme" in first and "created" in first
     assert "already present" in run("seed_demo")
+    wallets = json.loads(run("wallets", "--org", "acme", "--format", "json"))["wallets"]
+    assert wallets[0] == {"unit": "central", "kind": "central", "balance": "20000.00",
+                          "reserved": "0.00", "available": "20000.00", "hard_limit": False}  # fmt: skip
 
 
 ORG_ARGS = {

@@ -12,6 +12,7 @@ from django_scopes import scopes_disabled
 
 from chargeback.provisioning.demo_billing import seed_billing
 from chargeback.provisioning.demo_traffic import ingest_demo_traffic
+from chargeback.provisioning.demo_wallets import seed_wallets
 from chargeback.provisioning.orgs import create_organization
 from chargeback.tenancy.models import Membership, Organization, Role
 from chargeback.tenancy.scoping import within
@@ -155,6 +156,7 @@ def seed_demo() -> tuple[Organization, bool]:
     with within(org):
         ingest_demo_traffic(org)
         _seed_billing(org)
+        seed_wallets(org, actor=ACTOR)
     return org, True
 
 
