@@ -11,12 +11,14 @@ written.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from chargeback.audit.log import record
 from chargeback.wallets.amounts import read_amount
@@ -106,6 +108,15 @@ def _key(key: str) -> str:
     return key
 
 
+@contextlib.contextmanager
+def _key_race(key: str) -> Iterator[None]:
+    """The same key posted at the same moment on another wallet: the loser's error names it."""
+    try:
+        yield
+    except IntegrityError:
+        raise ValidationError({"key": f'"{key}" is being used by another entry'}) from None
+
+
 def _replay(wallet: Wallet, key: str) -> list[LedgerEntry]:
     if not key:
         return []
@@ -128,7 +139,7 @@ def post_entry(
     if value == 0 or (type != EntryType.ADJUSTMENT and value < 0):
         raise ValidationError({"amount": "must be more than zero"})
     reason, key = _reason(reason), _key(key)
-    with transaction.atomic():
+    with _key_race(key), transaction.atomic():
         (locked,) = lock(wallet)
         done = _replay(locked, key)
         if done:
@@ -172,7 +183,7 @@ def transfer(
     if value <= 0:
         raise ValidationError({"amount": "must be more than zero"})
     reason, key = _reason(reason), _key(key)
-    with transaction.atomic():
+    with _key_race(key), transaction.atomic():
         src, dst = lock(source, target)
         done = _replay(src, key)
         if done:

@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from chargeback.audit.log import record
@@ -74,7 +74,20 @@ def reserve(
     if not request_id or len(request_id) > 200:
         raise ValidationError({"request_id": "required, at most 200 characters"})
     value = _estimate(amount, wallet.currency)
-    now = now or timezone.now()
+    try:
+        return _reserve(wallet, request_id, value, actor, (now or timezone.now()) + ttl)
+    except IntegrityError:  # the same request id, at the same moment, on another wallet
+        first = Reservation.objects.get(
+            organization_id=wallet.organization_id, request_id=request_id
+        )
+        if first.wallet_id != wallet.pk:
+            raise ValidationError({"request_id": "was used for another wallet"}) from None
+        return first
+
+
+def _reserve(
+    wallet: Wallet, request_id: str, value: Decimal, actor: Any, expires_at: dt.datetime
+) -> Reservation:
     with transaction.atomic():
         (locked,) = lock(wallet)
         first = Reservation.objects.filter(
@@ -94,7 +107,7 @@ def reserve(
             wallet=locked,
             request_id=request_id,
             amount=value,
-            expires_at=now + ttl,
+            expires_at=expires_at,
         )
         append(wallet=locked, type=EntryType.RESERVATION, pending=value, reason=request_id,
                reservation=reservation, actor=actor)  # fmt: skip

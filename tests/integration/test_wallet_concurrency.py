@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.db import DatabaseError, close_old_connections, connection, transaction
 from django.db.models import Sum
 from django_scopes import scopes_disabled
@@ -114,3 +115,33 @@ def test_raw_sql_cannot_change_ledger_entries(org_a, wallet, sql):
         cursor.execute(sql)
     with within(org_a):
         assert LedgerEntry.objects.get(wallet=wallet).amount == Decimal(50)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_one_request_id_sent_in_parallel_gives_one_reservation(org_a, wallet):
+    with scopes_disabled():
+        other_unit = f.BusinessUnitFactory(organization=org_a, code="GW2")
+        other = open_wallet(organization=org_a, unit=other_unit, kind="team", actor="test")
+    with within(org_a):
+        post_entry(wallet=other, type="funding", amount="50.00", reason="t", actor="test")
+    start = threading.Barrier(20)
+
+    def one(i: int) -> object:
+        start.wait()
+        try:
+            with within(org_a):
+                target = Wallet.objects.get(pk=(wallet if i % 2 else other).pk)
+                return reserve(wallet=target, request_id="dup", amount="1", actor="gw").pk
+        except ValidationError as exc:
+            return exc.message_dict["request_id"][0]
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        answers = list(pool.map(one, range(20)))
+    close_old_connections()
+    with within(org_a):
+        (only,) = Reservation.objects.filter(request_id="dup")
+        held = Wallet.objects.filter(pk__in=[wallet.pk, other.pk]).aggregate(s=Sum("reserved"))
+    assert held["s"] == Decimal(1)
+    assert set(answers) == {only.pk, "was used for another wallet"}
