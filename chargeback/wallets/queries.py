@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from chargeback.money import quantize
 from chargeback.tenancy.models import Organization
+from chargeback.wallets.charts import daily_balances
 from chargeback.wallets.models import EntryType, LedgerEntry, Wallet, WalletKind
 
 KIND_ORDER = {WalletKind.CENTRAL: 0, WalletKind.TEAM: 1, WalletKind.EXPERIMENTAL: 2}
@@ -105,3 +106,16 @@ def ledger_rows(entries) -> list[list[str]]:
         rows.append([str(e.pk), e.created_at.isoformat(), e.type, str(e.amount), str(e.pending),
                      e.reason, e.idempotency_key, e.created_by])  # fmt: skip
     return rows
+
+
+def balance_series(wallet: Wallet, *, days: int = 90, now: dt.datetime | None = None) -> list:
+    """The wallet's balance at the end of each of the last `days` days (organisation's time)."""
+    tz = wallet.organization.tz
+    today = timezone.localtime(now or timezone.now(), tz).date()
+    span = [today - dt.timedelta(days=n) for n in range(days - 1, -1, -1)]
+    start = dt.datetime.combine(span[0], dt.time(), tzinfo=tz)
+    rows = LedgerEntry.objects.filter(
+        organization_id=wallet.organization_id, wallet=wallet, created_at__gte=start
+    ).values_list("created_at", "amount")
+    amounts = [(timezone.localtime(at, tz).date(), amount) for at, amount in rows]
+    return daily_balances(end_balance=wallet.balance, amounts=amounts, days=span)

@@ -13,11 +13,12 @@ from django.views.decorators.http import require_http_methods
 
 from chargeback.tenancy.permissions import org_permission
 from chargeback.units.queries import visible_unit_ids
+from chargeback.wallets.charts import balance_figure
 from chargeback.wallets.csv_export import csv_response
 from chargeback.wallets.forms import MoveForm
 from chargeback.wallets.ledger import post_entry, transfer
 from chargeback.wallets.models import EntryType, LedgerEntry, Wallet
-from chargeback.wallets.queries import ledger_rows, overview
+from chargeback.wallets.queries import balance_series, ledger_rows, overview
 
 PAGE_SIZE = 50
 
@@ -52,7 +53,15 @@ def wallet_detail(request: HttpRequest, org_slug: str, wallet_id: int) -> HttpRe
     wallet = _wallet(request, wallet_id)
     entries, filters = _entries(request, wallet)
     page = Paginator(entries, PAGE_SIZE).get_page(request.GET.get("page"))
-    context = {"wallet": wallet, "page": page, "filters": filters, "types": EntryType.choices}
+    series = balance_series(wallet)
+    context = {
+        "wallet": wallet,
+        "page": page,
+        "filters": filters,
+        "types": EntryType.choices,
+        "series": series,
+        "figure": balance_figure(series, request.org.currency),
+    }
     return render(request, "wallets/wallet_detail.html", context)
 
 

@@ -48,6 +48,8 @@ def test_the_ledger_page_filters_and_exports_csv_safely(client_for, finance, spe
     page = web.get(f"/o/alpha/wallets/{spent.pk}/")
     assert page.status_code == 200
     assert page.context["page"].paginator.count == 5
+    assert page.context["series"][-1][1] == D("270.00") and len(page.context["series"]) == 90
+    assert b'data-chart="figure-balance"' in page.content
     only = web.get(f"/o/alpha/wallets/{spent.pk}/?type=settlement")
     assert only.context["page"].paginator.count == 1
     csv = web.get(f"/o/alpha/wallets/{spent.pk}/ledger.csv").content.decode()
