@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "chargeback.allocation",
     "chargeback.billing",
     "chargeback.budgets",
+    "chargeback.wallets",
     "chargeback.provisioning",
     "chargeback.dashboards",
     "chargeback.api",
@@ -237,4 +238,6 @@ LOGGING = {
 CELERY_BEAT_SCHEDULE = {
     "requeue-stuck-ingest-batches": {"task": "usage.requeue_stuck_batches", "schedule": 300.0},
     "check-budgets": {"task": "budgets.check_all_budgets", "schedule": 900.0},
+    "expire-wallet-reservations": {"task": "wallets.expire_sweep", "schedule": 60.0},
+    "post-monthly-wallet-funding": {"task": "wallets.funding_sweep", "schedule": 300.0},
 }

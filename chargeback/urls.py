@@ -25,6 +25,7 @@ org_patterns = [
     path("", namespace("tenancy", "chargeback.members.urls")),
     path("", include("chargeback.billing.urls")),
     path("", include("chargeback.budgets.urls")),
+    path("", include("chargeback.wallets.urls")),
     path("", namespace("allocation", "chargeback.billing.policy_urls")),
     path("audit/", include("chargeback.audit.urls")),
 ]

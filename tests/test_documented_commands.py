@@ -34,6 +34,9 @@ COVERED = {
     "statements",
     "budgets",
     "check_budgets",
+    "wallets",
+    "wallet_post",
+    "wallet_transfer",
 }
 
 MONTH = "2026-10"
@@ -248,12 +251,33 @@ def test_a_user_runs_every_documented_command_on_a_fresh_org(fresh_org, tmp_path
     # (the check looks at the current month, whose usage depends on the day the test runs)
     assert checked == ["no new alerts"] or all(line.startswith("alert SUP ") for line in checked)
     assert "SUP" in run("budgets", "--org", "t1")
+    # Wallets: fund the central pool (the wallet opens on its first funding), move money to
+    # Support, and list them; the same key posts once.
+    post = ["wallet_post", "--org", "t1", "--wallet", "central", "--kind", "central",
+            "--type", "funding", "--amount", "1000.00", "--reason", "Q4 pool", "--key", "q4"]  # fmt: skip
+    last = run(*post).strip().splitlines()[-1]
+    assert last.startswith("entry ") and last.endswith(": central balance=1000.00")
+    assert run(*post).strip().splitlines()[-1] == last
+    run("wallet_post", "--org", "t1", "--wallet", "SUP", "--type", "top_up", "--amount", "5",
+        "--reason", "open the wallet")  # fmt: skip
+    out = run("wallet_transfer", "--org", "t1", "--from", "central", "--to", "SUP",
+              "--to-kind", "team", "--amount", "250.00", "--reason", "Support's share")  # fmt: skip
+    assert out.strip().endswith("central balance=750.00, SUP balance=255.00")
+    wallets = json.loads(run("wallets", "--org", "t1", "--format", "json"))
+    assert [(w["unit"], w["balance"], w["available"]) for w in wallets["wallets"]] == [
+        ("central", "750.00", "750.00"),
+        ("SUP", "255.00", "255.00"),
+    ]
+    assert "central" in run("wallets", "--org", "t1")
 
 
 def test_seed_demo_runs_twice(db):
     first = run("seed_demo")
     assert "demo organisation acme" in first and "created" in first
     assert "already present" in run("seed_demo")
+    wallets = json.loads(run("wallets", "--org", "acme", "--format", "json"))["wallets"]
+    assert wallets[0] == {"unit": "central", "kind": "central", "balance": "20000.00",
+                          "reserved": "0.00", "available": "20000.00", "hard_limit": False}  # fmt: skip
 
 
 ORG_ARGS = {
@@ -263,6 +287,8 @@ ORG_ARGS = {
     "reprice": ["--from", "2026-10-01", "--to", "2026-10-31", "--dry-run"],
     "close_period": ["--period", MONTH],
     "statements": ["--period", MONTH],
+    "wallet_post": ["--wallet", "central", "--type", "funding", "--amount", "1", "--reason", "r"],
+    "wallet_transfer": ["--from", "central", "--to", "X", "--amount", "1", "--reason", "r"],
 }
 
 

@@ -27,6 +27,7 @@ from chargeback.units.models import (
     Service,
 )
 from chargeback.usage.models import IngestBatch, IngestionKey, QuarantinedEvent
+from chargeback.wallets.models import Wallet
 
 SECRETS = ("bravo", "bsecret", "boss@", "proj_bravo", "gk-bravo")
 ROLES = ("admin", "finance", "team_lead", "viewer")
@@ -52,6 +53,7 @@ ID_KWARGS = {
     "line_id": StatementLine,
     "policy_id": AllocationPolicy,
     "outcome_id": OutcomeCount,
+    "wallet_id": Wallet,
 }
 # Routes outside the tenant tree whose kwargs are not tenant ids: fill with harmless values.
 PUBLIC_KWARGS = {"uidb64": "Mg", "token": "set-password"}
@@ -174,7 +176,11 @@ def _foreign_ids(org) -> dict[type, int]:
                 outcome="bravo_secret_outcome",
                 count=7,
             )
+        wallet = Wallet.objects.filter(organization=org).first() or Wallet.objects.create(
+            organization=org, unit=statement.unit, kind="team", currency=org.currency
+        )
         return {
+            Wallet: wallet.pk,
             BillingPeriod: statement.period_id,
             Statement: statement.pk,
             StatementLine: statement.lines.get().pk,

@@ -100,6 +100,7 @@ PRICING = [("Price book", "/o/alpha/prices/"), ("Model aliases", "/o/alpha/model
 BILLING = [
     ("Statements", "/o/alpha/statements/"),
     ("Month-end close", "/o/alpha/billing/periods/"),
+    ("Wallets", "/o/alpha/wallets/"),
     ("Outcome counts", "/o/alpha/billing/outcomes/"),
     ("Allocation policy", "/o/alpha/policy/"),
 ]
@@ -109,6 +110,7 @@ ALERT_ADMIN = [
     ("Alert webhooks", "/o/alpha/alert-webhooks/"),
     ("Alert deliveries", "/o/alpha/alert-deliveries/"),
 ]
+STATEMENTS = [("Statements", "/o/alpha/statements/"), ("Wallets", "/o/alpha/wallets/")]
 NAV = {
     "admin": [
         *STRUCTURE[:1],

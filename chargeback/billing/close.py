@@ -36,6 +36,7 @@ from chargeback.billing.models import (
     StatementStatus,
 )
 from chargeback.billing.period_state import CloseError
+from chargeback.billing.signals import statements_final
 from chargeback.billing.staleness import draft_inputs, late_digest, stale_reasons
 from chargeback.calendar import Period, dispute_deadline
 from chargeback.money import quantize
@@ -329,6 +330,10 @@ def close_period(
             raise CloseError(refusal)
         period_state.mark_closed(billing, actor=actor)
         count = Statement.objects.filter(period=billing).update(status=StatementStatus.FINAL)
+        final = list(Statement.objects.filter(period=billing).values_list("pk", flat=True))
+        statements_final.send(
+            sender=Statement, organization=organization, statement_ids=final, actor=actor
+        )
         log.record(
             organization=organization,
             actor=actor,

@@ -71,6 +71,7 @@ from chargeback.provisioning.config_format import (
     unit_doc,
 )
 from chargeback.provisioning.config_plan import Change, Plan, plan_config
+from chargeback.provisioning.config_wallets import apply_wallet, export_wallets
 from chargeback.tenancy.models import Organization
 from chargeback.units.models import (
     MATCH_FIELDS,
@@ -243,6 +244,9 @@ def _apply(org: Organization, change: Change, actor: Any) -> None:
     if change.section == "budgets":
         apply_budget(org, change, actor)
         return
+    if change.section == "wallets":
+        apply_wallet(org, change, actor)
+        return
     if change.section == "required_tags":
         before = {"required_tags": org.required_tags}
         org.required_tags = d["required_tags"]
@@ -355,6 +359,9 @@ def export_config(organization: Organization) -> dict:
         out["policy"] = policies[0] if len(policies) == 1 else policies
     if budgets := export_budgets(organization):
         out["budgets"] = budgets
+    wallets = export_wallets(organization)
+    if wallets:
+        out["wallets"] = wallets
     return out
 
 

@@ -29,6 +29,7 @@ SECTIONS = (
     "ownership_rules",
     "required_tags",
     "policy",
+    "wallets",
     "budgets",
 )
 TAGS = ("team", "service", "cost_center", "environment", "workflow")

@@ -35,6 +35,7 @@ from chargeback.provisioning.config_format import (
     unit_doc,
 )
 from chargeback.provisioning.config_policy import plan_policy
+from chargeback.provisioning.config_wallets import plan_wallets
 from chargeback.tenancy.models import Organization
 from chargeback.units.models import (
     BusinessUnit,
@@ -124,11 +125,15 @@ def plan_config(organization: Organization, data: Any) -> Plan:
             continue
         step(value or [])
     units = {code: archived for code, (_parent, archived) in planner.final.items()}
-    for name, section in (("policy", plan_policy), ("budgets", plan_budgets)):
+    shared = {"units": units, "errors": plan.errors}
+    if data.get("policy") is not None:
+        changes = plan_policy(
+            organization, data["policy"], services=planner.service_names, **shared
+        )
+        plan.changes.extend(Change(**c) for c in changes)
+    for name, section in (("wallets", plan_wallets), ("budgets", plan_budgets)):
         if data.get(name) is not None:
-            changes = section(organization, data[name], units=units,
-                              services=planner.service_names, errors=plan.errors)  # fmt: skip
-            plan.changes.extend(Change(**c) for c in changes)
+            plan.changes += [Change(**c) for c in section(organization, data[name], **shared)]
     if plan.errors:
         plan.changes = []
         plan.errors.sort(key=_error_order)  # stable: by section, then entry, as found

@@ -13,6 +13,7 @@ from django_scopes import scopes_disabled
 from chargeback.provisioning.demo_billing import seed_billing
 from chargeback.provisioning.demo_budgets import seed_budgets
 from chargeback.provisioning.demo_traffic import ingest_demo_traffic
+from chargeback.provisioning.demo_wallets import seed_wallets
 from chargeback.provisioning.orgs import create_organization
 from chargeback.tenancy.models import Membership, Organization, Role
 from chargeback.tenancy.scoping import within
@@ -157,6 +158,7 @@ def seed_demo() -> tuple[Organization, bool]:
         ingest_demo_traffic(org)
         _seed_billing(org)
         seed_budgets(org, today=dt.datetime.now(dt.UTC).astimezone(org.tz).date(), actor=ACTOR)
+        seed_wallets(org, actor=ACTOR)
     return org, True
 
 

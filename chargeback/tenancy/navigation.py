@@ -14,6 +14,7 @@ ITEMS: list[tuple[str, str, str, str]] = [
     ("Spend", "Alerts", "budgets:alert-list", "alerts.view"),
     ("Billing", "Statements", "billing:statement-list", "statements.view"),
     ("Billing", "Month-end close", "billing:period-list", "billing.close"),
+    ("Billing", "Wallets", "wallets:wallet-list", "wallets.view"),
     ("Billing", "Outcome counts", "billing:outcome-list", "outcomes.manage"),
     ("Billing", "Allocation policy", "allocation:policy-list", "policy.view"),
     ("Structure", "Business units", "units:unit-list", "units.view"),

@@ -15,6 +15,7 @@ READ = {
     "statements.view",  # a team lead: its units' statements only
     "budgets.view",  # budgets and forecasts (a team lead: its units')
     "alerts.view",  # budget alerts (a team lead: its units'; owners: their units')
+    "wallets.view",  # a team lead: its units' wallets only
 }
 FINANCE = READ | {
     "audit.view",
@@ -27,6 +28,7 @@ FINANCE = READ | {
     "policy.view",  # the allocation policy and its versions
     "outcomes.manage",  # post outcome counts for activity rates
     "budgets.manage",  # set budgets, webhooks for alerts, the delivery log
+    "wallets.manage",  # fund, top up and transfer between wallets
 }
 ADMIN = FINANCE | {
     "units.manage",

@@ -79,6 +79,8 @@ CROSS_ORGANISATION_TASKS = {
     "usage.requeue_stuck_batches": "the sweeper finds stuck batches wherever they are",
     "budgets.check_all_budgets": "beat finds the organisations with budgets; each is checked "
     "by the org_task budgets.check_org_budgets",
+    "wallets.expire_sweep": "the sweeper finds expired reservations wherever they are",
+    "wallets.funding_sweep": "the sweeper finds wallets whose month is not funded yet",
 }
 
 

@@ -1,0 +1,66 @@
+"""A final chargeback statement posts a `chargeback` entry to its wallet, exactly once; with a
+hybrid baseline the central pool pays up to it (the central statement) and the unit the overage."""
+
+from decimal import Decimal
+
+import pytest
+from django_scopes import scopes_disabled
+
+from chargeback.allocation.policy import parse_policy
+from chargeback.billing.close import close_period, draft_statements, issue_statements
+from chargeback.billing.models import Statement
+from chargeback.billing.policy_versions import save_policy
+from chargeback.tenancy.scoping import within
+from chargeback.units.models import BusinessUnit
+from chargeback.wallets.accounts import open_wallet
+from chargeback.wallets.funding import post_statements
+from chargeback.wallets.models import LedgerEntry, Wallet
+from tests.billing.test_close import OCT, WORKED_POLICY, worked  # noqa: F401 (fixture)
+from tests.usage.conftest import priced_org  # noqa: F401 (fixture)
+
+D = Decimal
+
+
+@pytest.fixture
+def hybrid(worked):  # noqa: F811
+    with scopes_disabled():
+        BusinessUnit.objects.filter(code__in=["SUP", "SALES"]).update(billing_mode="chargeback")
+        for code in ("SUP", "SALES", "AGENT"):
+            unit = BusinessUnit.objects.get(organization=worked, code=code)
+            open_wallet(organization=worked, unit=unit, kind="team", actor="t")
+        open_wallet(organization=worked, unit=None, kind="central", hard_limit=False, actor="t")
+    with within(worked):
+        policy = {**WORKED_POLICY, "hybrid": {"central_baseline_per_unit": "10.00"}}
+        save_policy(organization=worked, policy=parse_policy(policy), actor="t")
+        draft_statements(worked, OCT)
+        issue_statements(worked, OCT)
+    return worked
+
+
+def _charges(org):
+    return {
+        e.wallet.name: e.amount
+        for e in LedgerEntry.objects.filter(organization=org, type="chargeback").select_related(
+            "wallet__unit"
+        )
+    }
+
+
+def test_closing_the_month_posts_each_chargeback_statement_once(hybrid):
+    with within(hybrid):
+        assert _charges(hybrid) == {}  # issued is not final
+        billing = close_period(hybrid, OCT)
+        statements = {s.unit.code: s for s in Statement.objects.filter(period=billing)}
+        sales, central = statements["SALES"], statements["CENTRAL"]
+        # SALES: 20 + 20% markup + 15% fee = 27.00, of which the central pool pays the first 10.
+        assert sales.total == D("17.00")
+        charges = _charges(hybrid)
+        assert charges["SALES"] == -sales.total
+        assert charges["central"] == -central.total
+        assert "SUP" not in charges  # 8.25, all within the baseline: nothing to charge
+        assert "AGENT" not in charges  # showback: no money moves
+        assert Wallet.objects.get(unit__code="SALES").balance == D("-17.00")
+        # Exactly once, however often it is posted again.
+        post_statements(organization=hybrid, statement_ids=[s.pk for s in statements.values()])
+        assert _charges(hybrid) == charges
+        assert LedgerEntry.objects.filter(type="chargeback").count() == 2
