@@ -36,7 +36,7 @@ from chargeback.billing.models import (
 )
 from chargeback.billing.period_state import CloseError
 from chargeback.billing.staleness import draft_inputs, late_digest, stale_reasons
-from chargeback.calendar import Period, dispute_deadline
+from chargeback.calendar import Period
 from chargeback.money import quantize
 from chargeback.tenancy.models import Organization
 from chargeback.usage.models import QuarantinedEvent
@@ -259,7 +259,7 @@ def issue_statements(
         blocker = issue_blocker(organization, billing, period, today)
         if blocker:
             raise CloseError(blocker)
-        deadline = dispute_deadline(today, organization.country)
+        deadline = organization.dispute_deadline(today)
         period_state.mark_issued(billing, actor=actor, now=now, deadline=deadline)
         count = Statement.objects.filter(period=billing).update(
             status=StatementStatus.ISSUED,

@@ -58,6 +58,7 @@ from chargeback.allocation.models import AllocationPolicy
 from chargeback.allocation.policy import policy_doc
 from chargeback.audit.log import record
 from chargeback.billing.policy_versions import save_policy
+from chargeback.provisioning.config_disputes import apply_disputes, disputes_doc, plan_config
 from chargeback.provisioning.config_format import (
     SECTIONS,
     TAGS,
@@ -67,7 +68,7 @@ from chargeback.provisioning.config_format import (
     service_doc,
     unit_doc,
 )
-from chargeback.provisioning.config_plan import Change, Plan, plan_config
+from chargeback.provisioning.config_plan import Change, Plan
 from chargeback.tenancy.models import Organization
 from chargeback.units.models import (
     MATCH_FIELDS,
@@ -237,6 +238,9 @@ def _apply(org: Organization, change: Change, actor: Any) -> None:
     if change.section == "policy":
         save_policy(organization=org, policy=d["policy"], actor=actor)
         return
+    if change.section == "disputes":
+        apply_disputes(org, d, actor=actor)
+        return
     if change.section == "required_tags":
         before = {"required_tags": org.required_tags}
         org.required_tags = d["required_tags"]
@@ -347,6 +351,8 @@ def export_config(organization: Organization) -> dict:
     }
     if policies:
         out["policy"] = policies[0] if len(policies) == 1 else policies
+    if disputes := disputes_doc(organization):
+        out["disputes"] = disputes
     return out
 
 
@@ -389,6 +395,8 @@ def dump_config(data: dict, fmt: str = "yaml") -> str:
     for key, value in data.items():
         if key == "policy":
             value = _flow_inside(value)
+        elif isinstance(value, dict):
+            value = _Flow(value)
         elif isinstance(value, list):
             if value and all(isinstance(v, str) for v in value):
                 value = _FlowList(value)

@@ -29,6 +29,7 @@ SECTIONS = (
     "ownership_rules",
     "required_tags",
     "policy",
+    "disputes",
 )
 TAGS = ("team", "service", "cost_center", "environment", "workflow")
 REQUIRED, FLAG, MISSING = object(), object(), object()
