@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "chargeback.usage",
     "chargeback.allocation",
     "chargeback.billing",
+    "chargeback.disputes",
     "chargeback.provisioning",
     "chargeback.dashboards",
     "chargeback.api",
@@ -226,4 +227,5 @@ LOGGING = {
 
 CELERY_BEAT_SCHEDULE = {
     "requeue-stuck-ingest-batches": {"task": "usage.requeue_stuck_batches", "schedule": 300.0},
+    "finalize-statements": {"task": "disputes.finalize_due_statements", "schedule": 3600.0},
 }

@@ -23,7 +23,7 @@ from chargeback.allocation.engine import Allocation, Line, allocate
 from chargeback.allocation.policy import policy_doc
 from chargeback.allocation.queries import policy_for
 from chargeback.audit import log
-from chargeback.billing import period_state
+from chargeback.billing import finality, period_state
 from chargeback.billing.checksums import checksum, storable
 from chargeback.billing.inputs import Month, month_usage
 from chargeback.billing.late import late_adjustments
@@ -115,6 +115,8 @@ def draft_statements(
     adjustments = late_adjustments(organization, period, late_totals)
     inputs["late"] = late_digest(adjustments, late_totals)
     inputs["late_totals"] = {label: [str(c), r] for label, (c, r) in late_totals.items()}
+    for code, carried in finality.carried_lines(organization, period).items():
+        adjustments.setdefault(code, []).extend(carried)  # e.g. a resolved dispute's credit
     count = len({s.unit for s in allocation.statements} | set(adjustments))
     report(period_state.WRITING, 0, count)
     with transaction.atomic():
@@ -317,6 +319,9 @@ def close_period(
         refusal = period_state.close_refusal(billing, period.label)
         if refusal:
             raise CloseError(refusal)
+        held = finality.holds(organization, billing.statements.values_list("pk", flat=True))
+        if held:
+            raise CloseError(f"{period.label} cannot be closed yet: {'; '.join(held.values())}")
         period_state.mark_closed(billing, actor=actor)
         count = Statement.objects.filter(period=billing).update(status=StatementStatus.FINAL)
         log.record(

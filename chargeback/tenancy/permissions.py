@@ -24,6 +24,8 @@ FINANCE = READ | {
     "billing.close",  # draft, issue and close billing periods
     "policy.view",  # the allocation policy and its versions
     "outcomes.manage",  # post outcome counts for activity rates
+    "disputes.resolve",  # review, request information, resolve (team leads open disputes on
+    # their units' statements: an object rule, disputes.operations.can_reach)
 }
 ADMIN = FINANCE | {
     "units.manage",

@@ -77,6 +77,8 @@ def test_nothing_enters_a_scope_by_hand_outside_scoping():
 CROSS_ORGANISATION_TASKS = {
     "usage.process_batches": "one message carries batches of several organisations",
     "usage.requeue_stuck_batches": "the sweeper finds stuck batches wherever they are",
+    "disputes.finalize_due_statements": "the sweeper finds periods in review wherever they "
+    "are; each is finalized in its own scope (disputes.finalize_period, an org_task)",
 }
 
 
