@@ -24,6 +24,7 @@ org_patterns = [
     path("", namespace("pricing", "chargeback.pricing.urls", "chargeback.usage.repricing_urls")),
     path("", namespace("tenancy", "chargeback.members.urls")),
     path("", include("chargeback.billing.urls")),
+    path("", include("chargeback.disputes.urls")),
     path("", namespace("allocation", "chargeback.billing.policy_urls")),
     path("audit/", include("chargeback.audit.urls")),
 ]

@@ -99,11 +99,12 @@ USAGE = [
 PRICING = [("Price book", "/o/alpha/prices/"), ("Model aliases", "/o/alpha/model-aliases/")]
 BILLING = [
     ("Statements", "/o/alpha/statements/"),
+    ("Disputes", "/o/alpha/disputes/"),
     ("Month-end close", "/o/alpha/billing/periods/"),
     ("Outcome counts", "/o/alpha/billing/outcomes/"),
     ("Allocation policy", "/o/alpha/policy/"),
 ]
-STATEMENTS = [("Statements", "/o/alpha/statements/")]
+STATEMENTS = [("Statements", "/o/alpha/statements/"), ("Disputes", "/o/alpha/disputes/")]
 NAV = {
     "admin": [
         *STRUCTURE[:1],

@@ -11,6 +11,7 @@ from chargeback.tenancy.models import Membership
 ITEMS: list[tuple[str, str, str, str]] = [
     ("Spend", "Overview", "dashboards:overview", "org.view"),
     ("Billing", "Statements", "billing:statement-list", "statements.view"),
+    ("Billing", "Disputes", "disputes:dispute-list", "statements.view"),
     ("Billing", "Month-end close", "billing:period-list", "billing.close"),
     ("Billing", "Outcome counts", "billing:outcome-list", "outcomes.manage"),
     ("Billing", "Allocation policy", "allocation:policy-list", "policy.view"),

@@ -5,9 +5,11 @@ cent), and statements becoming final."""
 from __future__ import annotations
 
 import datetime as dt
+import io
 from decimal import Decimal
 
 import pytest
+from django.core.management import call_command
 
 from chargeback.audit.models import AuditEvent
 from chargeback.billing.close import close_period, draft_statements
@@ -266,3 +268,16 @@ def test_to_unit_must_be_another_live_unit(issued, statements, people):
         with pytest.raises(ops.DisputeError, match="OPS is archived"):
             ops.resolve(membership=people["finance"], dispute=d, outcome="accepted", text="x",
                         to_unit=ops_unit)  # fmt: skip
+
+
+def test_finalize_statements_prints_each_and_is_idempotent(issued, statements):
+    # Issued on 2 November 2026: today (December 2026 or later) is after the window.
+    out = _run("finalize_statements", "--org", "alpha")
+    assert sorted(out.splitlines()) == sorted(f"final {s.number}" for s in statements.values())
+    assert _run("finalize_statements", "--org", "alpha") == "no statement to finalize"
+
+
+def _run(*args: str) -> str:
+    out = io.StringIO()
+    call_command(*args, stdout=out, stderr=io.StringIO())
+    return out.getvalue().strip()
