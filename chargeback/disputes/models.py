@@ -65,6 +65,8 @@ class Dispute(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     resolved_on = models.DateField(null=True, blank=True)
+    # the day the organisation's admins were told it is overdue (once)
+    overdue_notified_on = models.DateField(null=True, blank=True)
 
     objects = ScopedManager(organization="organization")
 

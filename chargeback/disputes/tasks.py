@@ -1,5 +1,6 @@
 """Beat: issued statements become final once their review window has passed and no dispute
-holds them (`billing.finality.finalize_due`, the same rule as `finalize_statements`)."""
+holds them (`billing.finality.finalize_due`, the same rule as `finalize_statements`), and
+overdue disputes are flagged to the admins once (`notices.flag_overdue`)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from django_scopes import scopes_disabled
 
 from chargeback.billing.finality import finalize_due
 from chargeback.billing.models import BillingPeriod, PeriodState
+from chargeback.disputes.notices import flag_overdue
 from chargeback.tenancy.models import Organization
 from chargeback.tenancy.scoping import org_task
 
@@ -32,4 +34,5 @@ def finalize_period(period_id: int, *, organization: Organization) -> list[str]:
     billing = BillingPeriod.objects.get(pk=period_id)
     ids = billing.statements.values_list("pk", flat=True)
     done = finalize_due(organization, actor="finalize task", statement_ids=list(ids))
+    flag_overdue(organization, actor="finalize task")
     return [s.number for s in done]

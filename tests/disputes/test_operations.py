@@ -281,3 +281,36 @@ def _run(*args: str) -> str:
     out = io.StringIO()
     call_command(*args, stdout=out, stderr=io.StringIO())
     return out.getvalue().strip()
+
+
+def test_an_overdue_dispute_is_flagged_and_the_admins_told_once(
+    issued, statements, people, mailoutbox, django_capture_on_commit_callbacks
+):
+    from chargeback.disputes.notices import flag_overdue
+
+    with within(issued):
+        d = _open(people, statements["SUP"])  # respond by Monday 9 November
+        assert flag_overdue(issued, today=dt.date(2026, 11, 9)) == []
+        with django_capture_on_commit_callbacks(execute=True):
+            assert flag_overdue(issued, today=dt.date(2026, 11, 10)) == [d]
+        assert flag_overdue(issued, today=dt.date(2026, 11, 11)) == []  # once
+        d.refresh_from_db()
+        assert d.overdue_notified_on == dt.date(2026, 11, 10) and d.state == "open"
+        assert [e.action for e in d.events.all()] == ["open", "overdue"]
+    assert len(mailoutbox) == 1
+    assert mailoutbox[0].to == ["adm@alpha.example"]
+    assert f"dispute {d.pk} on {statements['SUP'].number}" in mailoutbox[0].body
+
+
+def test_the_beat_task_finalizes_and_flags(issued, statements, people):
+    from chargeback.disputes.tasks import finalize_due_statements
+
+    with within(issued):
+        d = _open(people, statements["SUP"])
+    finalize_due_statements()  # in-process in tests; today is after the window
+    with within(issued):
+        assert set(
+            Statement.objects.filter(status="final").values_list("unit__code", flat=True)
+        ) == (set(statements) - {"SUP"})
+        d.refresh_from_db()
+        assert d.overdue_notified_on is not None

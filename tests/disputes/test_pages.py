@@ -72,3 +72,12 @@ def test_a_viewer_sees_but_cannot_dispute(client, statements, people):
     client.force_login(people["viewer"].user)
     assert client.get(_url("dispute-list")).status_code == 200
     assert client.get(_url("dispute-new", statement_id=statements["SUP"].pk)).status_code == 404
+
+
+def test_the_statement_page_counts_the_window_down_in_business_days(client, statements, people):
+    client.force_login(people["sup_lead"].user)
+    page = client.get(
+        reverse("billing:statement-detail", kwargs={"org_slug": "alpha",
+                                                    "statement_id": statements["SUP"].pk})
+    )  # fmt: skip
+    assert b"5 business days left" in page.content  # issued today
