@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import statistics
 
 from django.db.models import QuerySet
 
@@ -50,3 +51,31 @@ def dispute_json(dispute: Dispute) -> dict:
         "credited": None if dispute.credited is None else str(quantize(dispute.credited, currency)),
         "reassigned_to": dispute.reassigned_to.code if dispute.reassigned_to else None,
     }
+
+
+REPORT_COLUMNS = ("reason", "outcome", "disputes", "disputed", "credited", "median_days")
+
+
+def period_report(organization: Organization, period: Period) -> list[dict]:
+    """The month's disputes by reason and outcome (its state while unresolved): how many, the
+    amount disputed and credited, and the median business days from opening to resolution."""
+    cal = organization.calendar
+    groups: dict[tuple[str, str], list[Dispute]] = {}
+    for d in disputes_of(organization, period=period):
+        groups.setdefault((d.reason, d.outcome or d.state), []).append(d)
+    rows = []
+    for (reason, outcome), items in sorted(groups.items()):
+        days = sorted(cal.between(d.opened_on, d.resolved_on) for d in items if d.resolved_on)
+        rows.append(
+            {
+                "reason": reason,
+                "outcome": outcome,
+                "disputes": len(items),
+                "disputed": str(quantize(sum(d.amount for d in items), organization.currency)),
+                "credited": str(
+                    quantize(sum(d.credited or 0 for d in items), organization.currency)
+                ),
+                "median_days": str(statistics.median(days)) if days else None,
+            }
+        )
+    return rows

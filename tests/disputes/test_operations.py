@@ -314,3 +314,23 @@ def test_the_beat_task_finalizes_and_flags(issued, statements, people):
         ) == (set(statements) - {"SUP"})
         d.refresh_from_db()
         assert d.overdue_notified_on is not None
+
+
+def test_the_period_report_by_reason_and_outcome(issued, statements, people):
+    with within(issued):
+        a = _open(people, statements["SUP"], amount="2.00", reason="pricing")
+        b = _open(people, statements["SALES"], who="finance", amount="3.00", reason="pricing")
+        _open(people, statements["SALES"], who="finance", amount="1.00", reason="tags")
+        ops.resolve(membership=people["finance"], dispute=a, outcome="accepted", text="ok",
+                    today=dt.date(2026, 11, 4))  # fmt: skip
+        ops.resolve(membership=people["finance"], dispute=b, outcome="partially_accepted",
+                    amount="1.00", text="ok", today=dt.date(2026, 11, 5))  # fmt: skip
+    csv_text = _run(
+        "disputes", "--org", "alpha", "report", "--period", "2026-10", "--format", "csv"
+    )
+    assert csv_text.splitlines() == [
+        "reason,outcome,disputes,disputed,credited,median_days",
+        "pricing,accepted,1,2.00,2.00,2",
+        "pricing,partially_accepted,1,3.00,1.00,3",
+        "tags,open,1,1.00,0.00,",
+    ]

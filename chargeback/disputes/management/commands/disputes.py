@@ -1,5 +1,7 @@
 """`disputes --org SLUG open|resolve|list|review|ask|answer|withdraw|comment` (DESIGN 6.3)."""
 
+import csv
+import io
 import json
 
 from django.core.management.base import CommandError
@@ -8,7 +10,7 @@ from chargeback.billing.models import Statement
 from chargeback.calendar import Period
 from chargeback.disputes import operations as ops
 from chargeback.disputes.models import Dispute, Reason
-from chargeback.disputes.queries import dispute_json, disputes_of
+from chargeback.disputes.queries import REPORT_COLUMNS, dispute_json, disputes_of, period_report
 from chargeback.disputes.workflow import OUTCOMES
 from chargeback.tenancy.models import Membership
 from chargeback.tenancy.scoping import OrgCommand
@@ -50,6 +52,9 @@ class Command(OrgCommand):
         p = sub.add_parser("list", help="list the disputes")
         p.add_argument("--period", default=None, metavar="YYYY-MM")
         p.add_argument("--format", choices=["table", "json"], default="table")
+        p = sub.add_parser("report", help="a month's disputes by reason and outcome")
+        p.add_argument("--period", required=True, metavar="YYYY-MM")
+        p.add_argument("--format", choices=["table", "csv", "json"], default="table")
         for name, (_fn, text) in MOVES.items():
             p = sub.add_parser(name, help=text)
             p.add_argument("id", type=int, metavar="ID")
@@ -60,6 +65,8 @@ class Command(OrgCommand):
         action = opts["action"]
         if action == "list":
             return self._list(org, opts)
+        if action == "report":
+            return self._report(org, opts)
         member = _member(org, opts["by"])
         try:
             if action == "open":
@@ -106,13 +113,19 @@ class Command(OrgCommand):
             request_ids=_split(opts["request_ids"]),
         )
 
+    def _report(self, org, opts):
+        rows = period_report(org, _period(opts["period"]))
+        if opts["format"] == "json":
+            return json.dumps({"period": opts["period"], "rows": rows}, indent=2)
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=REPORT_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        text = out.getvalue().rstrip("\n")
+        return text if opts["format"] == "csv" else text.replace(",", "  ")
+
     def _list(self, org, opts):
-        period = None
-        if opts["period"]:
-            try:
-                period = Period.parse(opts["period"])
-            except ValueError as exc:
-                raise CommandError(str(exc)) from exc
+        period = _period(opts["period"]) if opts["period"] else None
         rows = [dispute_json(d) for d in disputes_of(org, period=period)]
         if opts["format"] == "json":
             return json.dumps({"disputes": rows}, indent=2)
@@ -122,6 +135,13 @@ class Command(OrgCommand):
         lines = ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)) for row in table]
         lines.append(f"{len(rows)} dispute(s)")
         return "\n".join(line.rstrip() for line in lines)
+
+
+def _period(text: str) -> Period:
+    try:
+        return Period.parse(text)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from exc
 
 
 def _split(text: str) -> list[str]:
