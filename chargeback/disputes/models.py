@@ -118,3 +118,22 @@ class DisputeEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} by {self.actor_label}"
+
+    @property
+    def label(self) -> str:
+        """What happened, in words: "started the review", "accepted", ..."""
+        return EVENT_LABELS.get(self.action, self.action.replace("_", " "))
+
+
+EVENT_LABELS = {
+    "open": "opened the dispute",
+    "start_review": "started the review",
+    "request_info": "requested information",
+    "answer_info": "answered",
+    "accept": "accepted",
+    "partially_accept": "partially accepted",
+    "reject": "rejected",
+    "withdraw": "withdrew the dispute",
+    "comment": "commented",
+    "overdue": "flagged it overdue",
+}

@@ -63,6 +63,8 @@ def test_a_team_lead_opens_a_dispute_and_finance_resolves_it(client, statements,
         assert [e.action for e in d.events.all()] == [
             "open", "comment", "start_review", "accept"
         ]  # fmt: skip
+    page = client.get(_url("dispute-detail", dispute_id=d.pk)).content.decode()
+    assert "started the review" in page and "accepted" in page and "Sales&#x27; traffic" in page
     again = client.post(act, {"action": "resolve", "outcome": "rejected", "text": "no"},
                         follow=True)  # fmt: skip
     assert b"it is accepted" in again.content
