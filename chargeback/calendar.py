@@ -7,8 +7,14 @@ may use it. Pure: dates in, dates out; "now" comes in as an argument or from the
   `.previous`, `.next`.
 - `month_bounds(day)`: the first and last day of the month `day` is in.
 - `is_month(text)`: `text` is exactly `YYYY-MM` (a year from 0001, a month 01-12).
-- The organisation's business-day calendar: weekends and the public holidays of its country
-  (the `holidays` package): `is_business_day`, `add_business_days`, `dispute_deadline`.
+- The organisation's business-day calendar: weekends, the public holidays of its country and
+  subdivision (the `holidays` package) and its own closure days: `is_business_day`,
+  `add_business_days`, `dispute_deadline`, or all of them bound in a `BusinessCalendar`
+  (`BusinessCalendar.of(org)` reads `country`, `subdivision` and `closure_days` off anything
+  that has them). `business_days_between` counts; `local_today` and `end_of_day` put a date in
+  the organisation's timezone, so a deadline ends at local midnight whatever DST does.
+- `parse_closure_days`: a list of `YYYY-MM-DD` texts -> sorted unique dates, or ValueError
+  naming the entry.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from functools import lru_cache
 import holidays
 
 MONTH_PATTERN = re.compile(r"(?!0000)[0-9]{4}-(0[1-9]|1[0-2])")
+DATE_PATTERN = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 DISPUTE_WINDOW_DAYS = 5
 
 
@@ -81,33 +88,169 @@ class Period:
         return Period.of(self.last + dt.timedelta(days=1))
 
 
-@lru_cache(maxsize=64)
-def _holidays(country: str, year: int) -> frozenset[dt.date]:
+@lru_cache(maxsize=256)
+def _holidays(country: str, year: int, subdivision: str = "") -> frozenset[dt.date]:
     if not country:
         return frozenset()
     try:
-        return frozenset(holidays.country_holidays(country, years=year))
-    except NotImplementedError:  # a country the package does not know: weekends only
-        return frozenset()
+        return frozenset(holidays.country_holidays(country, subdiv=subdivision or None, years=year))
+    except NotImplementedError:  # a country (or subdivision) the package does not know
+        if subdivision:
+            return _holidays(country, year)
+        return frozenset()  # weekends only
 
 
-def is_business_day(day: dt.date, country: str = "") -> bool:
-    """Not a Saturday or Sunday, and not a public holiday of `country` (ISO 3166 code)."""
-    return day.weekday() < 5 and day not in _holidays(country, day.year)
+def subdivisions(country: str) -> tuple[str, ...]:
+    """The subdivision codes `holidays` knows for `country` (e.g. DE: BB, BE, BW, BY, ...)."""
+    known = holidays.list_supported_countries().get(country) if country else None
+    return tuple(known or ())
 
 
-def add_business_days(start: dt.date, days: int, country: str = "") -> dt.date:
+def parse_closure_days(value: object) -> tuple[dt.date, ...]:
+    """A list of `YYYY-MM-DD` texts (or dates) -> sorted unique dates. ValueError names the
+    entry: `closure_days[1]: "2026-13-01" is not a date (YYYY-MM-DD)`."""
+    if value is None:
+        return ()
+    if not isinstance(value, list | tuple):
+        raise ValueError("closure_days: must be a list of dates (YYYY-MM-DD)")
+    out: set[dt.date] = set()
+    for index, item in enumerate(value):
+        if isinstance(item, dt.date) and not isinstance(item, dt.datetime):
+            out.add(item)
+            continue
+        try:
+            if not isinstance(item, str) or not DATE_PATTERN.fullmatch(item):
+                raise ValueError
+            out.add(dt.date.fromisoformat(item))
+        except ValueError:
+            raise ValueError(
+                f'closure_days[{index}]: "{item}" is not a date (YYYY-MM-DD)'
+            ) from None
+    return tuple(sorted(out))
+
+
+def is_business_day(
+    day: dt.date,
+    country: str = "",
+    *,
+    subdivision: str = "",
+    closures: frozenset[dt.date] | tuple[dt.date, ...] = (),
+) -> bool:
+    """Not a Saturday or Sunday, not a public holiday of `country` (ISO 3166 code) and its
+    `subdivision`, and not one of the organisation's `closures`."""
+    return (
+        day.weekday() < 5
+        and day not in _holidays(country, day.year, subdivision)
+        and day not in closures
+    )
+
+
+def add_business_days(
+    start: dt.date,
+    days: int,
+    country: str = "",
+    *,
+    subdivision: str = "",
+    closures: frozenset[dt.date] | tuple[dt.date, ...] = (),
+) -> dt.date:
     """The date `days` business days after `start` (start itself does not count)."""
     if days < 0:
         raise ValueError("days must not be negative")
+    closures = frozenset(closures)
     day = start
     while days:
         day += dt.timedelta(days=1)
-        if is_business_day(day, country):
+        if is_business_day(day, country, subdivision=subdivision, closures=closures):
             days -= 1
     return day
 
 
-def dispute_deadline(issued_on: dt.date, country: str = "") -> dt.date:
+def business_days_between(
+    start: dt.date,
+    end: dt.date,
+    country: str = "",
+    *,
+    subdivision: str = "",
+    closures: frozenset[dt.date] | tuple[dt.date, ...] = (),
+) -> int:
+    """Business days after `start` up to and including `end` (negative when `end` is earlier):
+    `add_business_days(start, n)` is the first day with `business_days_between(start, d) == n`."""
+    if end < start:
+        return -business_days_between(
+            end, start, country, subdivision=subdivision, closures=closures
+        )
+    closures = frozenset(closures)
+    count, day = 0, start
+    while day < end:
+        day += dt.timedelta(days=1)
+        if is_business_day(day, country, subdivision=subdivision, closures=closures):
+            count += 1
+    return count
+
+
+def dispute_deadline(
+    issued_on: dt.date,
+    country: str = "",
+    *,
+    days: int = DISPUTE_WINDOW_DAYS,
+    subdivision: str = "",
+    closures: frozenset[dt.date] | tuple[dt.date, ...] = (),
+) -> dt.date:
     """The last day a team lead can dispute a statement issued on `issued_on`."""
-    return add_business_days(issued_on, DISPUTE_WINDOW_DAYS, country)
+    return add_business_days(issued_on, days, country, subdivision=subdivision, closures=closures)
+
+
+def _zone(zone: dt.tzinfo | str) -> dt.tzinfo:
+    return zoneinfo.ZoneInfo(zone) if isinstance(zone, str) else zone
+
+
+def local_today(zone: dt.tzinfo | str, now: dt.datetime | None = None) -> dt.date:
+    """Today's date in `zone` (a tzinfo or an IANA name)."""
+    return (now or dt.datetime.now(dt.UTC)).astimezone(_zone(zone)).date()
+
+
+def end_of_day(day: dt.date, zone: dt.tzinfo | str) -> dt.datetime:
+    """The instant `day` ends in `zone`: the next local midnight, as an aware datetime (23 or
+    25 hours after the day began when DST changes that day)."""
+    following = day + dt.timedelta(days=1)
+    return dt.datetime(following.year, following.month, following.day, tzinfo=_zone(zone))
+
+
+@dataclass(frozen=True)
+class BusinessCalendar:
+    """One organisation's business days: weekends, public holidays of `country` and
+    `subdivision`, and `closures` (its own closure days)."""
+
+    country: str = ""
+    subdivision: str = ""
+    closures: frozenset[dt.date] = frozenset()
+
+    @classmethod
+    def of(cls, org: object) -> BusinessCalendar:
+        """From anything with `country`, `subdivision` and `closure_days` (a list of
+        `YYYY-MM-DD` texts), such as an organisation. Unreadable closure days are ignored
+        here; settings forms and the config file refuse them."""
+        try:
+            closures = parse_closure_days(getattr(org, "closure_days", None) or [])
+        except ValueError:
+            closures = ()
+        return cls(
+            getattr(org, "country", "") or "",
+            getattr(org, "subdivision", "") or "",
+            frozenset(closures),
+        )
+
+    def _kw(self) -> dict:
+        return {"subdivision": self.subdivision, "closures": self.closures}
+
+    def is_business_day(self, day: dt.date) -> bool:
+        return is_business_day(day, self.country, **self._kw())
+
+    def add(self, start: dt.date, days: int) -> dt.date:
+        return add_business_days(start, days, self.country, **self._kw())
+
+    def between(self, start: dt.date, end: dt.date) -> int:
+        return business_days_between(start, end, self.country, **self._kw())
+
+    def deadline(self, issued_on: dt.date, days: int = DISPUTE_WINDOW_DAYS) -> dt.date:
+        return dispute_deadline(issued_on, self.country, days=days, **self._kw())

@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "chargeback.billing",
     "chargeback.budgets",
     "chargeback.wallets",
+    "chargeback.disputes",
     "chargeback.provisioning",
     "chargeback.dashboards",
     "chargeback.api",
@@ -240,4 +241,5 @@ CELERY_BEAT_SCHEDULE = {
     "check-budgets": {"task": "budgets.check_all_budgets", "schedule": 900.0},
     "expire-wallet-reservations": {"task": "wallets.expire_sweep", "schedule": 60.0},
     "post-monthly-wallet-funding": {"task": "wallets.funding_sweep", "schedule": 300.0},
+    "finalize-statements": {"task": "disputes.finalize_due_statements", "schedule": 3600.0},
 }

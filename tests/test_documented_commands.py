@@ -5,9 +5,11 @@ django-scopes enabled in the test body. A command of ours that this file does no
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 from decimal import Decimal
@@ -37,6 +39,8 @@ COVERED = {
     "wallets",
     "wallet_post",
     "wallet_transfer",
+    "disputes",
+    "finalize_statements",
 }
 
 MONTH = "2026-10"
@@ -240,6 +244,34 @@ def test_a_user_runs_every_documented_command_on_a_fresh_org(fresh_org, tmp_path
     for s in listed["statements"]:
         assert sum(Decimal(line["amount"]) for line in s["lines"]) == Decimal(s["total"])
     assert "statement(s), total" in run("statements", "--org", "t1", "--period", MONTH)
+    deadline = statements["SUP"]["dispute_deadline"]
+    assert deadline and deadline > dt.date.today().isoformat()
+
+    # Disputes: the admin opens one on Support's behalf, lists it, resolves it; nothing is
+    # final yet, since the review window has not passed.
+    sup = statements["SUP"]
+    out = run(
+        "disputes", "--org", "t1", "open", "--statement", sup["number"], "--amount", "1.00",
+        "--reason", "pricing", "--by", "admin@t1.example", "--text", "October price was wrong",
+    )  # fmt: skip
+    last = out.strip().splitlines()[-1]
+    assert re.fullmatch(r"dispute \d+: open, respond by \d{4}-\d{2}-\d{2}", last), last
+    dispute_id = last.split()[1].rstrip(":")
+    listed = json.loads(
+        run("disputes", "--org", "t1", "list", "--period", MONTH, "--format", "json")
+    )
+    assert [(d["statement"], d["unit"], d["state"], d["amount"]) for d in listed["disputes"]] == [
+        (sup["number"], "SUP", "open", "1.00")
+    ]
+    assert sup["number"] in run("disputes", "--org", "t1", "list")
+    out = run(
+        "disputes", "--org", "t1", "resolve", dispute_id, "--outcome", "partially_accepted",
+        "--amount", "0.40", "--by", "admin@t1.example", "--text", "The price changed on the 5th",
+    )  # fmt: skip
+    assert out.strip() == f"dispute {dispute_id}: partially_accepted, credited 0.40"
+    listed = json.loads(run("disputes", "--org", "t1", "list", "--format", "json"))
+    assert listed["disputes"][0]["credited"] == "0.40"
+    assert run("finalize_statements", "--org", "t1").strip() == "no statement to finalize"
 
     # Budgets from the configuration file, then the budget commands on the month's usage.
     budgets_yaml = 'budgets:\n  - {unit: SUP, monthly: "1.00", thresholds: [50, 80, 100]}\n'
@@ -289,6 +321,7 @@ ORG_ARGS = {
     "statements": ["--period", MONTH],
     "wallet_post": ["--wallet", "central", "--type", "funding", "--amount", "1", "--reason", "r"],
     "wallet_transfer": ["--from", "central", "--to", "X", "--amount", "1", "--reason", "r"],
+    "disputes": ["list"],
 }
 
 

@@ -16,6 +16,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from chargeback.allocation.models import AllocationPolicy
 from chargeback.billing.models import BillingPeriod, OutcomeCount, Statement, StatementLine
+from chargeback.disputes.models import Dispute
 from chargeback.pricing.models import ModelAlias, PriceVersion, RepricingRun
 from chargeback.tenancy.models import Membership, Role
 from chargeback.tenancy.scoping import within
@@ -54,6 +55,7 @@ ID_KWARGS = {
     "policy_id": AllocationPolicy,
     "outcome_id": OutcomeCount,
     "wallet_id": Wallet,
+    "dispute_id": Dispute,
 }
 # Routes outside the tenant tree whose kwargs are not tenant ids: fill with harmless values.
 PUBLIC_KWARGS = {"uidb64": "Mg", "token": "set-password"}
@@ -179,8 +181,22 @@ def _foreign_ids(org) -> dict[type, int]:
         wallet = Wallet.objects.filter(organization=org).first() or Wallet.objects.create(
             organization=org, unit=statement.unit, kind="team", currency=org.currency
         )
+        dispute = Dispute.objects.filter(organization=org).first()
+        if dispute is None:
+            dispute = Dispute.objects.create(
+                organization=org,
+                statement=statement,
+                unit=statement.unit,
+                reason="other",
+                amount="12.34",
+                description="bravo secret dispute",
+                opened_by=Membership.objects.filter(organization=org).first().user,
+                opened_on="2026-11-02",
+                respond_by="2026-11-09",
+            )
         return {
             Wallet: wallet.pk,
+            Dispute: dispute.pk,
             BillingPeriod: statement.period_id,
             Statement: statement.pk,
             StatementLine: statement.lines.get().pk,

@@ -99,18 +99,22 @@ USAGE = [
 PRICING = [("Price book", "/o/alpha/prices/"), ("Model aliases", "/o/alpha/model-aliases/")]
 BILLING = [
     ("Statements", "/o/alpha/statements/"),
+    ("Disputes", "/o/alpha/disputes/"),
     ("Month-end close", "/o/alpha/billing/periods/"),
     ("Wallets", "/o/alpha/wallets/"),
     ("Outcome counts", "/o/alpha/billing/outcomes/"),
     ("Allocation policy", "/o/alpha/policy/"),
 ]
-STATEMENTS = [("Statements", "/o/alpha/statements/")]
 BUDGETS = [("Budgets", "/o/alpha/budgets/"), ("Alerts", "/o/alpha/alerts/")]
 ALERT_ADMIN = [
     ("Alert webhooks", "/o/alpha/alert-webhooks/"),
     ("Alert deliveries", "/o/alpha/alert-deliveries/"),
 ]
-STATEMENTS = [("Statements", "/o/alpha/statements/"), ("Wallets", "/o/alpha/wallets/")]
+STATEMENTS = [
+    ("Statements", "/o/alpha/statements/"),
+    ("Disputes", "/o/alpha/disputes/"),
+    ("Wallets", "/o/alpha/wallets/"),
+]
 NAV = {
     "admin": [
         *STRUCTURE[:1],

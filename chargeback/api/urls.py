@@ -1,6 +1,6 @@
 from django.urls import path
 
-from chargeback.api import budgets, ingest, outcomes, statements, views
+from chargeback.api import budgets, disputes, ingest, outcomes, statements, views
 
 app_name = "api"
 urlpatterns = [
@@ -38,5 +38,16 @@ urlpatterns = [
         "v1/o/<slug:org_slug>/statements/<int:statement_id>/csv/",
         statements.StatementCsv.as_view(),
         name="statement-csv",
+    ),
+    path("v1/o/<slug:org_slug>/disputes/", disputes.DisputeList.as_view(), name="dispute-list"),
+    path(
+        "v1/o/<slug:org_slug>/disputes/<int:dispute_id>/",
+        disputes.DisputeDetail.as_view(),
+        name="dispute-detail",
+    ),
+    path(
+        "v1/o/<slug:org_slug>/disputes/<int:dispute_id>/actions/",
+        disputes.DisputeAction.as_view(),
+        name="dispute-action",
     ),
 ]

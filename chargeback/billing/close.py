@@ -24,7 +24,7 @@ from chargeback.allocation.engine import Allocation, Line, allocate
 from chargeback.allocation.policy import policy_doc
 from chargeback.allocation.queries import policy_for
 from chargeback.audit import log
-from chargeback.billing import period_state
+from chargeback.billing import finality, period_state
 from chargeback.billing.checksums import checksum, storable
 from chargeback.billing.inputs import Month, month_usage
 from chargeback.billing.late import late_adjustments
@@ -38,7 +38,7 @@ from chargeback.billing.models import (
 from chargeback.billing.period_state import CloseError
 from chargeback.billing.signals import statements_final
 from chargeback.billing.staleness import draft_inputs, late_digest, stale_reasons
-from chargeback.calendar import Period, dispute_deadline
+from chargeback.calendar import Period
 from chargeback.money import quantize
 from chargeback.tenancy.models import Organization
 from chargeback.units.models import BusinessUnit
@@ -118,6 +118,8 @@ def draft_statements(
     adjustments = late_adjustments(organization, period, late_totals)
     inputs["late"] = late_digest(adjustments, late_totals)
     inputs["late_totals"] = {label: [str(c), r] for label, (c, r) in late_totals.items()}
+    for code, carried in finality.carried_lines(organization, period).items():
+        adjustments.setdefault(code, []).extend(carried)  # e.g. a resolved dispute's credit
     count = len({s.unit for s in allocation.statements} | set(adjustments))
     report(period_state.WRITING, 0, count)
     with transaction.atomic():
@@ -265,7 +267,7 @@ def issue_statements(
         blocker = issue_blocker(organization, billing, period, today)
         if blocker:
             raise CloseError(blocker)
-        deadline = dispute_deadline(today, organization.country)
+        deadline = organization.dispute_deadline(today)
         period_state.mark_issued(billing, actor=actor, now=now, deadline=deadline)
         unit = BusinessUnit.objects.filter(pk=OuterRef("unit_id"))
         count = Statement.objects.filter(period=billing).update(
@@ -328,6 +330,9 @@ def close_period(
         refusal = period_state.close_refusal(billing, period.label)
         if refusal:
             raise CloseError(refusal)
+        held = finality.holds(organization, billing.statements.values_list("pk", flat=True))
+        if held:
+            raise CloseError(f"{period.label} cannot be closed yet: {'; '.join(held.values())}")
         period_state.mark_closed(billing, actor=actor)
         count = Statement.objects.filter(period=billing).update(status=StatementStatus.FINAL)
         final = list(Statement.objects.filter(period=billing).values_list("pk", flat=True))

@@ -39,7 +39,7 @@ from chargeback.billing.period_state import CloseError
 from chargeback.billing.staleness import stale_reasons
 from chargeback.billing.statement_views import attachment, org_today, pdf_bytes
 from chargeback.billing.tasks import queue_drafts, queue_pdfs
-from chargeback.calendar import Period, dispute_deadline
+from chargeback.calendar import Period
 from chargeback.money import quantize
 from chargeback.tenancy.permissions import org_permission
 from chargeback.units.attribution import CENTRAL
@@ -278,7 +278,7 @@ def period_issue(request: HttpRequest, org_slug: str, period_id: int) -> HttpRes
         "by_mode": by_mode,
         "count": sum(m["count"] for m in by_mode.values()),
         "total": sum((m["total"] for m in by_mode.values()), ZERO),
-        "deadline": dispute_deadline(org_today(request), request.org.country),
+        "deadline": request.org.dispute_deadline(org_today(request)),
     }
     return render(request, "billing/period_issue.html", context)
 

@@ -61,6 +61,7 @@ from chargeback.allocation.policy import policy_doc
 from chargeback.audit.log import record
 from chargeback.billing.policy_versions import save_policy
 from chargeback.provisioning.config_budgets import apply_budget, export_budgets
+from chargeback.provisioning.config_disputes import apply_disputes, disputes_doc, plan_config
 from chargeback.provisioning.config_format import (
     SECTIONS,
     TAGS,
@@ -70,7 +71,7 @@ from chargeback.provisioning.config_format import (
     service_doc,
     unit_doc,
 )
-from chargeback.provisioning.config_plan import Change, Plan, plan_config
+from chargeback.provisioning.config_plan import Change, Plan
 from chargeback.provisioning.config_wallets import apply_wallet, export_wallets
 from chargeback.tenancy.models import Organization
 from chargeback.units.models import (
@@ -247,6 +248,9 @@ def _apply(org: Organization, change: Change, actor: Any) -> None:
     if change.section == "wallets":
         apply_wallet(org, change, actor)
         return
+    if change.section == "disputes":
+        apply_disputes(org, d, actor=actor)
+        return
     if change.section == "required_tags":
         before = {"required_tags": org.required_tags}
         org.required_tags = d["required_tags"]
@@ -362,6 +366,8 @@ def export_config(organization: Organization) -> dict:
     wallets = export_wallets(organization)
     if wallets:
         out["wallets"] = wallets
+    if disputes := disputes_doc(organization):
+        out["disputes"] = disputes
     return out
 
 
@@ -404,6 +410,8 @@ def dump_config(data: dict, fmt: str = "yaml") -> str:
     for key, value in data.items():
         if key == "policy":
             value = _flow_inside(value)
+        elif isinstance(value, dict):
+            value = _Flow(value)
         elif isinstance(value, list):
             if value and all(isinstance(v, str) for v in value):
                 value = _FlowList(value)

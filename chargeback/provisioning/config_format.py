@@ -31,6 +31,7 @@ SECTIONS = (
     "policy",
     "wallets",
     "budgets",
+    "disputes",
 )
 TAGS = ("team", "service", "cost_center", "environment", "workflow")
 REQUIRED, FLAG, MISSING = object(), object(), object()

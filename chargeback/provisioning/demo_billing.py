@@ -1,6 +1,7 @@
 """The demo organisation's billing: a policy with every feature in use, outcome counts, the
-month before last closed (final), a few events for it that arrive late, and last month left
-open for the user to close."""
+month before last closed (final; issued on the first business day after it, closed once its
+review window had passed, with a few settled disputes), a few events for it that arrive late,
+and last month left open for the user to close."""
 
 from __future__ import annotations
 
@@ -9,11 +10,13 @@ import json
 
 from chargeback.allocation.policy import parse_policy
 from chargeback.billing.close import close_period, draft_statements, issue_statements
+from chargeback.billing.finality import finalize_due
 from chargeback.billing.inputs import month_totals
 from chargeback.billing.models import OutcomeCount
 from chargeback.billing.policy_versions import save_policy
 from chargeback.billing.tasks import queue_pdfs
 from chargeback.calendar import Period
+from chargeback.provisioning.demo_disputes import seed_disputes
 from chargeback.tenancy.models import Organization
 from chargeback.units.models import BusinessUnit
 from chargeback.usage.ingest import create_batch, process_batch
@@ -81,9 +84,12 @@ def seed_billing(org: Organization, *, days: int, today: dt.date) -> list[str]:
         if month_totals(org, month)[1] == 0:
             continue
         draft_statements(org, month, actor=ACTOR)
-        issue_statements(org, month, actor=ACTOR, queue_pdfs=queue_pdfs)
+        issued_on = org.calendar.add(month.last, 1)
+        issue_statements(org, month, actor=ACTOR, queue_pdfs=queue_pdfs, today=issued_on)
+        disputes = seed_disputes(org, month, issued_on=issued_on) if month == months[-2] else 0
+        finalize_due(org, actor=ACTOR, today=today)
         close_period(org, month, actor=ACTOR)
-        done.append(f"closed {month.label}")
+        done.append(f"closed {month.label}" + (f" ({disputes} disputes)" if disputes else ""))
     if len(months) >= 2 and done:
         late = _late_events(org, months[0])
         done.append(f"{late} late event(s) for {months[0].label}")

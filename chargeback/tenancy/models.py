@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import zoneinfo
 
 from django.conf import settings
@@ -9,6 +10,13 @@ from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 
+from chargeback.calendar import (
+    DISPUTE_WINDOW_DAYS,
+    BusinessCalendar,
+    local_today,
+    parse_closure_days,
+    subdivisions,
+)
 from chargeback.money import KNOWN_CURRENCIES
 from chargeback.tenancy.permissions import role_has_perm
 
@@ -38,6 +46,13 @@ def validate_country(value: str) -> None:
         raise ValidationError(f'Unknown country "{value}": use an ISO 3166 code such as DE.')
 
 
+def validate_closure_days(value: object) -> None:
+    try:
+        parse_closure_days(value)
+    except ValueError as exc:
+        raise ValidationError(str(exc)) from None
+
+
 def default_required_tags() -> list[str]:
     return list(DEFAULT_REQUIRED_TAGS)
 
@@ -48,6 +63,22 @@ class Organization(models.Model):
     currency = models.CharField(max_length=3, default="USD", validators=[validate_currency])
     country = models.CharField(max_length=2, blank=True, default="", validators=[validate_country])
     timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
+    subdivision = models.CharField(
+        max_length=10,
+        blank=True,
+        default="",
+        help_text="State or region code, e.g. BY for Bavaria.",
+    )
+    closure_days = models.JSONField(
+        default=list, blank=True, validators=[validate_closure_days],
+        help_text="The organisation's own closure days (YYYY-MM-DD): not business days.",
+    )  # fmt: skip
+    dispute_review_days = models.PositiveSmallIntegerField(
+        default=DISPUTE_WINDOW_DAYS, help_text="Business days after issue to open a dispute."
+    )
+    dispute_response_days = models.PositiveSmallIntegerField(
+        default=DISPUTE_WINDOW_DAYS, help_text="Business days finance has to answer a dispute."
+    )
     required_tags = models.JSONField(default=default_required_tags, blank=True)
     logo = models.FileField(
         upload_to="logos/", blank=True, help_text="PNG, JPEG or SVG, printed on statements."
@@ -60,9 +91,31 @@ class Organization(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def clean(self) -> None:
+        if self.subdivision and self.subdivision not in subdivisions(self.country):
+            known = ", ".join(subdivisions(self.country)) or "none"
+            raise ValidationError(
+                {
+                    "subdivision": f'Unknown subdivision "{self.subdivision}" of country '
+                    f'"{self.country or "-"}" (known: {known}).'
+                }
+            )
+
     @property
     def tz(self) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo(self.timezone)
+
+    @property
+    def calendar(self) -> BusinessCalendar:
+        """Its business days: weekends, public holidays of country and subdivision, closures."""
+        return BusinessCalendar.of(self)
+
+    def today(self) -> dt.date:
+        return local_today(self.tz)
+
+    def dispute_deadline(self, issued_on: dt.date) -> dt.date:
+        """The last day to dispute a statement issued on `issued_on`."""
+        return self.calendar.deadline(issued_on, self.dispute_review_days)
 
 
 class Role(models.TextChoices):

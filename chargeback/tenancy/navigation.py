@@ -13,6 +13,7 @@ ITEMS: list[tuple[str, str, str, str]] = [
     ("Spend", "Budgets", "budgets:budget-list", "budgets.view"),
     ("Spend", "Alerts", "budgets:alert-list", "alerts.view"),
     ("Billing", "Statements", "billing:statement-list", "statements.view"),
+    ("Billing", "Disputes", "disputes:dispute-list", "statements.view"),
     ("Billing", "Month-end close", "billing:period-list", "billing.close"),
     ("Billing", "Wallets", "wallets:wallet-list", "wallets.view"),
     ("Billing", "Outcome counts", "billing:outcome-list", "outcomes.manage"),

@@ -29,6 +29,8 @@ FINANCE = READ | {
     "outcomes.manage",  # post outcome counts for activity rates
     "budgets.manage",  # set budgets, webhooks for alerts, the delivery log
     "wallets.manage",  # fund, top up and transfer between wallets
+    "disputes.resolve",  # review, request information, resolve (team leads open disputes on
+    # their units' statements: an object rule, disputes.operations.can_reach)
 }
 ADMIN = FINANCE | {
     "units.manage",

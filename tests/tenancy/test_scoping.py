@@ -81,6 +81,8 @@ CROSS_ORGANISATION_TASKS = {
     "by the org_task budgets.check_org_budgets",
     "wallets.expire_sweep": "the sweeper finds expired reservations wherever they are",
     "wallets.funding_sweep": "the sweeper finds wallets whose month is not funded yet",
+    "disputes.finalize_due_statements": "the sweeper finds periods in review wherever they "
+    "are; each is finalized in its own scope (disputes.finalize_period, an org_task)",
 }
 
 

@@ -1,6 +1,7 @@
 """A final chargeback statement posts a `chargeback` entry to its wallet, exactly once; with a
 hybrid baseline the central pool pays up to it (the central statement) and the unit the overage."""
 
+import datetime as dt
 from decimal import Decimal
 
 import pytest
@@ -8,6 +9,7 @@ from django_scopes import scopes_disabled
 
 from chargeback.allocation.policy import parse_policy
 from chargeback.billing.close import close_period, draft_statements, issue_statements
+from chargeback.billing.finality import finalize_due
 from chargeback.billing.models import Statement
 from chargeback.billing.policy_versions import save_policy
 from chargeback.tenancy.scoping import within
@@ -63,4 +65,18 @@ def test_closing_the_month_posts_each_chargeback_statement_once(hybrid):
         # Exactly once, however often it is posted again.
         post_statements(organization=hybrid, statement_ids=[s.pk for s in statements.values()])
         assert _charges(hybrid) == charges
+        assert LedgerEntry.objects.filter(type="chargeback").count() == 2
+
+
+def test_finalizing_after_the_window_posts_the_chargebacks_too(hybrid):
+    """Statements also become final when their dispute window passes (finalize_statements and
+    its beat task): the same entries are posted, once."""
+    with within(hybrid):
+        issued = Statement.objects.filter(organization=hybrid, status="issued")
+        after_window = max(s.dispute_deadline for s in issued) + dt.timedelta(days=1)
+        finalized = finalize_due(hybrid, today=after_window)
+        assert finalized and all(s.status == "final" for s in finalized)
+        sales = Statement.objects.get(organization=hybrid, unit__code="SALES")
+        assert _charges(hybrid)["SALES"] == -sales.total
+        assert finalize_due(hybrid, today=after_window) == []  # nothing twice
         assert LedgerEntry.objects.filter(type="chargeback").count() == 2

@@ -1,0 +1,198 @@
+"""Disputes API (session auth under /api/v1/o/<org_slug>/): list and open disputes, read one
+with its timeline, and act on it (review, request or answer information, resolve, withdraw,
+comment), with the same role rules as the pages and the `disputes` command: a team lead on its
+units' statements and disputes, finance and admins on any; only finance and admins review and
+resolve. A refusal is 400 with `detail` naming the field and the reason; anything out of
+reach, or another organisation's id, is 404."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, serializers, status
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.response import Response
+
+from chargeback.api.base import OrgAPIView
+from chargeback.api.statements import visible_statements
+from chargeback.calendar import Period, is_month
+from chargeback.disputes import operations as ops
+from chargeback.disputes.models import Dispute, DisputeEvent, Reason, State
+from chargeback.disputes.queries import dispute_json, visible_disputes
+from chargeback.disputes.workflow import OUTCOMES
+from chargeback.units.models import BusinessUnit
+
+ACTIONS = ("start_review", "request_info", "answer_info", "resolve", "withdraw", "comment")
+
+
+class DisputeSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    statement = serializers.CharField()
+    unit = serializers.CharField()
+    state = serializers.ChoiceField(choices=State.choices)
+    reason = serializers.ChoiceField(choices=Reason.choices)
+    amount = serializers.CharField(help_text="Decimal string in the statement's currency.")
+    opened_on = serializers.DateField()
+    respond_by = serializers.DateField()
+    outcome = serializers.CharField(allow_null=True)
+    credited = serializers.CharField(allow_null=True)
+    reassigned_to = serializers.CharField(allow_null=True)
+
+    def to_representation(self, instance: Dispute) -> dict:
+        return dispute_json(instance)
+
+
+class EventSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = DisputeEvent
+        fields = ["action", "from_state", "to_state", "actor_label", "text", "at"]
+
+
+class DisputeDetailSerializer(DisputeSerializer):
+    description = serializers.CharField()
+    request_ids = serializers.ListField(child=serializers.CharField())
+    lines = serializers.ListField(child=serializers.IntegerField())
+    resolution = serializers.CharField()
+    events = EventSerializer(many=True)
+
+    def to_representation(self, instance: Dispute) -> dict:
+        return {
+            **dispute_json(instance),
+            "description": instance.description,
+            "request_ids": instance.request_ids,
+            "lines": [t.line_id for t in instance.targets.all()],
+            "resolution": instance.resolution,
+            "events": EventSerializer(instance.events.all(), many=True).data,
+        }
+
+
+class OpenSerializer(serializers.Serializer):
+    statement = serializers.IntegerField(help_text="The statement's id.")
+    lines = serializers.ListField(child=serializers.IntegerField(), required=False, default=list)
+    amount = serializers.CharField(max_length=30)
+    reason = serializers.ChoiceField(choices=Reason.choices)
+    description = serializers.CharField(max_length=5000)
+    request_ids = serializers.ListField(
+        child=serializers.CharField(max_length=200), required=False, default=list
+    )
+
+
+class ActionSerializer(serializers.Serializer):
+    action = serializers.ChoiceField(choices=ACTIONS)
+    text = serializers.CharField(max_length=5000, required=False, default="", allow_blank=True)
+    outcome = serializers.ChoiceField(choices=list(OUTCOMES), required=False)
+    amount = serializers.CharField(max_length=30, required=False, allow_null=True)
+    to_unit = serializers.CharField(max_length=50, required=False, allow_null=True)
+
+
+class DisputeAPIView(OrgAPIView):
+    required_permission = "statements.view"
+
+    def disputes(self) -> QuerySet[Dispute]:
+        return visible_disputes(self.membership)
+
+    def dispute(self) -> Dispute:
+        return get_object_or_404(self.disputes(), pk=self.kwargs["dispute_id"])
+
+
+def _refused(exc: ops.DisputeError):
+    if isinstance(exc, ops.DisputeNotFound):
+        return NotFound(str(exc))
+    return ValidationError({"detail": str(exc)})
+
+
+class DisputeList(DisputeAPIView, generics.ListAPIView):
+    """The disputes the caller may see, oldest first. Filters: `period` (YYYY-MM), `state`."""
+
+    serializer_class = DisputeSerializer
+
+    @extend_schema(
+        summary="List disputes",
+        parameters=[
+            OpenApiParameter("period", str, description="The statements' month, YYYY-MM."),
+            OpenApiParameter("state", str, enum=list(State.values)),
+        ],
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        qs = self.disputes()
+        period = self.request.query_params.get("period", "").strip()
+        if period and not is_month(period):
+            raise ValidationError({"period": [f'"{period[:20]}" is not a month (YYYY-MM).']})
+        if period:
+            qs = qs.filter(statement__period__month=Period.parse(period).first)
+        state = self.request.query_params.get("state", "").strip()
+        if state and state not in State.values:
+            raise ValidationError({"state": [f'"{state[:20]}" is not a dispute state.']})
+        return qs.filter(state=state) if state else qs
+
+    @extend_schema(
+        summary="Open a dispute", request=OpenSerializer, responses={201: DisputeSerializer}
+    )
+    def post(self, request, *args, **kwargs):
+        data = OpenSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        statement = get_object_or_404(
+            visible_statements(self.membership).select_related("unit"), pk=v["statement"]
+        )
+        try:
+            dispute = ops.open_dispute(
+                membership=self.membership, statement=statement, line_ids=v["lines"],
+                amount=v["amount"], reason=v["reason"], description=v["description"],
+                request_ids=v["request_ids"],
+            )  # fmt: skip
+        except ops.DisputeError as exc:
+            raise _refused(exc) from exc
+        return Response(DisputeSerializer(dispute).data, status=status.HTTP_201_CREATED)
+
+
+class DisputeDetail(DisputeAPIView, generics.RetrieveAPIView):
+    """One dispute with its lines, evidence and timeline."""
+
+    serializer_class = DisputeDetailSerializer
+
+    @extend_schema(summary="A dispute with its timeline")
+    def get(self, request, *args, **kwargs):
+        return Response(DisputeDetailSerializer(self.dispute()).data)
+
+
+class DisputeAction(DisputeAPIView):
+    """Act on a dispute: `start_review`, `request_info` (text), `answer_info` (text), `resolve`
+    (outcome, amount for a partial acceptance, to_unit for a wrong owner, text: required to
+    reject), `withdraw`, `comment` (text)."""
+
+    serializer_class = ActionSerializer
+
+    @extend_schema(
+        summary="Act on a dispute", request=ActionSerializer, responses=DisputeSerializer
+    )
+    def post(self, request, *args, **kwargs):
+        dispute = self.dispute()
+        data = ActionSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        action, text = v["action"], v["text"]
+        try:
+            if action == "resolve":
+                code = v.get("to_unit") or ""
+                to_unit = (
+                    get_object_or_404(BusinessUnit, organization=self.org, code=code)
+                    if code
+                    else None
+                )
+                done = ops.resolve(
+                    membership=self.membership, dispute=dispute, outcome=v.get("outcome", ""),
+                    amount=v.get("amount"), to_unit=to_unit, text=text,
+                )  # fmt: skip
+            else:
+                result = getattr(ops, action)(
+                    membership=self.membership, dispute=dispute, text=text
+                )
+                done = result if isinstance(result, Dispute) else Dispute.objects.get(pk=dispute.pk)
+        except ops.DisputeError as exc:
+            raise _refused(exc) from exc
+        return Response(DisputeSerializer(done).data)

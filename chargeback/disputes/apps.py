@@ -1,0 +1,18 @@
+from django.apps import AppConfig
+
+
+class DisputesConfig(AppConfig):
+    name = "chargeback.disputes"
+    label = "disputes"
+    verbose_name = "Disputes"
+
+    def ready(self) -> None:
+        # Billing cannot import disputes (layers): tell it which statements an open dispute
+        # holds open, and which credit and adjustment lines the next drafts carry. Importing
+        # `tasks` registers the beat task with every process.
+        from chargeback.billing import finality  # noqa: PLC0415 (apps are loaded by now)
+        from chargeback.disputes import carry, tasks  # noqa: PLC0415 (apps are loaded by now)
+
+        finality.register_hold(carry.open_disputes_hold)
+        finality.register_carried_lines(carry.carried_lines)
+        tasks.finalize_due_statements  # noqa: B018 (registered on import)

@@ -1,0 +1,59 @@
+"""The forms of the dispute pages: opening one, and the filters of the inbox."""
+
+from __future__ import annotations
+
+from django import forms
+
+from chargeback.billing.models import Statement
+from chargeback.disputes.models import Reason, State
+
+MAX_EVIDENCE_BYTES = 5 * 1024 * 1024
+
+
+class OpenDisputeForm(forms.Form):
+    lines = forms.MultipleChoiceField(
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="The lines you dispute; none means the whole statement.",
+    )
+    amount = forms.CharField(max_length=30, help_text="How much of the charge is wrong.")
+    reason = forms.ChoiceField(choices=Reason.choices)
+    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), max_length=5000)
+    request_ids = forms.CharField(
+        required=False,
+        max_length=5000,
+        help_text="Request ids behind the wrong charge, separated by commas or new lines.",
+    )
+    evidence_file = forms.FileField(required=False, help_text="A screenshot, export or log (5 MB).")
+
+    def __init__(self, *args, statement: Statement, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["lines"].choices = [
+            (str(x.pk), f"{x.position}. {x.get_kind_display()}: {x.description} ({x.amount})")
+            for x in statement.lines.order_by("position")
+        ]
+
+    def clean_evidence_file(self):
+        f = self.cleaned_data.get("evidence_file")
+        if f and f.size > MAX_EVIDENCE_BYTES:
+            raise forms.ValidationError("The file is larger than 5 MB.")
+        return f
+
+    def clean_request_ids(self) -> list[str]:
+        text = self.cleaned_data.get("request_ids") or ""
+        return [p.strip() for p in text.replace("\n", ",").split(",") if p.strip()]
+
+
+class InboxFilterForm(forms.Form):
+    state = forms.ChoiceField(required=False, choices=[("", "Any state"), *State.choices])
+    reason = forms.ChoiceField(required=False, choices=[("", "Any reason"), *Reason.choices])
+    unit = forms.ChoiceField(required=False)
+    overdue = forms.BooleanField(required=False)
+    sort = forms.ChoiceField(
+        required=False,
+        choices=[("", "Newest"), ("respond_by", "Respond by"), ("-amount", "Amount")],
+    )
+
+    def __init__(self, *args, units, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["unit"].choices = [("", "Any unit")] + [(u.code, u.code) for u in units]

@@ -1,0 +1,110 @@
+"""The configuration file's `disputes` section (DESIGN 6.2): the dispute calendar.
+
+    disputes: {review_days: 5, response_days: 5, closure_days: ["2026-12-24"]}   # business days
+
+`review_days`: business days after issue during which a statement may be disputed;
+`response_days`: business days finance has to answer a dispute; `closure_days`: the
+organisation's own closure days, which are not business days. A key left out takes its
+default (5, 5, none), like every entry of the file. Stored on the organisation.
+
+`plan_config` here is the whole file's plan: the structure's (`config_plan`), then this section.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chargeback.audit.log import record
+from chargeback.calendar import DISPUTE_WINDOW_DAYS, parse_closure_days
+from chargeback.provisioning.config_format import kind_of
+from chargeback.provisioning.config_plan import Change, Plan
+from chargeback.provisioning.config_plan import plan_config as plan_structure
+from chargeback.tenancy.models import Organization
+
+KEYS = {"review_days": "dispute_review_days", "response_days": "dispute_response_days"}
+DEFAULTS = {"review_days": DISPUTE_WINDOW_DAYS, "response_days": DISPUTE_WINDOW_DAYS}
+MAX_DAYS = 60
+
+
+def plan_config(organization: Organization, data: Any) -> Plan:
+    """Validate the whole document and list what applying it would change. Writes nothing."""
+    plan = plan_structure(organization, data)
+    if isinstance(data, dict) and data.get("disputes") is not None:
+        errors: list[str] = []
+        change = plan_disputes(organization, data["disputes"], errors=errors)
+        plan.errors.extend(errors)
+        if change and not plan.errors:
+            plan.changes.append(change)
+        if plan.errors:
+            plan.changes = []
+    return plan
+
+
+def current(organization: Organization) -> dict:
+    """The organisation's dispute calendar as the section describes it."""
+    return {
+        "review_days": organization.dispute_review_days,
+        "response_days": organization.dispute_response_days,
+        "closure_days": [d.isoformat() for d in parse_closure_days(organization.closure_days)],
+    }
+
+
+def disputes_doc(organization: Organization) -> dict | None:
+    """The section for the export, or None when everything is at its default."""
+    doc = current(organization)
+    if doc == {**DEFAULTS, "closure_days": []}:
+        return None
+    return doc
+
+
+def plan_disputes(organization: Organization, value: Any, *, errors: list[str]) -> Change | None:
+    """The change the section makes (None when it matches); problems go to `errors`."""
+    if not isinstance(value, dict):
+        errors.append(f"disputes: must be a mapping, not {kind_of(value)}")
+        return None
+    wanted: dict[str, Any] = {}
+    for key in value:
+        if key not in (*KEYS, "closure_days"):
+            errors.append(
+                f"disputes.{key}: unknown key (allowed: review_days, response_days, closure_days)"
+            )
+    for key, default in DEFAULTS.items():
+        days = value.get(key, default)
+        if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_DAYS:
+            errors.append(
+                f"disputes.{key}: must be a whole number of business days, 1 to {MAX_DAYS}"
+            )
+            continue
+        wanted[key] = days
+    try:
+        wanted["closure_days"] = [
+            d.isoformat() for d in parse_closure_days(value.get("closure_days") or [])
+        ]
+    except ValueError as exc:
+        errors.append(f"disputes.{exc}")
+    if len(wanted) < 3:
+        return None
+    now = current(organization)
+    fields = [(k, now[k], v) for k, v in wanted.items() if now[k] != v]
+    if not fields:
+        return None
+    return Change(
+        section="disputes", action="update", key="", fields=fields, path="disputes", desired=wanted
+    )
+
+
+def apply_disputes(organization: Organization, desired: dict, *, actor: Any) -> None:
+    """Store the section on the organisation, with its audit event."""
+    before = current(organization)
+    for key, field in KEYS.items():
+        setattr(organization, field, desired[key])
+    organization.closure_days = list(desired["closure_days"])
+    organization.save(update_fields=[*KEYS.values(), "closure_days"])
+    record(
+        organization=organization,
+        actor=actor,
+        action="organization.updated",
+        obj=organization,
+        before={"disputes": before},
+        after={"disputes": current(organization)},
+    )
