@@ -16,7 +16,7 @@ from rest_framework.response import Response
 
 from chargeback.api.base import OrgAPIView
 from chargeback.api.statements import visible_statements
-from chargeback.calendar import Period, is_month
+from chargeback.calendar import MONTH_PATTERN, Period, is_month
 from chargeback.disputes import operations as ops
 from chargeback.disputes.models import Dispute, DisputeEvent, Reason, State
 from chargeback.disputes.queries import dispute_json, visible_disputes
@@ -110,7 +110,12 @@ class DisputeList(DisputeAPIView, generics.ListAPIView):
     @extend_schema(
         summary="List disputes",
         parameters=[
-            OpenApiParameter("period", str, description="The statements' month, YYYY-MM."),
+            OpenApiParameter(
+                "period",
+                str,
+                description="The statements' month, YYYY-MM.",
+                pattern=f"^{MONTH_PATTERN.pattern}$",
+            ),
             OpenApiParameter("state", str, enum=list(State.values)),
         ],
     )
@@ -119,15 +124,16 @@ class DisputeList(DisputeAPIView, generics.ListAPIView):
 
     def get_queryset(self):
         qs = self.disputes()
-        period = self.request.query_params.get("period", "").strip()
-        if period and not is_month(period):
+        # A filter given is taken as given: empty or invalid is a 400 naming it (as statements).
+        period = self.request.query_params.get("period")
+        if period is not None and not is_month(period):
             raise ValidationError({"period": [f'"{period[:20]}" is not a month (YYYY-MM).']})
-        if period:
+        if period is not None:
             qs = qs.filter(statement__period__month=Period.parse(period).first)
-        state = self.request.query_params.get("state", "").strip()
-        if state and state not in State.values:
+        state = self.request.query_params.get("state")
+        if state is not None and state not in State.values:
             raise ValidationError({"state": [f'"{state[:20]}" is not a dispute state.']})
-        return qs.filter(state=state) if state else qs
+        return qs.filter(state=state) if state is not None else qs
 
     @extend_schema(
         summary="Open a dispute", request=OpenSerializer, responses={201: DisputeSerializer}
