@@ -207,6 +207,10 @@ INGEST_CHUNK_SIZE = env.int("INGEST_CHUNK_SIZE", default=5000)  # records per co
 # Large NDJSON batches on PostgreSQL are prepared by this many forked processes (1: in-process)
 INGEST_PREPARERS = env.int("INGEST_PREPARERS", default=2)
 INGEST_PREPARERS_MIN_BYTES = env.int("INGEST_PREPARERS_MIN_BYTES", default=16 * 1024 * 1024)
+# The stuck-batch sweeper: beat runs it every INGEST_SWEEP_EVERY seconds; it requeues a batch
+# with no heartbeat (a committed chunk, or a worker taking it up) for INGEST_STALE_AFTER seconds.
+INGEST_SWEEP_EVERY = env.int("INGEST_SWEEP_EVERY", default=30)
+INGEST_STALE_AFTER = env.int("INGEST_STALE_AFTER", default=60)
 DATA_UPLOAD_MAX_MEMORY_SIZE = INGEST_MAX_BYTES + 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
@@ -225,5 +229,8 @@ LOGGING = {
 }
 
 CELERY_BEAT_SCHEDULE = {
-    "requeue-stuck-ingest-batches": {"task": "usage.requeue_stuck_batches", "schedule": 300.0},
+    "requeue-stuck-ingest-batches": {
+        "task": "usage.requeue_stuck_batches",
+        "schedule": float(INGEST_SWEEP_EVERY),
+    },
 }
