@@ -4,6 +4,7 @@ Unset, everything falls back to an embedded set-up: a SQLite file under ./var an
 tasks run in-process. DEBUG is off unless DEBUG=1 (the demo target sets it).
 """
 
+import datetime as dt
 from pathlib import Path
 
 import environ
@@ -40,6 +41,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "axes",
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -70,6 +72,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "chargeback.tenancy.middleware.TenantMiddleware",
+    # Last: turns a refused login (too many failures) into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "chargeback.urls"
@@ -113,6 +117,22 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Login throttling (django-axes, chargeback/tenancy/throttle.py): AXES_FAILURE_LIMIT failed
+# logins for an account, or from an address, lock it for AXES_COOLOFF_MINUTES; a success resets
+# the count. Every login form (ours, the admin's) goes through the first backend.
+AUTHENTICATION_BACKENDS = [
+    "chargeback.tenancy.throttle.LoginThrottle",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = dt.timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "chargeback.tenancy.throttle.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "chargeback.tenancy.throttle.client_address"
+# How many reverse proxies in front of gunicorn append the client's address to X-Forwarded-For
+# (deploy/README.md: one nginx or Caddy). 0: gunicorn is reached directly (REMOTE_ADDR).
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0 if DEBUG else 1)
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
