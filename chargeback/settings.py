@@ -245,6 +245,8 @@ LOGGING = {
         # WeasyPrint logs every rendering step at INFO.
         "weasyprint": {"level": "WARNING"},
         "fontTools": {"level": "WARNING"},
+        # axes logs its start-up at INFO in every process; failures and lockouts are WARNINGs.
+        "axes": {"level": "WARNING"},
     },
 }
 
