@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "axes",
+    "health_check",
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -68,6 +69,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "chargeback.tenancy.security.SecurityHeadersMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -173,6 +175,34 @@ CSRF_COOKIE_HTTPONLY = False
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_REFERRER_POLICY = "same-origin"
+# Content-Security-Policy: every script and style is a file under static/ (vendored htmx and
+# Plotly included); no inline script, style or event handler anywhere. Permissions-Policy
+# turns off the browser features no page uses. Both can be replaced through the environment.
+# The one <style> element a vendored script inserts: plotly 4.1.1's map stylesheet, at load.
+# (Its other rules come from static/vendor/plotly/plotly-4.1.1.css.) Re-hash on an upgrade:
+# the browser tests fail on any refused style.
+PLOTLY_INLINE_STYLE = "sha256-ji27qzEtxXZW+7dun6UwjHXJ18e6WAin1VvNtkzIE/o="
+CONTENT_SECURITY_POLICY = env.str(
+    "CONTENT_SECURITY_POLICY",
+    default=(
+        "default-src 'self'; script-src 'self'; "
+        f"style-src 'self' '{PLOTLY_INLINE_STYLE}'; img-src 'self' data: blob:; "
+        "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; "
+        "form-action 'self'; frame-ancestors 'none'"
+    ),
+)
+PERMISSIONS_POLICY = env.str(
+    "PERMISSIONS_POLICY",
+    default=(
+        "accelerometer=(), autoplay=(), camera=(), display-capture=(), geolocation=(), "
+        "gyroscope=(), magnetometer=(), microphone=(), midi=(), payment=(), usb=()"
+    ),
+)
+# Idle timeout: a session ends after this many minutes without a request (default 8 hours).
+SESSION_IDLE_TIMEOUT = env.int("SESSION_IDLE_MINUTES", default=8 * 60) * 60
+SESSION_COOKIE_AGE = SESSION_IDLE_TIMEOUT
+# The OpenAPI schema and its docs need a signed-in user unless API_DOCS_PUBLIC=1.
+API_DOCS_PUBLIC = env.bool("API_DOCS_PUBLIC", default=False)
 if not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
@@ -211,6 +241,11 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Usage ingestion, gateway authorization and exports for AI/LLM chargeback.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": [
+        "rest_framework.permissions.AllowAny"
+        if API_DOCS_PUBLIC
+        else "rest_framework.permissions.IsAuthenticated"
+    ],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
@@ -229,6 +264,8 @@ INGEST_PREPARERS = env.int("INGEST_PREPARERS", default=2)
 INGEST_PREPARERS_MIN_BYTES = env.int("INGEST_PREPARERS_MIN_BYTES", default=16 * 1024 * 1024)
 # The stuck-batch sweeper: beat runs it every INGEST_SWEEP_EVERY seconds; it requeues a batch
 # with no heartbeat (a committed chunk, or a worker taking it up) for INGEST_STALE_AFTER seconds.
+# /health/ fails when the oldest unfinished ingest batch was received longer ago than this.
+HEALTH_MAX_BATCH_AGE_MINUTES = env.int("HEALTH_MAX_BATCH_AGE_MINUTES", default=30)
 INGEST_SWEEP_EVERY = env.int("INGEST_SWEEP_EVERY", default=30)
 INGEST_STALE_AFTER = env.int("INGEST_STALE_AFTER", default=60)
 DATA_UPLOAD_MAX_MEMORY_SIZE = INGEST_MAX_BYTES + 1024 * 1024
