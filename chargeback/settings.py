@@ -178,7 +178,7 @@ SECURE_REFERRER_POLICY = "same-origin"
 # Content-Security-Policy: every script and style is a file under static/ (vendored htmx and
 # Plotly included); no inline script, style or event handler anywhere. Permissions-Policy
 # turns off the browser features no page uses. Both can be replaced through the environment.
-# The one <style> element a vendored script inserts: plotly 4.1.1's map stylesheet, at load.
+# PLOTLY_INLINE_STYLE: the one <style> element a vendored script inserts: plotly 4.1.1's map stylesheet, at load.
 # (Its other rules come from static/vendor/plotly/plotly-4.1.1.css.) Re-hash on an upgrade:
 # the browser tests fail on any refused style.
 PLOTLY_INLINE_STYLE = "sha256-ji27qzEtxXZW+7dun6UwjHXJ18e6WAin1VvNtkzIE/o="
@@ -264,10 +264,10 @@ INGEST_PREPARERS = env.int("INGEST_PREPARERS", default=2)
 INGEST_PREPARERS_MIN_BYTES = env.int("INGEST_PREPARERS_MIN_BYTES", default=16 * 1024 * 1024)
 # The stuck-batch sweeper: beat runs it every INGEST_SWEEP_EVERY seconds; it requeues a batch
 # with no heartbeat (a committed chunk, or a worker taking it up) for INGEST_STALE_AFTER seconds.
-# /health/ fails when the oldest unfinished ingest batch was received longer ago than this.
-HEALTH_MAX_BATCH_AGE_MINUTES = env.int("HEALTH_MAX_BATCH_AGE_MINUTES", default=30)
 INGEST_SWEEP_EVERY = env.int("INGEST_SWEEP_EVERY", default=30)
 INGEST_STALE_AFTER = env.int("INGEST_STALE_AFTER", default=60)
+# /health/ fails when the oldest unfinished ingest batch was received longer ago than this.
+HEALTH_MAX_BATCH_AGE_MINUTES = env.int("HEALTH_MAX_BATCH_AGE_MINUTES", default=30)
 DATA_UPLOAD_MAX_MEMORY_SIZE = INGEST_MAX_BYTES + 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
