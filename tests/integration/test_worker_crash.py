@@ -113,7 +113,10 @@ def test_killed_worker_resumes_without_loss_or_double_count(workers, org_a, prep
 
     # The worker is restarted (as systemd does) and beat runs as in production: nobody queues
     # the batch by hand; the sweeper finds it silent and requeues it.
-    second = workers.start(f"{queue},celery", **env)
+    # Beat and the sweeper send to this test's queue (as production's to its default queue), so
+    # that the restarted worker, not the session's long-lived one, resumes the batch.
+    env["CELERY_TASK_DEFAULT_QUEUE"] = queue
+    second = workers.start(queue, **env)
     beat = workers.start_beat(**env)
 
     def all_counted():
