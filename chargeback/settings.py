@@ -4,6 +4,7 @@ Unset, everything falls back to an embedded set-up: a SQLite file under ./var an
 tasks run in-process. DEBUG is off unless DEBUG=1 (the demo target sets it).
 """
 
+import datetime as dt
 from pathlib import Path
 
 import environ
@@ -40,6 +41,8 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "axes",
+    "health_check",
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -69,10 +72,13 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "chargeback.tenancy.security.SecurityHeadersMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "chargeback.tenancy.middleware.TenantMiddleware",
+    # Last: turns a refused login (too many failures) into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "chargeback.urls"
@@ -116,6 +122,22 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Login throttling (django-axes, chargeback/tenancy/throttle.py): AXES_FAILURE_LIMIT failed
+# logins for an account, or from an address, lock it for AXES_COOLOFF_MINUTES; a success resets
+# the count. Every login form (ours, the admin's) goes through the first backend.
+AUTHENTICATION_BACKENDS = [
+    "chargeback.tenancy.throttle.LoginThrottle",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = dt.timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "chargeback.tenancy.throttle.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "chargeback.tenancy.throttle.client_address"
+# How many reverse proxies in front of gunicorn append the client's address to X-Forwarded-For
+# (deploy/README.md: one nginx or Caddy). 0: gunicorn is reached directly (REMOTE_ADDR).
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0 if DEBUG else 1)
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -156,6 +178,34 @@ CSRF_COOKIE_HTTPONLY = False
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_REFERRER_POLICY = "same-origin"
+# Content-Security-Policy: every script and style is a file under static/ (vendored htmx and
+# Plotly included); no inline script, style or event handler anywhere. Permissions-Policy
+# turns off the browser features no page uses. Both can be replaced through the environment.
+# PLOTLY_INLINE_STYLE: the one <style> element a vendored script inserts: plotly 4.1.1's map stylesheet, at load.
+# (Its other rules come from static/vendor/plotly/plotly-4.1.1.css.) Re-hash on an upgrade:
+# the browser tests fail on any refused style.
+PLOTLY_INLINE_STYLE = "sha256-ji27qzEtxXZW+7dun6UwjHXJ18e6WAin1VvNtkzIE/o="
+CONTENT_SECURITY_POLICY = env.str(
+    "CONTENT_SECURITY_POLICY",
+    default=(
+        "default-src 'self'; script-src 'self'; "
+        f"style-src 'self' '{PLOTLY_INLINE_STYLE}'; img-src 'self' data: blob:; "
+        "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; "
+        "form-action 'self'; frame-ancestors 'none'"
+    ),
+)
+PERMISSIONS_POLICY = env.str(
+    "PERMISSIONS_POLICY",
+    default=(
+        "accelerometer=(), autoplay=(), camera=(), display-capture=(), geolocation=(), "
+        "gyroscope=(), magnetometer=(), microphone=(), midi=(), payment=(), usb=()"
+    ),
+)
+# Idle timeout: a session ends after this many minutes without a request (default 8 hours).
+SESSION_IDLE_TIMEOUT = env.int("SESSION_IDLE_MINUTES", default=8 * 60) * 60
+SESSION_COOKIE_AGE = SESSION_IDLE_TIMEOUT
+# The OpenAPI schema and its docs need a signed-in user unless API_DOCS_PUBLIC=1.
+API_DOCS_PUBLIC = env.bool("API_DOCS_PUBLIC", default=False)
 if not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
@@ -178,6 +228,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 6 * 3600}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
+# The queue tasks and beat's periodic tasks go to (workers consume it): set one per installation
+# when several share a Redis database.
+CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="celery")
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -194,6 +247,11 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Usage ingestion, gateway authorization and exports for AI/LLM chargeback.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": [
+        "rest_framework.permissions.AllowAny"
+        if API_DOCS_PUBLIC
+        else "rest_framework.permissions.IsAuthenticated"
+    ],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
@@ -219,6 +277,12 @@ INGEST_MAX_ATTEMPTS = env.int("INGEST_MAX_ATTEMPTS", default=5)
 INGEST_RETRY_SECONDS = env.int("INGEST_RETRY_SECONDS", default=15)
 INGEST_PREPARERS = env.int("INGEST_PREPARERS", default=2)
 INGEST_PREPARERS_MIN_BYTES = env.int("INGEST_PREPARERS_MIN_BYTES", default=16 * 1024 * 1024)
+# The stuck-batch sweeper: beat runs it every INGEST_SWEEP_EVERY seconds; it requeues a batch
+# with no heartbeat (a committed chunk, or a worker taking it up) for INGEST_STALE_AFTER seconds.
+INGEST_SWEEP_EVERY = env.int("INGEST_SWEEP_EVERY", default=30)
+INGEST_STALE_AFTER = env.int("INGEST_STALE_AFTER", default=60)
+# /health/ fails when the oldest unfinished ingest batch was received longer ago than this.
+HEALTH_MAX_BATCH_AGE_MINUTES = env.int("HEALTH_MAX_BATCH_AGE_MINUTES", default=30)
 DATA_UPLOAD_MAX_MEMORY_SIZE = INGEST_MAX_BYTES + 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
@@ -233,11 +297,16 @@ LOGGING = {
         # WeasyPrint logs every rendering step at INFO.
         "weasyprint": {"level": "WARNING"},
         "fontTools": {"level": "WARNING"},
+        # axes logs its start-up at INFO in every process; failures and lockouts are WARNINGs.
+        "axes": {"level": "WARNING"},
     },
 }
 
 CELERY_BEAT_SCHEDULE = {
-    "requeue-stuck-ingest-batches": {"task": "usage.requeue_stuck_batches", "schedule": 300.0},
+    "requeue-stuck-ingest-batches": {
+        "task": "usage.requeue_stuck_batches",
+        "schedule": float(INGEST_SWEEP_EVERY),
+    },
     "check-budgets": {"task": "budgets.check_all_budgets", "schedule": 900.0},
     "expire-wallet-reservations": {"task": "wallets.expire_sweep", "schedule": 60.0},
     "post-monthly-wallet-funding": {"task": "wallets.funding_sweep", "schedule": 300.0},

@@ -1,11 +1,16 @@
 from importlib import import_module
 
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+from health_check.checks import Database
+from health_check.views import HealthCheckView
 
 from chargeback.tenancy import views as tenancy_views
+from chargeback.usage.health import health_checks
 
 
 def namespace(name: str, *modules: str) -> tuple:
@@ -16,6 +21,12 @@ def namespace(name: str, *modules: str) -> tuple:
     patterns = [p for module in modules for p in import_module(module).urlpatterns]
     return include((patterns, name))
 
+
+# The API docs: Swagger UI with its set-up script as a file (no inline script: CSP); behind
+# sign-in, like the schema (SPECTACULAR_SETTINGS' SERVE_PERMISSIONS), unless API_DOCS_PUBLIC.
+api_docs = SpectacularSwaggerSplitView.as_view(url_name="schema")
+if not settings.API_DOCS_PUBLIC:
+    api_docs = login_required(api_docs)
 
 org_patterns = [
     path("", include("chargeback.dashboards.urls")),
@@ -66,8 +77,11 @@ urlpatterns = [
     path("o/<slug:org_slug>/", include(org_patterns)),
     path("api/", include("chargeback.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("api/docs/", api_docs, name="api-docs"),
     path("admin/", admin.site.urls),
+    # No sign-in, no tenant data (deploy/README.md): everything, and the web tier alone.
+    path("health/", HealthCheckView.as_view(checks=health_checks()), name="health"),
+    path("health/web/", HealthCheckView.as_view(checks=[Database]), name="health-web"),
 ]
 
 handler400 = "chargeback.tenancy.views.bad_request"

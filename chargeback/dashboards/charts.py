@@ -12,6 +12,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
+from chargeback.dashboards.plotly_text import escape_figure
+
 ZERO = Decimal(0)
 TOP_SERIES = 8  # a stacked chart's own series; the rest are summed
 TOP_SERVICES = 10
@@ -38,6 +40,11 @@ class Chart:
     figure: dict
     columns: tuple[Column, ...]
     rows: tuple[tuple, ...]
+
+    @property
+    def drawn(self) -> dict:
+        """The figure as the page draws it: names and labels as plain text (`plotly_text`)."""
+        return escape_figure(self.figure)
 
     @property
     def empty(self) -> bool:

@@ -275,10 +275,39 @@ def import_prices(
     return version, changes
 
 
+def default_book(currency: str) -> Path | None:
+    """The default list prices shipped in `currency`: `data/default_prices.csv` (USD) or
+    `data/default_prices_<currency>.csv`; None when none ships in that currency."""
+    if currency.upper() == "USD":
+        return DEFAULT_BOOK
+    path = DEFAULT_BOOK.with_name(f"default_prices_{currency.lower()}.csv")
+    return path if path.is_file() else None
+
+
 def load_default_prices(organization: Organization, *, actor: Any) -> PriceVersion | None:
-    rows = parse_prices(DEFAULT_BOOK.read_text(), "csv")
+    """Load the default list prices in the organisation's currency. None, loading nothing,
+    when none ships in it: prices in another currency would price nothing (every event would
+    be quarantined as "no price"), so the organisation imports its own (`no_prices_note`)."""
+    book = default_book(organization.currency)
+    if book is None:
+        return None
+    rows = parse_prices(book.read_text(), "csv")
     version, _ = import_prices(organization, rows, actor=actor, label="Default list prices")
     return version
+
+
+def no_prices_note(organization: Organization) -> str:
+    """What to tell an organisation none of whose current prices is in its currency ("" when
+    some are): every event it sends would be quarantined as "no price" until it imports some."""
+    currency = organization.currency
+    if any(r.currency == currency for r in current_rows(organization).values()):
+        return ""
+    shipped = "" if default_book(currency) else f"; no default price book ships in {currency} yet"
+    return (
+        f"no prices in {currency}{shipped}: import a price file in {currency} (the Prices page, "
+        f"or import_prices --org {organization.slug} FILE) before sending usage, or every event "
+        f'is quarantined as "no price"'
+    )
 
 
 def export_rows(organization: Organization) -> list[PriceRow]:

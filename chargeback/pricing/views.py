@@ -24,6 +24,7 @@ from chargeback.pricing.books import (
     dump_prices,
     export_rows,
     import_prices,
+    no_prices_note,
     parse_prices,
     plan_prices,
 )
@@ -119,7 +120,10 @@ def price_list(request: HttpRequest, org_slug: str) -> HttpResponse:
         needle = filters["q"].lower()
         table = [t for t in table if needle in t["row"].model]
     page = Paginator(table, PAGE_SIZE).get_page(request.GET.get("page"))
-    context = {"page": page, "filters": filters, "providers": providers, "rate_fields": RATE_FIELDS}
+    context = {
+        "page": page, "filters": filters, "providers": providers, "rate_fields": RATE_FIELDS,
+        "no_prices_note": no_prices_note(request.org),
+    }  # fmt: skip
     return render(request, "pricing/price_list.html", context)
 
 

@@ -57,7 +57,7 @@ def create_organization(
             obj=central,
             after=snapshot(central),
         )
-        load_default_prices(org, actor=actor)
+        load_default_prices(org, actor=actor)  # none if none ships in its currency
         membership = None
         if admin_email:
             membership, _link = add_member(

@@ -5,3 +5,6 @@ class TenancyConfig(AppConfig):
     name = "chargeback.tenancy"
     label = "tenancy"
     verbose_name = "Tenancy"
+
+    def ready(self) -> None:
+        from chargeback.tenancy import security  # noqa: F401, PLC0415 (connects its receiver)

@@ -114,7 +114,11 @@ def _run(batch: IngestBatch, organization: Organization) -> IngestBatch:
     with within(organization), _gc_paused():
         IngestBatch.objects.filter(
             pk=batch.pk, status__in=[BatchStatus.RECEIVED, BatchStatus.PROCESSING]
-        ).update(status=BatchStatus.PROCESSING, started_at=batch.started_at or timezone.now())
+        ).update(
+            status=BatchStatus.PROCESSING,
+            started_at=batch.started_at or timezone.now(),
+            heartbeat_at=timezone.now(),  # taken up: the sweeper leaves it for a while
+        )
         if batch.records_total is None:
             total = _count_records(batch)
             if total is not None:

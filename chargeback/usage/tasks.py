@@ -9,6 +9,7 @@ import logging
 
 from celery import shared_task
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django_scopes import scopes_disabled
@@ -82,20 +83,34 @@ def requeue_stuck_batches() -> list[int]:
     return requeue_stuck()
 
 
-def requeue_stuck(*, older_than: dt.timedelta = dt.timedelta(minutes=10)) -> list[int]:
-    """Batches received or processing with no progress for a while: queue them again."""
-    cutoff = timezone.now() - older_than
+def requeue_stuck(*, older_than: dt.timedelta | None = None) -> list[int]:
+    """Batches received or processing with no sign of life for `older_than` (default
+    `INGEST_STALE_AFTER` seconds): queue them again. Beat runs this every
+    `INGEST_SWEEP_EVERY` seconds.
+
+    A processing batch heartbeats with every committed chunk (`writer.commit_chunk`), and when a
+    worker takes it up (`ingest.process_batch`); a received one counts from its creation. Each
+    batch requeued here gets a fresh heartbeat in the same statement, so it is not queued again
+    before another `older_than` has passed. A batch whose worker is alive but slow (one chunk
+    taking longer than the threshold) may thus be run twice at once: that costs work, never
+    counts: both runs start from `records_done`, and `commit_chunk` commits a chunk only while
+    `records_done` still equals its offset (row-locked), so the run that comes second meets
+    `ChunkTaken` and leaves the batch to the other."""
+    if older_than is None:
+        older_than = dt.timedelta(seconds=settings.INGEST_STALE_AFTER)
+    now = timezone.now()
+    cutoff = now - older_than
     # Across every organisation, on purpose: the sweeper looks for stuck batches wherever they
     # are and only reads their ids; each is processed in its own organisation's scope
     # (process_batch enters it).
-    with scopes_disabled():
-        stuck = list(
-            IngestBatch.objects.filter(status__in=[BatchStatus.RECEIVED, BatchStatus.PROCESSING])
-            .filter(
-                Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, created_at__lt=cutoff)
-            )
-            .values_list("pk", flat=True)
-        )
+    with scopes_disabled(), transaction.atomic():
+        stale = IngestBatch.objects.filter(
+            status__in=[BatchStatus.RECEIVED, BatchStatus.PROCESSING]
+        ).filter(Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, created_at__lt=cutoff))
+        stuck = list(stale.select_for_update(skip_locked=True).values_list("pk", flat=True))
+        IngestBatch.objects.filter(pk__in=stuck).update(heartbeat_at=now)
     for pk in stuck:
         process_batch_task.delay(pk)
+    if stuck:
+        log.warning("requeued %s stuck ingest batch(es): %s", len(stuck), stuck)
     return stuck

@@ -523,6 +523,7 @@ def test_dispute_deadline_shows_closed_once_passed(
     c = client_for(finance)
     issued(c)
     time_machine.move_to(dt.datetime(2026, 10, 14, 10, 0, tzinfo=dt.UTC), tick=False)
+    c.force_login(finance.user)  # days later: the idle session has ended, sign in again
     page = text(c.get(url("statement-detail", statement_id=statement_of("SALES-EU").pk)))
     assert "Dispute deadline Closed 13 October 2026" in page
 

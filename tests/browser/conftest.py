@@ -76,10 +76,22 @@ def demo(transactional_db, settings):
 
 @pytest.fixture
 def page(page, live_server, demo):
-    """pytest-playwright's page, with short timeouts: a live server on localhost answers fast."""
+    """pytest-playwright's page, with short timeouts: a live server on localhost answers fast.
+    Every page must work under the Content-Security-Policy: a test fails if the browser
+    refused anything for it (an inline script or style, a foreign source)."""
     page.set_default_timeout(10_000)
     page.set_default_navigation_timeout(15_000)
-    return page
+    refused: list[str] = []
+    page.on(
+        "console",
+        lambda m: (
+            refused.append(f"{m.text} ({m.location.get('url')}:{m.location.get('lineNumber')})")
+            if "Content Security Policy" in m.text
+            else None
+        ),
+    )
+    yield page
+    assert refused == [], refused
 
 
 @pytest.fixture

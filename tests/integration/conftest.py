@@ -92,6 +92,28 @@ class Workers:
                 return proc
         pytest.fail(f"celery worker did not answer a ping in 60 s:\n{log.read_text()[-3000:]}")
 
+    def start_beat(self, **env_extra: str) -> subprocess.Popen:
+        """`celery beat` with the production schedule (its own schedule file), sending the
+        periodic tasks to the default queue: a worker with `-Q ...,celery` runs them."""
+        n = len(self.procs)
+        log = self.tmp / f"beat-{n}.log"
+        env = {
+            **os.environ,
+            "DATABASE_URL": _database_url(),
+            "DJANGO_SETTINGS_MODULE": "tests.settings",
+            **env_extra,
+        }
+        cmd = [
+            sys.executable, "-m", "celery", "-A", "chargeback", "beat", "--loglevel=INFO",
+            "--schedule", str(self.tmp / f"beat-schedule-{n}"),
+        ]  # fmt: skip
+        with open(log, "w") as out:
+            proc = subprocess.Popen(
+                cmd, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=settings.BASE_DIR
+            )
+        self.procs.append((proc, log))
+        return proc
+
     def kill(self, proc: subprocess.Popen) -> None:
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=20)

@@ -56,7 +56,10 @@ def test_create_org_with_a_new_admin(db):
         "admin: boss@acme2.example; set a password at http://127.0.0.1:8000/accounts/set-password/"
     )
     assert lines[1].startswith(prefix)
-    assert len(lines) == 2
+    # No default price book ships in EUR: it says so rather than load USD prices that would
+    # price nothing (issue 15, finding 11).
+    assert lines[2].startswith("warning: no prices in EUR; no default price book ships in EUR")
+    assert len(lines) == 3
 
     org = Organization.objects.get(slug="acme2")
     assert (org.name, org.currency, org.timezone, org.country) == (

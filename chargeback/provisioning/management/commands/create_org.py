@@ -2,8 +2,10 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from chargeback.members.membership import set_password_link
+from chargeback.pricing.books import no_prices_note
 from chargeback.provisioning.orgs import create_organization
 from chargeback.tenancy.models import Organization
+from chargeback.tenancy.scoping import within
 
 
 class Command(BaseCommand):
@@ -47,3 +49,7 @@ class Command(BaseCommand):
                 self.stdout.write(
                     f"admin: {user.email}; set a password at {set_password_link(user)}"
                 )
+        with within(org):
+            note = no_prices_note(org)
+        if note:
+            self.stdout.write(f"warning: {note}")
