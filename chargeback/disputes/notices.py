@@ -7,17 +7,15 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import smtplib
 from functools import partial
 
-from django.conf import settings
-from django.core.mail import send_mail
 from django.db import transaction
 
 from chargeback.audit.log import record
 from chargeback.calendar import local_today
 from chargeback.disputes.models import Dispute, DisputeEvent, State
-from chargeback.tenancy.models import Membership, Organization, Role
+from chargeback.tenancy.mail import mail_admins
+from chargeback.tenancy.models import Organization
 
 log = logging.getLogger(__name__)
 
@@ -67,19 +65,9 @@ def flag_overdue(
 
 
 def _mail_admins(organization: Organization, lines: list[str]) -> None:
-    emails = list(
-        Membership.objects.filter(organization=organization, role=Role.ADMIN).values_list(
-            "user__email", flat=True
-        )
+    # Flagged anyway: the inbox shows them if the mail cannot be sent.
+    mail_admins(
+        organization,
+        subject=f"{len(lines)} dispute(s) overdue on Chargeback",
+        message="Finance has not answered these disputes in time:\n\n" + "\n".join(lines),
     )
-    if not emails:
-        return
-    try:
-        send_mail(
-            subject=f"{organization.name}: {len(lines)} dispute(s) overdue on Chargeback",
-            message="Finance has not answered these disputes in time:\n\n" + "\n".join(lines),
-            from_email=settings.DEFAULT_FROM_EMAIL,
-            recipient_list=emails,
-        )
-    except (OSError, smtplib.SMTPException) as exc:  # flagged anyway; the inbox shows them
-        log.warning("overdue dispute mail for %s failed: %s", organization.slug, exc)

@@ -8,11 +8,15 @@ its page (`retry.retry_batch`). A record's own problem never comes here: it is q
 from __future__ import annotations
 
 import logging
+from functools import partial
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import F
+from django.urls import reverse
 from django.utils import timezone
 
+from chargeback.tenancy.mail import mail_admins
 from chargeback.tenancy.models import Organization
 from chargeback.tenancy.scoping import within
 from chargeback.usage.models import BatchStatus, IngestBatch
@@ -46,12 +50,12 @@ def failed_try(batch: IngestBatch, organization: Organization, exc: Exception) -
             )
             rows.update(attempts=F("attempts") + 1)
             attempts = IngestBatch.objects.values_list("attempts", flat=True).get(pk=batch.pk)
-            if attempts >= maximum:
-                rows.update(
-                    status=BatchStatus.FAILED,
-                    finished_at=timezone.now(),
-                    error=f"failed {attempts} times; the last error: {text}",
-                )
+            if attempts >= maximum and rows.update(
+                status=BatchStatus.FAILED,
+                finished_at=timezone.now(),
+                error=f"failed {attempts} times; the last error: {text}",
+            ):
+                transaction.on_commit(partial(_tell_admins, organization, batch.pk, attempts, text))
             else:
                 rows.update(
                     error=f"try {attempts} of {maximum} failed ({text}); "
@@ -64,3 +68,20 @@ def failed_try(batch: IngestBatch, organization: Organization, exc: Exception) -
     if batch.status == BatchStatus.FAILED:
         return batch
     raise exc
+
+
+def _tell_admins(organization: Organization, batch_id: int, attempts: int, text: str) -> None:
+    """The admins' notification of a batch that failed for good (once: only the try that marks
+    it `failed` sends it); the batch page offers the retry."""
+    path = reverse(
+        "usage:batch-detail", kwargs={"org_slug": organization.slug, "batch_id": batch_id}
+    )
+    mail_admins(
+        organization,
+        subject=f"usage batch {batch_id} failed",
+        message=(
+            f"Usage batch {batch_id} could not be processed after {attempts} tries, so none of "
+            f"its events are counted yet.\n\nThe last error: {text}\n\n"
+            f"See it and retry it: {settings.SITE_URL.rstrip('/')}{path}\n"
+        ),
+    )

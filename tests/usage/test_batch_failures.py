@@ -10,12 +10,14 @@ from celery.exceptions import Retry
 from django.db import OperationalError
 
 from chargeback.audit.models import AuditEvent
+from chargeback.tenancy.models import Role
 from chargeback.tenancy.scoping import within
 from chargeback.usage import ingest as ingest_module
 from chargeback.usage import tasks
 from chargeback.usage.ingest import create_batch, process_batch
 from chargeback.usage.keys import create_key
 from chargeback.usage.models import IngestBatch
+from tests import factories as f
 from tests.usage.conftest import event, ndjson
 
 
@@ -105,3 +107,29 @@ def test_a_failed_batch_shows_its_error_and_is_retried_from_its_page(
     assert (batch.status, batch.received, batch.accepted) == ("done", 2, 2)
     with within(priced_org):
         assert AuditEvent.objects.filter(action="ingestbatch.retried").count() == 1
+
+
+def test_the_admins_are_told_once_when_a_batch_fails_for_good(
+    priced_org, down, django_capture_on_commit_callbacks, mailoutbox
+):
+    with within(priced_org):
+        admin = f.MembershipFactory(
+            organization=priced_org,
+            role=Role.ADMIN,
+            user=f.UserFactory(username="ops@alpha.example"),
+        )
+    batch = stored(priced_org)
+    for _ in (1, 2):
+        with django_capture_on_commit_callbacks(execute=True), pytest.raises(OperationalError):
+            process_batch(batch.pk)
+    assert mailoutbox == []  # a try that will be retried tells nobody
+    with django_capture_on_commit_callbacks(execute=True):
+        process_batch(batch.pk)
+    with django_capture_on_commit_callbacks(execute=True):
+        process_batch(batch.pk)  # already failed: nothing more
+    assert len(mailoutbox) == 1
+    mail = mailoutbox[0]
+    assert mail.to == [admin.user.email]
+    assert f"usage batch {batch.pk} failed" in mail.subject
+    assert "OperationalError: connection" in mail.body
+    assert f"/o/{priced_org.slug}/usage/batches/{batch.pk}/" in mail.body
