@@ -209,6 +209,11 @@ def local_today(zone: dt.tzinfo | str, now: dt.datetime | None = None) -> dt.dat
     return (now or dt.datetime.now(dt.UTC)).astimezone(_zone(zone)).date()
 
 
+def start_of_day(day: dt.date, zone: dt.tzinfo | str) -> dt.datetime:
+    """The instant `day` begins in `zone`: its local midnight, as an aware datetime."""
+    return dt.datetime(day.year, day.month, day.day, tzinfo=_zone(zone))
+
+
 def end_of_day(day: dt.date, zone: dt.tzinfo | str) -> dt.datetime:
     """The instant `day` ends in `zone`: the next local midnight, as an aware datetime (23 or
     25 hours after the day began when DST changes that day)."""

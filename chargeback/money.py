@@ -127,3 +127,9 @@ def format_money(amount: Decimal, currency: str, *, locale: str = "en_US") -> st
 @lru_cache(maxsize=512)
 def _symbol(currency: str) -> str:
     return get_currency_symbol(currency, locale="en_US")
+
+
+def plot_number(value: Decimal) -> float:
+    """The one place a Decimal becomes a float: a chart coordinate to draw, rounded to 1e-6.
+    Amounts that are stored, summed, compared or printed never pass through here."""
+    return float(round(value, 6))

@@ -198,7 +198,7 @@ class DisputeAction(DisputeAPIView):
                 result = getattr(ops, action)(
                     membership=self.membership, dispute=dispute, text=text
                 )
-                done = result if isinstance(result, Dispute) else Dispute.objects.get(pk=dispute.pk)
+                done = result if isinstance(result, Dispute) else self.disputes().get(pk=dispute.pk)
         except ops.DisputeError as exc:
             raise _refused(exc) from exc
         return Response(DisputeSerializer(done).data)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from chargeback.dashboards.plotly_text import escape_figure
+from chargeback.money import plot_number
 
 ZERO = Decimal(0)
 TOP_SERIES = 8  # a stacked chart's own series; the rest are summed
@@ -63,11 +64,6 @@ def _csv(value: object) -> str:
     if isinstance(value, dt.date):
         return value.isoformat()
     return str(value)
-
-
-def _f(value: Decimal) -> float:
-    """The one place Decimal becomes float: a coordinate to draw, rounded to a 1e-6."""
-    return float(round(value, 6))
 
 
 def _fmt(values: Iterable[Decimal]) -> str:
@@ -175,7 +171,7 @@ def _stacked(
             "type": "bar",
             "name": name,
             "x": x,
-            "y": [_f(values.get(d, ZERO)) for d in days],
+            "y": [plot_number(values.get(d, ZERO)) for d in days],
             "hovertemplate": f"%{{x}}<br>%{{fullData.name}}: %{{y:{fmt}}}<extra></extra>",
         }
         for name, values in series
@@ -237,7 +233,7 @@ def cost_per_1k(rows: Iterable[Mapping], *, days: Sequence[dt.date], currency: s
                     "mode": "lines+markers",
                     "name": "Cost per 1K requests",
                     "x": [d.isoformat() for d in days],
-                    "y": [None if per_1k[d] is None else _f(per_1k[d]) for d in days],
+                    "y": [None if per_1k[d] is None else plot_number(per_1k[d]) for d in days],
                     "line": {"color": PALETTE[4], "width": 2},
                     "marker": {"size": 5},
                     "connectgaps": False,
@@ -289,7 +285,7 @@ def model_mix(rows: Iterable[Mapping], *, currency: str) -> Chart:
                     "type": "pie",
                     "hole": 0.55,
                     "labels": labels,
-                    "values": [_f(row[4]) for row in table],
+                    "values": [plot_number(row[4]) for row in table],
                     "sort": False,
                     "textinfo": "percent",
                     "textposition": "inside",
@@ -335,7 +331,7 @@ def by_provider(rows: Iterable[Mapping], *, currency: str) -> Chart:
                 {
                     "type": "bar",
                     "x": [p for p, _c, _s in table],
-                    "y": [_f(c) for _p, c, _s in table],
+                    "y": [plot_number(c) for _p, c, _s in table],
                     "marker": {"color": PALETTE[0]},
                     "hovertemplate": f"%{{x}}: %{{y:{fmt}}}<extra></extra>",
                 }
@@ -368,7 +364,7 @@ def top_services(rows: Iterable[Mapping], *, currency: str, limit: int = TOP_SER
                     "type": "bar",
                     "orientation": "h",
                     "y": [s for s, *_ in shown],
-                    "x": [_f(row[2]) for row in shown],
+                    "x": [plot_number(row[2]) for row in shown],
                     "marker": {"color": PALETTE[2]},
                     "hovertemplate": f"%{{y}}: %{{x:{fmt}}}<extra></extra>",
                 }
@@ -412,7 +408,7 @@ def error_spend(rows: Iterable[Mapping], *, days: Sequence[dt.date], currency: s
                     "type": "bar",
                     "name": "Failed requests' cost",
                     "x": [d.isoformat() for d in days],
-                    "y": [_f(costs[d]) for d in days],
+                    "y": [plot_number(costs[d]) for d in days],
                     "marker": {"color": "#b42318"},
                     "hovertemplate": f"%{{x}}: %{{y:{fmt}}}<extra></extra>",
                 }
@@ -450,13 +446,13 @@ def cheaper_mix(savings: Sequence, *, currency: str) -> Chart:
                     "type": "bar",
                     "name": "Actual",
                     "x": labels,
-                    "y": [_f(s.actual) for s in savings],
+                    "y": [plot_number(s.actual) for s in savings],
                 },
                 {
                     "type": "bar",
                     "name": "At the cheapest model",
                     "x": labels,
-                    "y": [_f(s.cheapest_cost) for s in savings],
+                    "y": [plot_number(s.cheapest_cost) for s in savings],
                 },
             ],
             "layout": _layout(

@@ -1,11 +1,14 @@
 """The balance-over-time figure of a wallet page: a pure function from the daily series to a
-Plotly figure (drawn by static/js/charts.js; floats only at this last step)."""
+Plotly figure (drawn by static/js/charts.js; floats only at this last step, through
+`money.plot_number`)."""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
 from decimal import Decimal
+
+from chargeback.money import plot_number
 
 
 def daily_balances(
@@ -31,7 +34,7 @@ def balance_figure(series: list[tuple[dt.date, Decimal]], currency: str) -> dict
                 "mode": "lines",
                 "name": "Balance",
                 "x": [d.isoformat() for d, _ in series],
-                "y": [float(b) for _, b in series],
+                "y": [plot_number(b) for _, b in series],
                 "hovertemplate": f"%{{x}}: %{{y:,.2f}} {currency}<extra></extra>",
             }
         ],

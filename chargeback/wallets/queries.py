@@ -9,6 +9,7 @@ from decimal import Decimal
 from django.db.models import Sum
 from django.utils import timezone
 
+from chargeback.calendar import Period, local_today, start_of_day
 from chargeback.money import quantize
 from chargeback.tenancy.models import Organization
 from chargeback.wallets.charts import daily_balances
@@ -63,8 +64,21 @@ class Overview:
 
 
 def month_start(organization: Organization, now: dt.datetime) -> dt.datetime:
-    local = timezone.localtime(now, organization.tz)
-    return local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    """The instant this month began in the organisation's timezone."""
+    return start_of_day(Period.of(local_today(organization.tz, now)).first, organization.tz)
+
+
+SECONDS_A_DAY = Decimal(86400)
+
+
+def runway_days(available: Decimal, burn: Decimal, elapsed: dt.timedelta) -> int | None:
+    """Whole days `available` lasts at the month's burn rate so far (`burn` over `elapsed`,
+    counted as at least a day), in Decimal; None when nothing was burnt, 0 when nothing is
+    available."""
+    if burn <= 0:
+        return None
+    days = max(Decimal(int(elapsed.total_seconds())) / SECONDS_A_DAY, Decimal(1))
+    return max(int(available / (burn / days)), 0)
 
 
 def overview(
@@ -89,12 +103,10 @@ def overview(
         .annotate(total=Sum("amount"))
         .values_list("wallet", "total")
     )
-    days = max((now - start).total_seconds() / 86400, 1.0)
     out = []
     for r in rows:
-        burn = quantize(-Decimal(str(spent.get(r.wallet.pk) or 0)), organization.currency)
-        daily = burn / Decimal(str(round(days, 6)))
-        runway = None if not burn else max(int(r.available / daily), 0)
+        burn = quantize(-(spent.get(r.wallet.pk) or Decimal(0)), organization.currency)
+        runway = runway_days(r.available, burn, now - start)
         out.append(Overview(row=r, burn=burn, runway_days=runway))
     return out
 
@@ -113,7 +125,7 @@ def balance_series(wallet: Wallet, *, days: int = 90, now: dt.datetime | None = 
     tz = wallet.organization.tz
     today = timezone.localtime(now or timezone.now(), tz).date()
     span = [today - dt.timedelta(days=n) for n in range(days - 1, -1, -1)]
-    start = dt.datetime.combine(span[0], dt.time(), tzinfo=tz)
+    start = start_of_day(span[0], tz)
     rows = LedgerEntry.objects.filter(
         organization_id=wallet.organization_id, wallet=wallet, created_at__gte=start
     ).values_list("created_at", "amount")

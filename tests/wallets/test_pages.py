@@ -1,6 +1,7 @@
 """Wallet pages: overview, ledger with CSV, the finance form with its confirmation, and a team
 lead's read-only view of its units' wallets."""
 
+import datetime as dt
 from decimal import Decimal
 
 import pytest
@@ -10,6 +11,7 @@ from chargeback.tenancy.scoping import within
 from chargeback.wallets.accounts import open_wallet
 from chargeback.wallets.ledger import post_entry
 from chargeback.wallets.models import LedgerEntry, Wallet
+from chargeback.wallets.queries import runway_days
 from chargeback.wallets.reservations import reserve, settle
 
 D = Decimal
@@ -99,3 +101,12 @@ def test_a_team_lead_sees_its_units_wallets_read_only(client_for, team_lead, eu_
     assert web.get(f"/o/alpha/wallets/{team.pk}/").status_code == 404
     assert web.get(f"/o/alpha/wallets/{team.pk}/ledger.csv").status_code == 404
     assert web.get("/o/alpha/wallets/move/").status_code == 403
+
+
+def test_runway_is_the_available_amount_over_the_daily_burn_in_decimal():
+    # 30.00 burnt in 3 days = 10.00 a day; 250.00 lasts 25 whole days.
+    assert runway_days(D("250.00"), D("30.00"), dt.timedelta(days=3)) == 25
+    # Less than a day of the month counts as a day: 30.00 a day, 250.00 lasts 8 days.
+    assert runway_days(D("250.00"), D("30.00"), dt.timedelta(hours=5)) == 8
+    assert runway_days(D("-5.00"), D("30.00"), dt.timedelta(days=3)) == 0  # overdrawn
+    assert runway_days(D("250.00"), D("0.00"), dt.timedelta(days=3)) is None  # nothing burnt
