@@ -1,7 +1,7 @@
 """The API's one pagination: `limit` and `offset`, both bounded. `limit` is capped at
 `MAX_LIMIT` (a larger one gives `MAX_LIMIT` items, as documented in the schema); a `limit`
 that is not a whole number from 1, or an `offset` that is not one from 0 to `MAX_OFFSET`, is a
-400 naming it."""
+400 naming it; a parameter given empty is not a number either (as the schema says)."""
 
 from __future__ import annotations
 
@@ -18,9 +18,8 @@ class BoundedLimitOffsetPagination(LimitOffsetPagination):
 
     def get_limit(self, request):
         text = request.query_params.get(self.limit_query_param)
-        if text is None or text == "":
+        if text is None:
             return self.default_limit
-        text = text.strip()
         if not text.isdigit() or int(text[: MAX_DIGITS + 1]) < 1:
             raise ValidationError(
                 {
@@ -33,9 +32,8 @@ class BoundedLimitOffsetPagination(LimitOffsetPagination):
 
     def get_offset(self, request):
         text = request.query_params.get(self.offset_query_param)
-        if text is None or text == "":
+        if text is None:
             return 0
-        text = text.strip()
         if not text.isdigit() or len(text) > MAX_DIGITS or int(text) > MAX_OFFSET:
             raise ValidationError(
                 {"offset": [f"must be a whole number from 0 to {MAX_OFFSET:,}, got {text[:30]!r}"]}

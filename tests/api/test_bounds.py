@@ -73,6 +73,17 @@ def test_page_size_is_capped_and_a_huge_offset_is_a_400(client_for, admin, org_a
     assert "offset" in response.json()
 
 
+@pytest.mark.parametrize("name", ["limit", "offset"])
+@pytest.mark.parametrize("value", ["", " 5", "-1", "x"])
+def test_a_page_parameter_given_but_not_a_whole_number_is_a_400_naming_it(
+    client_for, admin, org_a, name, value
+):
+    """As the schema says (an integer): found by schemathesis with `?offset=&status=issued`."""
+    response = client_for(admin).get(f"/api/v1/o/{org_a.slug}/statements/", {name: value})
+    assert response.status_code == 400
+    assert list(response.json()) == [name]
+
+
 def test_a_batch_status_summarises_a_record_with_ten_thousand_unknown_tags(
     client, secret, priced_org
 ):
