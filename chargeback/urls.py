@@ -37,6 +37,7 @@ org_patterns = [
     path("", include("chargeback.billing.urls")),
     path("", include("chargeback.budgets.urls")),
     path("", include("chargeback.wallets.urls")),
+    path("", include("chargeback.gateway.urls")),
     path("", include("chargeback.disputes.urls")),
     path("", namespace("allocation", "chargeback.billing.policy_urls")),
     path("audit/", include("chargeback.audit.urls")),

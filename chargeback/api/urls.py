@@ -1,6 +1,6 @@
 from django.urls import path
 
-from chargeback.api import budgets, disputes, ingest, outcomes, statements, views
+from chargeback.api import budgets, disputes, gateway, ingest, outcomes, statements, views
 
 app_name = "api"
 urlpatterns = [
@@ -13,6 +13,9 @@ urlpatterns = [
         "v1/o/<slug:org_slug>/units/<int:unit_id>/", views.UnitDetail.as_view(), name="unit-detail"
     ),
     path("v1/outcomes", outcomes.Outcomes.as_view(), name="outcomes"),
+    path("v1/authorize", gateway.Authorize.as_view(), name="authorize"),
+    path("v1/settle", gateway.Settle.as_view(), name="settle"),
+    path("v1/release", gateway.Release.as_view(), name="release"),
     path("v1/o/<slug:org_slug>/budgets/", budgets.BudgetList.as_view(), name="budget-list"),
     path(
         "v1/o/<slug:org_slug>/statements/",

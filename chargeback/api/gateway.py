@@ -1,0 +1,175 @@
+"""Gateway authorization (DESIGN 6.4), authenticated with an organisation ingestion key:
+`POST /api/v1/authorize`, `POST /api/v1/settle`, `POST /api/v1/release`. Thin: the logic is in
+chargeback.gateway.decide and chargeback.gateway.settlement."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from rest_framework import serializers
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.parsers import JSONParser
+from rest_framework.response import Response
+
+from chargeback.api.ingest import KeyAPIView
+from chargeback.gateway.decide import Request, authorize
+from chargeback.gateway.models import Mode, Reason
+from chargeback.gateway.settlement import (
+    UnknownReservation,
+    release_reservation,
+    settle_reservation,
+)
+from chargeback.wallets.models import ReservationState
+from chargeback.wallets.reservations import ReservationClosed
+
+COST = {"max_digits": 24, "decimal_places": 12}
+MONEY = {"max_digits": 20, "decimal_places": 4, "allow_null": True}
+
+
+class AuthorizeSerializer(serializers.Serializer):
+    gateway_key_id = serializers.CharField(max_length=200, help_text="The gateway's key id.")
+    request_id = serializers.CharField(
+        max_length=200, help_text="The gateway's request id: the idempotency key."
+    )
+    estimated_cost = serializers.DecimalField(
+        **COST, required=False, min_value=0, help_text="In the organisation's currency."
+    )
+    provider = serializers.CharField(max_length=60, required=False)
+    model = serializers.CharField(max_length=200, required=False)
+    input_tokens = serializers.IntegerField(min_value=0, max_value=10**9, required=False)
+    max_output_tokens = serializers.IntegerField(min_value=0, max_value=10**9, required=False)
+
+
+class AnswerSerializer(serializers.Serializer):
+    decision = serializers.ChoiceField(choices=["allow", "deny"])
+    reason = serializers.ChoiceField(
+        choices=Reason.values,
+        allow_null=True,
+        help_text="Why it was denied (in observe mode: why it would have been).",
+    )
+    reservation_id = serializers.IntegerField(allow_null=True)
+    reserved = serializers.DecimalField(**MONEY)
+    wallet_available = serializers.DecimalField(**MONEY)
+    budget_remaining = serializers.DecimalField(**MONEY)
+    mode = serializers.ChoiceField(choices=Mode.values)
+
+
+class SettleSerializer(serializers.Serializer):
+    reservation_id = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
+    actual_cost = serializers.DecimalField(**COST, min_value=0)
+
+
+class ReleaseSerializer(serializers.Serializer):
+    reservation_id = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
+
+
+class ResultSerializer(serializers.Serializer):
+    reservation_id = serializers.IntegerField()
+    state = serializers.ChoiceField(choices=ReservationState.values)
+    posted = serializers.DecimalField(max_digits=20, decimal_places=4)
+    released = serializers.DecimalField(max_digits=20, decimal_places=4)
+
+
+ERRORS = {
+    401: OpenApiResponse(description="Missing, unknown or revoked key"),
+    415: OpenApiResponse(description="Content-Type is not application/json"),
+}
+
+
+def _valid(serializer_class, request) -> dict:
+    s = serializer_class(data=request.data)
+    s.is_valid(raise_exception=True)
+    return s.validated_data
+
+
+class GatewayView(KeyAPIView):
+    parser_classes = [JSONParser]
+
+
+class Authorize(GatewayView):
+    @extend_schema(
+        summary="Authorize a gateway request",
+        description=(
+            "Allow or deny a request before it is sent, and hold its estimated cost on the "
+            "unit's team wallet. Send `estimated_cost`, or `provider`, `model`, `input_tokens` "
+            "and `max_output_tokens` to have it priced with the price in force. The same "
+            "`request_id` gets the same answer and one reservation."
+        ),
+        request=AuthorizeSerializer,
+        responses={200: AnswerSerializer, **ERRORS},
+        examples=[
+            OpenApiExample(
+                "By tokens",
+                value={
+                    "gateway_key_id": "gk-support-prod",
+                    "request_id": "req-1",
+                    "provider": "openai",
+                    "model": "gpt-4o",
+                    "input_tokens": 1200,
+                    "max_output_tokens": 800,
+                },  # fmt: skip
+                request_only=True,
+            )
+        ],
+    )
+    def post(self, request):
+        d = _valid(AuthorizeSerializer, request)
+        try:
+            answer = authorize(organization=self.key.organization, request=Request(**d))
+        except DjangoValidationError as exc:
+            raise ValidationError(exc.message_dict) from None
+        return Response(answer.as_json())
+
+
+class Settle(GatewayView):
+    @extend_schema(
+        summary="Settle a reservation",
+        description=(
+            "Post the actual cost (at most the reserved amount) and release the rest. Settling "
+            "again answers the first result. An unknown, voided, expired or another "
+            "organisation's reservation is a 404."
+        ),
+        request=SettleSerializer,
+        responses={200: ResultSerializer, **ERRORS},
+    )
+    def post(self, request):
+        d = _valid(SettleSerializer, request)
+        try:
+            result = settle_reservation(
+                organization=self.key.organization,
+                reservation_id=d["reservation_id"],
+                actual_cost=d["actual_cost"],
+            )
+        except UnknownReservation:
+            raise NotFound("No such reservation, or it was voided or expired.") from None
+        except DjangoValidationError as exc:
+            raise ValidationError(exc.message_dict) from None
+        return Response(result.as_json())
+
+
+class Release(GatewayView):
+    @extend_schema(
+        summary="Release a reservation",
+        description=(
+            "Void the reservation: its whole amount is released. Releasing it again answers "
+            "the same. A settled or expired reservation cannot be released (409); an unknown "
+            "or another organisation's is a 404."
+        ),
+        request=ReleaseSerializer,
+        responses={
+            200: ResultSerializer,
+            409: OpenApiResponse(description="The reservation was settled or expired"),
+            **ERRORS,
+        },
+    )
+    def post(self, request):
+        d = _valid(ReleaseSerializer, request)
+        try:
+            result = release_reservation(
+                organization=self.key.organization, reservation_id=d["reservation_id"]
+            )
+        except UnknownReservation:
+            raise NotFound("No such reservation.") from None
+        except ReservationClosed as exc:
+            return Response({"detail": exc.messages[0]}, status=409)
+        return Response(result.as_json())
