@@ -17,6 +17,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from chargeback.allocation.models import AllocationPolicy
 from chargeback.billing.models import BillingPeriod, OutcomeCount, Statement, StatementLine
 from chargeback.disputes.models import Dispute
+from chargeback.gateway.models import ModelApproval
 from chargeback.pricing.models import ModelAlias, PriceVersion, RepricingRun
 from chargeback.tenancy.models import Membership, Role
 from chargeback.tenancy.scoping import within
@@ -56,6 +57,7 @@ ID_KWARGS = {
     "outcome_id": OutcomeCount,
     "wallet_id": Wallet,
     "dispute_id": Dispute,
+    "approval_id": ModelApproval,
 }
 # Routes outside the tenant tree whose kwargs are not tenant ids: fill with harmless values.
 PUBLIC_KWARGS = {"uidb64": "Mg", "token": "set-password"}
@@ -194,7 +196,17 @@ def _foreign_ids(org) -> dict[type, int]:
                 opened_on="2026-11-02",
                 respond_by="2026-11-09",
             )
+        approval = ModelApproval.objects.filter(organization=org).first()
+        if approval is None:
+            approval = ModelApproval.objects.create(
+                organization=org,
+                unit=statement.unit,
+                provider="openai",
+                model="bravo-secret-model",
+                approved_by="boss@bravo.example",
+            )
         return {
+            ModelApproval: approval.pk,
             Wallet: wallet.pk,
             Dispute: dispute.pk,
             BillingPeriod: statement.period_id,

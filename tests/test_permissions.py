@@ -102,6 +102,7 @@ BILLING = [
     ("Disputes", "/o/alpha/disputes/"),
     ("Month-end close", "/o/alpha/billing/periods/"),
     ("Wallets", "/o/alpha/wallets/"),
+    ("Gateway decisions", "/o/alpha/gateway/decisions/"),
     ("Outcome counts", "/o/alpha/billing/outcomes/"),
     ("Allocation policy", "/o/alpha/policy/"),
 ]
@@ -114,6 +115,7 @@ STATEMENTS = [
     ("Statements", "/o/alpha/statements/"),
     ("Disputes", "/o/alpha/disputes/"),
     ("Wallets", "/o/alpha/wallets/"),
+    ("Gateway decisions", "/o/alpha/gateway/decisions/"),
 ]
 NAV = {
     "admin": [
@@ -124,6 +126,7 @@ NAV = {
         *USAGE,
         *PRICING,
         ("Configuration file", "/o/alpha/config/"),
+        ("Model approvals", "/o/alpha/gateway/approvals/"),
         ("Ingestion keys", "/o/alpha/ingestion-keys/"),
         ("Members", "/o/alpha/members/"),
         *ALERT_ADMIN,

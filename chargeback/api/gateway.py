@@ -4,8 +4,15 @@ chargeback.gateway.decide and chargeback.gateway.settlement."""
 
 from __future__ import annotations
 
+import re
+
 from django.core.exceptions import ValidationError as DjangoValidationError
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+)
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.parsers import JSONParser
@@ -24,20 +31,61 @@ from chargeback.wallets.reservations import ReservationClosed
 
 COST = {"max_digits": 24, "decimal_places": 12}
 MONEY = {"max_digits": 20, "decimal_places": 4, "allow_null": True}
+AMOUNT_PATTERN = r"^[0-9]{1,12}(\.[0-9]{1,12})?$"
+
+
+class Text(serializers.CharField):
+    """A JSON string, as given (a number or a list is refused, not turned into text)."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(trim_whitespace=False, **kwargs)
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class Count(serializers.IntegerField):
+    """A JSON integer (a string, a fraction or a boolean is refused)."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "string", "pattern": AMOUNT_PATTERN},
+            {"type": "number", "minimum": 0, "maximum": 999999999999},
+        ],
+        "description": 'An amount: a decimal string ("1.25") or a JSON number.',
+    }
+)
+class Amount(serializers.DecimalField):
+    """An amount of zero or more: a decimal string or a JSON number."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**COST, min_value=0, max_value=999999999999, **kwargs)
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, str | int | float):
+            self.fail("invalid")
+        if isinstance(data, str) and not re.match(AMOUNT_PATTERN, data):
+            self.fail("invalid")
+        return super().to_internal_value(data)
 
 
 class AuthorizeSerializer(serializers.Serializer):
-    gateway_key_id = serializers.CharField(max_length=200, help_text="The gateway's key id.")
-    request_id = serializers.CharField(
-        max_length=200, help_text="The gateway's request id: the idempotency key."
-    )
-    estimated_cost = serializers.DecimalField(
-        **COST, required=False, min_value=0, help_text="In the organisation's currency."
-    )
-    provider = serializers.CharField(max_length=60, required=False)
-    model = serializers.CharField(max_length=200, required=False)
-    input_tokens = serializers.IntegerField(min_value=0, max_value=10**9, required=False)
-    max_output_tokens = serializers.IntegerField(min_value=0, max_value=10**9, required=False)
+    gateway_key_id = Text(max_length=200, help_text="The gateway's key id.")
+    request_id = Text(max_length=200, help_text="The gateway's request id: the idempotency key.")
+    estimated_cost = Amount(required=False, help_text="In the organisation's currency.")
+    provider = Text(max_length=60, required=False)
+    model = Text(max_length=200, required=False)
+    input_tokens = Count(min_value=0, max_value=10**9, required=False)
+    max_output_tokens = Count(min_value=0, max_value=10**9, required=False)
 
 
 class AnswerSerializer(serializers.Serializer):
@@ -55,12 +103,12 @@ class AnswerSerializer(serializers.Serializer):
 
 
 class SettleSerializer(serializers.Serializer):
-    reservation_id = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
-    actual_cost = serializers.DecimalField(**COST, min_value=0)
+    reservation_id = Count(min_value=1, max_value=2**63 - 1)
+    actual_cost = Amount(help_text="What the request cost, in the organisation's currency.")
 
 
 class ReleaseSerializer(serializers.Serializer):
-    reservation_id = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
+    reservation_id = Count(min_value=1, max_value=2**63 - 1)
 
 
 class ResultSerializer(serializers.Serializer):
@@ -72,6 +120,7 @@ class ResultSerializer(serializers.Serializer):
 
 ERRORS = {
     401: OpenApiResponse(description="Missing, unknown or revoked key"),
+    404: OpenApiResponse(description="No such reservation in this organisation"),
     415: OpenApiResponse(description="Content-Type is not application/json"),
 }
 
@@ -96,7 +145,7 @@ class Authorize(GatewayView):
             "`request_id` gets the same answer and one reservation."
         ),
         request=AuthorizeSerializer,
-        responses={200: AnswerSerializer, **ERRORS},
+        responses={200: AnswerSerializer, 401: ERRORS[401], 415: ERRORS[415]},
         examples=[
             OpenApiExample(
                 "By tokens",

@@ -62,12 +62,18 @@ def csv_rows(rows) -> list[list[str]]:
     return out
 
 
+def _counts() -> dict:
+    return {
+        "n_allowed": Count("id", filter=Q(allowed=True, reason="")),
+        "n_denied": Count("id", filter=Q(allowed=False)),
+        "n_would_deny": Count("id", filter=Q(allowed=True) & ~Q(reason="")),
+    }
+
+
 def summary(rows: QuerySet[Decision]) -> dict[str, int]:
-    return rows.aggregate(
-        allowed=Count("id", filter=Q(allowed=True, reason="")),
-        denied=Count("id", filter=Q(allowed=False)),
-        would_deny=Count("id", filter=Q(allowed=True) & ~Q(reason="")),
-    )
+    """How many were allowed, denied and would have been denied (observe mode)."""
+    got = rows.order_by().aggregate(**_counts())
+    return {k: got[f"n_{k}"] for k in OUTCOMES}
 
 
 def counts_by_wallet(
@@ -78,11 +84,8 @@ def counts_by_wallet(
         Decision.objects.filter(
             organization=organization, wallet_id__in=wallet_ids, created_at__gte=since
         )
+        .order_by()
         .values("wallet_id")
-        .annotate(
-            allowed=Count("id", filter=Q(allowed=True, reason="")),
-            denied=Count("id", filter=Q(allowed=False)),
-            would_deny=Count("id", filter=Q(allowed=True) & ~Q(reason="")),
-        )
+        .annotate(**_counts())
     )
-    return {r["wallet_id"]: {k: r[k] for k in ("allowed", "denied", "would_deny")} for r in rows}
+    return {r["wallet_id"]: {k: r[f"n_{k}"] for k in OUTCOMES} for r in rows}
