@@ -9,16 +9,19 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
 from chargeback.tenancy.permissions import org_permission
 from chargeback.units.queries import visible_unit_ids
 from chargeback.wallets.charts import balance_figure
 from chargeback.wallets.csv_export import csv_response
+from chargeback.wallets.decision_counts import decision_counts
 from chargeback.wallets.forms import MoveForm
 from chargeback.wallets.ledger import post_entry, transfer
 from chargeback.wallets.models import EntryType, LedgerEntry, Wallet
-from chargeback.wallets.queries import balance_series, ledger_rows, overview
+from chargeback.wallets.queries import balance_series, ledger_rows, month_start, overview
+from chargeback.wallets.runout import run_out_dates
 
 PAGE_SIZE = 50
 
@@ -26,8 +29,22 @@ PAGE_SIZE = 50
 @org_permission("wallets.view")
 def wallet_list(request: HttpRequest, org_slug: str) -> HttpResponse:
     rows = overview(request.org, unit_ids=visible_unit_ids(request.membership))
-    can_move = request.membership.has_perm("wallets.manage")
-    return render(request, "wallets/wallet_list.html", {"rows": rows, "can_move": can_move})
+    wallets = [o.row.wallet for o in rows]
+    run_out, counts = run_out_dates(request.org, wallets), _counts(request, wallets)
+    context = {
+        "rows": rows,
+        "entries": [(o, run_out.get(o.row.wallet.pk), counts.get(o.row.wallet.pk)) for o in rows],
+        "run_out": run_out,
+        "can_move": request.membership.has_perm("wallets.manage"),
+        "counts": counts,
+    }
+    return render(request, "wallets/wallet_list.html", context)
+
+
+def _counts(request: HttpRequest, wallets: list[Wallet]) -> dict[int, dict[str, int]]:
+    """This month's gateway decisions per wallet (registered by the gateway app)."""
+    since = month_start(request.org, timezone.now())
+    return decision_counts(request.org, [w.pk for w in wallets], since)
 
 
 def _wallet(request: HttpRequest, wallet_id: int) -> Wallet:
@@ -61,6 +78,8 @@ def wallet_detail(request: HttpRequest, org_slug: str, wallet_id: int) -> HttpRe
         "types": EntryType.choices,
         "series": series,
         "figure": balance_figure(series, request.org.currency),
+        "run_out": run_out_dates(request.org, [wallet])[wallet.pk],
+        "counts": _counts(request, [wallet]).get(wallet.pk),
     }
     return render(request, "wallets/wallet_detail.html", context)
 
