@@ -61,7 +61,12 @@ from chargeback.allocation.policy import policy_doc
 from chargeback.audit.log import record
 from chargeback.billing.policy_versions import save_policy
 from chargeback.provisioning.config_budgets import apply_budget, export_budgets
-from chargeback.provisioning.config_disputes import apply_disputes, disputes_doc, plan_config
+from chargeback.provisioning.config_disputes import apply_disputes, disputes_doc
+from chargeback.provisioning.config_enforcement import (
+    apply_enforcement,
+    enforcement_doc,
+    plan_config,
+)
 from chargeback.provisioning.config_format import (
     SECTIONS,
     TAGS,
@@ -251,6 +256,9 @@ def _apply(org: Organization, change: Change, actor: Any) -> None:
     if change.section == "disputes":
         apply_disputes(org, d, actor=actor)
         return
+    if change.section == "enforcement":
+        apply_enforcement(org, d, actor=actor)
+        return
     if change.section == "required_tags":
         before = {"required_tags": org.required_tags}
         org.required_tags = d["required_tags"]
@@ -366,6 +374,8 @@ def export_config(organization: Organization) -> dict:
     wallets = export_wallets(organization)
     if wallets:
         out["wallets"] = wallets
+    if enforcement := enforcement_doc(organization):
+        out["enforcement"] = enforcement
     if disputes := disputes_doc(organization):
         out["disputes"] = disputes
     return out

@@ -31,6 +31,7 @@ SECTIONS = (
     "policy",
     "wallets",
     "budgets",
+    "enforcement",
     "disputes",
 )
 TAGS = ("team", "service", "cost_center", "environment", "workflow")

@@ -289,7 +289,7 @@ OWNER = "owner: a@example.com"
             "colours: []\nunits: {code: A}\n",
             [
                 "colours: unknown section (allowed: units, services, gateway_keys, "
-                "provider_accounts, ownership_rules, required_tags, policy, wallets, budgets, disputes)",
+                "provider_accounts, ownership_rules, required_tags, policy, wallets, budgets, enforcement, disputes)",
                 "units: must be a list, not a mapping",
             ],
         ),
@@ -399,7 +399,7 @@ def test_a_bad_file_changes_nothing(org_a, unit_tree, admin):
             apply_config(org_a, parse_config(text), actor=admin.user)
         assert exc.value.errors == [
             "gateway_keys_typo: unknown section (allowed: units, services, gateway_keys, "
-            "provider_accounts, ownership_rules, required_tags, policy, wallets, budgets, disputes)"
+            "provider_accounts, ownership_rules, required_tags, policy, wallets, budgets, enforcement, disputes)"
         ]
         assert counts() == before
         org_a.refresh_from_db()
