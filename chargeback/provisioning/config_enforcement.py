@@ -71,7 +71,7 @@ def _threshold(value: Any, errors: list[str]) -> str | None:
     path = f"{SECTION}.approval_above_input_per_1m"
     if value is None:
         return None
-    if isinstance(value, bool) or isinstance(value, float):
+    if isinstance(value, bool | float):
         errors.append(f'{path}: write the price as a quoted decimal ("3.00"), not {kind_of(value)}')
         return None
     try:
