@@ -169,6 +169,8 @@ EMAIL_PORT = env.int("EMAIL_PORT", default=25)
 EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
 EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
 EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+# Budget alert webhooks to loopback, private, link-local or reserved addresses (tests only).
+CHARGEBACK_WEBHOOK_ALLOW_PRIVATE = env.bool("CHARGEBACK_WEBHOOK_ALLOW_PRIVATE", default=False)
 EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(VAR_DIR / "mail"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="chargeback@localhost")
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")

@@ -16,3 +16,5 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STATIC_ROOT = VAR_DIR / "test-static"  # noqa: F405
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 MEDIA_ROOT = VAR_DIR / "test-media"  # noqa: F405
+# The alert webhook tests receive on the loopback (tests/budgets/test_checks.py).
+CHARGEBACK_WEBHOOK_ALLOW_PRIVATE = True

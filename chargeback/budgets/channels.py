@@ -16,6 +16,7 @@ import urllib.request
 
 from django.core.mail import send_mail
 
+from chargeback.budgets.addresses import internal_problem
 from chargeback.budgets.models import Alert, Webhook
 from chargeback.budgets.texts import headline, message, unit_url
 
@@ -68,6 +69,8 @@ def post_webhook(alert: Alert, hook: Webhook) -> int:
     """POST the signed body; returns the response code, raises DeliveryFailed otherwise."""
     if not hook.url.lower().startswith(("http://", "https://")):
         raise DeliveryFailed(f"not an http(s) URL: {hook.url}")
+    if problem := internal_problem(hook.url):
+        raise DeliveryFailed(f"refused: {problem}")
     body = json.dumps(payload(alert), sort_keys=True).encode()
     timestamp = str(int(time.time()))
     request = urllib.request.Request(  # noqa: S310 (http and https only, checked above)

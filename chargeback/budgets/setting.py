@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from chargeback.audit import log
+from chargeback.budgets.addresses import internal_problem
 from chargeback.budgets.models import Budget, Webhook, default_thresholds
 from chargeback.tenancy.models import Organization
 from chargeback.units.models import BusinessUnit
@@ -91,6 +92,8 @@ def remove_budget(*, organization: Organization, budget: Budget, actor: object) 
 def add_webhook(*, organization: Organization, name: str, url: str, secret: str, actor: object):
     hook = Webhook(organization=organization, name=name, url=url, secret=secret)
     hook.full_clean(exclude=["organization"])
+    if problem := internal_problem(url):
+        raise ValidationError({"url": f"The URL {problem}."})
     hook.save()
     log.record(
         organization=organization,
