@@ -1,0 +1,101 @@
+"""Gateway authorization on PostgreSQL: 200 parallel authorizations against a hard wallet that
+covers exactly 50 of them give exactly 50 allows, the reserved sum never exceeds the balance,
+and the same request id sent in parallel is one decision and one reservation."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
+
+import pytest
+from django.db import close_old_connections, connection
+from django_scopes import scopes_disabled
+
+from chargeback.gateway.decide import Request, authorize
+from chargeback.gateway.models import Decision, Enforcement
+from chargeback.tenancy.scoping import within
+from chargeback.wallets.accounts import open_wallet
+from chargeback.wallets.ledger import post_entry
+from chargeback.wallets.models import Reservation, Wallet
+from tests import factories as f
+
+pytestmark = pytest.mark.integration
+
+REQUESTS, COVERED, THREADS = 200, 50, 40
+
+
+@pytest.fixture
+def wallet(org_a):
+    with scopes_disabled():
+        unit = f.BusinessUnitFactory(organization=org_a, code="GW")
+        f.GatewayKeyFactory(organization=org_a, key_id="gk-gw", unit=unit)
+        wallet = open_wallet(organization=org_a, unit=unit, kind="team", actor="test")
+        Enforcement.objects.create(organization=org_a, mode="enforce")
+    with within(org_a):
+        post_entry(wallet=wallet, type="funding", amount="50.00", reason="t", actor="test")
+    return wallet
+
+
+def _authorize(org, request_id: str) -> dict:
+    try:
+        with within(org):
+            request = Request(gateway_key_id="gk-gw", request_id=request_id,
+                              estimated_cost=Decimal("1.00"))  # fmt: skip
+            return authorize(organization=org, request=request).as_json()
+    finally:
+        connection.close()  # each thread has its own connection; give it back
+
+
+@pytest.mark.django_db(transaction=True)
+def test_200_parallel_authorizations_against_50_give_exactly_50(org_a, wallet):
+    start = threading.Barrier(THREADS)
+    seen_over: list[tuple[Decimal, Decimal]] = []
+    done = threading.Event()
+
+    def one(i: int) -> dict:
+        if i < THREADS:
+            start.wait()
+        return _authorize(org_a, f"req-{i}")
+
+    def watch() -> None:
+        while not done.is_set():
+            with within(org_a):
+                row = Wallet.objects.values_list("balance", "reserved").get(pk=wallet.pk)
+            if row[1] > row[0]:
+                seen_over.append(row)
+        connection.close()
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    with ThreadPoolExecutor(max_workers=THREADS) as pool:
+        answers = list(pool.map(one, range(REQUESTS)))
+    done.set()
+    watcher.join()
+    close_old_connections()
+    decisions = [a["decision"] for a in answers]
+    assert (decisions.count("allow"), decisions.count("deny")) == (COVERED, REQUESTS - COVERED)
+    assert {a["reason"] for a in answers if a["decision"] == "deny"} == {"wallet_exhausted"}
+    assert seen_over == []
+    with within(org_a):
+        row = Wallet.objects.get(pk=wallet.pk)
+        assert (row.balance, row.reserved) == (Decimal(50), Decimal(50))
+        assert Reservation.objects.filter(wallet=wallet).count() == COVERED
+        assert Decision.objects.count() == REQUESTS
+
+
+@pytest.mark.django_db(transaction=True)
+def test_one_request_id_in_parallel_is_one_decision_and_one_reservation(org_a, wallet):
+    start = threading.Barrier(20)
+
+    def one(_i: int) -> dict:
+        start.wait()
+        return _authorize(org_a, "dup")
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        answers = list(pool.map(one, range(20)))
+    close_old_connections()
+    assert all(a == answers[0] for a in answers) and answers[0]["decision"] == "allow"
+    with within(org_a):
+        assert Reservation.objects.count() == 1
+        assert Decision.objects.count() == 1
