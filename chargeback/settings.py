@@ -266,6 +266,10 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "BatchStatusEnum": "chargeback.usage.models.BatchStatus",
         "QuarantineStatusEnum": "chargeback.usage.models.QuarantineStatus",
+        # the disputes' "reason" and "state" beside the gateway's (its deny reasons, a
+        # reservation's state)
+        "DisputeReasonEnum": "chargeback.disputes.models.Reason",
+        "DisputeStateEnum": "chargeback.disputes.models.State",
     },
 }
 
