@@ -7,42 +7,11 @@ from decimal import Decimal
 import pytest
 from django.core.management import call_command
 
-from chargeback.pricing.books import import_prices, load_default_prices, parse_prices
+from chargeback.pricing.books import import_prices, parse_prices
 from chargeback.tenancy.scoping import within
 from chargeback.usage.models import QuarantinedEvent, UsageEvent
-from tests import factories as f
 from tests.usage.conftest import HEADER, ingest
 from tests.usage.litellm_rows import mixed_export, row
-
-OWNER = "lead@example.com"
-CONFIG = {
-    "units": [
-        {"code": "SUP", "name": "Support", "parent": None, "billing_mode": "chargeback", "owner": OWNER},
-        {"code": "RES", "name": "Research", "parent": None, "billing_mode": "chargeback", "owner": OWNER},
-    ],
-    "services": [
-        {"name": "ticket-summarizer", "unit": "SUP"},
-        {"name": "paper-digest", "unit": "RES"},
-    ],
-    "gateway_keys": [
-        {"key_id": "litellm-support", "unit": "SUP", "service": "ticket-summarizer",
-         "environment": "production", "owner": OWNER},
-        {"key_id": "litellm-research", "unit": "RES", "service": "paper-digest",
-         "environment": "production", "owner": OWNER},
-    ],
-    "required_tags": ["team", "service", "cost_center", "environment"],
-}  # fmt: skip
-
-
-@pytest.fixture
-def litellm_org(org_a, tmp_path):
-    f.MembershipFactory(organization=org_a, user=f.UserFactory(username=OWNER))
-    with within(org_a):
-        load_default_prices(org_a, actor="test")
-    path = tmp_path / "config.json"
-    path.write_text(json.dumps(CONFIG))
-    call_command("import_config", "--org", org_a.slug, str(path))
-    return org_a
 
 
 def events(org) -> dict[str, UsageEvent]:
