@@ -10,9 +10,8 @@ import json
 from django.conf import settings
 from django.http import HttpRequest, JsonResponse
 from django.urls import reverse
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import status
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers, status
 
 from chargeback.api.ingest import KeyAPIView
 from chargeback.usage.adapters.redact import Unreadable
@@ -35,7 +34,17 @@ class OtlpTraces(KeyAPIView):
             "completion text is removed before anything is stored. Answers 200 with an "
             "ExportTraceServiceResponse once stored; the batch's URL is in the Location header."
         ),
-        request={"application/json": OpenApiTypes.OBJECT},
+        request={
+            "application/json": inline_serializer(
+                "ExportTraceServiceRequest",
+                {
+                    "resourceSpans": serializers.ListField(
+                        child=serializers.DictField(),
+                        help_text="OTLP ResourceSpans: resource attributes and scopeSpans.",
+                    )
+                },
+            )
+        },
         responses={
             200: OpenApiResponse(description='Stored: {"partialSuccess": {}}'),
             400: OpenApiResponse(description="Empty body, not JSON, or no resourceSpans"),
@@ -69,6 +78,9 @@ def receive_traces(request: HttpRequest, key: IngestionKey) -> JsonResponse:
         return _error(400, "The body is not OTLP/JSON: expected a JSON object with resourceSpans.")
     if not isinstance(data, dict) or not isinstance(data.get("resourceSpans"), list):
         return _error(400, "resourceSpans: required, a list (an OTLP ExportTraceServiceRequest).")
+    for index, item in enumerate(data["resourceSpans"]):
+        if not isinstance(item, dict):
+            return _error(400, f"resourceSpans[{index}]: must be an object (a ResourceSpans).")
     try:
         batch = create_batch(
             organization=key.organization, payload=body, fmt="otel", source="api",

@@ -9,6 +9,9 @@ import os
 from django.conf import settings
 from django.core.management import call_command
 from django_scopes import scopes_disabled
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from chargeback.tenancy.scoping import within
 from chargeback.usage.adapters import otel
@@ -18,6 +21,11 @@ from chargeback.usage.models import IngestBatch, UsageEvent
 from tests.usage import otel_spans as s
 
 URL = "/api/v1/otel/v1/traces"
+KEYS = [
+    "resourceSpans", "resource", "attributes", "scopeSpans", "spans", "key", "value",
+    "stringValue", "intValue", "arrayValue", "kvlistValue", "values", "status", "code",
+    "startTimeUnixNano", "spanId",
+]  # fmt: skip
 
 
 def outcome(org):
@@ -148,3 +156,25 @@ def test_cache_counts_written_the_anthropic_way_are_added_to_the_input():
     doc = {"resourceSpans": [s.resource("x", "staging", [span], scope="x")]}
     (record,) = otel.spans(doc)
     assert (record["input_tokens"], record["cached_input_tokens"]) == (10_000, 6000)
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=5),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(KEYS), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@given(JSON)
+@hypothesis_settings(max_examples=200, deadline=None)
+def test_any_document_is_read_without_an_error(document):
+    """Whatever the posted document holds, reading it never raises (a bad span is skipped or
+    quarantined by validation, never the batch's failure)."""
+    if isinstance(document, dict):
+        list(otel.spans(document))
+    list(otel.spans({"resourceSpans": [{"scopeSpans": [{"spans": [document]}]}]}))
+    list(otel.spans({"resourceSpans": [{"scopeSpans": [{"spans": [{"attributes": [
+        {"key": "gen_ai.usage.input_tokens", "value": document},
+        {"key": "gen_ai.response.id", "value": document}]}]}]}]}))  # fmt: skip

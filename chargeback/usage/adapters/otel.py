@@ -71,9 +71,9 @@ def value(v: Mapping[str, Any]) -> Any:
         except (TypeError, ValueError):
             return v["intValue"]
     if "arrayValue" in v:
-        return [value(x) for x in (v["arrayValue"] or {}).get("values", []) if isinstance(x, dict)]
+        return [value(x) for x in _objects(_object(v["arrayValue"]).get("values"))]
     if "kvlistValue" in v:
-        return attributes((v["kvlistValue"] or {}).get("values", []))
+        return attributes(_object(v["kvlistValue"]).get("values"))
     return None
 
 
@@ -81,7 +81,7 @@ def attributes(items: Any) -> dict[str, Any]:
     out = {}
     for a in items if isinstance(items, list) else []:
         if isinstance(a, dict) and isinstance(a.get("key"), str):
-            out[a["key"]] = value(a.get("value") or {})
+            out[a["key"]] = value(_object(a.get("value")))
     return out
 
 
@@ -127,7 +127,7 @@ def _record(resource: Mapping[str, Any], span: Mapping[str, Any]) -> dict[str, A
     )
     if type(inp) is int and sum(p for p in parts if type(p) is int) > inp:
         counts["input_tokens"] = inp + sum(p for p in parts if type(p) is int)
-    status = span.get("status") or {}
+    status = _object(span.get("status"))
     failed = status.get("code") in (2, "STATUS_CODE_ERROR") or bool(attrs.get("error.type"))
     response_id = attrs.get("gen_ai.response.id")
     record: dict[str, Any] = {
@@ -172,25 +172,31 @@ def merge(records: list[dict[str, Any]]) -> dict[str, Any]:
     return merged
 
 
+def _objects(value: Any) -> list[dict[str, Any]]:
+    """The objects of a list (an OTLP repeated field); nothing for anything else."""
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
+def _object(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def spans(document: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
     """The usage records of an OTLP/JSON traces document, one per call, in document order."""
     calls: dict[str, list[dict[str, Any]]] = {}
     order: list[str | dict[str, Any]] = []
-    for resource_spans in document.get("resourceSpans") or []:
-        if not isinstance(resource_spans, dict):
-            continue
-        resource = attributes((resource_spans.get("resource") or {}).get("attributes"))
-        for scope in (
-            resource_spans.get("scopeSpans")
-            or resource_spans.get("instrumentationLibrarySpans")
-            or []
-        ):
-            for span in (scope or {}).get("spans") or []:
-                record = _record(resource, span) if isinstance(span, dict) else None
+    for resource_spans in _objects(document.get("resourceSpans")):
+        resource = attributes(_object(resource_spans.get("resource")).get("attributes"))
+        scopes = resource_spans.get("scopeSpans") or resource_spans.get(
+            "instrumentationLibrarySpans"
+        )
+        for scope in _objects(scopes):
+            for span in _objects(scope.get("spans")):
+                record = _record(resource, span)
                 if record is None:
                     continue
                 rid = record.get("provider_response_id")
-                if not rid:
+                if not isinstance(rid, str) or not rid:
                     order.append(record)
                 elif rid in calls:
                     calls[rid].append(record)

@@ -65,6 +65,8 @@ def stripped_payload(payload: bytes | IO[bytes], fmt: str) -> bytes:
         raise Unreadable(f"not UTF-8 (byte {exc.start})") from None
     try:
         return json.dumps(strip(json.loads(text)), ensure_ascii=False).encode()
+    except RecursionError:
+        raise Unreadable("the JSON document is nested too deep") from None
     except json.JSONDecodeError:
         if fmt != "litellm":
             raise Unreadable("expected an OTLP JSON document") from None
@@ -72,7 +74,7 @@ def stripped_payload(payload: bytes | IO[bytes], fmt: str) -> bytes:
     for line in text.splitlines():
         try:
             lines.append(json.dumps(strip(json.loads(line)), ensure_ascii=False))
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             keep = not any(w in line.lower() for w in WORDS)
             lines.append(line if keep else '"line removed: not JSON, and it may hold message text"')
     return ("\n".join(lines) + "\n").encode()
