@@ -263,10 +263,17 @@ def test_the_close_from_opening_the_month_to_final(
         assert set(period.statements.values_list("status", flat=True)) == {"issued"}
 
     page = text(c.get(url("period-close", period_id=period.pk)))
-    assert "The dispute window is still open until Tuesday 13 October 2026" in page
+    assert "Closing now needs an override." in page
+    assert "The dispute window of 2026-09 is open until Tuesday 13 October 2026" in page
     assert "Final 4 $24.10" in page
-    page = text(submit(c, url("period-close", period_id=period.pk)))
+    page = text(submit(c, url("period-close", period_id=period.pk)))  # no reason: refused
+    assert "2026-09 cannot be closed yet: the dispute window of 2026-09 is open" in page
+    with in_alpha():
+        assert set(period.statements.values_list("status", flat=True)) == {"issued"}
+    reason = {"override_reason": "The auditors need September final today."}
+    page = text(submit(c, url("period-close", period_id=period.pk), reason))
     assert "September 2026 is closed: 4 statements are final." in page
+    assert "The override and its reason are on every statement." in page
     # closed before the deadline: the window ended with the close, and nothing says open
     assert "ended when the period was closed, 6 October 2026" in page
     assert "ended at the close, Tue 6 Oct" in page and "open until" not in page

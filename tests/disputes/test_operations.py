@@ -239,7 +239,7 @@ def test_statements_become_final_after_the_window_unless_a_dispute_holds_them(
                     today=after)  # fmt: skip
         assert Statement.objects.get(pk=statements["SUP"].pk).status == "final"
         assert AuditEvent.objects.filter(action="billing.finalize").count() == len(done) + 1
-        close_period(issued, OCT)
+        close_period(issued, OCT, today=after)
 
 
 def test_comments_from_both_sides_are_on_the_timeline(issued, statements, people):
