@@ -501,7 +501,7 @@ def test_statement_page_shows_header_lines_evidence_and_checksum(
     assert "Showback statement ALPHA-2026-09-0003" in page
     assert "No money moves for this statement" in page
     assert "Cost center SALES-EU" in page and "Tier Experimental" in page
-    assert "Open until Tuesday 13 October 2026" in page
+    assert "Open You can dispute until 13 October 2026 (5 business days left)." in page
     assert "Lines sum to the total" in page
     assert (
         "1 Usage internal/flat: 3,000,000 tokens, 3 requests 3,000,000 1 per 1M $3.00 "
@@ -532,7 +532,7 @@ def test_dispute_deadline_shows_closed_once_passed(
     time_machine.move_to(dt.datetime(2026, 10, 14, 10, 0, tzinfo=dt.UTC), tick=False)
     c.force_login(finance.user)  # days later: the idle session has ended, sign in again
     page = text(c.get(url("statement-detail", statement_id=statement_of("SALES-EU").pk)))
-    assert "Dispute deadline Closed 13 October 2026" in page
+    assert "Dispute deadline Closed The dispute window closed on 13 October 2026;" in page
 
 
 def test_pdf_download(client_for, finance, team_lead, month, issued):
