@@ -18,7 +18,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET
 
-from chargeback.billing import dispute_story, display, documents, pdf
+from chargeback.billing import display, dispute_story, documents, pdf
 from chargeback.billing.checksums import checksum
 from chargeback.billing.forms import DEFAULT_SORT, SORTS, StatementFilterForm
 from chargeback.billing.models import PdfStatus, Statement, StatementLine, StatementStatus
