@@ -37,7 +37,12 @@ from chargeback.billing.models import (
 )
 from chargeback.billing.period_state import CloseError
 from chargeback.billing.signals import statements_final
-from chargeback.billing.staleness import draft_inputs, late_digest, stale_reasons
+from chargeback.billing.staleness import (
+    carried_digest,
+    draft_inputs,
+    late_digest,
+    stale_reasons,
+)
 from chargeback.calendar import Period
 from chargeback.money import quantize
 from chargeback.tenancy.models import Organization
@@ -119,7 +124,9 @@ def draft_statements(
     adjustments = late_adjustments(organization, period, late_totals)
     inputs["late"] = late_digest(adjustments, late_totals)
     inputs["late_totals"] = {label: [str(c), r] for label, (c, r) in late_totals.items()}
-    for code, carried in finality.carried_lines(organization, period).items():
+    carried_lines = finality.carried_lines(organization, period)
+    inputs["carried"] = carried_digest(carried_lines)
+    for code, carried in carried_lines.items():
         adjustments.setdefault(code, []).extend(carried)  # e.g. a resolved dispute's credit
     count = len({s.unit for s in allocation.statements} | set(adjustments))
     report(period_state.WRITING, 0, count)

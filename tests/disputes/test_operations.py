@@ -367,3 +367,27 @@ def test_the_period_report_by_reason_and_outcome(issued, statements, people):
         "pricing,partially_accepted,1,3.00,1.00,3",
         "tags,open,1,1.00,0.00,",
     ]
+
+
+def test_a_resolution_makes_the_next_months_drafts_stale(issued, statements, people):
+    from chargeback.billing.close import issue_statements  # noqa: PLC0415 (test-local)
+    from chargeback.billing.staleness import stale_reasons  # noqa: PLC0415 (test-local)
+
+    with within(issued):
+        d = _open(people, statements["SUP"], amount="2.00")
+        billing = draft_statements(issued, NOV)
+        assert stale_reasons(issued, billing, NOV, usage=False) == []
+        ops.resolve(membership=people["finance"], dispute=d, outcome="accepted", text="ok",
+                    today=DAY)  # fmt: skip
+        reasons = stale_reasons(issued, billing, NOV, usage=False)
+        assert reasons == [
+            "a dispute was resolved with credits or adjustments this month's statements carry"
+        ]
+        with pytest.raises(CloseError, match="a dispute was resolved"):
+            issue_statements(issued, NOV, today=dt.date(2026, 12, 1))
+        billing = draft_statements(issued, NOV)  # the redraft picks the adjustment up now
+        assert stale_reasons(issued, billing, NOV, usage=False) == []
+        assert StatementLine.objects.filter(
+            statement__period=billing, ref=f"dispute:{d.pk}", kind="adjustment",
+            amount=Decimal("2.00"),
+        ).exists()  # fmt: skip
