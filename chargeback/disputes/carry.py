@@ -18,7 +18,7 @@ from collections import defaultdict
 from chargeback.allocation.engine import Line
 from chargeback.billing.models import CreditNote, StatementLine, StatementMode, StatementStatus
 from chargeback.calendar import Period
-from chargeback.disputes.models import Dispute, State
+from chargeback.disputes.models import Dispute, Reason, State
 from chargeback.disputes.workflow import ACTIVE
 from chargeback.money import quantize
 from chargeback.tenancy.models import Organization
@@ -80,6 +80,8 @@ def carried_lines(organization: Organization, period: Period) -> dict[str, list[
         amount = quantize(d.credited, organization.currency)
         month = d.statement.period.label
         moved = "reassigned" if d.reassigned_to else "absorbed centrally"
+        if d.reason == Reason.WRONG_OWNER and not d.reassigned_to:
+            moved = f"no owner known, absorbed centrally ({organization.dispute_absorb_policy})"
         if ref not in noted:
             out[d.unit.code].append(
                 Line(

@@ -19,7 +19,8 @@ from django.urls import reverse
 
 from chargeback.billing.credit_notes import CreditNoteRefused, issue_credit_note
 from chargeback.billing.models import StatementMode, StatementStatus
-from chargeback.disputes.models import Dispute, State
+from chargeback.disputes import enforcement
+from chargeback.disputes.models import Dispute, Reason, State
 from chargeback.tenancy.models import Membership
 
 CREDITED = (State.ACCEPTED, State.PARTIALLY_ACCEPTED)
@@ -32,6 +33,8 @@ def ref(dispute: Dispute) -> str:
 def apply(dispute: Dispute, membership: Membership, outcome: str, day: dt.date) -> None:
     if outcome not in CREDITED or not dispute.credited:
         return
+    if dispute.reason == Reason.WRONG_OWNER and dispute.reassigned_to is None:
+        enforcement.absorb(dispute, day, actor=membership.user)
     statement = dispute.statement
     if statement.mode != StatementMode.CHARGEBACK or statement.status != StatementStatus.ISSUED:
         return  # showback moves no money; a final statement is credited on the next one
