@@ -186,9 +186,20 @@ def mark_issued(
     billing.save()
 
 
-def mark_closed(billing: BillingPeriod, *, actor: object) -> None:
-    """in review -> closed; the caller has checked `close_refusal`."""
+def mark_closed(billing: BillingPeriod, *, actor: object, override: str = "") -> None:
+    """in review -> closed; the caller has checked `close_refusal` (and the close gates, which
+    `override` overrode, with its written reason)."""
     billing.state = PeriodState.CLOSED
     billing.closed_at = timezone.now()
     billing.closed_by = actor if getattr(actor, "is_authenticated", False) else None
+    billing.closed_by_label = actor_label(actor)
+    billing.close_override = override
     billing.save()
+
+
+def actor_label(actor: object) -> str:
+    """Who acted, as the statements print it: a user's name or email, or the command."""
+    if getattr(actor, "is_authenticated", False):
+        name = getattr(actor, "get_full_name", lambda: "")() or ""
+        return (name.strip() or getattr(actor, "email", "") or str(actor))[:254]
+    return str(actor)[:254]

@@ -18,7 +18,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET
 
-from chargeback.billing import display, documents, pdf
+from chargeback.billing import display, dispute_story, documents, pdf
 from chargeback.billing.checksums import checksum
 from chargeback.billing.forms import DEFAULT_SORT, SORTS, StatementFilterForm
 from chargeback.billing.models import PdfStatus, Statement, StatementLine, StatementStatus
@@ -46,8 +46,10 @@ def attachment(body: bytes | str, content_type: str, filename: str) -> HttpRespo
 
 
 def pdf_bytes(statement: Statement) -> bytes | None:
-    """The stored PDF, or one rendered now; None (logged) if it cannot be had."""
-    if statement.pdf_status == PdfStatus.DONE and statement.pdf.name:
+    """The stored PDF, or one rendered now (also when the stored one, as issued, no longer
+    tells the statement's dispute story as it is today); None (logged) if it cannot be had."""
+    stored = statement.pdf_status == PdfStatus.DONE and statement.pdf.name
+    if stored and dispute_story.pdf_is_current(statement):
         try:
             with statement.pdf.open("rb") as fh:
                 return fh.read()
@@ -164,6 +166,7 @@ def statement_detail(request: HttpRequest, org_slug: str, statement_id: int) -> 
         "evidence": _evidence(statement.evidence or {}),
         "verified": checksum(statement, lines) == statement.checksum,
         "today": org_today(request),
+        "story": dispute_story.story(statement, org_today(request)),
     }
     return render(request, "billing/statement_detail.html", context)
 

@@ -23,6 +23,7 @@ from chargeback.audit.log import record
 from chargeback.billing import finality
 from chargeback.billing.models import Statement, StatementLine, StatementStatus
 from chargeback.calendar import local_today
+from chargeback.disputes import outcomes
 from chargeback.disputes.models import Dispute, DisputeEvent, DisputeLine, Reason, State
 from chargeback.disputes.workflow import ACTIVE, ACTORS, OUTCOMES, TransitionRefused, next_state
 from chargeback.money import quantize
@@ -262,6 +263,10 @@ def resolve(
         d.resolution = text
         d.resolved_by = membership.user
         d.resolved_on = day
+        try:
+            outcomes.apply(d, membership, outcome, day)
+        except outcomes.DisputeOutcomeRefused as exc:
+            raise DisputeError(str(exc)) from None
 
     return _move(
         dispute,

@@ -88,7 +88,7 @@ def seed_billing(org: Organization, *, days: int, today: dt.date) -> list[str]:
         issue_statements(org, month, actor=ACTOR, queue_pdfs=queue_pdfs, today=issued_on)
         disputes = seed_disputes(org, month, issued_on=issued_on) if month == months[-2] else 0
         finalize_due(org, actor=ACTOR, today=today)
-        close_period(org, month, actor=ACTOR)
+        close_period(org, month, actor=ACTOR, today=today)  # after its window: no override
         done.append(f"closed {month.label}" + (f" ({disputes} disputes)" if disputes else ""))
     if len(months) >= 2 and done:
         late = _late_events(org, months[0])

@@ -263,10 +263,17 @@ def test_the_close_from_opening_the_month_to_final(
         assert set(period.statements.values_list("status", flat=True)) == {"issued"}
 
     page = text(c.get(url("period-close", period_id=period.pk)))
-    assert "The dispute window is still open until Tuesday 13 October 2026" in page
+    assert "Closing now needs an override." in page
+    assert "The dispute window of 2026-09 is open until Tuesday 13 October 2026" in page
     assert "Final 4 $24.10" in page
-    page = text(submit(c, url("period-close", period_id=period.pk)))
+    page = text(submit(c, url("period-close", period_id=period.pk)))  # no reason: refused
+    assert "2026-09 cannot be closed yet: the dispute window of 2026-09 is open" in page
+    with in_alpha():
+        assert set(period.statements.values_list("status", flat=True)) == {"issued"}
+    reason = {"override_reason": "The auditors need September final today."}
+    page = text(submit(c, url("period-close", period_id=period.pk), reason))
     assert "September 2026 is closed: 4 statements are final." in page
+    assert "The override and its reason are on every statement." in page
     # closed before the deadline: the window ended with the close, and nothing says open
     assert "ended when the period was closed, 6 October 2026" in page
     assert "ended at the close, Tue 6 Oct" in page and "open until" not in page
@@ -494,7 +501,7 @@ def test_statement_page_shows_header_lines_evidence_and_checksum(
     assert "Showback statement ALPHA-2026-09-0003" in page
     assert "No money moves for this statement" in page
     assert "Cost center SALES-EU" in page and "Tier Experimental" in page
-    assert "Open until Tuesday 13 October 2026" in page
+    assert "Open You can dispute until 13 October 2026 (5 business days left)." in page
     assert "Lines sum to the total" in page
     assert (
         "1 Usage internal/flat: 3,000,000 tokens, 3 requests 3,000,000 1 per 1M $3.00 "
@@ -525,7 +532,7 @@ def test_dispute_deadline_shows_closed_once_passed(
     time_machine.move_to(dt.datetime(2026, 10, 14, 10, 0, tzinfo=dt.UTC), tick=False)
     c.force_login(finance.user)  # days later: the idle session has ended, sign in again
     page = text(c.get(url("statement-detail", statement_id=statement_of("SALES-EU").pk)))
-    assert "Dispute deadline Closed 13 October 2026" in page
+    assert "Dispute deadline Closed The dispute window closed on 13 October 2026;" in page
 
 
 def test_pdf_download(client_for, finance, team_lead, month, issued):
