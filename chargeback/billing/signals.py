@@ -2,8 +2,13 @@
 
 `statements_final`: statements became final, sent inside the transaction that made them so,
 with `organization`, `statement_ids` and `actor`. A receiver's writes commit or roll back with
-that transaction (wallets posts each chargeback statement to its wallet this way)."""
+that transaction (wallets posts each chargeback statement to its wallet this way).
+
+`statements_issued`: a month's statements were issued, sent after the issue commits (a
+receiver that fails is logged and does not undo the issue), with `organization`, `period_id`,
+`deadline` (the last day to dispute) and `actor` (the disputes app tells each unit's people)."""
 
 from django.dispatch import Signal
 
 statements_final = Signal()
+statements_issued = Signal()
