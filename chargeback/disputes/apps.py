@@ -12,10 +12,13 @@ class DisputesConfig(AppConfig):
         # `tasks` registers the beat task with every process.
         from chargeback.billing import finality  # noqa: PLC0415 (apps are loaded by now)
         from chargeback.billing.signals import statements_issued  # noqa: PLC0415 (same)
-        from chargeback.disputes import announce, carry, tasks  # noqa: PLC0415 (same)
+        from chargeback.disputes import announce, carry, queries, tasks  # noqa: PLC0415 (same)
+        from chargeback.tenancy.navigation import register_badge  # noqa: PLC0415 (same)
 
         finality.register_hold(carry.open_disputes_hold)
         finality.register_carried_lines(carry.carried_lines)
         tasks.finalize_due_statements  # noqa: B018 (registered on import)
         # Each unit's people are told when its statement is issued.
         statements_issued.connect(announce.statements_issued, dispatch_uid="disputes.issued")
+        # The number of open disputes next to the navigation's Disputes item.
+        register_badge("disputes:dispute-list", queries.nav_badge)

@@ -13,7 +13,7 @@ from chargeback.billing.queries import visible_statements
 from chargeback.calendar import local_today
 from chargeback.disputes import operations as ops
 from chargeback.disputes.evidence import evidence_for
-from chargeback.disputes.forms import InboxFilterForm, OpenDisputeForm
+from chargeback.disputes.forms import InboxFilterForm, OpenDisputeForm, prefill
 from chargeback.disputes.models import Dispute, State
 from chargeback.disputes.queries import is_overdue, visible_disputes
 from chargeback.disputes.workflow import ACTORS, allowed_actions
@@ -57,7 +57,12 @@ def dispute_new(request: HttpRequest, org_slug: str, statement_id: int) -> HttpR
     statement = get_object_or_404(qs, pk=statement_id)
     if not ops.can_reach(membership, statement.unit):
         raise Http404("No such statement.")
-    form = OpenDisputeForm(request.POST or None, request.FILES or None, statement=statement)
+    form = OpenDisputeForm(
+        request.POST or None,
+        request.FILES or None,
+        statement=statement,
+        initial=prefill(statement, request.GET.getlist("line")),
+    )
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:

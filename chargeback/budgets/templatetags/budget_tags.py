@@ -8,7 +8,6 @@ from django_scopes.exceptions import ScopeError
 
 from chargeback.budgets import inbox
 from chargeback.budgets.status import budget_statuses
-from chargeback.notices import inbox as notices
 from chargeback.units.queries import unit_in_reach
 
 register = template.Library()
@@ -21,8 +20,8 @@ def alert_bell(context) -> dict:
     if membership is None:
         return {"show": False}
     try:
-        alerts = inbox.unread_count(membership) if membership.has_perm("alerts.view") else 0
-        told = notices.unread_count(membership)
+        alerts, told = inbox.unread_counts(membership)
+        alerts = alerts if membership.has_perm("alerts.view") else 0
     except ScopeError:  # a page rendered outside the organisation's scope
         return {"show": False}
     page = "notices:notice-list"
