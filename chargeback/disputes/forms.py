@@ -5,6 +5,7 @@ from __future__ import annotations
 from django import forms
 
 from chargeback.billing.models import Statement
+from chargeback.disputes.attachments import file_problem
 from chargeback.disputes.models import Reason, State
 from chargeback.money import quantize
 
@@ -38,6 +39,9 @@ class OpenDisputeForm(forms.Form):
         f = self.cleaned_data.get("evidence_file")
         if f and f.size > MAX_EVIDENCE_BYTES:
             raise forms.ValidationError("The file is larger than 5 MB.")
+        problem = file_problem(f) if f else ""
+        if problem:
+            raise forms.ValidationError(problem[0].upper() + problem[1:] + ".")
         return f
 
     def clean_request_ids(self) -> list[str]:

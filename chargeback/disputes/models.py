@@ -136,4 +136,5 @@ EVENT_LABELS = {
     "withdraw": "withdrew the dispute",
     "comment": "commented",
     "overdue": "flagged it overdue",
+    "evidence": "added evidence",
 }
