@@ -44,12 +44,7 @@ def test_the_team_lead_adds_a_file_and_request_ids(client, issued, statements, p
     assert client.post(_url(d), {"request_ids": ["req-4"]}).status_code == 200
 
 
-def test_bad_evidence_is_a_400_naming_the_field_and_writes_nothing(
-    client,
-    issued,
-    statements,
-    people,  # noqa: F811
-):
+def test_bad_evidence_is_a_400_naming_the_field(client, issued, statements, people):  # noqa: F811
     with within(issued):
         d = _open(people, statements)
     client.force_login(people["sup_lead"].user)
