@@ -7,6 +7,7 @@ from django import forms
 from chargeback.billing.models import Statement
 from chargeback.disputes.attachments import file_problem
 from chargeback.disputes.models import Reason, State
+from chargeback.disputes.operations import claimable
 from chargeback.money import quantize
 
 MAX_EVIDENCE_BYTES = 5 * 1024 * 1024
@@ -51,12 +52,13 @@ class OpenDisputeForm(forms.Form):
 
 def prefill(statement: Statement, line_ids: list[str]) -> dict:
     """The opening form for the statement's lines `line_ids` (a line's Dispute action): those
-    lines ticked and their amount; ids that are not the statement's lines are ignored."""
+    lines ticked and what may still be disputed on them (their amount less what other
+    disputes claim); ids that are not the statement's lines are ignored."""
     wanted = {int(x) for x in line_ids if x.isdigit()}
     lines = [x for x in statement.lines.all() if x.pk in wanted]
     if not lines:
         return {}
-    amount = sum((x.amount for x in lines), start=lines[0].amount * 0)
+    amount = claimable(statement, [x.pk for x in lines])
     return {
         "lines": [str(x.pk) for x in lines],
         "amount": str(quantize(amount, statement.currency)) if amount > 0 else "",
