@@ -65,13 +65,14 @@ def test_issuing_tells_each_units_owner_and_team_leads(
 def test_change_from_last_month_against_the_previous_issued_statement(issued, statements):
     sup = statements["SUP"]
     with scopes_disabled():
-        sep = BillingPeriod.objects.create(
-            organization=issued, month=dt.date(2026, 9, 1), state="closed"
-        )
-        Statement.objects.create(
+        sep = BillingPeriod.objects.create(organization=issued, month=dt.date(2026, 9, 1))
+        prev = Statement.objects.create(
             organization=issued, period=sep, unit=sup.unit, number="SEP-SUP", sequence=99,
-            mode="chargeback", status="final", currency="USD", total=Decimal("10.00"),
+            mode="chargeback", currency="USD", total=Decimal("10.00"),
         )  # fmt: skip
+        # as issuing does: the month goes to review, its statements are issued
+        BillingPeriod.objects.filter(pk=sep.pk).update(state="in_review")
+        Statement.objects.filter(pk=prev.pk).update(status="issued")
     with within(issued):
         assert change_from_last_month(sup) == "-$1.75 from September 2026 ($10.00)"
 
