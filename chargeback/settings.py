@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "chargeback.tenancy",
     "chargeback.audit",
     "chargeback.units",
+    "chargeback.notices",
     "chargeback.members",
     "chargeback.pricing",
     "chargeback.usage",

@@ -140,7 +140,14 @@ NAV = {
         ("Audit log", "/o/alpha/audit/"),
     ],
     "viewer": [*STRUCTURE[:1], *BUDGETS, *STATEMENTS, *STRUCTURE[1:], *PRICING],
-    "team_lead": [*STRUCTURE[:1], *BUDGETS, *STATEMENTS, *STRUCTURE[1:], *PRICING],
+    "team_lead": [
+        *STRUCTURE[:1],
+        *BUDGETS,
+        # a team lead's Disputes item reads "My disputes"
+        *[("My disputes", h) if label == "Disputes" else (label, h) for label, h in STATEMENTS],
+        *STRUCTURE[1:],
+        *PRICING,
+    ],
 }
 
 

@@ -51,4 +51,9 @@ urlpatterns = [
         disputes.DisputeAction.as_view(),
         name="dispute-action",
     ),
+    path(
+        "v1/o/<slug:org_slug>/disputes/<int:dispute_id>/evidence/",
+        disputes.DisputeEvidence.as_view(),
+        name="dispute-evidence",
+    ),
 ]

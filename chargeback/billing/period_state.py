@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from chargeback.billing.models import BillingPeriod, DraftStatus, PeriodState
+from chargeback.billing.signals import statements_issued
 from chargeback.calendar import Period
 
 
@@ -178,12 +180,23 @@ def drafting_not_queued(period_id: int) -> None:
 def mark_issued(
     billing: BillingPeriod, *, actor: object, now: dt.datetime, deadline: dt.date
 ) -> None:
-    """open -> in review; the caller has checked `issue_refusal` and saves nothing else."""
+    """open -> in review; the caller has checked `issue_refusal` and saves nothing else.
+    `statements_issued` is sent once the issue commits."""
     billing.state = PeriodState.IN_REVIEW
     billing.issued_at = now
     billing.issued_by = actor if getattr(actor, "is_authenticated", False) else None
     billing.dispute_deadline = deadline
     billing.save()
+    transaction.on_commit(
+        lambda: statements_issued.send_robust(
+            sender=BillingPeriod,
+            organization=billing.organization,
+            period_id=billing.pk,
+            deadline=deadline,
+            actor=actor,
+        ),
+        robust=True,
+    )
 
 
 def mark_closed(billing: BillingPeriod, *, actor: object, override: str = "") -> None:

@@ -136,6 +136,7 @@ EVENT_LABELS = {
     "withdraw": "withdrew the dispute",
     "comment": "commented",
     "overdue": "flagged it overdue",
+    "evidence": "added evidence",
 }
 
 

@@ -504,10 +504,11 @@ def test_statement_page_shows_header_lines_evidence_and_checksum(
     assert "Open You can dispute until 13 October 2026 (5 business days left)." in page
     assert "Lines sum to the total" in page
     assert (
-        "1 Usage internal/flat: 3,000,000 tokens, 3 requests 3,000,000 1 per 1M $3.00 "
-        "2 Usage internal/premium: 500,000 tokens, 1 request 500,000 10 per 1M $5.00 "
-        "3 Tier markup Tier markup: Experimental (50%) $8.00 50% $4.00 "
-        "4 Platform fee Platform fee (15% of usage cost) $8.00 15% $1.20 "
+        # each line ends with its Dispute action while the window is open
+        "1 Usage internal/flat: 3,000,000 tokens, 3 requests 3,000,000 1 per 1M $3.00 Dispute "
+        "2 Usage internal/premium: 500,000 tokens, 1 request 500,000 10 per 1M $5.00 Dispute "
+        "3 Tier markup Tier markup: Experimental (50%) $8.00 50% $4.00 Dispute "
+        "4 Platform fee Platform fee (15% of usage cost) $8.00 15% $1.20 Dispute "
         "Total $13.20"
     ) in page
     assert "Change +$7.00 (+700.0%)" in page
