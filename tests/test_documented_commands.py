@@ -41,6 +41,8 @@ COVERED = {
     "wallet_transfer",
     "disputes",
     "finalize_statements",
+    "import_invoice",
+    "reconcile",
 }
 
 MONTH = "2026-10"
@@ -302,6 +304,21 @@ def test_a_user_runs_every_documented_command_on_a_fresh_org(fresh_org, tmp_path
     ]
     assert "central" in run("wallets", "--org", "t1")
 
+    # Reconciliation: the provider's invoice for the month, then the month reconciled; the
+    # causes and the unexplained rest sum to the variance.
+    invoice = (
+        "provider,model,token_class,quantity,amount,currency\nacme-ai,acme-large,input,1,5.00,USD\n"
+    )
+    out = run(
+        "import_invoice", "--org", "t1", "--period", MONTH, write(tmp_path, "inv.csv", invoice)
+    )
+    assert out.strip().startswith("invoice ") and "acme-ai 2026-10 lines=1" in out
+    rec = json.loads(run("reconcile", "--org", "t1", "--period", MONTH, "--format", "json"))
+    assert rec["billed"] == "5.00" and rec["period"] == MONTH
+    explained = sum(Decimal(c["amount"]) for c in rec["causes"]) + Decimal(rec["unexplained"])
+    assert explained == Decimal(rec["variance"])
+    assert "billed" in run("reconcile", "--org", "t1", "--period", MONTH)
+
 
 def test_seed_demo_runs_twice(db):
     first = run("seed_demo")
@@ -322,6 +339,8 @@ ORG_ARGS = {
     "wallet_post": ["--wallet", "central", "--type", "funding", "--amount", "1", "--reason", "r"],
     "wallet_transfer": ["--from", "central", "--to", "X", "--amount", "1", "--reason", "r"],
     "disputes": ["list"],
+    "import_invoice": ["--period", MONTH, "x.csv"],
+    "reconcile": ["--period", MONTH],
 }
 
 
