@@ -101,6 +101,8 @@ BILLING = [
     ("Statements", "/o/alpha/statements/"),
     ("Disputes", "/o/alpha/disputes/"),
     ("Month-end close", "/o/alpha/billing/periods/"),
+    ("Provider invoices", "/o/alpha/invoices/"),
+    ("Reconciliation", "/o/alpha/reconciliation/"),
     ("Wallets", "/o/alpha/wallets/"),
     ("Outcome counts", "/o/alpha/billing/outcomes/"),
     ("Allocation policy", "/o/alpha/policy/"),

@@ -15,6 +15,8 @@ ITEMS: list[tuple[str, str, str, str]] = [
     ("Billing", "Statements", "billing:statement-list", "statements.view"),
     ("Billing", "Disputes", "disputes:dispute-list", "statements.view"),
     ("Billing", "Month-end close", "billing:period-list", "billing.close"),
+    ("Billing", "Provider invoices", "reconciliation:invoice-list", "billing.close"),
+    ("Billing", "Reconciliation", "reconciliation:reconciliation", "billing.close"),
     ("Billing", "Wallets", "wallets:wallet-list", "wallets.view"),
     ("Billing", "Outcome counts", "billing:outcome-list", "outcomes.manage"),
     ("Billing", "Allocation policy", "allocation:policy-list", "policy.view"),
