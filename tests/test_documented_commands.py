@@ -43,6 +43,7 @@ COVERED = {
     "finalize_statements",
     "import_invoice",
     "reconcile",
+    "readiness",
 }
 
 MONTH = "2026-10"
@@ -318,6 +319,12 @@ def test_a_user_runs_every_documented_command_on_a_fresh_org(fresh_org, tmp_path
     explained = sum(Decimal(c["amount"]) for c in rec["causes"]) + Decimal(rec["unexplained"])
     assert explained == Decimal(rec["variance"])
     assert "billed" in run("reconcile", "--org", "t1", "--period", MONTH)
+    ready = json.loads(run("readiness", "--org", "t1", "--period", MONTH, "--format", "json"))
+    assert {u["unit"] for u in ready["units"]} >= {"SUP", "RES"}
+    assert all(set(u) >= {"unit", "spend", "attributable_share", "quarantined_cost",
+                          "missing_tags_share", "named_owner", "ready", "fix_first"}
+               for u in ready["units"])  # fmt: skip
+    assert "SUP" in run("readiness", "--org", "t1", "--period", MONTH)
 
 
 def test_seed_demo_runs_twice(db):
@@ -341,6 +348,7 @@ ORG_ARGS = {
     "disputes": ["list"],
     "import_invoice": ["--period", MONTH, "x.csv"],
     "reconcile": ["--period", MONTH],
+    "readiness": ["--period", MONTH],
 }
 
 

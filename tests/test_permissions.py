@@ -103,6 +103,7 @@ BILLING = [
     ("Month-end close", "/o/alpha/billing/periods/"),
     ("Provider invoices", "/o/alpha/invoices/"),
     ("Reconciliation", "/o/alpha/reconciliation/"),
+    ("Chargeback readiness", "/o/alpha/readiness/"),
     ("Wallets", "/o/alpha/wallets/"),
     ("Outcome counts", "/o/alpha/billing/outcomes/"),
     ("Allocation policy", "/o/alpha/policy/"),

@@ -143,11 +143,12 @@ def billed_inputs(organization: Organization, period: Period) -> list[Billed]:
     ]
 
 
-def quarantined_records(organization: Organization, period: Period):
-    """The month's open quarantined records whose model has no price: (row, record dict, day)."""
-    rows = QuarantinedEvent.objects.filter(
-        organization=organization, status=QuarantineStatus.OPEN, reason="no_price"
-    )
+def quarantined_records(organization: Organization, period: Period, *, all_reasons=False):
+    """The month's open quarantined records whose model has no price (or, with `all_reasons`,
+    every open one): (row, record dict, day)."""
+    rows = QuarantinedEvent.objects.filter(organization=organization, status=QuarantineStatus.OPEN)
+    if not all_reasons:
+        rows = rows.filter(reason="no_price")
     tz = organization.tz
     for row in rows.order_by("pk").iterator(chunk_size=2000):
         try:

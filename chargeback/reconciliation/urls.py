@@ -9,4 +9,5 @@ urlpatterns = [
     path("invoices/upload/", views.invoice_upload, name="invoice-upload"),
     path("invoices/<int:invoice_id>/", views.invoice_detail, name="invoice-detail"),
     path("reconciliation/", views.reconciliation, name="reconciliation"),
+    path("readiness/", views.readiness, name="readiness"),
 ]

@@ -17,6 +17,7 @@ from chargeback.reconciliation.invoice_files import InvoiceFileError
 from chargeback.reconciliation.invoices import import_invoice, read_invoice_file
 from chargeback.reconciliation.models import ProviderInvoice
 from chargeback.reconciliation.queries import reconciliation_of
+from chargeback.reconciliation.readiness import readiness_of
 from chargeback.reconciliation.report import CAUSE_LABELS, TABLES, cause_rows, table_rows
 from chargeback.tenancy.permissions import org_permission
 
@@ -144,3 +145,16 @@ def reconciliation(request: HttpRequest, org_slug: str) -> HttpResponse:
         ],
     }
     return render(request, "reconciliation/reconciliation.html", context)
+
+
+@org_permission(PERM)
+@require_GET
+def readiness(request: HttpRequest, org_slug: str) -> HttpResponse:
+    form = PeriodForm(request.GET)
+    if not form.is_valid():
+        return render(request, "reconciliation/readiness.html", {"form": form}, status=400)
+    period = form.cleaned_data["period"] or default_period(request)
+    rows = readiness_of(request.org, period)
+    context = {"form": form, "period": period, "rows": rows,
+               "ready": sum(1 for r in rows if r.ready)}  # fmt: skip
+    return render(request, "reconciliation/readiness.html", context)

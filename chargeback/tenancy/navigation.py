@@ -17,6 +17,7 @@ ITEMS: list[tuple[str, str, str, str]] = [
     ("Billing", "Month-end close", "billing:period-list", "billing.close"),
     ("Billing", "Provider invoices", "reconciliation:invoice-list", "billing.close"),
     ("Billing", "Reconciliation", "reconciliation:reconciliation", "billing.close"),
+    ("Billing", "Chargeback readiness", "reconciliation:readiness", "billing.close"),
     ("Billing", "Wallets", "wallets:wallet-list", "wallets.view"),
     ("Billing", "Outcome counts", "billing:outcome-list", "outcomes.manage"),
     ("Billing", "Allocation policy", "allocation:policy-list", "policy.view"),
