@@ -44,6 +44,7 @@ COVERED = {
     "import_invoice",
     "reconcile",
     "readiness",
+    "export_events",
 }
 
 MONTH = "2026-10"
@@ -326,6 +327,16 @@ def test_a_user_runs_every_documented_command_on_a_fresh_org(fresh_org, tmp_path
                for u in ready["units"])  # fmt: skip
     assert "SUP" in run("readiness", "--org", "t1", "--period", MONTH)
 
+    # Exports: the events as CSV and NDJSON, and FOCUS 1.3 and 1.0.
+    for fmt, first in (("csv", "request_id,"), ("ndjson", "{"), ("focus", "BilledCost,")):
+        out_path = tmp_path / f"export.{fmt}"
+        done = run("export_events", "--org", "t1", "--since", f"{MONTH}-01", "--format", fmt,
+                   "--output", str(out_path))  # fmt: skip
+        assert done.startswith("exported ") and out_path.read_text().startswith(first)
+    run("export_events", "--org", "t1", "--since", "30d", "--format", "focus",
+        "--focus-version", "1.0", "--output", str(tmp_path / "focus10.csv"))  # fmt: skip
+    assert "ProviderName" in (tmp_path / "focus10.csv").read_text().splitlines()[0]
+
 
 def test_seed_demo_runs_twice(db):
     first = run("seed_demo")
@@ -349,6 +360,7 @@ ORG_ARGS = {
     "import_invoice": ["--period", MONTH, "x.csv"],
     "reconcile": ["--period", MONTH],
     "readiness": ["--period", MONTH],
+    "export_events": ["--since", "30d", "--output", "x.csv"],
 }
 
 
