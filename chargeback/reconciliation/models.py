@@ -85,3 +85,28 @@ class InvoiceLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.provider}/{self.model} {self.token_class}: {self.amount}"
+
+
+class TrueUp(models.Model):
+    """Finance's decision to charge a month's unexplained variance to the units, on a basis
+    (proportional to usage spend): the month's drafts carry it as `true_up` lines. Events are
+    never re-priced for it."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    month = models.DateField(help_text="The first day of the month.")
+    amount = models.DecimalField(max_digits=20, decimal_places=4)
+    basis = models.CharField(max_length=20, default="spend")
+    reason = models.CharField(max_length=500)
+    created_by = models.CharField(max_length=254)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ScopedManager(organization="organization")
+
+    class Meta:
+        ordering = ["-month"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "month"], name="true_up_unique_month")
+        ]
+
+    def __str__(self) -> str:
+        return f"true-up {self.month:%Y-%m}: {self.amount}"
