@@ -342,6 +342,11 @@ def test_seed_demo_runs_twice(db):
     first = run("seed_demo")
     assert "demo organisation acme" in first and "created" in first
     assert "already present" in run("seed_demo")
+    # The month left open has the providers' invoices: its variance is explained to the cent.
+    last = (dt.date.today().replace(day=1) - dt.timedelta(days=1)).strftime("%Y-%m")
+    rec = json.loads(run("reconcile", "--org", "acme", "--period", last, "--format", "json"))
+    explained = sum(Decimal(c["amount"]) for c in rec["causes"]) + Decimal(rec["unexplained"])
+    assert explained == Decimal(rec["variance"])
     wallets = json.loads(run("wallets", "--org", "acme", "--format", "json"))["wallets"]
     assert wallets[0] == {"unit": "central", "kind": "central", "balance": "20000.00",
                           "reserved": "0.00", "available": "20000.00", "hard_limit": False}  # fmt: skip
