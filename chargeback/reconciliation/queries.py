@@ -11,7 +11,7 @@ from decimal import Decimal
 from django.db.models import Count, Q, Sum
 from django.db.models.functions import TruncDate
 
-from chargeback.billing.models import BillingPeriod, Statement
+from chargeback.billing.models import BillingPeriod, Statement, StatementStatus
 from chargeback.calendar import Period, end_of_day, start_of_day
 from chargeback.pricing.models import ModelPrice
 from chargeback.reconciliation.engine import Billed, Metered, Quarantined, Reconciliation, reconcile
@@ -193,8 +193,10 @@ def quarantined_inputs(organization: Organization, period: Period) -> list[Quara
 
 
 def allocated_cost(organization: Organization, period: Period) -> Decimal | None:
-    """The usage cost on the month's statements (None when there are none)."""
-    statements = Statement.objects.filter(organization=organization, period__month=period.first)
+    """The usage cost on the month's issued (or final) statements; None before they are."""
+    statements = Statement.objects.filter(
+        organization=organization, period__month=period.first
+    ).exclude(status=StatementStatus.DRAFT)
     if not statements.exists():
         return None
     return statements.aggregate(total=Sum("usage_cost"))["total"] or ZERO

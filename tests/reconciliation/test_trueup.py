@@ -4,6 +4,7 @@ usage spend, summing exactly to it; never after issue."""
 from __future__ import annotations
 
 import io
+import json
 from decimal import Decimal
 
 import pytest
@@ -64,6 +65,9 @@ def test_the_true_up_lands_on_the_drafts_and_is_refused_after_issue(metered, tmp
         assert lines == {"SUP": D("0.78"), "SALES": D("0.60")}
         assert sum(lines.values()) == D("1.38")
         issue_statements(metered, OCT)
+    rec = json.loads(run("reconcile", "--org", metered.slug, "--period", "2026-10",
+                         "--format", "json"))  # fmt: skip
+    assert rec["allocated"] == rec["metered"] == "6.90"  # the issued statements' usage cost
     with pytest.raises(CommandError, match="statements are issued already"):
         run("reconcile", "--org", metered.slug, "--period", "2026-10", "--true-up",
             "--reason", "again")  # fmt: skip
