@@ -328,7 +328,7 @@ def _present(
     causes.append(Cause("currency_rounding", rounding))
     by = {
         "provider": lambda x: x.provider,
-        "family": lambda x: f"{x.provider}/{family(x.model)}",
+        "family": lambda x: f"{x.provider}/{family(x.model) or '(no model)'}",
         "token_class": lambda x: x.token_class,
     }
     tables = {
