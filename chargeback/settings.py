@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "chargeback.budgets",
     "chargeback.wallets",
     "chargeback.disputes",
+    "chargeback.reconciliation",
     "chargeback.provisioning",
     "chargeback.dashboards",
     "chargeback.api",

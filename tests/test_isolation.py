@@ -18,6 +18,7 @@ from chargeback.allocation.models import AllocationPolicy
 from chargeback.billing.models import BillingPeriod, OutcomeCount, Statement, StatementLine
 from chargeback.disputes.models import Dispute
 from chargeback.pricing.models import ModelAlias, PriceVersion, RepricingRun
+from chargeback.reconciliation.models import ProviderInvoice
 from chargeback.tenancy.models import Membership, Role
 from chargeback.tenancy.scoping import within
 from chargeback.units.models import (
@@ -56,6 +57,7 @@ ID_KWARGS = {
     "outcome_id": OutcomeCount,
     "wallet_id": Wallet,
     "dispute_id": Dispute,
+    "invoice_id": ProviderInvoice,
 }
 # Routes outside the tenant tree whose kwargs are not tenant ids: fill with harmless values.
 PUBLIC_KWARGS = {"uidb64": "Mg", "token": "set-password"}
@@ -194,7 +196,14 @@ def _foreign_ids(org) -> dict[type, int]:
                 opened_on="2026-11-02",
                 respond_by="2026-11-09",
             )
+        invoice = ProviderInvoice.objects.filter(organization=org).first()
+        if invoice is None:
+            invoice = ProviderInvoice.objects.create(
+                organization=org, provider="openai", month="2026-10-01", currency=org.currency,
+                source="manual", total="99.99", created_by="boss@bravo.example",
+            )  # fmt: skip
         return {
+            ProviderInvoice: invoice.pk,
             Wallet: wallet.pk,
             Dispute: dispute.pk,
             BillingPeriod: statement.period_id,
