@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from chargeback.numbers import counted
 from chargeback.pricing.books import (
     DiffLine,
     PriceFileError,
@@ -245,10 +246,9 @@ def price_import_apply(request: HttpRequest, org_slug: str) -> HttpResponse:
     if version is None:
         messages.info(request, f"No changes: all {len(rows)} prices are already in force.")
     else:
-        n = len(changes)
         messages.success(
             request,
-            f"price version {version.number}: {n} price{'' if n == 1 else 's'} added or changed",
+            f"price version {version.number}: {counted(len(changes), 'price')} added or changed",
         )
         price_fix_applied.send(price_import_apply, request=request, cause="waiting for a price")
     return redirect("pricing:version-list", org_slug=request.org.slug)

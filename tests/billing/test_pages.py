@@ -497,8 +497,8 @@ def test_statement_page_shows_header_lines_evidence_and_checksum(
     assert "Open until Tuesday 13 October 2026" in page
     assert "Lines sum to the total" in page
     assert (
-        "1 Usage internal/flat: 3,000,000 tokens, 3 requests 3,000,000 1 per 1M $3.00 "
-        "2 Usage internal/premium: 500,000 tokens, 1 request 500,000 10 per 1M $5.00 "
+        "1 Usage internal/flat: 3,000,000 tokens, 3 requests 3,000,000 1.00 per 1M $3.00 "
+        "2 Usage internal/premium: 500,000 tokens, 1 request 500,000 10.00 per 1M $5.00 "
         "3 Tier markup Tier markup: Experimental (50%) $8.00 50% $4.00 "
         "4 Platform fee Platform fee (15% of usage cost) $8.00 15% $1.20 "
         "Total $13.20"
@@ -617,7 +617,7 @@ def test_a_usage_line_drills_down_to_its_events(
     assert "Requests 3" in page and "Priced cost $3.00" in page
     assert "1 Sep 00:30:00" in page  # eu-1 in the organisation's timezone
     assert "eu-chat" in page and "triage" in page and "team_tag" in page
-    assert "eu-1 1 Sep 00:30:00 eu-chat · triage 1,000,000 0 1 team_tag v1" in page
+    assert "eu-1 1 Sep 00:30:00 eu-chat · triage 1,000,000 0 $1.00 team_tag v1" in page
     assert "Price book version 1: test prices" in body(c.get(events_url))
 
     monkeypatch.setattr(statement_views, "EVENTS_PER_PAGE", 2)
