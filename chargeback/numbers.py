@@ -57,6 +57,17 @@ def exact_money(amount: Decimal | int, currency: str) -> str:
     return f"-{symbol}{text.lstrip('-')}" if value < 0 else f"{symbol}{text}"
 
 
+def plain_money(amount: Decimal | int, currency: str) -> str:
+    """An amount for a spreadsheet: a plain number rounded to the minor unit ("1234.50"), no
+    symbol or separators; an amount that rounds to zero keeps two significant digits
+    ("0.00036"), so it never reads as 0."""
+    value = _dec(amount)
+    rounded = quantize(value, currency)
+    if value and not rounded:
+        return format(value.quantize(Decimal(1).scaleb(value.adjusted() - 1)), "f")
+    return format(rounded, "f")
+
+
 def signed_money(amount: Decimal | int | None, currency: str) -> str:
     """ "+$1,200.00", "−$300.00" (a true minus sign), "$0.00"."""
     if amount is None:

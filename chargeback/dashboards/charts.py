@@ -32,6 +32,7 @@ PALETTE = [
 class Column:
     label: str
     kind: str = "text"  # text | date | money | int | percent
+    total: bool = True  # summed in the total row of the CSV for people (money and int only)
 
 
 @dataclass(frozen=True)
@@ -255,7 +256,7 @@ def cost_per_1k(rows: Iterable[Mapping], *, days: Sequence[dt.date], currency: s
             Column("Day", "date"),
             Column("Requests", "int"),
             Column("Spend", "money"),
-            Column("Cost per 1K requests", "money"),
+            Column("Cost per 1K requests", "money", total=False),
         ),
         rows=table,
     )

@@ -636,6 +636,45 @@ def test_a_usage_line_drills_down_to_its_events(
     assert "eu-3" not in body(c.get(events_url, {"after": "1." + "9" * 18}))
 
 
+def test_the_requests_behind_a_usage_line_download_as_csv(
+    client_for, team_lead, finance, month, issued
+):
+    issued(client_for(finance))
+    statement = statement_of("SALES-EU")
+    with in_alpha():
+        flat = statement.lines.get(kind="usage", ref="internal/flat")
+        markup = statement.lines.get(kind="markup")
+        other = (
+            Statement.objects.exclude(unit__code="SALES-EU")
+            .filter(period__month=SEP.first, lines__kind="usage")
+            .first()
+        )
+        other_line = other.lines.filter(kind="usage").first()
+    c = client_for(team_lead)
+    csv_url = url("line-events-csv", statement_id=statement.pk, line_id=flat.pk)
+    assert f'href="{csv_url}"' in body(
+        c.get(url("line-events", statement_id=statement.pk, line_id=flat.pk))
+    )
+    response = c.get(csv_url)
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    assert (
+        f"{statement.number}-line-{flat.position}-requests.csv" in response["Content-Disposition"]
+    )
+    rows = b"".join(response.streaming_content).decode().splitlines()
+    assert rows[0].startswith("request_id,occurred_at,service,workflow,provider,model,")
+    assert [r.split(",")[0] for r in rows[1:]] == ["eu-1", "eu-2", "eu-3"]  # oldest first
+    assert rows[1].split(",")[1] == "2026-09-01T00:30:00+02:00"  # the organisation's zone
+    assert ",1,USD," in rows[1]  # exact cost and its currency
+    # not a usage line: no requests; another unit's statement: not the team lead's to see
+    assert (
+        c.get(url("line-events-csv", statement_id=statement.pk, line_id=markup.pk)).status_code
+        == 404
+    )
+    other_url = url("line-events-csv", statement_id=other.pk, line_id=other_line.pk)
+    assert c.get(other_url).status_code == 404
+    assert client_for(finance).get(other_url).status_code == 200
+
+
 def test_other_lines_show_what_they_are_built_from(client_for, finance, month, issued):
     c = client_for(finance)
     issued(c)
