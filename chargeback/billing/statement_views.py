@@ -21,7 +21,13 @@ from django.views.decorators.http import require_GET
 from chargeback.billing import display, documents, line_csv, pdf
 from chargeback.billing.checksums import checksum
 from chargeback.billing.forms import DEFAULT_SORT, SORTS, StatementFilterForm
-from chargeback.billing.models import PdfStatus, Statement, StatementLine, StatementStatus
+from chargeback.billing.models import (
+    PdfStatus,
+    Statement,
+    StatementLine,
+    StatementMode,
+    StatementStatus,
+)
 from chargeback.billing.queries import visible_statements
 from chargeback.calendar import Period
 from chargeback.tenancy.permissions import org_permission
@@ -80,6 +86,28 @@ SORT_COLUMNS = (
 )
 
 
+def _totals_by_month_and_mode(qs: QuerySet[Statement]) -> list[dict]:
+    """The statements' totals per month and billing mode, newest month first: a sum across
+    months or across showback and chargeback means nothing, so the list never shows one."""
+    rows = (
+        qs.order_by()
+        .values("period__month", "mode")
+        .annotate(count=Count("id"), total=Sum("total", default=ZERO))
+        .order_by("-period__month", "mode")
+    )
+    labels = dict(StatementMode.choices)
+    return [
+        {
+            "period": Period.of(r["period__month"]).title,
+            "mode": r["mode"],
+            "label": labels.get(r["mode"], r["mode"]),
+            "count": r["count"],
+            "total": r["total"],
+        }
+        for r in rows
+    ]
+
+
 def _next_sort(key: str, first: str, current: str) -> str:
     """A header's link: the other direction when its column is the current sort."""
     if current.lstrip("-") != key:
@@ -110,7 +138,7 @@ def statement_list(request: HttpRequest, org_slug: str) -> HttpResponse:
     if filters["unit"]:
         qs = qs.filter(unit_id=int(filters["unit"]))
     sort = filters["sort"] or DEFAULT_SORT
-    summary = qs.aggregate(count=Count("id"), total=Sum("total", default=ZERO))
+    summary = {"count": qs.count(), "groups": _totals_by_month_and_mode(qs)}
     page = Paginator(qs.order_by(*SORTS[sort]), PAGE_SIZE).get_page(request.GET.get("page"))
     columns = [
         (key, label, _next_sort(key, first, sort), sort.lstrip("-") == key, sort.startswith("-"))

@@ -45,7 +45,19 @@ def overview(request: HttpRequest, org_slug: str) -> HttpResponse:
     if download := _download(request, board, "overview"):
         return download
     led = list(request.membership.units.order_by("name")) if board.unit_ids is not None else []
-    context = {"board": board, "sort": sort, "led_units": led, "unit_columns": UNIT_COLUMNS}
+    central = next(
+        (u for u in board.units.values() if u.is_central and not u.archived),
+        None,
+    )
+    if central is not None and board.reach is not None and central.id not in board.reach:
+        central = None  # a team lead who does not lead the central bucket
+    context = {
+        "board": board,
+        "sort": sort,
+        "led_units": led,
+        "unit_columns": UNIT_COLUMNS,
+        "central": central,
+    }
     return _render(request, "dashboards/overview.html", context)
 
 

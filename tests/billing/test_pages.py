@@ -411,7 +411,9 @@ def test_finance_admin_and_viewers_see_every_units_statements(
     issued(client_for(finance))
     c = client_for(request.getfixturevalue(persona))
     page = text(c.get(url("statement-list")))
-    assert "4 statements · total $24.10" in page
+    assert "4 statements. Totals per month and mode" in page and "$24.10" not in page
+    assert "September 2026 · Showback $20.80 (3 statements)" in page
+    assert "September 2026 · Chargeback $3.30 (1 statement)" in page
     for code in TOTALS:
         assert f" {code} " in page
         statement = statement_of(code)
@@ -424,7 +426,8 @@ def test_a_team_lead_sees_only_its_units_statements(client_for, finance, team_le
     response = c.get(url("statement-list"))
     assert listed(response) == ["SALES-EU", "SALES-DE"]  # newest number first
     page = text(response)
-    assert "2 statements · total $16.50" in page  # SALES-EU 13.20 + SALES-DE 3.30
+    assert "2 statements." in page  # SALES-EU 13.20 (showback), SALES-DE 3.30 (chargeback)
+    assert "Showback $13.20 (1 statement)" in page and "Chargeback $3.30 (1 statement)" in page
     assert " SALES-EU " in page and " SALES-DE " in page
     assert "SUPPORT" not in page and "CENTRAL" not in page and "Support" not in page
     # a filter naming another unit is ignored, not obeyed
@@ -441,6 +444,11 @@ def test_a_team_lead_sees_only_its_units_statements(client_for, finance, team_le
     own = statement_of("SALES-DE")
     page = text(c.get(url("statement-detail", statement_id=own.pk)))
     assert "Chargeback statement ALPHA-2026-09-0002" in page
+    assert "What the central bucket's statement holds" not in page
+    central = text(
+        client_for(finance).get(url("statement-detail", statement_id=statement_of("CENTRAL").pk))
+    )
+    assert "What the central bucket's statement holds" in central
 
 
 def test_drafts_are_for_finance_only(client_for, finance, team_lead, viewer, month, open_and_draft):
@@ -457,10 +465,11 @@ def test_statement_list_filters_sorts_and_pages(client_for, finance, month, monk
     c = client_for(finance)
     issued(c)
     response = c.get(url("statement-list"), {"mode": "chargeback"})
-    assert "1 statement · total $3.30" in text(response)
+    assert "1 statement. " in text(response)
+    assert "September 2026 · Chargeback $3.30 (1 statement)" in text(response)
     assert listed(response) == ["SALES-DE"]
     page = text(c.get(url("statement-list"), {"period": "2026-09", "status": "issued"}))
-    assert "4 statements · total $24.10" in page
+    assert "4 statements." in page
     page = text(c.get(url("statement-list"), {"status": "final"}))
     assert "No statements match these filters" in page
     page = text(c.get(url("statement-list"), {"period": "garbage", "sort": "nonsense"}))

@@ -7,9 +7,11 @@ from decimal import Decimal
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django_scopes import scopes_disabled
 
 from chargeback.dashboards.charts import Chart, Column
 from chargeback.dashboards.csv_export import people_rows
+from chargeback.units.models import BusinessUnit
 from tests import factories as f
 from tests.dashboards.conftest import rollup
 
@@ -347,3 +349,16 @@ def test_tables_escape_what_they_show(client_for, finance, org_a, now):
     assert "&lt;b&gt;Evil &amp; Co&lt;/b&gt;</a>" in page  # the unit table
     assert "<td>&lt;i&gt;svc&lt;/i&gt;</td>" in page  # a chart's table view
     assert "<b>Evil" not in page and "<i>svc" not in page
+
+
+def test_the_unallocated_card_links_to_the_central_buckets_explanation(
+    client_for, finance, team_lead, spend
+):
+    with scopes_disabled():
+        central = BusinessUnit.objects.get(organization__slug="alpha", is_central=True)
+    page = body(client_for(finance).get("/o/alpha/"))
+    link = f"/o/alpha/units/{central.pk}/spend/#central-explained"
+    assert f'href="{link}"' in page
+    explained = body(client_for(finance).get(f"/o/alpha/units/{central.pk}/spend/"))
+    assert 'id="central-explained"' in explained and "can be <strong>negative</strong>" in explained
+    assert link not in body(client_for(team_lead).get("/o/alpha/"))  # not a unit it leads
