@@ -40,10 +40,16 @@ ITEMS: list[tuple[str, str, str, str]] = [
 def navigation_for(request: HttpRequest, membership: Membership) -> list[dict]:
     sections: dict[str, list[dict]] = {}
     current = request.path
+    # A unit's spend page (a team lead's landing page) sits under units/ but belongs to Spend.
+    match = getattr(request, "resolver_match", None)
+    spend = match is not None and match.view_name == "dashboards:unit-spend"
     for section, label, name, perm in ITEMS:
         if not membership.has_perm(perm):
             continue
         url = reverse(name, kwargs={"org_slug": membership.organization.slug})
-        active = current == url if name == "dashboards:overview" else current.startswith(url)
+        if name == "dashboards:overview":
+            active = current == url or spend
+        else:
+            active = current.startswith(url) and not spend
         sections.setdefault(section, []).append({"label": label, "url": url, "active": active})
     return [{"title": title, "items": items} for title, items in sections.items()]

@@ -49,7 +49,7 @@ def test_overview_shows_every_unit_to_finance_and_viewers(request, client_for, s
         assert text in page, text
     assert "driven by unit <strong>Support</strong> (+$98,765.43)" in page
     assert "98.6%" in page  # unallocated share: 98,765.43 / 100,199.93
-    assert 'src="/static/vendor/plotly/plotly-4.1.1.min.js"' in page
+    assert 'src="/static/vendor/plotly/plotly-basic-4.1.1.min.js"' in page
     assert "<script>" not in page.replace('<script id="', "")  # json_script only, no inline code
 
 
