@@ -73,7 +73,7 @@ def unit_table_rows(rows: list[UnitRow], org_slug: str, query: str, currency: st
         )
         mode = escape(r.billing_mode)
         out.append(
-            f'<tr><td><a href="{escape(href + query)}">{escape(r.name)}</a> '
+            f'<tr><td class="name"><a href="{escape(href + query)}">{escape(r.name)}</a> '
             f'<code class="muted">{escape(r.code)}</code></td>'
             f'<td><span class="badge mode-{mode}">{mode[:1].upper() + mode[1:]}</span></td>'
             f'<td class="num">{escape(numbers.money(r.spend, currency))}</td>'
