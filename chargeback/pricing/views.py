@@ -20,6 +20,7 @@ from chargeback.pricing.books import (
     PriceRow,
     add_alias,
     cell,
+    currency_errors,
     delete_alias,
     diff_versions,
     dump_prices,
@@ -200,6 +201,8 @@ def _preview(request: HttpRequest, form: ApplyForm, text: str, fmt: str) -> Http
         rows = parse_prices(text, fmt)
     except PriceFileError as exc:
         return render(request, "pricing/price_import_preview.html", {"errors": exc.errors})
+    if errors := currency_errors(request.org, rows):
+        return render(request, "pricing/price_import_preview.html", {"errors": errors})
     plan = plan_prices(request.org, rows)
     context = {
         "form": form,
@@ -239,6 +242,8 @@ def price_import_apply(request: HttpRequest, org_slug: str) -> HttpResponse:
     try:
         rows = parse_prices(text, fmt)
     except PriceFileError:
+        return _preview(request, form, text, fmt)
+    if currency_errors(request.org, rows):
         return _preview(request, form, text, fmt)
     version, changes = import_prices(
         request.org, rows, actor=request.user, label=form.cleaned_data["label"]

@@ -516,3 +516,18 @@ def test_list_pages_do_not_grow_queries_with_rows(client_for, admin, org_a):
     with within(org_a):
         assert (ModelPrice.objects.count(), ModelAlias.objects.count()) == (3, 3)
     assert three == one
+
+
+def test_a_price_in_another_currency_is_refused_by_name(client_for, admin, priced):
+    web = client_for(admin)
+    euro = HEADER + "acme,acme-large,2026-01-01,3,9,,,,,,EUR,acme price sheet,2026-01-02\n"
+    body = html.unescape(upload(web, "euro.csv", euro).content.decode())
+    message = (
+        "acme/acme-large from 2026-01-01: the price is in EUR, not the organisation's USD; "
+        "convert it to USD (a price in EUR would price no event)"
+    )
+    assert message in body
+    applied = web.post(url("price-import-apply"), {"text": euro, "format": "csv", "label": "x"})
+    assert applied.status_code == 200 and message in html.unescape(applied.content.decode())
+    with within(priced):
+        assert not ModelPrice.objects.filter(model="acme-large").exists()
