@@ -213,3 +213,17 @@ def test_pages_outside_an_org_have_no_navigation(client_for, admin):
     response = client_for(admin).get("/orgs/")
     assert response.context["nav"] == []
     assert b'<nav class="sidebar"' not in response.content
+
+
+def test_a_team_leads_landing_page_marks_overview_not_business_units(
+    client_for, team_lead, admin, unit_tree
+):
+    web = client_for(team_lead)
+    landing = web.get("/", follow=True)
+    assert "/spend/" in landing.redirect_chain[-1][0]  # a unit's spend page, under units/
+    active = [i["label"] for s in landing.context["nav"] for i in s["items"] if i["active"]]
+    assert active == ["Overview"]
+    units = client_for(admin).get("/o/alpha/units/")
+    assert [i["label"] for s in units.context["nav"] for i in s["items"] if i["active"]] == [
+        "Business units"
+    ]

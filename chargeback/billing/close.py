@@ -117,7 +117,7 @@ def draft_statements(
     report(period_state.READING, 0, 0)
     policy = policy_for(organization, period)
     inputs = draft_inputs(organization, period)
-    month = month_usage(organization, period, fixed_fees=bool(policy.fee_fixed))
+    month = month_usage(organization, period, fixed_fees=policy.fixed_fee_for_all)
     report(period_state.ALLOCATING, 0, len(month.usage.units))
     allocation = allocate(month.usage, policy)
     late_totals: dict[str, tuple[Decimal, int]] = {}

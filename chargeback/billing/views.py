@@ -55,7 +55,7 @@ BALANCE_KINDS = {
     "platform_fee": "Platform fees",
     "pool": "Shared-cost pools",
     "discount": "Discounts",
-    "allowance": "Experimental allowances",
+    "allowance": "Development allowances",
     "adjustment": "Adjustments for earlier months",
     "activity": "Activity rates",
     "true_up": "True-ups",

@@ -68,11 +68,17 @@ def _badge(name: str, label: str, membership: Membership) -> tuple[str, int]:
 def navigation_for(request: HttpRequest, membership: Membership) -> list[dict]:
     sections: dict[str, list[dict]] = {}
     current = request.path
+    # A unit's spend page (a team lead's landing page) sits under units/ but belongs to Spend.
+    match = getattr(request, "resolver_match", None)
+    spend = match is not None and match.view_name == "dashboards:unit-spend"
     for section, label, name, perm in ITEMS:
         if not membership.has_perm(perm):
             continue
         url = reverse(name, kwargs={"org_slug": membership.organization.slug})
-        active = current == url if name == "dashboards:overview" else current.startswith(url)
+        if name == "dashboards:overview":
+            active = current == url or spend
+        else:
+            active = current.startswith(url) and not spend
         label, count = _badge(name, label, membership)
         item = {"label": label, "url": url, "active": active, "count": count}
         sections.setdefault(section, []).append(item)

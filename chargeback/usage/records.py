@@ -250,6 +250,8 @@ def _csv(stream: IO[bytes]) -> Iterator[Record]:
         if None in row:
             yield line, RecordError(raw, "record", f"line {line}: more cells than columns")
             continue
+        if all(v is None or (isinstance(v, str) and not v.strip()) for v in row.values()):
+            continue  # a blank row (separators only, as spreadsheets leave them): skipped
         if any(v is None for v in row.values()) and any(
             isinstance(v, str) and ("\n" in v or '"' in v) for v in row.values()
         ):

@@ -124,7 +124,7 @@ def _int(record: Mapping[str, Any], name: str, reasons: list[Reason], *, require
         reasons.append(Reason(name, f'must be a whole number, got "{value}"', "bad_type"))
         return 0
     if value < 0:
-        reasons.append(Reason(name, f"must not be negative, got {value}", "bad_tokens"))
+        reasons.append(Reason(name, f"must not be negative, got {value}", "negative_tokens"))
         return 0
     if value > MAX_TOKENS:
         reasons.append(Reason(name, f"{value} is above the limit of {MAX_TOKENS:,}", "bad_tokens"))

@@ -130,12 +130,27 @@ def test_numbers_are_gapless_in_unit_order_and_regenerating_keeps_them(worked):
         )
 
 
-def test_a_unit_without_usage_gets_no_statement_unless_it_has_a_fixed_fee(worked):
+def test_a_unit_without_usage_gets_no_statement_unless_all_units_pay_the_fixed_fee(worked):
     with within(worked):
         billing = draft_statements(worked, OCT)
         assert not billing.statements.filter(unit__code="OPS").exists()
-        policy = dict(WORKED_POLICY, platform_fee={"percent": "0.15", "fixed_per_unit": "25.00"})
-        save_policy(organization=worked, policy=parse_policy(policy), actor="test")
+        fee = {"percent": "0.15", "fixed_per_unit": "25.00"}
+        save_policy(
+            organization=worked,
+            policy=parse_policy(dict(WORKED_POLICY, platform_fee=fee)),
+            actor="test",
+        )
+        billing = draft_statements(worked, OCT)  # by default, only units with usage pay it
+        assert not billing.statements.filter(unit__code="OPS").exists()
+        sup = billing.statements.get(unit__code="SUP")
+        assert ("platform_fee", Decimal("25.00")) in _lines(sup)
+        assert sup.total == sum(x.amount for x in sup.lines.all())
+        fee["fixed_to"] = "all_units"
+        save_policy(
+            organization=worked,
+            policy=parse_policy(dict(WORKED_POLICY, platform_fee=fee)),
+            actor="test",
+        )
         billing = draft_statements(worked, OCT)
         ops = billing.statements.get(unit__code="OPS")
         assert _lines(ops) == [("platform_fee", Decimal("25.00"))]
@@ -481,7 +496,8 @@ def test_issue_refuses_drafts_older_than_the_policy_outcomes_or_units(worked):
 
 def test_a_late_rerun_bills_the_units_the_month_was_issued_to(worked):
     with within(worked):
-        policy = dict(WORKED_POLICY, platform_fee={"percent": "0.15", "fixed_per_unit": "25.00"})
+        fee = {"percent": "0.15", "fixed_per_unit": "25.00", "fixed_to": "all_units"}
+        policy = dict(WORKED_POLICY, platform_fee=fee)
         save_policy(organization=worked, policy=parse_policy(policy), actor="test")
         october = draft_statements(worked, OCT)
         assert _lines(october.statements.get(unit__code="OPS")) == [

@@ -60,7 +60,11 @@ def policy(month: str) -> dict:
             {"name": name, "up_to_tokens": up_to, "markup": str(markup)}
             for name, up_to, markup in TIERS
         ],
-        "platform_fee": {"percent": str(FEE_PERCENT), "fixed_per_unit": str(FEE_FIXED)},
+        "platform_fee": {
+            "percent": str(FEE_PERCENT),
+            "fixed_per_unit": str(FEE_FIXED),
+            "fixed_to": "all_units",
+        },
     }
 
 
