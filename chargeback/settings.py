@@ -5,6 +5,7 @@ tasks run in-process. DEBUG is off unless DEBUG=1 (the demo target sets it).
 """
 
 import datetime as dt
+from decimal import Decimal
 from pathlib import Path
 
 import environ
@@ -52,6 +53,7 @@ INSTALLED_APPS = [
     "chargeback.tenancy",
     "chargeback.audit",
     "chargeback.units",
+    "chargeback.notices",
     "chargeback.members",
     "chargeback.pricing",
     "chargeback.usage",
@@ -61,6 +63,7 @@ INSTALLED_APPS = [
     "chargeback.wallets",
     "chargeback.disputes",
     "chargeback.gateway",
+    "chargeback.reconciliation",
     "chargeback.provisioning",
     "chargeback.dashboards",
     "chargeback.api",
@@ -152,6 +155,8 @@ USE_THOUSAND_SEPARATOR = False
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
+# Files served at the site's root by WhiteNoise (the favicon), outside the static URL.
+WHITENOISE_ROOT = BASE_DIR / "root"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -274,6 +279,10 @@ SPECTACULAR_SETTINGS = {
 }
 
 INGEST_MAX_BYTES = env.int("INGEST_MAX_BYTES", default=10 * 1024 * 1024)
+# The policy preview warns about a markup above this fraction (1 is 100%) and about statements
+# totalling more than this many times the month's usage cost.
+ALLOCATION_WARN_MARKUP = Decimal(env.str("ALLOCATION_WARN_MARKUP", default="1"))
+ALLOCATION_WARN_RATIO = Decimal(env.str("ALLOCATION_WARN_RATIO", default="3"))
 DEMO_TRAFFIC_DAYS = env.int("DEMO_TRAFFIC_DAYS", default=90)
 INGEST_CHUNK_SIZE = env.int("INGEST_CHUNK_SIZE", default=5000)  # records per committed chunk
 # Large NDJSON batches on PostgreSQL are prepared by this many forked processes (1: in-process)

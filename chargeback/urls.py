@@ -39,6 +39,8 @@ org_patterns = [
     path("", include("chargeback.wallets.urls")),
     path("", include("chargeback.gateway.urls")),
     path("", include("chargeback.disputes.urls")),
+    path("", include("chargeback.notices.urls")),
+    path("", include("chargeback.reconciliation.urls")),
     path("", namespace("allocation", "chargeback.billing.policy_urls")),
     path("audit/", include("chargeback.audit.urls")),
 ]

@@ -19,6 +19,7 @@ from chargeback.billing.models import BillingPeriod, OutcomeCount, Statement, St
 from chargeback.disputes.models import Dispute
 from chargeback.gateway.models import ModelApproval
 from chargeback.pricing.models import ModelAlias, PriceVersion, RepricingRun
+from chargeback.reconciliation.models import ProviderInvoice
 from chargeback.tenancy.models import Membership, Role
 from chargeback.tenancy.scoping import within
 from chargeback.units.models import (
@@ -58,6 +59,7 @@ ID_KWARGS = {
     "wallet_id": Wallet,
     "dispute_id": Dispute,
     "approval_id": ModelApproval,
+    "invoice_id": ProviderInvoice,
 }
 # Routes outside the tenant tree whose kwargs are not tenant ids: fill with harmless values.
 PUBLIC_KWARGS = {"uidb64": "Mg", "token": "set-password"}
@@ -205,8 +207,15 @@ def _foreign_ids(org) -> dict[type, int]:
                 model="bravo-secret-model",
                 approved_by="boss@bravo.example",
             )
+        invoice = ProviderInvoice.objects.filter(organization=org).first()
+        if invoice is None:
+            invoice = ProviderInvoice.objects.create(
+                organization=org, provider="openai", month="2026-10-01", currency=org.currency,
+                source="manual", total="99.99", created_by="boss@bravo.example",
+            )  # fmt: skip
         return {
             ModelApproval: approval.pk,
+            ProviderInvoice: invoice.pk,
             Wallet: wallet.pk,
             Dispute: dispute.pk,
             BillingPeriod: statement.period_id,

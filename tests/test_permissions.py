@@ -101,6 +101,9 @@ BILLING = [
     ("Statements", "/o/alpha/statements/"),
     ("Disputes", "/o/alpha/disputes/"),
     ("Month-end close", "/o/alpha/billing/periods/"),
+    ("Provider invoices", "/o/alpha/invoices/"),
+    ("Reconciliation", "/o/alpha/reconciliation/"),
+    ("Chargeback readiness", "/o/alpha/readiness/"),
     ("Wallets", "/o/alpha/wallets/"),
     ("Gateway decisions", "/o/alpha/gateway/decisions/"),
     ("Outcome counts", "/o/alpha/billing/outcomes/"),
@@ -143,7 +146,14 @@ NAV = {
         ("Audit log", "/o/alpha/audit/"),
     ],
     "viewer": [*STRUCTURE[:1], *BUDGETS, *STATEMENTS, *STRUCTURE[1:], *PRICING],
-    "team_lead": [*STRUCTURE[:1], *BUDGETS, *STATEMENTS, *STRUCTURE[1:], *PRICING],
+    "team_lead": [
+        *STRUCTURE[:1],
+        *BUDGETS,
+        # a team lead's Disputes item reads "My disputes"
+        *[("My disputes", h) if label == "Disputes" else (label, h) for label, h in STATEMENTS],
+        *STRUCTURE[1:],
+        *PRICING,
+    ],
 }
 
 
@@ -206,3 +216,17 @@ def test_pages_outside_an_org_have_no_navigation(client_for, admin):
     response = client_for(admin).get("/orgs/")
     assert response.context["nav"] == []
     assert b'<nav class="sidebar"' not in response.content
+
+
+def test_a_team_leads_landing_page_marks_overview_not_business_units(
+    client_for, team_lead, admin, unit_tree
+):
+    web = client_for(team_lead)
+    landing = web.get("/", follow=True)
+    assert "/spend/" in landing.redirect_chain[-1][0]  # a unit's spend page, under units/
+    active = [i["label"] for s in landing.context["nav"] for i in s["items"] if i["active"]]
+    assert active == ["Overview"]
+    units = client_for(admin).get("/o/alpha/units/")
+    assert [i["label"] for s in units.context["nav"] for i in s["items"] if i["active"]] == [
+        "Business units"
+    ]

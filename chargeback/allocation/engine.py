@@ -15,7 +15,7 @@ How a statement is built, in this order:
    (no markup or platform fee); its usage cost is credited and the difference goes to the central
    bucket, shown on both statements.
 3. Discounts, shared by each unit's spend on the discounted models (all units, central too).
-4. Experimental allowance: each unit's experiment spend up to `per_unit` is shown but not
+4. Development allowance (`experimental_allowance`): each unit's experiment spend up to `per_unit` is shown but not
    charged; the central bucket pays it.
 5. Pools: a manual amount, the unallocated spend (taken off the central bucket) or a shared
    service's spend (taken off the units that own it), shared over the targets by spend,
@@ -391,11 +391,11 @@ def _allowance(units, policy, currency, draft, central) -> None:
         credit = quantize(min(policy.allowance_per_unit, unit.experiment_cost), currency)
         draft(code).add(
             "allowance",
-            f"Experimental allowance (up to {policy.allowance_per_unit:,})",
+            f"Development allowance (up to {policy.allowance_per_unit:,})",
             -credit,
             quantity=unit.experiment_cost,
         )
-        draft(central).add("allowance", f"Experimental allowance of {code}", credit, ref=code)
+        draft(central).add("allowance", f"Development allowance of {code}", credit, ref=code)
 
 
 def _pool(pool: Pool, units, usage: MonthUsage, currency, draft, central) -> None:

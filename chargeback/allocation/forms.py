@@ -6,6 +6,7 @@ checked by `policies.check_policy`, and puts each path-named PolicyError next to
 from __future__ import annotations
 
 import re
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django import forms
@@ -45,6 +46,7 @@ MAIN_FIELDS = {
     "failed_requests": "failed_requests",
     "platform_fee.percent": "fee_percent",
     "platform_fee.fixed_per_unit": "fee_fixed",
+    "platform_fee.fixed_to": "fee_fixed_all",
     "hybrid.central_baseline_per_unit": "central_baseline",
     "experimental_allowance.per_unit": "allowance",
 }
@@ -71,10 +73,18 @@ class PolicyForm(forms.Form):
     tier_mode = forms.ChoiceField(choices=TIER_MODES, label="Tier mode")
     fee_percent = _text(
         label="Platform fee, percent of usage cost",
-        help_text='A fraction: "0.15" is 15%.',
+        help_text='In percent: "15" is 15%.',
         **DECIMAL,
     )
-    fee_fixed = _text(label="Platform fee, fixed per unit and month", **DECIMAL)
+    fee_fixed = _text(
+        label="Platform fee, fixed per unit and month",
+        help_text="Charged to each unit that has usage in the month (and to every unit when "
+        "the box below is ticked).",
+        **DECIMAL,
+    )
+    fee_fixed_all = forms.BooleanField(
+        required=False, label="Charge the fixed fee to units without usage too"
+    )
     failed_requests = forms.ChoiceField(choices=FAILED, label="Failed and retried requests")
     central_baseline = _text(
         label="Hybrid: central baseline per unit",
@@ -82,8 +92,9 @@ class PolicyForm(forms.Form):
         **DECIMAL,
     )
     allowance = _text(
-        label="Experimental allowance per unit",
-        help_text="Experiment spend (development, sandbox…) up to this amount is shown, not charged.",
+        label="Development allowance per unit",
+        help_text="Spend in development, sandbox and experiment environments up to this amount "
+        "is shown, not charged (not to be confused with a tier's name).",
         **DECIMAL,
     )
 
@@ -91,7 +102,7 @@ class PolicyForm(forms.Form):
 class TierForm(forms.Form):
     name = _text(size=16)
     up_to_tokens = _text(inputmode="numeric", placeholder="open (top tier)", size=16)
-    markup = _text(placeholder="0.20", size=8, **DECIMAL)
+    markup = _text(placeholder="20", size=8, **DECIMAL)
 
 
 class PoolForm(forms.Form):
@@ -131,7 +142,7 @@ SECTIONS = {
         "Tiers",
         "Add a tier",
         "By the unit's monthly input + output tokens, lowest first. Upper bounds are exclusive; "
-        'leave the last one empty (open). Markups are fractions: "0.20" is 20%.',
+        'leave the last one empty (open). Markups are in percent: "20" is 20%.',
     ),
     "pools": (
         "Shared-cost pools",
@@ -167,8 +178,9 @@ def policy_initial(policy: Policy) -> tuple[dict, dict[str, list[dict]]]:
         "effective_from": policy.effective_from or "",
         "charge_basis": policy.charge_basis,
         "tier_mode": policy.tier_mode,
-        "fee_percent": str(policy.fee_percent),
+        "fee_percent": percent_text(policy.fee_percent),
         "fee_fixed": str(policy.fee_fixed),
+        "fee_fixed_all": policy.fee_fixed_to == "all_units",
         "failed_requests": policy.failed_requests,
         "central_baseline": str(policy.central_baseline),
         "allowance": str(policy.allowance_per_unit),
@@ -177,8 +189,8 @@ def policy_initial(policy: Policy) -> tuple[dict, dict[str, list[dict]]]:
         "tiers": [
             {
                 "name": t.name,
-                "up_to_tokens": "" if t.up_to_tokens is None else str(t.up_to_tokens),
-                "markup": str(t.markup),
+                "up_to_tokens": "" if t.up_to_tokens is None else f"{t.up_to_tokens:,}",
+                "markup": percent_text(t.markup),
             }
             for t in policy.tiers
         ],
@@ -318,8 +330,9 @@ class PolicyEditor:
             "tier_mode": d["tier_mode"],
             "tiers": [],
             "platform_fee": {
-                "percent": d["fee_percent"] or "0",
+                "percent": fraction(d["fee_percent"], "policy.platform_fee.percent", problems, 100),
                 "fixed_per_unit": d["fee_fixed"] or "0",
+                "fixed_to": "all_units" if d["fee_fixed_all"] else "units_with_usage",
             },
             "failed_requests": d["failed_requests"],
             "pools": [],
@@ -359,6 +372,32 @@ class PolicyEditor:
             self.form.add_error(None, message)
 
 
+def percent_text(rate: Decimal) -> str:
+    """A stored fraction as people type it: 0.15 is "15", 0.125 is "12.5"."""
+    text = format((rate * 100).normalize(), "f")
+    return text
+
+
+def fraction(text: str, path: str, problems: list[str], most: int | None = None) -> str:
+    """What people type ("20", "20%", "12.5") as the fraction the policy stores ("0.2"). A
+    value that is not a percentage is reported here, in the words it was typed."""
+    plain = (text or "").strip().removesuffix("%").strip() or "0"
+    try:
+        number = Decimal(plain.replace(",", ""))
+    except InvalidOperation:
+        number = None
+    if number is None or not number.is_finite():
+        problems.append(f'{path}: "{text.strip()[:40]}" is not a percentage (write 20% as "20")')
+        return "0"
+    if number < 0:
+        problems.append(f'{path}: "{text.strip()[:40]}" must not be negative')
+        return "0"
+    if most is not None and number > most:
+        problems.append(f'{path}: "{text.strip()[:40]}" is more than {most}%')
+        return "0"
+    return format((number / 100).normalize(), "f")
+
+
 # What an untouched row holds: empty texts, and the first choice of each select.
 BLANK = {"DELETE": {False}, "basis": {"spend", "model_spend", ""}, "source": {"manual", ""}}
 
@@ -377,7 +416,8 @@ def _entry(key: str, row: dict, path: str, problems: list[str]) -> dict:
         if up_to is not None:
             plain = re.sub(r"[,_\s]", "", up_to)
             up_to = int(plain) if plain.isascii() and plain.isdigit() else up_to
-        return {"name": value("name"), "up_to_tokens": up_to, "markup": value("markup")}
+        markup = fraction(value("markup") or "", f"{path}.markup", problems)
+        return {"name": value("name"), "up_to_tokens": up_to, "markup": markup}
     if key == "pools":
         source = value("source") or "manual"
         entry: dict[str, Any] = {"name": value("name"), "source": source}

@@ -79,12 +79,22 @@ class Policy:
     tiers: tuple[Tier, ...] = DEFAULT_TIERS
     fee_percent: Decimal = ZERO
     fee_fixed: Decimal = ZERO
+    fee_fixed_to: str = "units_with_usage"  # or "all_units": also units without usage
     failed_requests: str = "owner"
     pools: tuple[Pool, ...] = ()
     central_baseline: Decimal = ZERO
     activity_rates: tuple[ActivityRate, ...] = ()
     discounts: tuple[Discount, ...] = ()
     allowance_per_unit: Decimal = ZERO
+
+    @property
+    def fixed_fee_for_all(self) -> bool:
+        """Whether every active unit takes part in the month for its fixed platform fee, with
+        or without usage (by default only units that have usage pay it)."""
+        return bool(self.fee_fixed) and self.fee_fixed_to == "all_units"
+
+
+FIXED_FEE_TO = ("units_with_usage", "all_units")
 
 
 class PolicyError(ValueError):
@@ -134,7 +144,9 @@ def parse_policy(
         month = month.strip()
     fee = (
         r.mapping(
-            doc.get("platform_fee", {}), f"{path}.platform_fee", ("percent", "fixed_per_unit")
+            doc.get("platform_fee", {}),
+            f"{path}.platform_fee",
+            ("percent", "fixed_per_unit", "fixed_to"),
         )
         or {}
     )
@@ -154,6 +166,7 @@ def parse_policy(
         tiers=r.tiers(doc.get("tiers"), f"{path}.tiers"),
         fee_percent=r.decimal(fee.get("percent", "0"), f"{path}.platform_fee.percent", most=1),
         fee_fixed=r.decimal(fee.get("fixed_per_unit", "0"), f"{path}.platform_fee.fixed_per_unit"),
+        fee_fixed_to=r.choice(fee, "fixed_to", f"{path}.platform_fee", FIXED_FEE_TO),
         failed_requests=r.choice(doc, "failed_requests", path, FAILED_POLICIES),
         pools=r.pools(doc.get("pools"), f"{path}.pools"),
         central_baseline=r.decimal(
@@ -185,7 +198,8 @@ def policy_doc(policy: Policy) -> dict:
         "platform_fee": {
             "percent": str(policy.fee_percent),
             "fixed_per_unit": str(policy.fee_fixed),
-        },
+        }
+        | ({"fixed_to": policy.fee_fixed_to} if policy.fee_fixed_to != FIXED_FEE_TO[0] else {}),
         "failed_requests": policy.failed_requests,
         "pools": [_pool_doc(p) for p in policy.pools],
         "hybrid": {"central_baseline_per_unit": str(policy.central_baseline)},

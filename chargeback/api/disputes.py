@@ -12,11 +12,13 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
 from chargeback.api.base import OrgAPIView
 from chargeback.api.statements import visible_statements
 from chargeback.calendar import MONTH_PATTERN, Period, is_month
+from chargeback.disputes import attachments
 from chargeback.disputes import operations as ops
 from chargeback.disputes.models import Dispute, DisputeEvent, Reason, State
 from chargeback.disputes.queries import dispute_json, visible_disputes
@@ -54,6 +56,9 @@ class DisputeDetailSerializer(DisputeSerializer):
     request_ids = serializers.ListField(child=serializers.CharField())
     lines = serializers.ListField(child=serializers.IntegerField())
     resolution = serializers.CharField()
+    evidence_file = serializers.CharField(
+        allow_null=True, help_text="The attached file's name, if any."
+    )
     events = EventSerializer(many=True)
 
     def to_representation(self, instance: Dispute) -> dict:
@@ -63,6 +68,9 @@ class DisputeDetailSerializer(DisputeSerializer):
             "request_ids": instance.request_ids,
             "lines": [t.line_id for t in instance.targets.all()],
             "resolution": instance.resolution,
+            "evidence_file": instance.evidence_file.name.rsplit("/", 1)[-1]
+            if instance.evidence_file
+            else None,
             "events": EventSerializer(instance.events.all(), many=True).data,
         }
 
@@ -84,6 +92,21 @@ class ActionSerializer(serializers.Serializer):
     outcome = serializers.ChoiceField(choices=list(OUTCOMES), required=False)
     amount = serializers.CharField(max_length=30, required=False, allow_null=True)
     to_unit = serializers.CharField(max_length=50, required=False, allow_null=True)
+
+
+class EvidenceSerializer(serializers.Serializer):
+    file = serializers.FileField(
+        required=False,
+        help_text=f"At most 5 MB; one of {attachments.KINDS} (the content must match the type). "
+        "Replaces an earlier file.",
+    )
+    request_ids = serializers.ListField(
+        child=serializers.CharField(max_length=attachments.MAX_REQUEST_ID),
+        required=False,
+        default=list,
+        max_length=attachments.MAX_REQUEST_IDS,
+        help_text="Request ids behind the wrong charge, added to those the dispute names.",
+    )
 
 
 class DisputeAPIView(OrgAPIView):
@@ -202,3 +225,32 @@ class DisputeAction(DisputeAPIView):
         except ops.DisputeError as exc:
             raise _refused(exc) from exc
         return Response(DisputeSerializer(done).data)
+
+
+class DisputeEvidence(DisputeAPIView):
+    """Add evidence to a dispute that is not resolved: a `file` (multipart) and/or more
+    `request_ids`. The same people as a comment: the unit's team lead, finance and admins.
+    A file too large, of another type, or whose content does not match its type is a 400
+    naming `file`."""
+
+    parser_classes = [MultiPartParser]
+    serializer_class = EvidenceSerializer
+
+    @extend_schema(
+        summary="Add evidence to a dispute",
+        request={"multipart/form-data": EvidenceSerializer},
+        responses={200: DisputeDetailSerializer},
+    )
+    def post(self, request, *args, **kwargs):
+        dispute = self.dispute()
+        data = EvidenceSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        try:
+            done = attachments.add_evidence(
+                membership=self.membership, dispute=dispute, upload=v.get("file"),
+                request_ids=v["request_ids"],
+            )  # fmt: skip
+        except ops.DisputeError as exc:
+            raise _refused(exc) from exc
+        return Response(DisputeDetailSerializer(self.disputes().get(pk=done.pk)).data)

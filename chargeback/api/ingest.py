@@ -135,7 +135,21 @@ class UsageEventDocSerializer(serializers.Serializer):
     user_ref = serializers.CharField(
         required=False, help_text="An opaque user reference, never personal data."
     )
-    tags = EventTagsSerializer(required=False)
+    tags = EventTagsSerializer(
+        required=False,
+        help_text="Tag names may also be given at the top level of the event (team, service, ...).",
+    )
+    usage = serializers.DictField(
+        required=False,
+        help_text=(
+            "A provider's raw usage object in place of the token fields: OpenAI's "
+            "(prompt_tokens includes cached tokens) or Anthropic's (input_tokens excludes cache "
+            "reads and writes), converted to the token classes above."
+        ),
+    )
+    cache_hit = serializers.BooleanField(
+        required=False, help_text="Served from a gateway's cache: counted, never charged."
+    )
 
 
 _datetime = serializers.DateTimeField()

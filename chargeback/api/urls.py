@@ -1,10 +1,11 @@
 from django.urls import path
 
-from chargeback.api import budgets, disputes, gateway, ingest, outcomes, statements, views
+from chargeback.api import budgets, disputes, gateway, ingest, otel, outcomes, statements, views
 
 app_name = "api"
 urlpatterns = [
     path("v1/usage-events", ingest.UsageEvents.as_view(), name="usage-events"),
+    path("v1/otel/v1/traces", otel.OtlpTraces.as_view(), name="otel-traces"),
     path(
         "v1/ingest-batches/<int:batch_id>", ingest.IngestBatchDetail.as_view(), name="ingest-batch"
     ),
@@ -52,5 +53,10 @@ urlpatterns = [
         "v1/o/<slug:org_slug>/disputes/<int:dispute_id>/actions/",
         disputes.DisputeAction.as_view(),
         name="dispute-action",
+    ),
+    path(
+        "v1/o/<slug:org_slug>/disputes/<int:dispute_id>/evidence/",
+        disputes.DisputeEvidence.as_view(),
+        name="dispute-evidence",
     ),
 ]

@@ -24,7 +24,7 @@ from chargeback.allocation.engine import Allocation, Line, allocate
 from chargeback.allocation.policy import policy_doc
 from chargeback.allocation.queries import policy_for
 from chargeback.audit import log
-from chargeback.billing import finality, period_state
+from chargeback.billing import close_gates, finality, period_state
 from chargeback.billing.checksums import checksum, storable
 from chargeback.billing.inputs import Month, month_usage
 from chargeback.billing.late import late_adjustments
@@ -37,7 +37,12 @@ from chargeback.billing.models import (
 )
 from chargeback.billing.period_state import CloseError
 from chargeback.billing.signals import statements_final
-from chargeback.billing.staleness import draft_inputs, late_digest, stale_reasons
+from chargeback.billing.staleness import (
+    carried_digest,
+    draft_inputs,
+    late_digest,
+    stale_reasons,
+)
 from chargeback.calendar import Period
 from chargeback.money import quantize
 from chargeback.tenancy.models import Organization
@@ -50,6 +55,7 @@ ZERO = Decimal(0)
 Progress = Callable[[str, int, int], None]
 # Queues the PDFs of the statements just issued (their ids), after the issue commits.
 QueuePdfs = Callable[[Organization, list[int]], object]
+MAX_OVERRIDE = 2000
 
 
 @dataclass(frozen=True)
@@ -111,14 +117,16 @@ def draft_statements(
     report(period_state.READING, 0, 0)
     policy = policy_for(organization, period)
     inputs = draft_inputs(organization, period)
-    month = month_usage(organization, period, fixed_fees=bool(policy.fee_fixed))
+    month = month_usage(organization, period, fixed_fees=policy.fixed_fee_for_all)
     report(period_state.ALLOCATING, 0, len(month.usage.units))
     allocation = allocate(month.usage, policy)
     late_totals: dict[str, tuple[Decimal, int]] = {}
     adjustments = late_adjustments(organization, period, late_totals)
     inputs["late"] = late_digest(adjustments, late_totals)
     inputs["late_totals"] = {label: [str(c), r] for label, (c, r) in late_totals.items()}
-    for code, carried in finality.carried_lines(organization, period).items():
+    carried_lines = finality.carried_lines(organization, period)
+    inputs["carried"] = carried_digest(carried_lines)
+    for code, carried in carried_lines.items():
         adjustments.setdefault(code, []).extend(carried)  # e.g. a resolved dispute's credit
     count = len({s.unit for s in allocation.statements} | set(adjustments))
     report(period_state.WRITING, 0, count)
@@ -318,9 +326,21 @@ def _mark_reconciled(billing: BillingPeriod, earlier: list[BillingPeriod]) -> No
 
 
 def close_period(
-    organization: Organization, period: Period, *, actor: object = "system"
+    organization: Organization,
+    period: Period,
+    *,
+    actor: object = "system",
+    override_reason: str = "",
+    today: dt.date | None = None,
 ) -> BillingPeriod:
-    """Make an issued period final. Refused unless it is in review."""
+    """Make an issued period final. Refused unless it is in review, while anything holds one
+    of its statements (an open dispute), and while a close gate refuses (`close_gates`: the
+    dispute window is still open, ...) unless `override_reason` says why it must close anyway;
+    the override is audited and stored on the period, and its statements show it."""
+    override_reason = (override_reason or "").strip()
+    if len(override_reason) > MAX_OVERRIDE:
+        raise CloseError(f"override_reason: at most {MAX_OVERRIDE} characters")
+    today = today or timezone.now().astimezone(organization.tz).date()
     with transaction.atomic():
         billing = (
             BillingPeriod.objects.select_for_update()
@@ -333,17 +353,27 @@ def close_period(
         held = finality.holds(organization, billing.statements.values_list("pk", flat=True))
         if held:
             raise CloseError(f"{period.label} cannot be closed yet: {'; '.join(held.values())}")
-        period_state.mark_closed(billing, actor=actor)
+        gated = close_gates.refusals(organization, billing, today)
+        if gated and not override_reason:
+            raise CloseError(f"{period.label} cannot be closed yet: {'; '.join(gated.values())}.")
+        period_state.mark_closed(
+            billing,
+            actor=actor,
+            override=override_reason if gated else "",
+        )
         count = Statement.objects.filter(period=billing).update(status=StatementStatus.FINAL)
         final = list(Statement.objects.filter(period=billing).values_list("pk", flat=True))
         statements_final.send(
             sender=Statement, organization=organization, statement_ids=final, actor=actor
         )
+        after: dict = {"statements": count}
+        if gated:
+            after |= {"override_reason": override_reason, "overridden": gated}
         log.record(
             organization=organization,
             actor=actor,
-            action="billing.close",
+            action="billing.close_override" if gated else "billing.close",
             obj=billing,
-            after={"statements": count},
+            after=after,
         )
     return billing

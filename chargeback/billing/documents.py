@@ -122,3 +122,23 @@ def lines_csv(statements: Iterable[Statement]) -> str:
                 ]
             )
     return out.getvalue()
+
+
+def credit_notes_json(statement: Statement) -> dict:
+    """The statement's credit notes and what it owes after them (the `statements` command)."""
+    cur = statement.currency
+    notes = list(statement.credit_notes.order_by("number"))
+    credited = sum((n.amount for n in notes), Decimal(0))
+    return {
+        "credit_notes": [
+            {
+                "number": n.number,
+                "amount": amount(_q(n.amount, cur)),
+                "reason": n.reason,
+                "ref": n.ref,
+                "created_at": n.created_at.isoformat(),
+            }
+            for n in notes
+        ],
+        "total_after_credit_notes": amount(_q(statement.total - credited, cur)),
+    }

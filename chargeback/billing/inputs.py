@@ -74,8 +74,8 @@ def month_usage(
     members: frozenset[str] | None = None,
     central: str | None = None,
 ) -> Month:
-    """The engine's input for the month. With `fixed_fees`, every active unit takes part even
-    without usage (a fixed platform fee is billed to it).
+    """The engine's input for the month. With `fixed_fees` (a policy whose fixed platform fee goes to
+    all units), every active unit takes part even without usage.
 
     Re-running a month that was issued passes the units it billed (`members`) and its central
     bucket (`central`), so a unit archived or added since does not change the re-run."""

@@ -74,7 +74,7 @@ def late_adjustments(
         month = month_usage(
             organization,
             earlier_period,
-            fixed_fees=bool(policy.fee_fixed),
+            fixed_fees=policy.fixed_fee_for_all,
             members=frozenset(billed),
             central=central,
         )

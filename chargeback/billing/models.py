@@ -80,6 +80,14 @@ class BillingPeriod(models.Model):
     closed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    closed_by_label = models.CharField(
+        max_length=254, blank=True, help_text="Who closed it, as written when it was closed."
+    )
+    close_override = models.TextField(
+        blank=True,
+        help_text="Closed despite a close gate (e.g. before the dispute window ended): the "
+        "written reason, shown on its statements.",
+    )
 
     objects = ScopedManager(organization="organization")
 
@@ -287,3 +295,50 @@ class OutcomeCount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.month:%Y-%m} {self.outcome}: {self.count}"
+
+
+class ImmutableCreditNote(Exception):
+    """A credit note is never edited or deleted; a correction is another document."""
+
+
+class CreditNote(models.Model):
+    """A credit against an issued (not yet final) statement, e.g. for an accepted dispute. The
+    statement stays as issued; what the unit owes is its total less its credit notes."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    statement = models.ForeignKey(Statement, on_delete=models.PROTECT, related_name="credit_notes")
+    number = models.CharField(max_length=80)
+    currency = models.CharField(max_length=3)
+    amount = models.DecimalField(**AMOUNT, help_text="Positive: what is credited.")
+    reason = models.TextField()
+    ref = models.CharField(
+        max_length=100, help_text="What it credits, e.g. dispute:12; one credit note per ref."
+    )
+    link = models.CharField(max_length=300, blank=True, help_text="The page of what it credits.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_by_label = models.CharField(max_length=254, blank=True)
+
+    objects = ScopedManager(organization="organization")
+
+    class Meta:
+        ordering = ["statement", "number"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "number"], name="credit_note_unique_number"
+            ),
+            models.UniqueConstraint(fields=["organization", "ref"], name="credit_note_unique_ref"),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+    def save(self, *args, **kwargs) -> None:
+        if self.pk:
+            raise ImmutableCreditNote(f"Credit note {self.number} is issued.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ImmutableCreditNote(f"Credit note {self.number} is issued.")

@@ -11,7 +11,7 @@ from itertools import zip_longest
 from django.core.files.base import ContentFile
 from django.template.loader import render_to_string
 
-from chargeback.billing import display
+from chargeback.billing import display, dispute_story
 from chargeback.billing.models import PdfStatus, Statement
 
 LOGO_TYPES = {"image/png", "image/jpeg", "image/svg+xml", "image/gif"}
@@ -36,6 +36,7 @@ def statement_html(statement: Statement) -> str:
             ),
             "coverage_pct": _percent((statement.evidence or {}).get("coverage")),
             "logo": _logo_data_uri(org),
+            "story": dispute_story.story(statement),
         },
     )
 

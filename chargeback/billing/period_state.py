@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from chargeback.billing.models import BillingPeriod, DraftStatus, PeriodState
+from chargeback.billing.signals import statements_issued
 from chargeback.calendar import Period
 
 
@@ -178,17 +180,39 @@ def drafting_not_queued(period_id: int) -> None:
 def mark_issued(
     billing: BillingPeriod, *, actor: object, now: dt.datetime, deadline: dt.date
 ) -> None:
-    """open -> in review; the caller has checked `issue_refusal` and saves nothing else."""
+    """open -> in review; the caller has checked `issue_refusal` and saves nothing else.
+    `statements_issued` is sent once the issue commits."""
     billing.state = PeriodState.IN_REVIEW
     billing.issued_at = now
     billing.issued_by = actor if getattr(actor, "is_authenticated", False) else None
     billing.dispute_deadline = deadline
     billing.save()
+    transaction.on_commit(
+        lambda: statements_issued.send_robust(
+            sender=BillingPeriod,
+            organization=billing.organization,
+            period_id=billing.pk,
+            deadline=deadline,
+            actor=actor,
+        ),
+        robust=True,
+    )
 
 
-def mark_closed(billing: BillingPeriod, *, actor: object) -> None:
-    """in review -> closed; the caller has checked `close_refusal`."""
+def mark_closed(billing: BillingPeriod, *, actor: object, override: str = "") -> None:
+    """in review -> closed; the caller has checked `close_refusal` (and the close gates, which
+    `override` overrode, with its written reason)."""
     billing.state = PeriodState.CLOSED
     billing.closed_at = timezone.now()
     billing.closed_by = actor if getattr(actor, "is_authenticated", False) else None
+    billing.closed_by_label = actor_label(actor)
+    billing.close_override = override
     billing.save()
+
+
+def actor_label(actor: object) -> str:
+    """Who acted, as the statements print it: a user's name or email, or the command."""
+    if getattr(actor, "is_authenticated", False):
+        name = getattr(actor, "get_full_name", lambda: "")() or ""
+        return (name.strip() or getattr(actor, "email", "") or str(actor))[:254]
+    return str(actor)[:254]

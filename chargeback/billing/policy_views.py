@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
@@ -25,7 +26,7 @@ from chargeback.billing.policy_versions import (
     lock_reason,
     save_policy,
 )
-from chargeback.billing.preview import preview_policy
+from chargeback.billing.preview import preview_policy, preview_warnings
 from chargeback.calendar import Period
 from chargeback.tenancy.models import Organization
 from chargeback.tenancy.permissions import org_permission
@@ -149,7 +150,7 @@ def policy_edit(request: HttpRequest, org_slug: str, policy_id: int) -> HttpResp
 def _edit(
     request: HttpRequest, editor: PolicyEditor, version: AllocationPolicy | None
 ) -> HttpResponse:
-    org, preview = request.org, None
+    org, preview, warnings = request.org, None, []
     if request.method == "POST" and not editor.adding:
         policy = editor.policy()
         if policy is not None:
@@ -169,12 +170,19 @@ def _edit(
                 return redirect("allocation:policy-detail", org_slug=org.slug, policy_id=saved.pk)
         elif policy is not None:
             preview = preview_policy(org, policy, _preview_month(org, policy))
+            warnings = preview_warnings(
+                preview,
+                policy,
+                markup_bound=settings.ALLOCATION_WARN_MARKUP,
+                ratio_bound=settings.ALLOCATION_WARN_RATIO,
+            )
     context = {
         "editor": editor,
         "form": editor.form,
         "formsets": editor.formsets,
         "version": version,
         "preview": preview,
+        "preview_warnings": warnings,
         "preview_to_date": preview is not None and preview.period == Period.current(org.tz),
         "unit_codes": editor.unit_codes(),
     }

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from chargeback import numbers
 from chargeback.allocation.engine import allocate
 from chargeback.allocation.policy import Policy
 from chargeback.allocation.queries import policy_for
@@ -61,20 +62,20 @@ def preview_policy(organization: Organization, proposed: Policy, period: Period)
     under `proposed`, as draft statements for `period` would show them today."""
     current = policy_for(organization, period)
     months = {}
-    for fixed in {bool(current.fee_fixed), bool(proposed.fee_fixed)}:
+    for fixed in {current.fixed_fee_for_all, proposed.fixed_fee_for_all}:
         months[fixed] = month_usage(organization, period, fixed_fees=fixed)
     adjustments = late_adjustments(organization, period)
     extra = {code: sum((x.amount for x in lines), ZERO) for code, lines in adjustments.items()}
 
     def totals(policy: Policy) -> dict[str, tuple[Decimal, str | None]]:
-        allocation = allocate(months[bool(policy.fee_fixed)].usage, policy)
+        allocation = allocate(months[policy.fixed_fee_for_all].usage, policy)
         out = {s.unit: (s.total + extra.get(s.unit, ZERO), s.tier) for s in allocation.statements}
         for code, amount in extra.items():
             out.setdefault(code, (amount, None))
         return out
 
     now, then = totals(current), totals(proposed)
-    month = months[bool(current.fee_fixed)]
+    month = months[current.fixed_fee_for_all]
     costs = {u.code: u.cost for u in month.usage.units}
     rows = []
     for code in sorted(set(now) | set(then)):
@@ -99,3 +100,28 @@ def preview_policy(organization: Organization, proposed: Policy, period: Period)
         unallocated=month.usage.unallocated,
         adjustments=sum(extra.values(), ZERO),
     )
+
+
+def preview_warnings(
+    preview: Preview, policy: Policy, *, markup_bound: Decimal, ratio_bound: Decimal
+) -> list[str]:
+    """Sanity warnings for a preview: a markup above `markup_bound` (a fraction, 1 is 100%), and
+    a proposed total above `ratio_bound` times the month's usage cost. Typed fractions taken
+    as percents ("0.5" for 50%) or the reverse show up here before anyone saves."""
+    currency = preview.currency
+    out = [
+        f"The {t.name} tier's markup is {numbers.percent_rate(t.markup)}, above "
+        f"{numbers.percent_rate(markup_bound)}: check it was meant (markups are in percent, "
+        '"20" is 20%).'
+        for t in policy.tiers
+        if t.markup > markup_bound
+    ]
+    if preview.usage_cost > 0 and preview.proposed_total > preview.usage_cost * ratio_bound:
+        times = (preview.proposed_total / preview.usage_cost).quantize(Decimal("0.1"))
+        out.append(
+            f"The proposed statements total {numbers.money(preview.proposed_total, currency)}, "
+            f"{times:,} times the {numbers.money(preview.usage_cost, currency)} of usage "
+            f"(more than {numbers.quantity(ratio_bound)} times): check the markups, fees and "
+            "pools."
+        )
+    return out

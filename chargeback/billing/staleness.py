@@ -10,6 +10,7 @@ from decimal import Decimal
 from chargeback.allocation.engine import Line
 from chargeback.allocation.policy import policy_doc
 from chargeback.allocation.queries import policy_for
+from chargeback.billing import finality
 from chargeback.billing.inputs import month_totals
 from chargeback.billing.late import late_adjustments
 from chargeback.billing.models import BillingPeriod, OutcomeCount
@@ -48,6 +49,18 @@ def late_digest(adjustments: dict[str, list[Line]], totals: dict[str, tuple[Deci
     return _digest([lines, sorted((k, str(c), r) for k, (c, r) in totals.items())])
 
 
+def carried_digest(carried: dict[str, list[Line]]) -> str:
+    """The lines a draft carries from outside the month (a resolved dispute's credit or
+    adjustment, `finality.carried_lines`): a dispute resolved since the draft changes it."""
+    return _digest(
+        sorted(
+            (code, line.kind, line.ref, str(line.amount))
+            for code, ls in carried.items()
+            for line in ls
+        )
+    )
+
+
 def _late_now(organization: Organization, period: Period) -> str:
     totals: dict[str, tuple[Decimal, int]] = {}
     return late_digest(late_adjustments(organization, period, totals), totals)
@@ -81,6 +94,11 @@ def stale_reasons(
         reasons.append("the month's outcome counts changed")
     if billing.inputs.get("units") != now["units"]:
         reasons.append("business units were added, archived or changed billing mode")
+    carried = carried_digest(finality.carried_lines(organization, period))
+    if billing.inputs.get("carried", carried_digest({})) != carried:
+        reasons.append(
+            "a dispute was resolved with credits or adjustments this month's statements carry"
+        )
     if late and billing.inputs["late"] != _late_now(organization, period):
         reasons.append(
             "the adjustments for earlier months changed (late usage arrived, or another "

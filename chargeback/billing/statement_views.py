@@ -13,15 +13,21 @@ from decimal import Decimal
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import Count, Q, QuerySet, Sum
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET
 
-from chargeback.billing import display, documents, pdf
+from chargeback.billing import display, dispute_story, documents, line_csv, pdf
 from chargeback.billing.checksums import checksum
 from chargeback.billing.forms import DEFAULT_SORT, SORTS, StatementFilterForm
-from chargeback.billing.models import PdfStatus, Statement, StatementLine, StatementStatus
+from chargeback.billing.models import (
+    PdfStatus,
+    Statement,
+    StatementLine,
+    StatementMode,
+    StatementStatus,
+)
 from chargeback.billing.queries import visible_statements
 from chargeback.calendar import Period
 from chargeback.tenancy.permissions import org_permission
@@ -46,8 +52,10 @@ def attachment(body: bytes | str, content_type: str, filename: str) -> HttpRespo
 
 
 def pdf_bytes(statement: Statement) -> bytes | None:
-    """The stored PDF, or one rendered now; None (logged) if it cannot be had."""
-    if statement.pdf_status == PdfStatus.DONE and statement.pdf.name:
+    """The stored PDF, or one rendered now (also when the stored one, as issued, no longer
+    tells the statement's dispute story as it is today); None (logged) if it cannot be had."""
+    stored = statement.pdf_status == PdfStatus.DONE and statement.pdf.name
+    if stored and dispute_story.pdf_is_current(statement):
         try:
             with statement.pdf.open("rb") as fh:
                 return fh.read()
@@ -80,6 +88,28 @@ SORT_COLUMNS = (
 )
 
 
+def _totals_by_month_and_mode(qs: QuerySet[Statement]) -> list[dict]:
+    """The statements' totals per month and billing mode, newest month first: a sum across
+    months or across showback and chargeback means nothing, so the list never shows one."""
+    rows = (
+        qs.order_by()
+        .values("period__month", "mode")
+        .annotate(count=Count("id"), total=Sum("total", default=ZERO))
+        .order_by("-period__month", "mode")
+    )
+    labels = dict(StatementMode.choices)
+    return [
+        {
+            "period": Period.of(r["period__month"]).title,
+            "mode": r["mode"],
+            "label": labels.get(r["mode"], r["mode"]),
+            "count": r["count"],
+            "total": r["total"],
+        }
+        for r in rows
+    ]
+
+
 def _next_sort(key: str, first: str, current: str) -> str:
     """A header's link: the other direction when its column is the current sort."""
     if current.lstrip("-") != key:
@@ -110,7 +140,7 @@ def statement_list(request: HttpRequest, org_slug: str) -> HttpResponse:
     if filters["unit"]:
         qs = qs.filter(unit_id=int(filters["unit"]))
     sort = filters["sort"] or DEFAULT_SORT
-    summary = qs.aggregate(count=Count("id"), total=Sum("total", default=ZERO))
+    summary = {"count": qs.count(), "groups": _totals_by_month_and_mode(qs)}
     page = Paginator(qs.order_by(*SORTS[sort]), PAGE_SIZE).get_page(request.GET.get("page"))
     columns = [
         (key, label, _next_sort(key, first, sort), sort.lstrip("-") == key, sort.startswith("-"))
@@ -164,6 +194,7 @@ def statement_detail(request: HttpRequest, org_slug: str, statement_id: int) -> 
         "evidence": _evidence(statement.evidence or {}),
         "verified": checksum(statement, lines) == statement.checksum,
         "today": org_today(request),
+        "story": dispute_story.story(statement, org_today(request)),
     }
     return render(request, "billing/statement_detail.html", context)
 
@@ -212,21 +243,8 @@ def _cursor_text(event: UsageEvent) -> str:
 
 
 def _events(request: HttpRequest, statement: Statement, provider: str, model: str) -> dict:
-    """The events behind a usage line, newest first, a keyset page at a time: the unit, the
-    provider/model and the month in the organisation's timezone (the (organization, unit,
-    occurred_at) index)."""
-    month = Period.parse(statement.period.label)
-    tz = request.org.tz
-    qs = UsageEvent.objects.filter(
-        organization=request.org,
-        unit_id=statement.unit_id,
-        occurred_at__gte=dt.datetime.combine(month.first, dt.time.min, tzinfo=tz),
-        occurred_at__lt=dt.datetime.combine(
-            month.last + dt.timedelta(days=1), dt.time.min, tzinfo=tz
-        ),
-        provider=provider,
-        model=model,
-    )
+    """The events behind a usage line, newest first, a keyset page at a time."""
+    qs = _line_qs(request, statement, provider, model)
     summary = qs.aggregate(
         requests=Count("id"),
         errors=Count("id", filter=Q(is_error=True)),
@@ -250,6 +268,47 @@ def _events(request: HttpRequest, statement: Statement, provider: str, model: st
         "next_after": _cursor_text(rows[-1]) if more else "",
         "paged": cursor is not None,
     }
+
+
+def _line_qs(
+    request: HttpRequest, statement: Statement, provider: str, model: str
+) -> QuerySet[UsageEvent]:
+    """The events behind a usage line: the unit, the provider/model and the month in the
+    organisation's timezone (the (organization, unit, occurred_at) index)."""
+    month = Period.parse(statement.period.label)
+    tz = request.org.tz
+    return UsageEvent.objects.filter(
+        organization=request.org,
+        unit_id=statement.unit_id,
+        occurred_at__gte=dt.datetime.combine(month.first, dt.time.min, tzinfo=tz),
+        occurred_at__lt=dt.datetime.combine(
+            month.last + dt.timedelta(days=1), dt.time.min, tzinfo=tz
+        ),
+        provider=provider,
+        model=model,
+    )
+
+
+@org_permission("statements.view")
+@require_GET
+def line_events_csv(
+    request: HttpRequest, org_slug: str, statement_id: int, line_id: int
+) -> StreamingHttpResponse:
+    """Every request behind a usage line as CSV (formula-safe), oldest first, streamed."""
+    statement = _statement(request, statement_id)
+    line = get_object_or_404(
+        StatementLine, organization=request.org, statement=statement, pk=line_id
+    )
+    if not line.provider_model:
+        raise Http404("Only a usage line has requests behind it.")
+    events = _line_qs(request, statement, *line.provider_model)
+    rows = line_csv.event_rows(events, statement.currency, request.org.tz)
+    response = StreamingHttpResponse(
+        line_csv.stream(rows, request.org), content_type="text/csv; charset=utf-8"
+    )
+    name = f"{statement.number}-line-{line.position}-requests.csv"
+    response["Content-Disposition"] = content_disposition_header(True, name)
+    return response
 
 
 @org_permission("statements.view")

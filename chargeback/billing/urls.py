@@ -28,6 +28,11 @@ urlpatterns = [
         statement_views.line_events,
         name="line-events",
     ),
+    path(
+        "statements/<int:statement_id>/lines/<int:line_id>/events.csv",
+        statement_views.line_events_csv,
+        name="line-events-csv",
+    ),
     path("billing/outcomes/", outcome_views.outcome_list, name="outcome-list"),
     path("billing/outcomes/upload/", outcome_views.outcome_upload, name="outcome-upload"),
 ]

@@ -23,7 +23,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from chargeback.billing import close, documents, period_state
+from chargeback.billing import close, close_gates, documents, period_state
 from chargeback.billing.forms import OpenPeriodForm
 from chargeback.billing.inputs import month_totals
 from chargeback.billing.models import (
@@ -55,7 +55,7 @@ BALANCE_KINDS = {
     "platform_fee": "Platform fees",
     "pool": "Shared-cost pools",
     "discount": "Discounts",
-    "allowance": "Experimental allowances",
+    "allowance": "Development allowances",
     "adjustment": "Adjustments for earlier months",
     "activity": "Activity rates",
     "true_up": "True-ups",
@@ -289,16 +289,27 @@ def period_close(request: HttpRequest, org_slug: str, period_id: int) -> HttpRes
     billing = _period(request, period_id)
     if request.method == "POST":
         try:
-            billing = close.close_period(request.org, _month(billing), actor=request.user)
+            billing = close.close_period(
+                request.org,
+                _month(billing),
+                actor=request.user,
+                override_reason=request.POST.get("override_reason", ""),
+                today=org_today(request),
+            )
         except CloseError as exc:
             messages.error(request, str(exc))
-        else:
-            count = billing.statements.count()
-            messages.success(
-                request,
-                f"{billing.title} is closed: {count} statement{'s are' if count != 1 else ' is'} "
-                "final.",
-            )
+            return redirect("billing:period-close", org_slug=org_slug, period_id=billing.pk)
+        count = billing.statements.count()
+        messages.success(
+            request,
+            f"{billing.title} is closed: {count} statement{'s are' if count != 1 else ' is'} "
+            "final."
+            + (
+                " The override and its reason are on every statement."
+                if billing.close_override
+                else ""
+            ),
+        )
         return redirect(_close_url(request, billing))
     blocked = period_state.close_refusal(billing, billing.label)
     by_mode = _by_mode(billing)
@@ -310,6 +321,7 @@ def period_close(request: HttpRequest, org_slug: str, period_id: int) -> HttpRes
         "count": sum(m["count"] for m in by_mode.values()),
         "total": sum((m["total"] for m in by_mode.values()), ZERO),
         "window_open": billing.dispute_deadline is not None and today <= billing.dispute_deadline,
+        "gates": close_gates.refusals(request.org, billing, today) if not blocked else {},
     }
     return render(request, "billing/period_close.html", context)
 

@@ -5,10 +5,11 @@ top bar is one count; the alerts page lists what the membership may see, read or
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import Count, OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
 from chargeback.budgets.models import Alert, AlertRead
+from chargeback.notices.models import Notice
 from chargeback.tenancy.models import Membership, Organization, Role
 from chargeback.units.models import BusinessUnit
 from chargeback.units.queries import parent_map, visible_unit_ids
@@ -38,6 +39,23 @@ def unread_count(membership: Membership) -> int:
         user_id=membership.user_id,
         read_at__isnull=True,
     ).count()
+
+
+def unread_counts(membership: Membership) -> tuple[int, int]:
+    """The bell, in one query: (unread budget alerts, unread notices)."""
+    mine = {"organization_id": OuterRef("organization_id"), "user_id": OuterRef("user_id")}
+
+    def unread(model) -> Subquery:
+        rows = model.objects.filter(read_at__isnull=True, **mine).order_by()
+        return Subquery(rows.values("user_id").annotate(n=Count("id")).values("n")[:1])
+
+    row = (
+        Membership.objects.filter(pk=membership.pk)
+        .annotate(alerts=unread(AlertRead), notices=unread(Notice))
+        .values("alerts", "notices")
+        .first()
+    )
+    return (row["alerts"] or 0, row["notices"] or 0) if row else (0, 0)
 
 
 def read_ids(membership: Membership) -> set[int]:

@@ -32,6 +32,7 @@ PALETTE = [
 class Column:
     label: str
     kind: str = "text"  # text | date | money | int | percent
+    total: bool = True  # summed in the total row of the CSV for people (money and int only)
 
 
 @dataclass(frozen=True)
@@ -255,7 +256,7 @@ def cost_per_1k(rows: Iterable[Mapping], *, days: Sequence[dt.date], currency: s
             Column("Day", "date"),
             Column("Requests", "int"),
             Column("Spend", "money"),
-            Column("Cost per 1K requests", "money"),
+            Column("Cost per 1K requests", "money", total=False),
         ),
         rows=table,
     )
@@ -275,7 +276,12 @@ def model_mix(rows: Iterable[Mapping], *, currency: str) -> Chart:
     table = tuple(
         (p, m, req, tok, cost, share(cost, total)) for (p, m), (req, tok, cost) in ordered
     )
-    labels = [f"{p}/{m}" for p, m, *_ in table]
+    # The donut shows the largest models and the rest as one slice, with the legend below it:
+    # a legend of every model beside it left the donut a few pixels wide.
+    slices = [(f"{p}/{m}", cost) for p, m, _r, _t, cost, _s in table[:TOP_SERIES]]
+    if len(table) > TOP_SERIES:
+        slices.append((OTHER_MODELS, sum((r[4] for r in table[TOP_SERIES:]), ZERO)))
+    labels = [label for label, _cost in slices]
     return Chart(
         key="models",
         title="Model mix",
@@ -285,7 +291,7 @@ def model_mix(rows: Iterable[Mapping], *, currency: str) -> Chart:
                     "type": "pie",
                     "hole": 0.55,
                     "labels": labels,
-                    "values": [plot_number(row[4]) for row in table],
+                    "values": [plot_number(cost) for _label, cost in slices],
                     "sort": False,
                     "textinfo": "percent",
                     "textposition": "inside",
@@ -298,7 +304,8 @@ def model_mix(rows: Iterable[Mapping], *, currency: str) -> Chart:
             "layout": _layout(
                 currency,
                 showlegend=True,
-                legend={"orientation": "v"},
+                legend={"orientation": "h", "x": 0.5, "xanchor": "center", "y": -0.05},
+                margin={"l": 10, "r": 10, "t": 10, "b": 10},
                 uniformtext={"minsize": 10, "mode": "hide"},
             ),
         },

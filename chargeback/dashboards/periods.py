@@ -80,10 +80,21 @@ def parse_window(params: Mapping[str, str], today: dt.date) -> tuple[Window, lis
         first = today - dt.timedelta(days=n - 1)
         return _window(key, f"Last {n} days", first, today, *_before(first, today)), errors
     if key == "custom":
-        first = _date(params.get("from")) or month_first
-        last = _date(params.get("to")) or today
+        first, last = _date(params.get("from")), _date(params.get("to"))
+        for name, value, parsed, fallback in (
+            ("from", params.get("from"), first, "the month's first day"),
+            ("to", params.get("to"), last, "today"),
+        ):
+            if (value or "").strip() and parsed is None:
+                errors.append(
+                    f'"{value.strip()[:40]}" is not a valid date for {name} (YYYY-MM-DD); '
+                    f"using {fallback}."
+                )
+        given = first is not None and last is not None
+        first, last = first or month_first, last or today
         if last < first:
-            errors.append("The end of the range is before its start; the dates were swapped.")
+            if given:  # both typed, in the wrong order (not a fallback for an invalid one)
+                errors.append("The end of the range is before its start; the dates were swapped.")
             first, last = last, first
         if (last - first).days >= MAX_DAYS:
             errors.append(f"A custom range is at most {MAX_DAYS} days; it was shortened.")

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from chargeback.calendar import month_bounds
 from chargeback.dashboards import charts, figures, queries, savings
+from chargeback.dashboards.partial_day import mark_partial_day
 from chargeback.dashboards.periods import CHOICES, Window, parse_window, recent_months
 from chargeback.tenancy.models import Membership
 from chargeback.units.queries import visible_unit_ids
@@ -126,12 +127,12 @@ def build(
             currency=currency,
         )
     page_charts = [
-        stacked,
+        mark_partial_day(stacked, today),
         charts.model_mix(current_models, currency=currency),
         charts.by_provider(current_models, currency=currency),
         charts.top_services(sums.current(sums.services), currency=currency),
-        charts.error_spend(in_window, days=window.days, currency=currency),
-        charts.cost_per_1k(in_window, days=window.days, currency=currency),
+        mark_partial_day(charts.error_spend(in_window, days=window.days, currency=currency), today),
+        mark_partial_day(charts.cost_per_1k(in_window, days=window.days, currency=currency), today),
     ]
     cheaper: list[savings.Saving] = []
     if root_id is not None:

@@ -8,13 +8,13 @@ from __future__ import annotations
 import datetime as dt
 
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import render
 from django.utils.cache import patch_vary_headers
 
 from chargeback.billing.queries import visible_statements
 from chargeback.dashboards import queries, showback
-from chargeback.dashboards.csv_export import csv_response
+from chargeback.dashboards.csv_export import FORMATS, csv_response, people_rows
 from chargeback.dashboards.periods import Window
 from chargeback.tenancy.permissions import org_permission
 
@@ -45,7 +45,19 @@ def overview(request: HttpRequest, org_slug: str) -> HttpResponse:
     if download := _download(request, board, "overview"):
         return download
     led = list(request.membership.units.order_by("name")) if board.unit_ids is not None else []
-    context = {"board": board, "sort": sort, "led_units": led, "unit_columns": UNIT_COLUMNS}
+    central = next(
+        (u for u in board.units.values() if u.is_central and not u.archived),
+        None,
+    )
+    if central is not None and board.reach is not None and central.id not in board.reach:
+        central = None  # a team lead who does not lead the central bucket
+    context = {
+        "board": board,
+        "sort": sort,
+        "led_units": led,
+        "unit_columns": UNIT_COLUMNS,
+        "central": central,
+    }
     return _render(request, "dashboards/overview.html", context)
 
 
@@ -104,8 +116,17 @@ def _download(request: HttpRequest, board: showback.Showback, name: str) -> Http
     table = showback.unit_table_csv(board.unit_rows) if key == "units" else board.chart(key)
     if table is None:
         raise Http404("No such table.")
-    filename = f"{request.org.slug}-{name}-{key}-{board.window.first}-{board.window.last}.csv"
-    return csv_response(table.csv_rows(), filename)
+    fmt = request.GET.get("format", "rounded")
+    if fmt not in FORMATS:
+        return HttpResponseBadRequest(
+            f'format: "{fmt[:20]}" is not one of rounded (for people, the default) or exact',
+            content_type="text/plain; charset=utf-8",
+        )
+    window = f"{board.window.first}-{board.window.last}"
+    suffix = "-exact" if fmt == "exact" else ""
+    filename = f"{request.org.slug}-{name}-{key}-{window}{suffix}.csv"
+    rows = table.csv_rows() if fmt == "exact" else people_rows(table, request.org.currency)
+    return csv_response(rows, filename)
 
 
 def _event_days(request: HttpRequest, window: Window) -> tuple[dt.date, dt.date]:

@@ -2,7 +2,8 @@
 
 - `open_disputes_hold`: an issued statement with an open dispute does not become final;
 - `carried_lines`: an accepted (or partially accepted) dispute on a chargeback statement puts
-  a `credit` line (minus the credited amount) on the disputed unit's next drafted statement,
+  a `credit` line (minus the credited amount) on the disputed unit's next drafted statement
+  (unless a credit note on the disputed statement credited it already: `outcomes`),
   and an `adjustment` line (plus the same amount) on the unit it was reassigned to, or on the
   central bucket, which absorbs it otherwise. The organisation's total is unchanged, to the
   cent. A dispute is carried until an issued statement carries it (its lines' `ref` is
@@ -15,9 +16,9 @@ from __future__ import annotations
 from collections import defaultdict
 
 from chargeback.allocation.engine import Line
-from chargeback.billing.models import StatementLine, StatementMode, StatementStatus
+from chargeback.billing.models import CreditNote, StatementLine, StatementMode, StatementStatus
 from chargeback.calendar import Period
-from chargeback.disputes.models import Dispute, State
+from chargeback.disputes.models import Dispute, Reason, State
 from chargeback.disputes.workflow import ACTIVE
 from chargeback.money import quantize
 from chargeback.tenancy.models import Organization
@@ -63,6 +64,12 @@ def carried_lines(organization: Organization, period: Period) -> dict[str, list[
         .exclude(statement__period__month=period.first)
         .values_list("ref", flat=True)
     )
+    # Credited already by a credit note on the disputed statement: only the move is carried.
+    noted = set(
+        CreditNote.objects.filter(organization=organization, ref__startswith=PREFIX).values_list(
+            "ref", flat=True
+        )
+    )
     central = BusinessUnit.objects.filter(organization=organization, is_central=True).first()
     out: dict[str, list[Line]] = defaultdict(list)
     for d in disputes:
@@ -73,15 +80,18 @@ def carried_lines(organization: Organization, period: Period) -> dict[str, list[
         amount = quantize(d.credited, organization.currency)
         month = d.statement.period.label
         moved = "reassigned" if d.reassigned_to else "absorbed centrally"
-        out[d.unit.code].append(
-            Line(
-                "credit",
-                f"Credit for {month}: dispute {d.pk} on {d.statement.number} "
-                f"({d.get_reason_display().lower()}), {d.get_state_display().lower()}",
-                -amount,
-                ref=ref,
+        if d.reason == Reason.WRONG_OWNER and not d.reassigned_to:
+            moved = f"no owner known, absorbed centrally ({organization.dispute_absorb_policy})"
+        if ref not in noted:
+            out[d.unit.code].append(
+                Line(
+                    "credit",
+                    f"Credit for {month}: dispute {d.pk} on {d.statement.number} "
+                    f"({d.get_reason_display().lower()}), {d.get_state_display().lower()}",
+                    -amount,
+                    ref=ref,
+                )
             )
-        )
         out[target.code].append(
             Line(
                 "adjustment",

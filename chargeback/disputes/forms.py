@@ -5,7 +5,10 @@ from __future__ import annotations
 from django import forms
 
 from chargeback.billing.models import Statement
+from chargeback.disputes.attachments import file_problem
 from chargeback.disputes.models import Reason, State
+from chargeback.disputes.operations import claimable
+from chargeback.money import quantize
 
 MAX_EVIDENCE_BYTES = 5 * 1024 * 1024
 
@@ -37,11 +40,29 @@ class OpenDisputeForm(forms.Form):
         f = self.cleaned_data.get("evidence_file")
         if f and f.size > MAX_EVIDENCE_BYTES:
             raise forms.ValidationError("The file is larger than 5 MB.")
+        problem = file_problem(f) if f else ""
+        if problem:
+            raise forms.ValidationError(problem[0].upper() + problem[1:] + ".")
         return f
 
     def clean_request_ids(self) -> list[str]:
         text = self.cleaned_data.get("request_ids") or ""
         return [p.strip() for p in text.replace("\n", ",").split(",") if p.strip()]
+
+
+def prefill(statement: Statement, line_ids: list[str]) -> dict:
+    """The opening form for the statement's lines `line_ids` (a line's Dispute action): those
+    lines ticked and what may still be disputed on them (their amount less what other
+    disputes claim); ids that are not the statement's lines are ignored."""
+    wanted = {int(x) for x in line_ids if x.isdigit()}
+    lines = [x for x in statement.lines.all() if x.pk in wanted]
+    if not lines:
+        return {}
+    amount = claimable(statement, [x.pk for x in lines])
+    return {
+        "lines": [str(x.pk) for x in lines],
+        "amount": str(quantize(amount, statement.currency)) if amount > 0 else "",
+    }
 
 
 class InboxFilterForm(forms.Form):

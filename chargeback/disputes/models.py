@@ -136,4 +136,37 @@ EVENT_LABELS = {
     "withdraw": "withdrew the dispute",
     "comment": "commented",
     "overdue": "flagged it overdue",
+    "evidence": "added evidence",
 }
+
+
+class EnforcementItem(models.Model):
+    """A key or tag behind a cost no unit owned (a wrong-owner dispute accepted with no right
+    unit): the central bucket absorbed it under the organisation's absorb policy, and the
+    gateway should enforce tags for it from now on."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    dispute = models.OneToOneField(Dispute, on_delete=models.PROTECT, related_name="enforcement")
+    kind = models.CharField(max_length=20, help_text="key, tag or unknown")
+    value = models.CharField(max_length=200, blank=True)
+    amount = models.DecimalField(**AMOUNT)
+    currency = models.CharField(max_length=3)
+    policy = models.CharField(max_length=300, help_text="The absorb policy it was absorbed under.")
+    absorbed_on = models.DateField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ScopedManager(organization="organization")
+
+    class Meta:
+        ordering = ["-absorbed_on", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.value}".strip()
+
+    @property
+    def label(self) -> str:
+        if self.kind == "key":
+            return f"gateway key {self.value}"
+        if self.kind == "tag":
+            return f"tag {self.value}"
+        return "no key or tag recorded on its requests"

@@ -23,6 +23,8 @@ from chargeback.audit.log import record
 from chargeback.billing import finality
 from chargeback.billing.models import Statement, StatementLine, StatementStatus
 from chargeback.calendar import local_today
+from chargeback.disputes import outcomes
+from chargeback.disputes.announce import dispute_moved
 from chargeback.disputes.models import Dispute, DisputeEvent, DisputeLine, Reason, State
 from chargeback.disputes.workflow import ACTIVE, ACTORS, OUTCOMES, TransitionRefused, next_state
 from chargeback.money import quantize
@@ -262,6 +264,10 @@ def resolve(
         d.resolution = text
         d.resolved_by = membership.user
         d.resolved_on = day
+        try:
+            outcomes.apply(d, membership, outcome, day)
+        except outcomes.DisputeOutcomeRefused as exc:
+            raise DisputeError(str(exc)) from None
 
     return _move(
         dispute,
@@ -384,7 +390,7 @@ def _event(
     dispute: Dispute, membership: Membership, action: str, source: str, target: str, text: str
 ) -> DisputeEvent:
     user = membership.user
-    return DisputeEvent.objects.create(
+    event = DisputeEvent.objects.create(
         organization=dispute.organization,
         dispute=dispute,
         action=action,
@@ -394,3 +400,5 @@ def _event(
         actor_label=f"{user.email} ({membership.get_role_display().lower()})",
         text=text or "",
     )
+    dispute_moved(event)  # the people concerned are told (notices now, mail after commit)
+    return event

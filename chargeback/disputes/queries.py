@@ -10,7 +10,7 @@ from django.db.models import QuerySet
 from chargeback.calendar import Period
 from chargeback.disputes.models import Dispute, State
 from chargeback.money import quantize
-from chargeback.tenancy.models import Membership, Organization
+from chargeback.tenancy.models import Membership, Organization, Role
 from chargeback.units.queries import visible_unit_ids
 
 
@@ -28,6 +28,20 @@ def visible_disputes(membership: Membership, **filters) -> QuerySet[Dispute]:
     qs = disputes_of(membership.organization, **filters)
     ids = visible_unit_ids(membership)
     return qs if ids is None else qs.filter(unit_id__in=ids)
+
+
+def nav_badge(membership: Membership) -> tuple[str | None, int]:
+    """The navigation's Disputes item: finance sees the open ones (finance still owes or
+    waits for an answer on); a team lead "My disputes" and its units' open ones."""
+    active = Dispute.objects.filter(
+        organization=membership.organization,
+        state__in=(State.OPEN, State.UNDER_REVIEW, State.INFO_REQUESTED),
+    )
+    if membership.role != Role.TEAM_LEAD:
+        return None, active.count()
+    units = list(active.values_list("unit_id", flat=True))  # one query when there are none
+    reach = (visible_unit_ids(membership) or set()) if units else set()
+    return "My disputes", sum(1 for unit_id in units if unit_id in reach)
 
 
 def is_overdue(dispute: Dispute, today: dt.date) -> bool:

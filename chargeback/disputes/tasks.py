@@ -1,6 +1,7 @@
 """Beat: issued statements become final once their review window has passed and no dispute
 holds them (`billing.finality.finalize_due`, the same rule as `finalize_statements`), and
-overdue disputes are flagged to the admins once (`notices.flag_overdue`)."""
+overdue disputes are flagged to the admins once (`notices.flag_overdue`), and the reminders
+two business days before a deadline go out once (`reminders.send_reminders`)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from django_scopes import scopes_disabled
 from chargeback.billing.finality import finalize_due
 from chargeback.billing.models import BillingPeriod, PeriodState
 from chargeback.disputes.notices import flag_overdue
+from chargeback.disputes.reminders import send_reminders
 from chargeback.tenancy.models import Organization
 from chargeback.tenancy.scoping import org_task
 
@@ -35,4 +37,5 @@ def finalize_period(period_id: int, *, organization: Organization) -> list[str]:
     ids = billing.statements.values_list("pk", flat=True)
     done = finalize_due(organization, actor="finalize task", statement_ids=list(ids))
     flag_overdue(organization, actor="finalize task")
+    send_reminders(organization)
     return [s.number for s in done]

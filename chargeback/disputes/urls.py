@@ -1,6 +1,6 @@
 from django.urls import path
 
-from chargeback.disputes import views
+from chargeback.disputes import enforcement_views, views
 
 app_name = "disputes"
 
@@ -9,4 +9,5 @@ urlpatterns = [
     path("disputes/<int:dispute_id>/", views.dispute_detail, name="dispute-detail"),
     path("disputes/<int:dispute_id>/act/", views.dispute_act, name="dispute-act"),
     path("statements/<int:statement_id>/dispute/", views.dispute_new, name="dispute-new"),
+    path("disputes/enforcement/", enforcement_views.enforcement_list, name="enforcement-list"),
 ]

@@ -12,7 +12,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from chargeback.billing.queries import visible_statements
 from chargeback.calendar import local_today
 from chargeback.disputes import operations as ops
-from chargeback.disputes.forms import InboxFilterForm, OpenDisputeForm
+from chargeback.disputes.evidence import evidence_for
+from chargeback.disputes.forms import InboxFilterForm, OpenDisputeForm, prefill
 from chargeback.disputes.models import Dispute, State
 from chargeback.disputes.queries import is_overdue, visible_disputes
 from chargeback.disputes.workflow import ACTORS, allowed_actions
@@ -56,7 +57,12 @@ def dispute_new(request: HttpRequest, org_slug: str, statement_id: int) -> HttpR
     statement = get_object_or_404(qs, pk=statement_id)
     if not ops.can_reach(membership, statement.unit):
         raise Http404("No such statement.")
-    form = OpenDisputeForm(request.POST or None, request.FILES or None, statement=statement)
+    form = OpenDisputeForm(
+        request.POST or None,
+        request.FILES or None,
+        statement=statement,
+        initial=prefill(statement, request.GET.getlist("line")),
+    )
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -119,6 +125,7 @@ def dispute_detail(request: HttpRequest, org_slug: str, dispute_id: int) -> Http
         .order_by("code"),
         "overdue": is_overdue(dispute, today),
         "today": today,
+        "ev": evidence_for(dispute),
     }
     return render(request, "disputes/dispute_detail.html", context)
 

@@ -227,10 +227,25 @@ def plan_prices(organization: Organization, rows: list[PriceRow]) -> list[DiffLi
     ]
 
 
+def currency_errors(organization: Organization, rows: list[PriceRow]) -> list[str]:
+    """A price in another currency than the organisation's would price nothing (its events are
+    quarantined as "no price"): each such row, named."""
+    cur = organization.currency
+    return [
+        f"{r.provider}/{r.model} from {r.effective_from}: the price is in {r.currency}, not the "
+        f"organisation's {cur}; convert it to {cur} (a price in {r.currency} would price no event)"
+        for r in rows
+        if r.currency != cur
+    ]
+
+
 def import_prices(
     organization: Organization, rows: list[PriceRow], *, actor: Any, label: str
 ) -> tuple[PriceVersion | None, list[str]]:
-    """Add the rows that are new or changed as one new version. Returns (version or None, changes)."""
+    """Add the rows that are new or changed as one new version. Returns (version or None, changes).
+    Raises PriceFileError, importing nothing, for prices in another currency."""
+    if errors := currency_errors(organization, rows):
+        raise PriceFileError(errors)
     with transaction.atomic():
         plan = plan_prices(organization, rows)
         changed = [line.after for line in plan]

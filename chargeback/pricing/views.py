@@ -13,12 +13,14 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from chargeback.numbers import counted
 from chargeback.pricing.books import (
     DiffLine,
     PriceFileError,
     PriceRow,
     add_alias,
     cell,
+    currency_errors,
     delete_alias,
     diff_versions,
     dump_prices,
@@ -199,6 +201,8 @@ def _preview(request: HttpRequest, form: ApplyForm, text: str, fmt: str) -> Http
         rows = parse_prices(text, fmt)
     except PriceFileError as exc:
         return render(request, "pricing/price_import_preview.html", {"errors": exc.errors})
+    if errors := currency_errors(request.org, rows):
+        return render(request, "pricing/price_import_preview.html", {"errors": errors})
     plan = plan_prices(request.org, rows)
     context = {
         "form": form,
@@ -239,16 +243,17 @@ def price_import_apply(request: HttpRequest, org_slug: str) -> HttpResponse:
         rows = parse_prices(text, fmt)
     except PriceFileError:
         return _preview(request, form, text, fmt)
+    if currency_errors(request.org, rows):
+        return _preview(request, form, text, fmt)
     version, changes = import_prices(
         request.org, rows, actor=request.user, label=form.cleaned_data["label"]
     )
     if version is None:
         messages.info(request, f"No changes: all {len(rows)} prices are already in force.")
     else:
-        n = len(changes)
         messages.success(
             request,
-            f"price version {version.number}: {n} price{'' if n == 1 else 's'} added or changed",
+            f"price version {version.number}: {counted(len(changes), 'price')} added or changed",
         )
         price_fix_applied.send(price_import_apply, request=request, cause="waiting for a price")
     return redirect("pricing:version-list", org_slug=request.org.slug)

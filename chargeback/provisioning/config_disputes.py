@@ -1,11 +1,14 @@
 """The configuration file's `disputes` section (DESIGN 6.2): the dispute calendar.
 
-    disputes: {review_days: 5, response_days: 5, closure_days: ["2026-12-24"]}   # business days
+    disputes: {review_days: 5, response_days: 5, closure_days: ["2026-12-24"],
+               absorb_policy: "the platform absorbs it once, then the gateway enforces tags"}
 
 `review_days`: business days after issue during which a statement may be disputed;
 `response_days`: business days finance has to answer a dispute; `closure_days`: the
-organisation's own closure days, which are not business days. A key left out takes its
-default (5, 5, none), like every entry of the file. Stored on the organisation.
+organisation's own closure days, which are not business days; `absorb_policy`: who absorbs a
+cost no unit owns (a wrong-owner dispute accepted with no right unit), in the words the
+statements and the enforcement list print. A key left out takes its default (5, 5, none, the
+default wording), like every entry of the file. Stored on the organisation.
 
 `plan_config` here is the whole file's plan: the structure's (`config_plan`), then this section.
 """
@@ -19,11 +22,13 @@ from chargeback.calendar import DISPUTE_WINDOW_DAYS, parse_closure_days
 from chargeback.provisioning.config_format import kind_of
 from chargeback.provisioning.config_plan import Change, Plan
 from chargeback.provisioning.config_plan import plan_config as plan_structure
-from chargeback.tenancy.models import Organization
+from chargeback.tenancy.models import DEFAULT_ABSORB_POLICY, Organization
 
 KEYS = {"review_days": "dispute_review_days", "response_days": "dispute_response_days"}
 DEFAULTS = {"review_days": DISPUTE_WINDOW_DAYS, "response_days": DISPUTE_WINDOW_DAYS}
 MAX_DAYS = 60
+MAX_POLICY = 300
+ALLOWED = "review_days, response_days, closure_days, absorb_policy"
 
 
 def plan_config(organization: Organization, data: Any) -> Plan:
@@ -46,12 +51,15 @@ def current(organization: Organization) -> dict:
         "review_days": organization.dispute_review_days,
         "response_days": organization.dispute_response_days,
         "closure_days": [d.isoformat() for d in parse_closure_days(organization.closure_days)],
+        "absorb_policy": organization.dispute_absorb_policy,
     }
 
 
 def disputes_doc(organization: Organization) -> dict | None:
     """The section for the export, or None when everything is at its default."""
     doc = current(organization)
+    if doc["absorb_policy"] == DEFAULT_ABSORB_POLICY:
+        del doc["absorb_policy"]  # written out only when the organisation has its own wording
     if doc == {**DEFAULTS, "closure_days": []}:
         return None
     return doc
@@ -64,10 +72,8 @@ def plan_disputes(organization: Organization, value: Any, *, errors: list[str]) 
         return None
     wanted: dict[str, Any] = {}
     for key in value:
-        if key not in (*KEYS, "closure_days"):
-            errors.append(
-                f"disputes.{key}: unknown key (allowed: review_days, response_days, closure_days)"
-            )
+        if key not in (*KEYS, "closure_days", "absorb_policy"):
+            errors.append(f"disputes.{key}: unknown key (allowed: {ALLOWED})")
     for key, default in DEFAULTS.items():
         days = value.get(key, default)
         if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_DAYS:
@@ -82,7 +88,12 @@ def plan_disputes(organization: Organization, value: Any, *, errors: list[str]) 
         ]
     except ValueError as exc:
         errors.append(f"disputes.{exc}")
-    if len(wanted) < 3:
+    policy = value.get("absorb_policy", DEFAULT_ABSORB_POLICY)
+    if not isinstance(policy, str) or not policy.strip() or len(policy.strip()) > MAX_POLICY:
+        errors.append(f"disputes.absorb_policy: must be a text of 1 to {MAX_POLICY} characters")
+    else:
+        wanted["absorb_policy"] = policy.strip()
+    if len(wanted) < 4:
         return None
     now = current(organization)
     fields = [(k, now[k], v) for k, v in wanted.items() if now[k] != v]
@@ -99,7 +110,8 @@ def apply_disputes(organization: Organization, desired: dict, *, actor: Any) -> 
     for key, field in KEYS.items():
         setattr(organization, field, desired[key])
     organization.closure_days = list(desired["closure_days"])
-    organization.save(update_fields=[*KEYS.values(), "closure_days"])
+    organization.dispute_absorb_policy = desired["absorb_policy"]
+    organization.save(update_fields=[*KEYS.values(), "closure_days", "dispute_absorb_policy"])
     record(
         organization=organization,
         actor=actor,

@@ -10,8 +10,10 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django_scopes import scopes_disabled
 
+from chargeback.calendar import Period
 from chargeback.provisioning.demo_billing import seed_billing
 from chargeback.provisioning.demo_budgets import seed_budgets
+from chargeback.provisioning.demo_invoices import seed_invoices
 from chargeback.provisioning.demo_traffic import ingest_demo_traffic
 from chargeback.provisioning.demo_wallets import seed_wallets
 from chargeback.provisioning.orgs import create_organization
@@ -165,6 +167,7 @@ def seed_demo() -> tuple[Organization, bool]:
 def _seed_billing(org: Organization) -> None:
     today = dt.datetime.now(dt.UTC).astimezone(org.tz).date()
     seed_billing(org, days=settings.DEMO_TRAFFIC_DAYS, today=today)
+    seed_invoices(org, Period.of(today).previous)  # the month left open for the user
 
 
 def _ensure_users(org: Organization) -> None:

@@ -1,7 +1,8 @@
 """The demo organisation's billing: a policy with every feature in use, outcome counts, the
 month before last closed (final; issued on the first business day after it, closed once its
 review window had passed, with a few settled disputes), a few events for it that arrive late,
-and last month left open for the user to close."""
+and last month issued on its first business day and left in review, with disputes in
+progress (one open), for the user to work and close once its window has passed."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from chargeback.billing.models import OutcomeCount
 from chargeback.billing.policy_versions import save_policy
 from chargeback.billing.tasks import queue_pdfs
 from chargeback.calendar import Period
-from chargeback.provisioning.demo_disputes import seed_disputes
+from chargeback.provisioning.demo_disputes import seed_disputes, seed_live_disputes
 from chargeback.tenancy.models import Organization
 from chargeback.units.models import BusinessUnit
 from chargeback.usage.ingest import create_batch, process_batch
@@ -88,12 +89,27 @@ def seed_billing(org: Organization, *, days: int, today: dt.date) -> list[str]:
         issue_statements(org, month, actor=ACTOR, queue_pdfs=queue_pdfs, today=issued_on)
         disputes = seed_disputes(org, month, issued_on=issued_on) if month == months[-2] else 0
         finalize_due(org, actor=ACTOR, today=today)
-        close_period(org, month, actor=ACTOR)
+        close_period(org, month, actor=ACTOR, today=today)  # after its window: no override
         done.append(f"closed {month.label}" + (f" ({disputes} disputes)" if disputes else ""))
+    if len(months) >= 2:
+        done += _issue_last(org, months[-1], today=today)
     if len(months) >= 2 and done:
         late = _late_events(org, months[0])
         done.append(f"{late} late event(s) for {months[0].label}")
     return done
+
+
+def _issue_last(org: Organization, month: Period, *, today: dt.date) -> list[str]:
+    """Issue last month on its first business day and open the disputes in progress on it
+    (not closed: a month with an open dispute cannot be)."""
+    issued_on = org.calendar.add(month.last, 1)
+    if issued_on > today or month_totals(org, month)[1] == 0:
+        return []
+    draft_statements(org, month, actor=ACTOR)
+    issue_statements(org, month, actor=ACTOR, queue_pdfs=queue_pdfs, today=issued_on)
+    live = seed_live_disputes(org, month, issued_on=issued_on, today=today)
+    finalize_due(org, actor=ACTOR, today=today)
+    return [f"issued {month.label} ({live} disputes in progress)"]
 
 
 def _late_events(org: Organization, month: Period) -> int:

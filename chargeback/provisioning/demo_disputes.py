@@ -1,7 +1,11 @@
 """The demo's disputes: on the last closed month, the support team lead disputed a few charges
 within the review window and finance resolved each, so the pages show every outcome (and the
 next draft carries the credit and adjustment lines): accepted (absorbed centrally), partially
-accepted and moved to another unit (wrong owner), rejected with a reason, and withdrawn."""
+accepted and moved to another unit (wrong owner), rejected with a reason, and withdrawn.
+
+Last month is issued and in its review window, with disputes still in progress
+(`seed_live_disputes`): one open, one under review and one waiting for the team's answer, so
+the inbox, "My disputes", the counts and the reminders have something to show."""
 
 from __future__ import annotations
 
@@ -72,6 +76,51 @@ def seed_disputes(org: Organization, month: Period, *, issued_on: dt.date) -> in
             membership=finance, dispute=dispute, outcome=outcome, amount=partial,
             to_unit=to_unit, text=answer, today=settled_on,
         )  # fmt: skip
+    return count
+
+
+# unit, reason, share of the statement disputed, how far finance got, texts
+LIVE = [
+    ("SUP-T1", "duplicate", "0.04", "open",
+     "The nightly digest job ran twice on the 3rd; the second run's calls are duplicates.", ""),
+    ("SUP-AUTO", "shared_allocation", "0.05", "under_review",
+     "Shared retrieval is split by requests, but most of ours are cache hits.", ""),
+    ("SUP-T1", "tags", "0.02", "info_requested",
+     "Calls without a service tag were put on our statement.",
+     "Which service sends the calls from key gk-support-prod without a tag?"),
+]  # fmt: skip
+
+
+def seed_live_disputes(
+    org: Organization, month: Period, *, issued_on: dt.date, today: dt.date
+) -> int:
+    """Disputes in progress on `month` (issued on `issued_on`); returns how many."""
+    lead = _member(org, LEAD)
+    finance = _member(org, FINANCE)
+    if lead is None or finance is None:
+        return 0
+    opened_on = min(org.calendar.add(issued_on, 1), max(today, issued_on))
+    count = 0
+    for code, reason, share, state, text, question in LIVE:
+        statement = (
+            Statement.objects.filter(organization=org, period__month=month.first, unit__code=code)
+            .select_related("unit")
+            .first()
+        )
+        if statement is None or statement.total <= 0:
+            continue
+        amount = quantize(statement.total * Decimal(share), statement.currency)
+        if amount <= 0:
+            continue
+        dispute = ops.open_dispute(
+            membership=lead, statement=statement, amount=amount, reason=reason,
+            description=text, today=opened_on,
+        )  # fmt: skip
+        count += 1
+        if state in ("under_review", "info_requested"):
+            ops.start_review(membership=finance, dispute=dispute, today=opened_on)
+        if state == "info_requested":
+            ops.request_info(membership=finance, dispute=dispute, text=question, today=opened_on)
     return count
 
 

@@ -3,6 +3,7 @@ from decimal import Decimal
 from django import template
 from django.utils.html import conditional_escape, format_html
 
+from chargeback import numbers
 from chargeback.pricing.books import cell
 
 register = template.Library()
@@ -12,6 +13,13 @@ register = template.Library()
 def price_cell(value: Decimal | None) -> str:
     """`{{ price.input_per_1m|price_cell }}`: plain notation, no trailing zeros, "" for none."""
     return cell(value)
+
+
+@register.filter(name="price")
+def price(value: Decimal | None) -> str:
+    """`{{ p.input_per_1m|price }}`: a price as price books print it ("0.80", "4.00", "0.075"),
+    "" for none."""
+    return numbers.price(value)
 
 
 @register.filter(name="source_link")

@@ -53,6 +53,9 @@ def validate_closure_days(value: object) -> None:
         raise ValidationError(str(exc)) from None
 
 
+DEFAULT_ABSORB_POLICY = "the platform absorbs it once, then the gateway enforces tags"
+
+
 def default_required_tags() -> list[str]:
     return list(DEFAULT_REQUIRED_TAGS)
 
@@ -78,6 +81,12 @@ class Organization(models.Model):
     )
     dispute_response_days = models.PositiveSmallIntegerField(
         default=DISPUTE_WINDOW_DAYS, help_text="Business days finance has to answer a dispute."
+    )
+    dispute_absorb_policy = models.CharField(
+        max_length=300,
+        default=DEFAULT_ABSORB_POLICY,
+        help_text="Who absorbs a cost no unit owns (an accepted wrong-owner dispute with no "
+        "right unit), as the statements and the enforcement list say it.",
     )
     required_tags = models.JSONField(default=default_required_tags, blank=True)
     logo = models.FileField(

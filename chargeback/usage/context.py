@@ -37,7 +37,7 @@ class Context:
     # COPY segments of (price, raw model), rates in integers, UTC hours -> local days.
     names: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
     owners: dict[tuple, tuple] = field(default_factory=dict)
-    segments: dict[tuple[int, str], tuple] = field(default_factory=dict)
+    segments: dict[tuple[int, str, str], tuple] = field(default_factory=dict)
     rates: dict[int, tuple[int, ...]] = field(default_factory=dict)
     local_day: LocalDays = None  # type: ignore[assignment]
 
@@ -95,6 +95,7 @@ class Priced:
     provider: str
     model: str
     point: PricePoint
+    price_method: str = ""  # how the price was found when not directly (pricing.fallback)
     pico: int = 0  # the cost in units of 10^-12 of the currency (exact)
     unit_id: int = 0
     method: str = ""

@@ -35,6 +35,7 @@ from django.utils import timezone
 
 from chargeback.tenancy.models import Organization
 from chargeback.tenancy.scoping import org_of, within
+from chargeback.usage.adapters.redact import stripped_payload
 from chargeback.usage.context import Context, load_context
 from chargeback.usage.failures import failed_try, retry_delay
 from chargeback.usage.intake import scheduler, store_batch
@@ -46,6 +47,7 @@ from chargeback.usage.writer import ChunkTaken, commit_chunk, is_duplicate_reque
 
 log = logging.getLogger(__name__)
 CHUNK_SIZE = settings.INGEST_CHUNK_SIZE
+REDACTED_FORMATS = ("otel", "litellm")  # formats that carry message text: removed at receipt
 
 
 def create_batch(
@@ -58,7 +60,11 @@ def create_batch(
     created_by: str = "",
 ) -> IngestBatch:
     """Store the raw payload and a `received` batch pointing at it (`intake.store_batch`);
-    processing is scheduled on commit."""
+    processing is scheduled on commit. OTel and LiteLLM payloads are stored without their
+    prompt and completion text (`adapters.redact`; `redact.Unreadable` if that cannot be
+    done, and then nothing is stored)."""
+    if fmt in REDACTED_FORMATS:
+        payload = stripped_payload(payload, fmt)
     batch = store_batch(
         organization=organization, payload=payload, fmt=fmt, source=source,
         filename=filename, created_by=created_by,

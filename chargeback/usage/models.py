@@ -176,6 +176,14 @@ class UsageEvent(models.Model):
     )
     cost = models.DecimalField(**COST)
     currency = models.CharField(max_length=3)
+    cache_hit = models.BooleanField(
+        default=False, help_text="Served from the gateway's cache: counted, not charged."
+    )
+    price_method = models.CharField(
+        max_length=40,
+        blank=True,
+        help_text='How the price was found when not directly: "openai price (azure deployment)".',
+    )
     repriced_cost = models.DecimalField(
         **COST, null=True, blank=True, help_text="Latest re-pricing run's cost."
     )

@@ -17,10 +17,12 @@ import orjson
 from django.db import connection
 
 from chargeback.pricing.aliases import normalise
+from chargeback.pricing.fallback import find_price
 from chargeback.pricing.prices import integer_rates, pico_cost
 from chargeback.tenancy.models import Organization
 from chargeback.units.attribution import Evidence, attribute
 from chargeback.usage import poison
+from chargeback.usage.adapters.redact import strip
 from chargeback.usage.context import Context, Prepared, Priced, Quarantined, load_context
 from chargeback.usage.models import UsageEvent
 from chargeback.usage.records import RecordError
@@ -67,7 +69,7 @@ def validate_chunk(context: Context, chunk: list[tuple[int, Any]]) -> Prepared:
                 name = normalise(result.provider, result.model_raw, aliases)
                 names[(result.provider, result.model_raw)] = name
             provider, model = name
-            point = find(provider, model, result.occurred_at)
+            point, method = find_price(find, provider, model, result.occurred_at)
             if point is None or point.currency != org.currency:
                 why = (
                     f"no price for {provider}/{model} on {result.occurred_at:%Y-%m-%d}"
@@ -79,7 +81,7 @@ def validate_chunk(context: Context, chunk: list[tuple[int, Any]]) -> Prepared:
                     Quarantined(position, result.request_id, raw_text(record), [reason])
                 )
                 continue
-            priced.append(Priced(position, record, result, provider, model, point))
+            priced.append(Priced(position, record, result, provider, model, point, method))
         except Exception as exc:  # noqa: BLE001 - one record's problem, never the chunk's
             quarantined.append(poison.quarantined(position, record, exc))
     return Prepared(len(chunk), priced, quarantined)
@@ -192,10 +194,19 @@ def price_and_attribute(context: Context, accepted: list[Priced]) -> None:
         r = rates.get(point.price_id)
         if r is None:
             r = rates[point.price_id] = integer_rates(point.rates)
-        p.pico = pico_cost(
-            point.rates, r, d.input_tokens, d.output_tokens, d.cached_input_tokens,
-            d.cache_write_input_tokens, d.batch,
-        )  # fmt: skip
+        p.pico = (
+            pico_cost(
+                point.rates,
+                r,
+                d.input_tokens,
+                d.output_tokens,
+                d.cached_input_tokens,
+                d.cache_write_input_tokens,
+                d.batch,
+            )
+            if not d.cache_hit
+            else 0
+        )  # fmt: skip  (a cache hit is counted, never charged)
         # attribute
         key = (p.provider, d.gateway_key_id, d.provider_account, *d.tags.items())
         owner = owners.get(key)
@@ -206,9 +217,9 @@ def price_and_attribute(context: Context, accepted: list[Priced]) -> None:
             unit_id, method = attribute(evidence, directory)
             owner = owners[key] = owner_entry(d, unit_id, method)
         p.unit_id, p.method = owner.unit_id, owner.method
-        names = segments.get((point.price_id, d.model_raw))
+        names = segments.get((point.price_id, d.model_raw, p.provider))
         if names is None:
-            names = segments[(point.price_id, d.model_raw)] = names_entry(p)
+            names = segments[(point.price_id, d.model_raw, p.provider)] = names_entry(p)
         p.key = (local_day(d), owner, names)
 
 
@@ -258,8 +269,9 @@ def conflict(p: Priced) -> Quarantined:
 
 
 def raw_text(record: Any) -> str:
+    """A record's text as quarantine keeps it: never with message text (`redact.strip`)."""
     return (
         record.raw
         if isinstance(record, RecordError)
-        else json.dumps(record, default=str, sort_keys=True)
+        else json.dumps(strip(record), default=str, sort_keys=True)
     )

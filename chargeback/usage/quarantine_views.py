@@ -33,6 +33,7 @@ REASON_LABELS = {
     "bad_type": "A field has the wrong type",
     "bad_value": "A value is out of range or invalid",
     "bad_tokens": "Token counts do not add up",
+    "negative_tokens": "A token count is negative",
     "bad_timestamp": "The timestamp cannot be read",
     "future_timestamp": "The timestamp is in the future",
     "unknown_field": "An unknown field",

@@ -18,6 +18,8 @@ from typing import IO, Any
 import orjson
 
 from chargeback.usage import poison
+from chargeback.usage.adapters import otel, redact
+from chargeback.usage.adapters.litellm import from_litellm
 from chargeback.usage.validation import Reason, flatten, read_time, token_count
 from chargeback.wording import json_problem
 
@@ -52,7 +54,7 @@ def read_records(stream: IO[bytes], fmt: str, *, first_line: int = 1) -> Iterato
     elif fmt == "json":
         yield from _without_nul(_json_array(stream))
     elif fmt == "litellm":
-        for position, record in _without_nul(_json_array(stream)):
+        for position, record in _without_nul(_litellm_rows(stream)):
             yield position, record if isinstance(record, RecordError) else _litellm(record)
     elif fmt == "otel":
         yield from _without_nul(_otlp(stream))
@@ -248,6 +250,8 @@ def _csv(stream: IO[bytes]) -> Iterator[Record]:
         if None in row:
             yield line, RecordError(raw, "record", f"line {line}: more cells than columns")
             continue
+        if all(v is None or (isinstance(v, str) and not v.strip()) for v in row.values()):
+            continue  # a blank row (separators only, as spreadsheets leave them): skipped
         if any(v is None for v in row.values()) and any(
             isinstance(v, str) and ("\n" in v or '"' in v) for v in row.values()
         ):
@@ -320,49 +324,28 @@ def _json_array(stream: IO[bytes]) -> Iterator[Record]:
             yield index, obj
 
 
-def _attr_value(value: dict[str, Any]) -> Any:
-    for key in ("stringValue", "intValue", "doubleValue", "boolValue"):
-        if key in value:
-            v = value[key]
-            return int(v) if key == "intValue" else v
-    if "arrayValue" in value:
-        return [_attr_value(v) for v in value["arrayValue"].get("values", [])]
-    return None
-
-
 def _otlp(stream: IO[bytes]) -> Iterator[Record]:
-    """OTLP/JSON traces: every span that carries gen_ai.* attributes is one record."""
+    """OTLP/JSON traces: one record per model call (`adapters/otel.py`)."""
     data = _load_json(stream)
     if not isinstance(data, dict) or "resourceSpans" not in data:
         raise PayloadError('expected an OTLP JSON document with "resourceSpans"')
-    index = 0
-    for resource_spans in data.get("resourceSpans", []):
-        resource = {
-            a["key"]: _attr_value(a.get("value", {}))
-            for a in resource_spans.get("resource", {}).get("attributes", [])
-        }
-        for scope in resource_spans.get("scopeSpans", []):
-            for span in scope.get("spans", []):
-                attrs = {
-                    a["key"]: _attr_value(a.get("value", {})) for a in span.get("attributes", [])
-                }
-                if not any(k.startswith("gen_ai.") for k in attrs):
-                    continue
-                index += 1
-                record = {
-                    **{
-                        k: v
-                        for k, v in resource.items()
-                        if k.startswith(("gen_ai.", "chargeback."))
-                    },
-                    **attrs,
-                }
-                record.setdefault(
-                    "request_id", attrs.get("gen_ai.response.id") or span.get("spanId")
-                )
-                if "startTimeUnixNano" in span:
-                    record.setdefault("occurred_at_unix_nano", int(span["startTimeUnixNano"]))
-                yield index, record
+    yield from enumerate(otel.spans(data), start=1)
+
+
+def _litellm_rows(stream: IO[bytes]) -> Iterator[Record]:
+    """LiteLLM spend logs: a JSON array, `{"data": [...]}`, or one row per line (NDJSON,
+    told apart by a first line that is a whole row)."""
+    head = stream.readline()
+    first = head.lstrip(b"\xef\xbb\xbf").strip()
+    try:
+        row = orjson.loads(first) if first.startswith(b"{") else None
+    except orjson.JSONDecodeError:
+        row = None
+    rest = io.BytesIO(head + stream.read())
+    if isinstance(row, dict) and not isinstance(row.get("data"), list):
+        yield from _ndjson(rest)
+    else:
+        yield from _json_array(rest)
 
 
 def _litellm(row: dict[str, Any]) -> dict[str, Any] | RecordError:
@@ -370,71 +353,9 @@ def _litellm(row: dict[str, Any]) -> dict[str, Any] | RecordError:
         return from_litellm(row)
     except Exception as exc:  # noqa: BLE001 - one row's problem, never the batch's
         reason = poison.diagnose(row, exc)
-        return RecordError(printable(poison.shown(row)), reason.field, reason.problem, reason.code)
-
-
-def from_litellm(row: dict[str, Any]) -> dict[str, Any]:
-    """A LiteLLM spend-log row (its /spend/logs API or LiteLLM_SpendLogs table) in our convention.
-
-    LiteLLM reports OpenAI-style usage: `prompt_tokens` is all input (cache reads and writes
-    included) and `completion_tokens` all output, which is already our convention; cache reads
-    and writes come from the usage details when present. Timestamps without an offset are UTC
-    (LiteLLM stores UTC). The virtual key's alias (or its hashed token) is the gateway key id
-    and the key's team alias (or team id) the team tag."""
-    metadata = row.get("metadata") or {}
-    if isinstance(metadata, str):
-        try:
-            metadata = json.loads(metadata)
-        except json.JSONDecodeError:
-            metadata = {}
-    usage = metadata.get("usage_object") or {}
-    details = usage.get("prompt_tokens_details") or {}
-    extra = metadata.get("additional_usage_values") or {}
-    started = row.get("startTime") or row.get("start_time")
-    if isinstance(started, str) and started and not _has_offset(started):
-        started = started + "+00:00"
-    provider = row.get("custom_llm_provider") or ""
-    model = row.get("model") or ""
-    if not provider and isinstance(model, str) and "/" in model:
-        provider = model.split("/", 1)[0]
-    status = str(row.get("status") or "success").lower()
-    out: dict[str, Any] = {
-        "request_id": row.get("request_id"),
-        "occurred_at": started,
-        "provider": provider,
-        "model": model,
-        "input_tokens": row.get("prompt_tokens"),
-        "output_tokens": row.get("completion_tokens"),
-        "status_code": 200 if status == "success" else 500,
-    }
-    cached = (
-        details.get("cached_tokens")
-        or extra.get("cache_read_input_tokens")
-        or usage.get("cache_read_input_tokens")
-    )
-    written = extra.get("cache_creation_input_tokens") or usage.get("cache_creation_input_tokens")
-    if cached:
-        out["cached_input_tokens"] = cached
-    if written:
-        out["cache_write_input_tokens"] = written
-    key = metadata.get("user_api_key_alias") or row.get("api_key")
-    if key:
-        out["gateway_key_id"] = key
-    user = row.get("end_user") or row.get("user")
-    if user:
-        out["user_ref"] = user
-    tags = {}
-    team = metadata.get("user_api_key_team_alias") or row.get("team_id")
-    if team:
-        tags["team"] = team
-    if tags:
-        out["tags"] = tags
-    return {k: v for k, v in out.items() if v not in (None, "")}
-
-
-def _has_offset(text: str) -> bool:
-    tail = text[10:]
-    return tail.endswith(("Z", "z")) or "+" in tail or "-" in tail
+        return RecordError(
+            printable(poison.shown(redact.strip(row))), reason.field, reason.problem, reason.code
+        )
 
 
 @dataclass(frozen=True)

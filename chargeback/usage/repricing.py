@@ -67,6 +67,7 @@ def plan_repricing(
         UsageEvent.objects.filter(
             organization=organization, occurred_at__gte=start, occurred_at__lt=end
         )
+        .exclude(cache_hit=True)  # served from a gateway's cache: never charged
         .values_list(
             "id",
             "occurred_at",

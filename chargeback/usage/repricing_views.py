@@ -12,6 +12,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
 from chargeback.calendar import month_bounds
+from chargeback.numbers import counted, exact_money
 from chargeback.pricing.models import PriceAdjustment, RepricingRun
 from chargeback.tenancy.permissions import org_permission
 from chargeback.usage.repricing import plan_repricing, reprice_range
@@ -66,7 +67,7 @@ def repricing_create(request: HttpRequest, org_slug: str) -> HttpResponse:
             )
             messages.success(
                 request,
-                f"Re-priced {run.events_examined} events: {run.events_changed} changed, difference {run.total_delta:f} {request.org.currency}.",
+                f"Re-priced {counted(run.events_examined, 'event')}: {run.events_changed:,} changed, difference {exact_money(run.total_delta, request.org.currency)}.",
             )
             return redirect("pricing:repricing-detail", org_slug=org_slug, run_id=run.pk)
         plan = plan_repricing(request.org, first, last)

@@ -21,9 +21,9 @@ if TYPE_CHECKING:
 EVENT_COLUMNS = (
     "request_id", "provider_response_id", "occurred_at", "input_tokens", "output_tokens",
     "cached_input_tokens", "cache_write_input_tokens", "reasoning_tokens", "batch", "status_code",
-    "is_error", "retry_of", "attempt", "user_ref", "cost", "fingerprint",
+    "is_error", "retry_of", "attempt", "user_ref", "cost", "fingerprint", "cache_hit",
     # names_entry
-    "provider", "model", "model_raw", "price_id", "currency",
+    "provider", "model", "model_raw", "price_id", "currency", "price_method",
     # owner_entry
     "team", "service", "cost_center", "environment", "workflow", "prompt_template",
     "gateway_key_id", "provider_account", "unit_id", "attribution",
@@ -40,7 +40,8 @@ def event_row(org: Organization, batch: IngestBatch, p: Priced, now: dt.datetime
         d.request_id, d.provider_response_id, d.occurred_at, d.input_tokens, d.output_tokens,
         d.cached_input_tokens, d.cache_write_input_tokens, d.reasoning_tokens, d.batch,
         d.status_code, d.is_error, d.retry_of, d.attempt, d.user_ref, p.cost, d.fingerprint,
-        p.provider, p.model, d.model_raw, point.price_id, point.currency,
+        d.cache_hit, p.provider, p.model, d.model_raw, point.price_id, point.currency,
+        p.price_method,
         tags.get("team", ""), tags.get("service", ""), tags.get("cost_center", ""),
         tags.get("environment", ""), tags.get("workflow", ""), tags.get("prompt_template", ""),
         d.gateway_key_id, d.provider_account, p.unit_id, p.method,
@@ -75,7 +76,7 @@ class Owner(NamedTuple):
 
 
 class Names(NamedTuple):
-    """Everything fixed by an event's price and raw model name."""
+    """Everything fixed by an event's price, provider and raw model name."""
 
     provider: str
     model: str
@@ -100,7 +101,9 @@ def owner_entry(d: Draft, unit_id: int, method: str) -> Owner:
 
 def names_entry(p: Priced) -> Names:
     """The event's `Names`, once priced."""
-    values = (p.provider, p.model, p.draft.model_raw, p.point.price_id, p.point.currency)
+    values = (
+        p.provider, p.model, p.draft.model_raw, p.point.price_id, p.point.currency, p.price_method,
+    )  # fmt: skip
     segment = "\t".join(map(_copy_value, values))
     return Names(p.provider, p.model, segment, segment.count("\\"))
 
@@ -132,7 +135,8 @@ def copy_text(context: Context, priced: list[Priced]) -> str:
             f"{d.output_tokens}\t{d.cached_input_tokens}\t{d.cache_write_input_tokens}\t"
             f"{d.reasoning_tokens}\t{'t' if d.batch else 'f'}\t{status}\t"
             f"{'t' if d.is_error else 'f'}\t{d.retry_of}\t{d.attempt}\t{d.user_ref}\t"
-            f"{units}.{fraction:012d}\t{d.fingerprint}\t{names.segment}\t{owner.segment}{tail}"
+            f"{units}.{fraction:012d}\t{d.fingerprint}\t{'t' if d.cache_hit else 'f'}\t"
+            f"{names.segment}\t{owner.segment}{tail}"
         )
         lines.append(line)
     text = "".join(lines)
@@ -154,7 +158,8 @@ def copy_text(context: Context, priced: list[Priced]) -> str:
                     d.cache_write_input_tokens, d.reasoning_tokens, d.batch, d.status_code,
                     d.is_error, d.retry_of, d.attempt, d.user_ref,
                 )),
-                cost_text(p.pico), d.fingerprint, names.segment, owner.segment,
+                cost_text(p.pico), d.fingerprint, _copy_value(d.cache_hit), names.segment,
+                owner.segment,
             )
         ) + tail  # fmt: skip
     return "".join(p.line for p in priced)

@@ -10,9 +10,11 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+from chargeback.usage.fields import ALIASES, USAGE, flatten  # noqa: F401 (re-exported)
+from chargeback.usage.tags import TAG_NAMES, TAG_SET
+
 MAX_TOKENS = 100_000_000  # per token class per request: far beyond any real context window
 MAX_FUTURE = dt.timedelta(minutes=15)
-TAG_NAMES = ("team", "service", "cost_center", "environment", "workflow", "prompt_template")
 TOKEN_FIELDS = (
     "input_tokens",
     "output_tokens",
@@ -20,24 +22,10 @@ TOKEN_FIELDS = (
     "cache_write_input_tokens",
     "reasoning_tokens",
 )
-ALIASES = {
-    "gen_ai.provider.name": "provider",
-    "gen_ai.system": "provider",
-    "gen_ai.response.model": "model",
-    "gen_ai.request.model": "model",
-    "gen_ai.response.id": "provider_response_id",
-    "gen_ai.usage.input_tokens": "input_tokens",
-    "gen_ai.usage.output_tokens": "output_tokens",
-    "gen_ai.usage.cache_read.input_tokens": "cached_input_tokens",
-    "gen_ai.usage.cache_creation.input_tokens": "cache_write_input_tokens",
-    "gen_ai.usage.reasoning.output_tokens": "reasoning_tokens",
-}
-ALIAS_KEYS = frozenset(ALIASES)
-TAG_SET = frozenset(TAG_NAMES)
 KNOWN = {
     "request_id", "occurred_at", "provider", "model", "batch", "status_code", "is_error",
     "gateway_key_id", "provider_account", "retry_of", "attempt", "provider_response_id", "user_ref",
-    "tags", "occurred_at_unix_nano", *TOKEN_FIELDS, *TAG_NAMES,
+    "tags", "occurred_at_unix_nano", "cache_hit", *TOKEN_FIELDS, *TAG_NAMES,
 }  # fmt: skip
 
 
@@ -71,6 +59,7 @@ class Draft:
     user_ref: str = ""
     gateway_key_id: str = ""
     provider_account: str = ""
+    cache_hit: bool = False  # served from a gateway's cache: counted, never charged
     tags: Mapping[str, str] = field(default_factory=dict)
 
     @cached_property
@@ -99,24 +88,6 @@ def _fingerprint(
         f"{input_tokens!r}, {output_tokens!r}, {cached!r}, {written!r}, {reasoning!r}, {batch!r})"
     )
     return hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()
-
-
-def flatten(record: Mapping[str, Any]) -> dict[str, Any]:
-    """Apply OpenTelemetry aliases (the first of ALIASES present wins, so the response model
-    beats the request model; a plain field beats its alias) and lift tag columns into `tags`."""
-    if ALIAS_KEYS.isdisjoint(record) and TAG_SET.isdisjoint(record):
-        return dict(record)  # the common case: plain field names, tags already nested
-    out: dict[str, Any] = {k: v for k, v in record.items() if k not in ALIASES}
-    for alias, target in ALIASES.items():
-        if alias in record and target not in out:
-            out[target] = record[alias]
-    tags = dict(out.get("tags") or {}) if isinstance(out.get("tags"), dict) else out.get("tags")
-    if isinstance(tags, dict):
-        for name in TAG_NAMES:
-            if name in out and name not in tags:
-                tags[name] = out.pop(name)
-        out["tags"] = tags
-    return out
 
 
 def _text(
@@ -153,7 +124,7 @@ def _int(record: Mapping[str, Any], name: str, reasons: list[Reason], *, require
         reasons.append(Reason(name, f'must be a whole number, got "{value}"', "bad_type"))
         return 0
     if value < 0:
-        reasons.append(Reason(name, f"must not be negative, got {value}", "bad_tokens"))
+        reasons.append(Reason(name, f"must not be negative, got {value}", "negative_tokens"))
         return 0
     if value > MAX_TOKENS:
         reasons.append(Reason(name, f"{value} is above the limit of {MAX_TOKENS:,}", "bad_tokens"))
@@ -233,7 +204,7 @@ def validate(
     return _validate_any(record, now=now, required_tags=required_tags, key_defaults=key_defaults)
 
 
-PLAIN_KEYS = frozenset(KNOWN - TAG_SET - {"occurred_at_unix_nano"})
+PLAIN_KEYS = frozenset(KNOWN - TAG_SET - {"occurred_at_unix_nano", "cache_hit"})
 LOOSE_TEXT = ("retry_of", "provider_response_id", "user_ref", "provider_account")
 
 
@@ -385,6 +356,7 @@ def _well_formed(
             "user_ref": user_ref,
             "gateway_key_id": gateway_key_id,
             "provider_account": account,
+            "cache_hit": False,
             "tags": tags,
             "fingerprint": fingerprint,
             "occurred_iso": iso,
@@ -466,6 +438,12 @@ def _validate_any(
                 Reason("status_code", f"{status_code} is not an HTTP status", "bad_value")
             )
     is_error = _bool(r.get("is_error", False))
+    cache_hit = _bool(r.get("cache_hit", False))
+    if cache_hit is None:
+        reasons.append(Reason("cache_hit", "must be true or false", "bad_type"))
+    if USAGE in r:
+        problem = "must be an OpenAI or Anthropic usage object with whole-number counts"
+        reasons.append(Reason(USAGE, problem, "bad_type"))
     attempt = _int(r, "attempt", reasons, required=False) or 1
     if tags.get("environment") == "production":
         missing = [t for t in required_tags if not tags.get(t)]
@@ -493,6 +471,7 @@ def _validate_any(
         user_ref=_text(r, "user_ref", [], required=False),
         gateway_key_id=gateway_key_id,
         provider_account=_text(r, "provider_account", [], required=False),
+        cache_hit=bool(cache_hit),
         tags=tags,
         **tokens,
     )

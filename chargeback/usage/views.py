@@ -3,7 +3,6 @@ quarantine_views.py."""
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
@@ -64,7 +63,8 @@ def ingestionkey_create(request: HttpRequest, org_slug: str) -> HttpResponse:
         response = render(
             request,
             "usage/ingestionkey_created.html",
-            {"key": key, "secret": secret, "site_url": settings.SITE_URL.rstrip("/")},
+            # the host in use (behind a proxy: its forwarded host), not SITE_URL's
+            {"key": key, "secret": secret, "site_url": request.build_absolute_uri("/").rstrip("/")},
         )
         add_never_cache_headers(response)
         return response

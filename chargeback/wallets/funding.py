@@ -23,7 +23,7 @@ from django.utils import timezone
 from chargeback.billing.models import Statement, StatementMode, StatementStatus
 from chargeback.money import quantize
 from chargeback.tenancy.models import Organization
-from chargeback.wallets.ledger import post_chargeback, post_entry
+from chargeback.wallets.ledger import post_chargeback, post_credit, post_entry
 from chargeback.wallets.models import EntryType, LedgerEntry, Wallet, WalletKind
 
 
@@ -73,12 +73,9 @@ def post_statements(
     }
     posted = []
     for statement in statements.order_by("pk"):
-        if statement.central:
-            wallet = wallets.get((None, WalletKind.CENTRAL))
-        elif statement.mode == StatementMode.CHARGEBACK:
-            wallet = wallets.get((statement.unit_id, WalletKind.TEAM))
-        else:
-            continue  # showback: no money moves
+        wallet = _wallet_of(statement, wallets)
+        if wallet is None:
+            continue  # showback: no money moves; or no wallet
         amount = quantize(statement.total, organization.currency)
         if wallet is None or not amount:
             continue
@@ -86,3 +83,26 @@ def post_statements(
             post_chargeback(wallet=wallet, statement=statement, amount=amount, actor=actor)
         )
     return posted
+
+
+def _wallet_of(statement: Statement, wallets: dict) -> Wallet | None:
+    if statement.central:
+        return wallets.get((None, WalletKind.CENTRAL))
+    if statement.mode == StatementMode.CHARGEBACK:
+        return wallets.get((statement.unit_id, WalletKind.TEAM))
+    return None
+
+
+def post_credit_note(
+    *, organization: Organization, credit_note: Any, actor: Any = "system"
+) -> LedgerEntry | None:
+    """Post a credit note to its statement's wallet (idempotent); None without a wallet."""
+    statement = credit_note.statement
+    wallets = {
+        (w.unit_id, w.kind): w
+        for w in Wallet.objects.filter(organization=organization).select_related("unit")
+    }
+    wallet = _wallet_of(statement, wallets)
+    if wallet is None:
+        return None
+    return post_credit(wallet=wallet, credit_note=credit_note, actor=actor)

@@ -244,3 +244,32 @@ def post_chargeback(*, wallet: Wallet, statement: Any, amount: Decimal, actor: A
                    "balance": str(locked.balance)},
         )  # fmt: skip
     return entry
+
+
+def post_credit(*, wallet: Wallet, credit_note: Any, actor: Any) -> LedgerEntry:
+    """Credit a statement's credit note to `wallet`, once per credit note (its key)."""
+    key = f"credit_note:{credit_note.pk}"
+    with transaction.atomic():
+        (locked,) = lock(wallet)
+        done = _replay(locked, key)
+        if done:
+            return done[0]
+        entry = append(
+            wallet=locked,
+            type=EntryType.CREDIT,
+            amount=credit_note.amount,
+            reason=f"Credit note {credit_note.number}: {credit_note.reason}",
+            key=key,
+            statement=credit_note.statement,
+            actor=actor,
+        )
+        record(
+            organization=locked.organization,
+            actor=actor,
+            action="wallet.credit",
+            obj=entry,
+            object_repr=f"{locked.name}: credit note {credit_note.number}",
+            after={"wallet": locked.name, "credit_note": credit_note.number,
+                   "amount": str(credit_note.amount), "balance": str(locked.balance)},
+        )  # fmt: skip
+    return entry

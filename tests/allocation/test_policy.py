@@ -97,7 +97,7 @@ def test_errors_name_their_paths():
     }
     assert errors(doc) == [
         'policy.effective_from: "2026-13" is not a month (YYYY-MM)',
-        "policy.platform_fee.fixed: unknown key (allowed: percent, fixed_per_unit)",
+        "policy.platform_fee.fixed: unknown key (allowed: percent, fixed_per_unit, fixed_to)",
         'policy.tier_mode: "stepped" is not one of volume, graduated',
         "policy.tiers[1].up_to_tokens: 50 must be above the previous tier's 100",
         'policy.tiers[1].markup: "abc" is not a decimal',

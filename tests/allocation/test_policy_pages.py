@@ -36,9 +36,9 @@ from tests.usage.conftest import HEADER, event, ingest
 NOV = Period.parse("2026-11")
 FLAT = HEADER + "internal,flat,2026-01-01,1,1,,,,,,USD,test price,2026-01-01\n"
 TIERS = [
-    {"name": "Experimental", "up_to_tokens": "10000000", "markup": "0.50"},
-    {"name": "Standard", "up_to_tokens": "100000000", "markup": "0.20"},
-    {"name": "Enterprise", "up_to_tokens": "", "markup": "0.10"},
+    {"name": "Experimental", "up_to_tokens": "10000000", "markup": "50"},
+    {"name": "Standard", "up_to_tokens": "100000000", "markup": "20"},
+    {"name": "Enterprise", "up_to_tokens": "", "markup": "10"},
 ]
 POOL = {
     "name": "Gateway",
@@ -81,7 +81,7 @@ def form_data(
         "effective_from": month,
         "charge_basis": "token",
         "tier_mode": "volume",
-        "fee_percent": "0.15",
+        "fee_percent": "15",
         "fee_fixed": "0",
         "failed_requests": "owner",
         "central_baseline": "0",
@@ -344,25 +344,25 @@ def _tiers(*rows) -> list[dict]:
     ("data", "key", "index", "field", "message"),
     [
         (  # overlapping
-            form_data(tiers=_tiers(("A", "10000000", "0.5"), ("B", "5000000", "0.2"), ("C", "", "0.1"))),
+            form_data(tiers=_tiers(("A", "10000000", "50"), ("B", "5000000", "20"), ("C", "", "10"))),
             "tiers", 1, "up_to_tokens",
             "policy.tiers[1].up_to_tokens: 5000000 must be above the previous tier's 10000000",
         ),
         (  # a gap above the last tier
-            form_data(tiers=_tiers(("A", "10,000,000", "0.5"), ("B", "100000000", "0.2"))),
+            form_data(tiers=_tiers(("A", "10,000,000", "50"), ("B", "100000000", "20"))),
             "tiers", 1, "up_to_tokens",
             "policy.tiers[1].up_to_tokens: the last tier must be open (null): tokens above it "
             "would have no tier",
         ),
         (
-            form_data(tiers=_tiers(("A", "", "0.5"), ("B", "", "0.2"))),
+            form_data(tiers=_tiers(("A", "", "50"), ("B", "", "20"))),
             "tiers", 0, "up_to_tokens",
             "policy.tiers[0].up_to_tokens: only the last tier may be open (null)",
         ),
         (
-            form_data(tiers=_tiers(("A", "10000000", "-0.5"), ("B", "", "0.2"))),
+            form_data(tiers=_tiers(("A", "10000000", "-50"), ("B", "", "20"))),
             "tiers", 0, "markup",
-            'policy.tiers[0].markup: "-0.5" must not be negative',
+            'policy.tiers[0].markup: "-50" must not be negative',
         ),
         (
             form_data(pools=[{**POOL, "basis": "fixed", "targets": "", "weights": "SUP=0, SALES=0"}]),
@@ -416,7 +416,7 @@ def test_errors_land_on_the_row_shown_even_after_removed_rows(client_for, admin,
     tiers = [
         {"name": "junk", "up_to_tokens": "x", "markup": "x", "DELETE": "on"},
         {"name": "", "up_to_tokens": "", "markup": ""},  # left empty: ignored
-        *_tiers(("A", "10000000", "0.5"), ("B", "", "-1")),
+        *_tiers(("A", "10000000", "50"), ("B", "", "-1")),
     ]
     response = client_for(admin).post(url("policy-create"), form_data(tiers=tiers))
     assert field_errors(response, "tiers", 3, "markup") == [
@@ -427,8 +427,8 @@ def test_errors_land_on_the_row_shown_even_after_removed_rows(client_for, admin,
 @pytest.mark.parametrize(
     ("main", "field", "message"),
     [
-        ({"fee_percent": "15"}, "fee_percent",
-         'policy.platform_fee.percent: "15" is more than 1 (write 15% as "0.15")'),
+        ({"fee_percent": "150"}, "fee_percent",
+         'policy.platform_fee.percent: "150" is more than 100%'),
         ({"fee_fixed": "-1"}, "fee_fixed", 'policy.platform_fee.fixed_per_unit: "-1" must not be negative'),
         ({"central_baseline": "lots"}, "central_baseline",
          'policy.hybrid.central_baseline_per_unit: "lots" is not a decimal'),
@@ -537,10 +537,11 @@ def test_preview_equals_the_drafts_under_each_policy(client_for, admin, org):
     )
     proposed = form_data(
         "2026-12",
-        tiers=_tiers(("Small", "50000000", "0.30"), ("Large", "", "0.05")),
+        tiers=_tiers(("Small", "50000000", "30"), ("Large", "", "5")),
         pools=[POOL, {**POOL, "name": "Leftovers", "source": "unallocated", "amount": "",
                       "basis": "tokens", "targets": "SUP, SALES"}],
         fee_fixed="2.00",
+        fee_fixed_all="on",
         action="preview",
     )  # fmt: skip
     response = client_for(admin).post(url("policy-create"), proposed)
@@ -585,7 +586,7 @@ def test_preview_shows_the_first_month_the_version_applies_to(client_for, admin,
         import_prices(org, parse_prices(FLAT), actor="test", label="flat")
     ingest(org, _flat("s", "SUP", 5))
     time_machine.move_to(dt.datetime(2026, 12, 3, 9, 0, tzinfo=dt.UTC), tick=False)
-    proposed = form_data("2026-11", tiers=_tiers(("All", "", "0.10")), action="preview")
+    proposed = form_data("2026-11", tiers=_tiers(("All", "", "10")), action="preview")
     response = client_for(admin).post(url("policy-create"), proposed)
     preview = response.context["preview"]
     assert preview.period == NOV  # November's usage, whole: not December to date
@@ -594,3 +595,44 @@ def test_preview_shows_the_first_month_the_version_applies_to(client_for, admin,
     }  # 5 + 10% + 15% fee
     page = response.content.decode()
     assert "Preview: November 2026</h2>" in page
+
+
+# Percentages as people type them (issue 18, item 4) ------------------------------------------
+
+
+def test_percentages_are_typed_as_percents_and_stored_as_fractions(client_for, admin, org):
+    client = client_for(admin)
+    data = form_data("2026-11", tiers=_tiers(("A", "10,000,000", "50%"), ("B", "", "12.5")))
+    client.post(url("policy-create"), {**data, "fee_percent": "15"})
+    with within(org):
+        version = AllocationPolicy.objects.get()
+    policy = version.policy
+    assert [t.markup for t in policy.tiers] == [Decimal("0.5"), Decimal("0.125")]
+    assert policy.fee_percent == Decimal("0.15")
+    assert [t.up_to_tokens for t in policy.tiers] == [10_000_000, None]
+    edit = client.get(url("policy-edit", policy_id=version.pk)).content.decode()
+    assert 'value="10,000,000"' in edit  # thresholds with separators
+    assert 'value="50"' in edit and 'value="12.5"' in edit and 'value="15"' in edit
+    assert "Development allowance per unit" in edit  # not the name of a tier
+
+
+def test_a_preview_warns_above_the_sanity_bounds(client_for, admin, org, settings):
+    with within(org):
+        import_prices(org, parse_prices(FLAT), actor="test", label="flat")
+    ingest(org, _flat("s", "SUP", 5))
+    sane = form_data("2026-11", tiers=_tiers(("All", "", "50")), action="preview")
+    response = client_for(admin).post(url("policy-create"), sane)
+    assert response.context["preview_warnings"] == []
+    wild = form_data("2026-11", tiers=_tiers(("All", "", "5000")), action="preview")
+    response = client_for(admin).post(url("policy-create"), wild)
+    assert response.context["preview_warnings"] == [
+        "The All tier's markup is 5,000%, above 100%: check it was meant (markups are in "
+        'percent, "20" is 20%).',
+        "The proposed statements total $255.75, 51.2 times the $5.00 of usage (more than 3 "
+        "times): check the markups, fees and pools.",
+    ]
+    assert "Check before saving" in response.content.decode()
+    settings.ALLOCATION_WARN_MARKUP = Decimal("60")
+    settings.ALLOCATION_WARN_RATIO = Decimal("100")
+    response = client_for(admin).post(url("policy-create"), wild)
+    assert response.context["preview_warnings"] == []

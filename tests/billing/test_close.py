@@ -14,6 +14,7 @@ from django.db import connection
 from django.db.models import Sum
 
 from chargeback.allocation.policy import parse_policy
+from chargeback.audit.models import AuditEvent
 from chargeback.billing.checksums import verify
 from chargeback.billing.close import (
     close_period,
@@ -129,12 +130,27 @@ def test_numbers_are_gapless_in_unit_order_and_regenerating_keeps_them(worked):
         )
 
 
-def test_a_unit_without_usage_gets_no_statement_unless_it_has_a_fixed_fee(worked):
+def test_a_unit_without_usage_gets_no_statement_unless_all_units_pay_the_fixed_fee(worked):
     with within(worked):
         billing = draft_statements(worked, OCT)
         assert not billing.statements.filter(unit__code="OPS").exists()
-        policy = dict(WORKED_POLICY, platform_fee={"percent": "0.15", "fixed_per_unit": "25.00"})
-        save_policy(organization=worked, policy=parse_policy(policy), actor="test")
+        fee = {"percent": "0.15", "fixed_per_unit": "25.00"}
+        save_policy(
+            organization=worked,
+            policy=parse_policy(dict(WORKED_POLICY, platform_fee=fee)),
+            actor="test",
+        )
+        billing = draft_statements(worked, OCT)  # by default, only units with usage pay it
+        assert not billing.statements.filter(unit__code="OPS").exists()
+        sup = billing.statements.get(unit__code="SUP")
+        assert ("platform_fee", Decimal("25.00")) in _lines(sup)
+        assert sup.total == sum(x.amount for x in sup.lines.all())
+        fee["fixed_to"] = "all_units"
+        save_policy(
+            organization=worked,
+            policy=parse_policy(dict(WORKED_POLICY, platform_fee=fee)),
+            actor="test",
+        )
         billing = draft_statements(worked, OCT)
         ops = billing.statements.get(unit__code="OPS")
         assert _lines(ops) == [("platform_fee", Decimal("25.00"))]
@@ -198,12 +214,36 @@ def test_issue_needs_drafts_and_close_needs_issue_and_happens_once(worked):
         with pytest.raises(CloseError, match="not issued yet"):
             close_period(worked, OCT)
         draft_statements(worked, OCT)
-        issue_statements(worked, OCT)
-        billing = close_period(worked, OCT)
-        assert billing.state == PeriodState.CLOSED
+        issued = issue_statements(worked, OCT)
+        deadline = issued.dispute_deadline
+        # The window is real: closing on or before the deadline is refused, with the date.
+        with pytest.raises(CloseError, match=f"open until {deadline:%A %-d %B %Y}"):
+            close_period(worked, OCT, today=deadline)
+        with pytest.raises(CloseError, match="dispute window"):
+            close_period(worked, OCT, override_reason="   ", today=deadline)
+        assert BillingPeriod.objects.get(pk=issued.pk).state == PeriodState.IN_REVIEW
+        billing = close_period(worked, OCT, today=deadline + dt.timedelta(days=1))
+        assert billing.state == PeriodState.CLOSED and billing.close_override == ""
+        assert billing.closed_by_label == "system"
         assert set(billing.statements.values_list("status", flat=True)) == {"final"}
         with pytest.raises(CloseError, match="already closed"):
-            close_period(worked, OCT)
+            close_period(worked, OCT, override_reason="again")
+
+
+def test_closing_early_needs_a_written_reason_and_is_audited(worked):
+    with within(worked):
+        draft_statements(worked, OCT)
+        issued = issue_statements(worked, OCT)
+        billing = close_period(
+            worked, OCT, actor="lead@x", override_reason="  auditors need it today ",
+            today=issued.dispute_deadline,
+        )  # fmt: skip
+        assert billing.state == PeriodState.CLOSED
+        assert billing.close_override == "auditors need it today"
+        event = AuditEvent.objects.get(action="billing.close_override")
+        assert event.after["override_reason"] == "auditors need it today"
+        assert list(event.after["overridden"]) == ["dispute_window"]
+        assert not AuditEvent.objects.filter(action="billing.close").exists()
 
 
 def test_late_events_become_an_adjustment_in_the_next_month(worked):
@@ -351,6 +391,16 @@ def test_close_period_and_statements_commands(worked):
         call_command("close_period", "--org", "alpha", "--period", "2026-10", "--issue")
     with pytest.raises(CommandError, match="not a month"):
         call_command("close_period", "--org", "alpha", "--period", "October")
+    cmd = ("close_period", "--org", "alpha", "--period", "2026-10")
+    with pytest.raises(CommandError, match="dispute window of 2026-10 is open until"):
+        call_command(*cmd, "--close")
+    with pytest.raises(CommandError, match="--override-reason: only with --close"):
+        call_command(*cmd, "--override-reason", "why")
+    out = io.StringIO()
+    call_command(*cmd, "--close", "--override-reason", "year-end audit", stdout=out)
+    assert out.getvalue().strip() == (
+        "closed 2026-10: 4 statement(s) final; closed early: year-end audit"
+    )
 
 
 def test_readme_pool_example_shares_sum_to_the_pool(worked):
@@ -446,7 +496,8 @@ def test_issue_refuses_drafts_older_than_the_policy_outcomes_or_units(worked):
 
 def test_a_late_rerun_bills_the_units_the_month_was_issued_to(worked):
     with within(worked):
-        policy = dict(WORKED_POLICY, platform_fee={"percent": "0.15", "fixed_per_unit": "25.00"})
+        fee = {"percent": "0.15", "fixed_per_unit": "25.00", "fixed_to": "all_units"}
+        policy = dict(WORKED_POLICY, platform_fee=fee)
         save_policy(organization=worked, policy=parse_policy(policy), actor="test")
         october = draft_statements(worked, OCT)
         assert _lines(october.statements.get(unit__code="OPS")) == [

@@ -263,10 +263,17 @@ def test_the_close_from_opening_the_month_to_final(
         assert set(period.statements.values_list("status", flat=True)) == {"issued"}
 
     page = text(c.get(url("period-close", period_id=period.pk)))
-    assert "The dispute window is still open until Tuesday 13 October 2026" in page
+    assert "Closing now needs an override." in page
+    assert "The dispute window of 2026-09 is open until Tuesday 13 October 2026" in page
     assert "Final 4 $24.10" in page
-    page = text(submit(c, url("period-close", period_id=period.pk)))
+    page = text(submit(c, url("period-close", period_id=period.pk)))  # no reason: refused
+    assert "2026-09 cannot be closed yet: the dispute window of 2026-09 is open" in page
+    with in_alpha():
+        assert set(period.statements.values_list("status", flat=True)) == {"issued"}
+    reason = {"override_reason": "The auditors need September final today."}
+    page = text(submit(c, url("period-close", period_id=period.pk), reason))
     assert "September 2026 is closed: 4 statements are final." in page
+    assert "The override and its reason are on every statement." in page
     # closed before the deadline: the window ended with the close, and nothing says open
     assert "ended when the period was closed, 6 October 2026" in page
     assert "ended at the close, Tue 6 Oct" in page and "open until" not in page
@@ -411,7 +418,9 @@ def test_finance_admin_and_viewers_see_every_units_statements(
     issued(client_for(finance))
     c = client_for(request.getfixturevalue(persona))
     page = text(c.get(url("statement-list")))
-    assert "4 statements · total $24.10" in page
+    assert "4 statements. Totals per month and mode" in page and "$24.10" not in page
+    assert "September 2026 · Showback $20.80 (3 statements)" in page
+    assert "September 2026 · Chargeback $3.30 (1 statement)" in page
     for code in TOTALS:
         assert f" {code} " in page
         statement = statement_of(code)
@@ -424,7 +433,8 @@ def test_a_team_lead_sees_only_its_units_statements(client_for, finance, team_le
     response = c.get(url("statement-list"))
     assert listed(response) == ["SALES-EU", "SALES-DE"]  # newest number first
     page = text(response)
-    assert "2 statements · total $16.50" in page  # SALES-EU 13.20 + SALES-DE 3.30
+    assert "2 statements." in page  # SALES-EU 13.20 (showback), SALES-DE 3.30 (chargeback)
+    assert "Showback $13.20 (1 statement)" in page and "Chargeback $3.30 (1 statement)" in page
     assert " SALES-EU " in page and " SALES-DE " in page
     assert "SUPPORT" not in page and "CENTRAL" not in page and "Support" not in page
     # a filter naming another unit is ignored, not obeyed
@@ -441,6 +451,11 @@ def test_a_team_lead_sees_only_its_units_statements(client_for, finance, team_le
     own = statement_of("SALES-DE")
     page = text(c.get(url("statement-detail", statement_id=own.pk)))
     assert "Chargeback statement ALPHA-2026-09-0002" in page
+    assert "What the central bucket's statement holds" not in page
+    central = text(
+        client_for(finance).get(url("statement-detail", statement_id=statement_of("CENTRAL").pk))
+    )
+    assert "What the central bucket's statement holds" in central
 
 
 def test_drafts_are_for_finance_only(client_for, finance, team_lead, viewer, month, open_and_draft):
@@ -457,10 +472,11 @@ def test_statement_list_filters_sorts_and_pages(client_for, finance, month, monk
     c = client_for(finance)
     issued(c)
     response = c.get(url("statement-list"), {"mode": "chargeback"})
-    assert "1 statement · total $3.30" in text(response)
+    assert "1 statement. " in text(response)
+    assert "September 2026 · Chargeback $3.30 (1 statement)" in text(response)
     assert listed(response) == ["SALES-DE"]
     page = text(c.get(url("statement-list"), {"period": "2026-09", "status": "issued"}))
-    assert "4 statements · total $24.10" in page
+    assert "4 statements." in page
     page = text(c.get(url("statement-list"), {"status": "final"}))
     assert "No statements match these filters" in page
     page = text(c.get(url("statement-list"), {"period": "garbage", "sort": "nonsense"}))
@@ -494,13 +510,14 @@ def test_statement_page_shows_header_lines_evidence_and_checksum(
     assert "Showback statement ALPHA-2026-09-0003" in page
     assert "No money moves for this statement" in page
     assert "Cost center SALES-EU" in page and "Tier Experimental" in page
-    assert "Open until Tuesday 13 October 2026" in page
+    assert "Open You can dispute until 13 October 2026 (5 business days left)." in page
     assert "Lines sum to the total" in page
     assert (
-        "1 Usage internal/flat: 3,000,000 tokens, 3 requests 3,000,000 1 per 1M $3.00 "
-        "2 Usage internal/premium: 500,000 tokens, 1 request 500,000 10 per 1M $5.00 "
-        "3 Tier markup Tier markup: Experimental (50%) $8.00 50% $4.00 "
-        "4 Platform fee Platform fee (15% of usage cost) $8.00 15% $1.20 "
+        # each line ends with its Dispute action while the window is open
+        "1 Usage internal/flat: 3,000,000 tokens, 3 requests 3,000,000 1.00 per 1M $3.00 Dispute "
+        "2 Usage internal/premium: 500,000 tokens, 1 request 500,000 10.00 per 1M $5.00 Dispute "
+        "3 Tier markup Tier markup: Experimental (50%) $8.00 50% $4.00 Dispute "
+        "4 Platform fee Platform fee (15% of usage cost) $8.00 15% $1.20 Dispute "
         "Total $13.20"
     ) in page
     assert "Change +$7.00 (+700.0%)" in page
@@ -525,7 +542,7 @@ def test_dispute_deadline_shows_closed_once_passed(
     time_machine.move_to(dt.datetime(2026, 10, 14, 10, 0, tzinfo=dt.UTC), tick=False)
     c.force_login(finance.user)  # days later: the idle session has ended, sign in again
     page = text(c.get(url("statement-detail", statement_id=statement_of("SALES-EU").pk)))
-    assert "Dispute deadline Closed 13 October 2026" in page
+    assert "Dispute deadline Closed The dispute window closed on 13 October 2026;" in page
 
 
 def test_pdf_download(client_for, finance, team_lead, month, issued):
@@ -617,7 +634,7 @@ def test_a_usage_line_drills_down_to_its_events(
     assert "Requests 3" in page and "Priced cost $3.00" in page
     assert "1 Sep 00:30:00" in page  # eu-1 in the organisation's timezone
     assert "eu-chat" in page and "triage" in page and "team_tag" in page
-    assert "eu-1 1 Sep 00:30:00 eu-chat · triage 1,000,000 0 1 team_tag v1" in page
+    assert "eu-1 1 Sep 00:30:00 eu-chat · triage 1,000,000 0 $1.00 team_tag v1" in page
     assert "Price book version 1: test prices" in body(c.get(events_url))
 
     monkeypatch.setattr(statement_views, "EVENTS_PER_PAGE", 2)
@@ -634,6 +651,45 @@ def test_a_usage_line_drills_down_to_its_events(
         assert "eu-3" in body(c.get(events_url, {"after": cursor})), cursor
     assert "eu-3" in body(c.get(events_url, {"after": "9" * 17 + ".1"}))
     assert "eu-3" not in body(c.get(events_url, {"after": "1." + "9" * 18}))
+
+
+def test_the_requests_behind_a_usage_line_download_as_csv(
+    client_for, team_lead, finance, month, issued
+):
+    issued(client_for(finance))
+    statement = statement_of("SALES-EU")
+    with in_alpha():
+        flat = statement.lines.get(kind="usage", ref="internal/flat")
+        markup = statement.lines.get(kind="markup")
+        other = (
+            Statement.objects.exclude(unit__code="SALES-EU")
+            .filter(period__month=SEP.first, lines__kind="usage")
+            .first()
+        )
+        other_line = other.lines.filter(kind="usage").first()
+    c = client_for(team_lead)
+    csv_url = url("line-events-csv", statement_id=statement.pk, line_id=flat.pk)
+    assert f'href="{csv_url}"' in body(
+        c.get(url("line-events", statement_id=statement.pk, line_id=flat.pk))
+    )
+    response = c.get(csv_url)
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    assert (
+        f"{statement.number}-line-{flat.position}-requests.csv" in response["Content-Disposition"]
+    )
+    rows = b"".join(response.streaming_content).decode().splitlines()
+    assert rows[0].startswith("request_id,occurred_at,service,workflow,provider,model,")
+    assert [r.split(",")[0] for r in rows[1:]] == ["eu-1", "eu-2", "eu-3"]  # oldest first
+    assert rows[1].split(",")[1] == "2026-09-01T00:30:00+02:00"  # the organisation's zone
+    assert ",1,USD," in rows[1]  # exact cost and its currency
+    # not a usage line: no requests; another unit's statement: not the team lead's to see
+    assert (
+        c.get(url("line-events-csv", statement_id=statement.pk, line_id=markup.pk)).status_code
+        == 404
+    )
+    other_url = url("line-events-csv", statement_id=other.pk, line_id=other_line.pk)
+    assert c.get(other_url).status_code == 404
+    assert client_for(finance).get(other_url).status_code == 200
 
 
 def test_other_lines_show_what_they_are_built_from(client_for, finance, month, issued):

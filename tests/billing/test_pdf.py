@@ -110,7 +110,8 @@ def test_the_pdf_renders_a_statement_with_its_lines(statement):
             "Pool: Gateway infrastructure",
             "SUP",
             "Evidence",
-            "How to dispute",
+            "Disputes",
+            "The dispute window opens when this statement is issued",
         ):
             assert words in text, words
 

@@ -60,7 +60,11 @@ def policy(month: str) -> dict:
             {"name": name, "up_to_tokens": up_to, "markup": str(markup)}
             for name, up_to, markup in TIERS
         ],
-        "platform_fee": {"percent": str(FEE_PERCENT), "fixed_per_unit": str(FEE_FIXED)},
+        "platform_fee": {
+            "percent": str(FEE_PERCENT),
+            "fixed_per_unit": str(FEE_FIXED),
+            "fixed_to": "all_units",
+        },
     }
 
 
@@ -201,6 +205,7 @@ def test_finance_closes_a_month_and_the_pdfs_match_spend_and_policy(
     )
     page.get_by_role("link", name=number).click()
     expect(page.locator("h1")).to_contain_text(number)
+    statement_url = page.url
     expect(page.locator(".statement-head .total dd")).to_have_text(f"${total.quantize(CENT):,}")
     shoot("finance", "statement-detail")
     with page.expect_download() as download:
@@ -221,6 +226,24 @@ def test_finance_closes_a_month_and_the_pdfs_match_spend_and_policy(
     for name in archive.namelist():
         totals.update(printed(pdf_text(archive.read(name))))
     assert totals == {n: expected[code] for n, (code, _t, _s) in stored.items()}
+
+    # Closing inside the dispute window needs a written reason, which the statements then show.
+    page.goto(close_url)
+    page.get_by_role("link", name="Close period…").click()
+    expect(page.locator("#close-gates")).to_contain_text("Closing now needs an override.")
+    shoot("finance", "close-override")
+    page.get_by_label("Reason to close early").fill("The auditors need the month final today.")
+    with page.expect_navigation(timeout=SLOW):
+        page.get_by_role("button", name=f"Override and close {title}").click(timeout=SLOW)
+    expect(page.locator(".msg.success")).to_contain_text(f"{title} is closed")
+    page.goto(statement_url)
+    window = page.locator(".statement-head dd.dispute")
+    expect(window).to_contain_text("Closed early on ")
+    expect(window).to_contain_text(": The auditors need the month final today.")
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download PDF").click()
+    closed_pdf = " ".join(pdf_text(Path(download.value.path()).read_bytes()).split())
+    assert " ".join(window.inner_text().split()).removeprefix("Closed ").strip() in closed_pdf
 
 
 def test_a_team_lead_sees_only_its_units_statements(

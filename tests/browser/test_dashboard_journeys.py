@@ -48,10 +48,11 @@ def table_codes(page: Page) -> set[str]:
     return set(page.locator("#units tbody code").all_inner_texts())
 
 
-def download_csv(page: Page, card: str) -> tuple[str, list[list[str]]]:
-    """Clicks the card's "Download CSV"; returns the file name and the parsed rows."""
+def download_csv(page: Page, card: str, link: str = "Download CSV") -> tuple[str, list[list[str]]]:
+    """Clicks the card's "Download CSV" (or its "exact" link, the CSV for machines); returns
+    the file name and the parsed rows."""
     with page.expect_download() as info:
-        page.locator(card).get_by_role("link", name="Download CSV").click()
+        page.locator(card).get_by_role("link", name=link, exact=True).click()
     download = info.value
     text = Path(download.path()).read_text(encoding="utf-8")
     return download.suggested_filename, list(csv.reader(io.StringIO(text)))
@@ -105,11 +106,14 @@ def test_finance_changes_the_period_downloads_a_chart_and_drills_into_a_unit(
     expect(page.locator("#chart-daily-title")).to_have_text("Daily spend by model")
     charts_drawn(page)
 
-    # The chart's CSV is exactly its table: one row a day, the series, then their total.
+    # The chart's exact CSV is exactly its table: one row a day, the series, then their total.
     today = dt.date.fromisoformat(page.locator("#f-to").input_value())
     first = today - dt.timedelta(days=29)
-    name, rows = download_csv(page, "#chart-daily")
+    name, people = download_csv(page, "#chart-daily")
     assert name == f"acme-overview-daily-{first}-{today}.csv"
+    assert people[0][-2:] == ["Total", "Currency"] and people[-1][0] == "Total"
+    name, rows = download_csv(page, "#chart-daily", "exact")
+    assert name == f"acme-overview-daily-{first}-{today}-exact.csv"
     header, body = rows[0], rows[1:]
     assert header[0] == "Day" and header[-1] == "Total" and len(header) >= 3
     assert all("/" in series for series in header[1:-1] if series != "Other models")
@@ -151,7 +155,7 @@ def test_team_lead_sees_only_its_units(page, live_server, login, shoot, demo) ->
     content = page.content()
     for other in ("Sales EMEA", "Agents Lab", "Legal", "Marketing", "Data Platform"):
         assert other not in content, other
-    _name, rows = download_csv(page, "#units")
+    _name, rows = download_csv(page, "#units", "exact")
     assert {r[0] for r in rows[1:]} <= SUPPORT_SUBTREE
     shoot("lead-support", "overview-scoped")
 

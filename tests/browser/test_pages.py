@@ -36,8 +36,12 @@ LEAD_UNITS = {
 
 
 def expected_sidebar(role: str) -> list[str]:
-    """The sidebar a role should get: every navigation item its permissions allow, in order."""
-    return [label for _section, label, _name, perm in ITEMS if role_has_perm(role, perm)]
+    """The sidebar a role should get: every navigation item its permissions allow, in order
+    (a team lead's Disputes item reads "My disputes")."""
+    labels = [label for _section, label, _name, perm in ITEMS if role_has_perm(role, perm)]
+    if role == "team_lead":
+        labels = ["My disputes" if label == "Disputes" else label for label in labels]
+    return labels
 
 
 def assert_healthy(page: Page, response: Response | None) -> None:

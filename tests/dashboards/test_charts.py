@@ -5,6 +5,7 @@ from decimal import Decimal
 
 from chargeback.dashboards import charts, figures
 from chargeback.dashboards.charts import Column
+from chargeback.dashboards.partial_day import PALE, mark_partial_day
 from chargeback.dashboards.queries import UnitInfo
 from chargeback.dashboards.savings import Saving, cheaper_mix
 from chargeback.pricing.prices import Rates
@@ -280,3 +281,30 @@ def test_axes_show_enough_decimals_for_small_amounts():
     assert [fmt(c) for c in ("1234.5", "1", "0.5", "0.05", "0.0032", "0.000000001")] == [
         ",.2f", ",.2f", ",.2f", ",.3f", ",.4f", ",.6f",
     ]  # fmt: skip
+
+
+def test_the_current_day_is_marked_as_partial():
+    days = [dt.date(2026, 10, 5), dt.date(2026, 10, 6)]
+    rows = [{"day": d, "unit_id": 1, "cost": Decimal("10")} for d in days]
+    chart = charts.daily_by_unit(rows, days=days, names={1: "Support"}, currency="USD")
+    marked = mark_partial_day(chart, dt.date(2026, 10, 6))
+    assert marked.figure["data"][0]["marker"]["opacity"] == [1, PALE]
+    (band,) = marked.figure["layout"]["shapes"]
+    assert (band["x0"], band["x1"]) == ("2026-10-05 12:00", "2026-10-06 12:00")
+    assert marked.figure["layout"]["annotations"][0]["text"] == "today so far"
+    assert marked.rows == chart.rows  # the table and the CSV are unchanged
+    assert mark_partial_day(chart, dt.date(2026, 10, 7)) is chart  # a past window: as it was
+
+
+def test_the_model_mix_donut_keeps_its_legend_below_and_few_slices():
+    rows = [
+        {"provider": "p", "model": f"m{i:02d}", "requests": 1, "input_tokens": 1,
+         "output_tokens": 1, "cost": Decimal(20 - i)}
+        for i in range(12)
+    ]  # fmt: skip
+    mix = charts.model_mix(rows, currency="USD")
+    pie = mix.figure["data"][0]
+    assert len(pie["labels"]) == charts.TOP_SERIES + 1 and pie["labels"][-1] == "Other models"
+    assert pie["values"][-1] == float(sum(20 - i for i in range(8, 12)))
+    assert mix.figure["layout"]["legend"]["orientation"] == "h"
+    assert len(mix.rows) == 12  # the table keeps every model

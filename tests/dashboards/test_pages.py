@@ -2,11 +2,16 @@
 the event list, and query counts that do not grow with the rows."""
 
 import datetime as dt
+from decimal import Decimal
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django_scopes import scopes_disabled
 
+from chargeback.dashboards.charts import Chart, Column
+from chargeback.dashboards.csv_export import people_rows
+from chargeback.units.models import BusinessUnit
 from tests import factories as f
 from tests.dashboards.conftest import rollup
 
@@ -44,7 +49,7 @@ def test_overview_shows_every_unit_to_finance_and_viewers(request, client_for, s
         assert text in page, text
     assert "driven by unit <strong>Support</strong> (+$98,765.43)" in page
     assert "98.6%" in page  # unallocated share: 98,765.43 / 100,199.93
-    assert 'src="/static/vendor/plotly/plotly-4.1.1.min.js"' in page
+    assert 'src="/static/vendor/plotly/plotly-basic-4.1.1.min.js"' in page
     assert "<script>" not in page.replace('<script id="', "")  # json_script only, no inline code
 
 
@@ -93,13 +98,13 @@ def test_filters_live_in_the_url(client_for, finance, spend):
     assert "?period=month&amp;provider=openai&amp;csv=daily" in page
 
 
-def test_csv_downloads_are_exactly_the_tables(client_for, finance, spend):
+def test_exact_csv_downloads_are_exactly_the_tables(client_for, finance, spend):
     c = client_for(finance)
-    response = c.get("/o/alpha/?period=custom&from=2026-10-03&to=2026-10-05&csv=daily")
+    response = c.get("/o/alpha/?period=custom&from=2026-10-03&to=2026-10-05&csv=daily&format=exact")
     assert response["Content-Type"] == "text/csv; charset=utf-8"
     assert (
         response["Content-Disposition"]
-        == 'attachment; filename="alpha-overview-daily-2026-10-03-2026-10-05.csv"'
+        == 'attachment; filename="alpha-overview-daily-2026-10-03-2026-10-05-exact.csv"'
     )
     assert response.content.decode() == (
         "Day,Support,Sales Europe,Sales Germany,Total\n"
@@ -107,10 +112,10 @@ def test_csv_downloads_are_exactly_the_tables(client_for, finance, spend):
         "2026-10-04,98765.43,0,0,98765.43\n"
         "2026-10-05,0,0,200,200\n"
     )
-    assert c.get("/o/alpha/?csv=providers").content.decode() == (
+    assert c.get("/o/alpha/?csv=providers&format=exact").content.decode() == (
         "Provider,Spend,Share\nanthropic,98765.43,0.9857\nopenai,1434.5,0.0143\n"
     )
-    units = c.get("/o/alpha/?csv=units&sort=name").content.decode().splitlines()
+    units = c.get("/o/alpha/?csv=units&sort=name&format=exact").content.decode().splitlines()
     assert units[0] == "Code,Unit,Billing mode,Spend,Prior,Change,Tokens,Requests,Share,Coverage"
     assert units[1:] == [
         "SALES-EU,Sales Europe,showback,1234.5,0,1234.5,1200,10,0.0123,1",
@@ -118,6 +123,54 @@ def test_csv_downloads_are_exactly_the_tables(client_for, finance, spend):
         "SUPPORT,Support,showback,98765.43,0,98765.43,1200,10,0.9857,0",
     ]
     assert c.get("/o/alpha/?csv=nonsense").status_code == 404
+
+
+def test_csv_downloads_for_people_are_rounded_with_currency_percentages_and_a_total(
+    client_for, finance, spend
+):
+    c = client_for(finance)
+    response = c.get("/o/alpha/?period=custom&from=2026-10-03&to=2026-10-05&csv=daily")
+    assert (
+        response["Content-Disposition"]
+        == 'attachment; filename="alpha-overview-daily-2026-10-03-2026-10-05.csv"'
+    )
+    assert response.content.decode() == (
+        "Day,Support,Sales Europe,Sales Germany,Total,Currency\n"
+        "2026-10-03,0.00,1234.50,0.00,1234.50,USD\n"
+        "2026-10-04,98765.43,0.00,0.00,98765.43,USD\n"
+        "2026-10-05,0.00,0.00,200.00,200.00,USD\n"
+        "Total,98765.43,1234.50,200.00,100199.93,USD\n"
+    )
+    assert c.get("/o/alpha/?csv=providers").content.decode() == (
+        "Provider,Spend,Share,Currency\n"
+        "anthropic,98765.43,98.6%,USD\n"
+        "openai,1434.50,1.4%,USD\n"
+        "Total,100199.93,,USD\n"
+    )
+    units = c.get("/o/alpha/?csv=units&sort=name").content.decode().splitlines()
+    assert units[0] == (
+        "Code,Unit,Billing mode,Spend,Prior,Change,Tokens,Requests,Share,Coverage,Currency"
+    )
+    assert units[1] == "SALES-EU,Sales Europe,showback,1234.50,0.00,1234.50,1200,10,1.2%,100.0%,USD"
+    assert units[-1] == "Total,,,100199.93,50.00,100149.93,3600,30,,,USD"
+    bad = c.get("/o/alpha/?csv=units&format=xml")
+    assert bad.status_code == 400 and bad.content.decode().startswith("format:")
+
+
+def test_a_sub_cent_amount_in_a_people_csv_is_never_zero():
+    table = Chart(
+        key="t",
+        title="t",
+        figure={},
+        columns=(Column("Day", "date"), Column("Cost", "money")),
+        rows=((dt.date(2026, 10, 1), Decimal("0.000361")), (dt.date(2026, 10, 2), None)),
+    )
+    assert people_rows(table, "USD") == [
+        ["Day", "Cost", "Currency"],
+        ["2026-10-01", "0.00036", "USD"],
+        ["2026-10-02", "", "USD"],
+        ["Total", "0.00036", "USD"],
+    ]
 
 
 def test_csv_is_formula_injection_safe(client_for, finance, org_a, unit_tree, now):
@@ -157,7 +210,7 @@ def test_unit_page_figures_cheaper_mix_and_events(client_for, priced_org, now): 
     cheaper = c.get(f"/o/alpha/units/{sales.pk}/spend/?csv=cheaper").content.decode().splitlines()
     assert (
         cheaper[0]
-        == "Provider,Model,Requests,Tokens,Actual spend,Cheapest model,Cost at cheapest,Saving"
+        == "Provider,Model,Requests,Tokens,Actual spend,Cheapest model,Cost at cheapest,Saving,Currency"
     )
     assert cheaper[1].startswith("openai,gpt-4o,30,45000,")
 
@@ -184,8 +237,9 @@ def queries_for(client, url: str) -> int:
 
 
 # the most a showback page may run on SQLite (PostgreSQL runs fewer: one GROUPING SETS query
-# where SQLite runs one per dimension), the top bar's alert bell (one count) included
-MAX_QUERIES = 14
+# where SQLite runs one per dimension), the top bar's bell (alerts and notices, one query) and
+# the navigation's count of open disputes (one) included
+MAX_QUERIES = 15
 
 
 @pytest.mark.parametrize(
@@ -223,7 +277,7 @@ def test_daily_spend_stacks_by_model_on_request(client_for, finance, spend):
     assert "?period=custom&amp;from=2026-10-03&amp;to=2026-10-05&amp;stack=model" in page
     assert (
         c.get(
-            "/o/alpha/?period=custom&from=2026-10-03&to=2026-10-05&stack=model&csv=daily"
+            "/o/alpha/?period=custom&from=2026-10-03&to=2026-10-05&stack=model&csv=daily&format=exact"
         ).content.decode()
         == "Day,anthropic/claude-secret,openai/gpt-4o-mini,openai/gpt-4o,Total\n"
         "2026-10-03,0,1234.5,0,1234.5\n"
@@ -239,12 +293,15 @@ def test_cost_per_1k_requests_chart_and_csv(client_for, finance, spend):
     url = "/o/alpha/?period=custom&from=2026-10-03&to=2026-10-06"
     assert "Cost per 1K requests" in body(c.get(url))
     # 10 requests a day in the rollup rows; no request on the 6th: an empty cell
-    assert c.get(url + "&csv=per1k").content.decode() == (
+    assert c.get(url + "&csv=per1k&format=exact").content.decode() == (
         "Day,Requests,Spend,Cost per 1K requests\n"
         "2026-10-03,10,1234.5,123450\n"
         "2026-10-04,10,98765.43,9876543\n"
         "2026-10-05,10,200,20000\n"
         "2026-10-06,0,0,\n"
+    )
+    assert c.get(url + "&csv=per1k").content.decode().splitlines()[-1] == (
+        "Total,30,100199.93,,USD"  # a cost per 1K requests is not summed
     )
 
 
@@ -293,3 +350,16 @@ def test_tables_escape_what_they_show(client_for, finance, org_a, now):
     assert "&lt;b&gt;Evil &amp; Co&lt;/b&gt;</a>" in page  # the unit table
     assert "<td>&lt;i&gt;svc&lt;/i&gt;</td>" in page  # a chart's table view
     assert "<b>Evil" not in page and "<i>svc" not in page
+
+
+def test_the_unallocated_card_links_to_the_central_buckets_explanation(
+    client_for, finance, team_lead, spend
+):
+    with scopes_disabled():
+        central = BusinessUnit.objects.get(organization__slug="alpha", is_central=True)
+    page = body(client_for(finance).get("/o/alpha/"))
+    link = f"/o/alpha/units/{central.pk}/spend/#central-explained"
+    assert f'href="{link}"' in page
+    explained = body(client_for(finance).get(f"/o/alpha/units/{central.pk}/spend/"))
+    assert 'id="central-explained"' in explained and "can be <strong>negative</strong>" in explained
+    assert link not in body(client_for(team_lead).get("/o/alpha/"))  # not a unit it leads

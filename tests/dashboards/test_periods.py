@@ -51,7 +51,18 @@ def test_bad_input_falls_back_and_says_why():
     )
     assert (window.last - window.first).days == 365 and len(errors) == 1
     window, errors = parse_window({"period": "custom", "from": "nonsense"}, TODAY)
-    assert (window.first, errors) == (D(2026, 10, 1), [])
+    assert (window.first, errors) == (
+        D(2026, 10, 1),
+        ['"nonsense" is not a valid date for from (YYYY-MM-DD); using the month\'s first day.'],
+    )
+    # an invalid start and an end before the month: the invalid date is the problem, not a swap
+    window, errors = parse_window(
+        {"period": "custom", "from": "garbage", "to": "2026-09-20"}, TODAY
+    )
+    assert (window.first, window.last) == (D(2026, 9, 20), D(2026, 10, 1))
+    assert errors == [
+        '"garbage" is not a valid date for from (YYYY-MM-DD); using the month\'s first day.'
+    ]
 
 
 def test_days_and_recent_months():

@@ -14,7 +14,7 @@ from django.core.management import call_command
 from chargeback.audit.models import AuditEvent
 from chargeback.billing.close import close_period, draft_statements
 from chargeback.billing.finality import finalize_due
-from chargeback.billing.models import Statement, StatementLine
+from chargeback.billing.models import CreditNote, Statement, StatementLine
 from chargeback.billing.period_state import CloseError
 from chargeback.calendar import Period
 from chargeback.disputes import operations as ops
@@ -187,11 +187,13 @@ def test_information_requested_pauses_the_response_clock(issued, statements, peo
         ]  # fmt: skip
 
 
-def test_an_accepted_wrong_owner_dispute_moves_the_amount_on_the_next_statements(
+def test_an_accepted_dispute_is_a_credit_note_and_the_move_reaches_the_next_statements(
     issued, statements, people
 ):
     with within(issued):
         sup, sales = statements["SUP"], statements["SALES"]
+        octo = Statement.objects.filter(period__month=OCT.first)
+        before = sum(s.total for s in octo)
         d = _open(people, sup, amount="3.00", reason="wrong_owner")
         o = _open(people, sup, amount="1.00", reason="duplicate")
         ops.resolve(membership=people["finance"], dispute=d, outcome="partially_accepted",
@@ -199,7 +201,15 @@ def test_an_accepted_wrong_owner_dispute_moves_the_amount_on_the_next_statements
                     today=DAY)  # fmt: skip
         ops.resolve(membership=people["admin"], dispute=o, outcome="accepted", text="dup",
                     today=DAY)  # fmt: skip
-        before = sum(s.total for s in Statement.objects.filter(period__month=OCT.first))
+        # October is issued, not final: each credit is a credit note against SUP's statement,
+        # the statement itself stays as issued.
+        notes = list(CreditNote.objects.order_by("number"))
+        assert [(n.number, n.statement_id, n.amount, n.ref) for n in notes] == [
+            (f"{sup.number}-CN1", sup.pk, Decimal("2.00"), f"dispute:{d.pk}"),
+            (f"{sup.number}-CN2", sup.pk, Decimal("1.00"), f"dispute:{o.pk}"),
+        ]
+        assert Statement.objects.get(pk=sup.pk).total == sup.total == Decimal("8.25")
+        assert AuditEvent.objects.filter(action="billing.credit_note").count() == 2
         billing = draft_statements(issued, NOV)
         lines = {
             (x.statement.unit.code, x.kind, x.amount, x.ref)
@@ -207,18 +217,41 @@ def test_an_accepted_wrong_owner_dispute_moves_the_amount_on_the_next_statements
                 statement__period=billing, ref__startswith="dispute:"
             )
         }
-        assert lines == {
-            ("SUP", "credit", Decimal("-2.00"), f"dispute:{d.pk}"),
+        assert lines == {  # the moves only: SUP was credited by the notes
             ("SALES", "adjustment", Decimal("2.00"), f"dispute:{d.pk}"),
-            ("SUP", "credit", Decimal("-1.00"), f"dispute:{o.pk}"),
             ("CENTRAL", "adjustment", Decimal("1.00"), f"dispute:{o.pk}"),
         }
         nov = {s.unit.code: s for s in billing.statements.all()}
-        assert sum(s.total for s in nov.values()) == Decimal(0)  # no November usage: it nets out
-        assert nov["SUP"].total == Decimal("-3.00") and nov["SALES"].total == Decimal("2.00")
-        assert before == sum(s.total for s in Statement.objects.filter(period__month=OCT.first))
+        credited = sum(n.amount for n in notes)
+        # The organisation's total is unchanged to the cent; the units move by the amounts.
+        owed = sum(s.total for s in octo) - credited + sum(s.total for s in nov.values())
+        assert owed == before
+        assert sup.total - credited == Decimal("5.25")
+        assert nov["SALES"].total == Decimal("2.00") and nov["CENTRAL"].total == Decimal("1.00")
         adjustment = nov["SALES"].lines.get(kind="adjustment")
         assert "2026-10" in adjustment.description and "from SUP" in adjustment.description
+
+
+def test_a_dispute_on_a_final_statement_is_credited_on_the_next_statement(
+    issued, statements, people
+):
+    with within(issued):
+        sup, sales = statements["SUP"], statements["SALES"]
+        d = _open(people, sup, amount="3.00", reason="wrong_owner")
+        # A statement made final while the dispute was open (before holds existed).
+        Statement.objects.filter(pk=sup.pk).update(status="final")
+        ops.resolve(membership=people["finance"], dispute=d, outcome="partially_accepted",
+                    amount="2.00", to_unit=sales.unit, text="half", today=DAY)  # fmt: skip
+        assert not CreditNote.objects.exists()
+        billing = draft_statements(issued, NOV)
+        lines = {
+            (x.statement.unit.code, x.kind, x.amount)
+            for x in StatementLine.objects.filter(statement__period=billing)
+        }
+        assert lines == {
+            ("SUP", "credit", Decimal("-2.00")),
+            ("SALES", "adjustment", Decimal("2.00")),
+        }
 
 
 def test_statements_become_final_after_the_window_unless_a_dispute_holds_them(
@@ -239,7 +272,7 @@ def test_statements_become_final_after_the_window_unless_a_dispute_holds_them(
                     today=after)  # fmt: skip
         assert Statement.objects.get(pk=statements["SUP"].pk).status == "final"
         assert AuditEvent.objects.filter(action="billing.finalize").count() == len(done) + 1
-        close_period(issued, OCT)
+        close_period(issued, OCT, today=after)
 
 
 def test_comments_from_both_sides_are_on_the_timeline(issued, statements, people):
@@ -334,3 +367,27 @@ def test_the_period_report_by_reason_and_outcome(issued, statements, people):
         "pricing,partially_accepted,1,3.00,1.00,3",
         "tags,open,1,1.00,0.00,",
     ]
+
+
+def test_a_resolution_makes_the_next_months_drafts_stale(issued, statements, people):
+    from chargeback.billing.close import issue_statements  # noqa: PLC0415 (test-local)
+    from chargeback.billing.staleness import stale_reasons  # noqa: PLC0415 (test-local)
+
+    with within(issued):
+        d = _open(people, statements["SUP"], amount="2.00")
+        billing = draft_statements(issued, NOV)
+        assert stale_reasons(issued, billing, NOV, usage=False) == []
+        ops.resolve(membership=people["finance"], dispute=d, outcome="accepted", text="ok",
+                    today=DAY)  # fmt: skip
+        reasons = stale_reasons(issued, billing, NOV, usage=False)
+        assert reasons == [
+            "a dispute was resolved with credits or adjustments this month's statements carry"
+        ]
+        with pytest.raises(CloseError, match="a dispute was resolved"):
+            issue_statements(issued, NOV, today=dt.date(2026, 12, 1))
+        billing = draft_statements(issued, NOV)  # the redraft picks the adjustment up now
+        assert stale_reasons(issued, billing, NOV, usage=False) == []
+        assert StatementLine.objects.filter(
+            statement__period=billing, ref=f"dispute:{d.pk}", kind="adjustment",
+            amount=Decimal("2.00"),
+        ).exists()  # fmt: skip

@@ -61,7 +61,7 @@ def issued(priced_org):
 def final(issued, priced_org):
     """October closed, SUP's statement final with its PDF stored."""
     with within(priced_org):
-        close_period(priced_org, OCT)
+        close_period(priced_org, OCT, override_reason="closed early for the test")
         statement = Statement.objects.select_related("organization", "period", "unit").get(
             pk=issued.pk
         )
@@ -184,7 +184,7 @@ def test_late_usage_after_the_close_goes_to_the_next_month(final, priced_org):
         )
         assert nov.lines.filter(kind="adjustment", month="2026-10").exists()
         store_pdf(nov)
-        close_period(priced_org, NOV)
+        close_period(priced_org, NOV, override_reason="closed early for the test")
         october = BillingPeriod.objects.get(pk=final.period_id)
     assert october.reconciled_cost is not None
     assert Statement.objects.with_scopes_disabled().get(pk=final.pk).checksum == final.checksum

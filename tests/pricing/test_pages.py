@@ -136,7 +136,7 @@ def test_price_list_filters_by_provider_and_model(client_for, viewer, priced):
     assert [t["status"] for t in response.context["page"]] == ["in force"]
     body = response.content.decode()
     assert (
-        '<td class="num">0.15</td><td class="num">0.6</td><td class="num">0.075</td><td class="num">—</td>'
+        '<td class="num">0.15</td><td class="num">0.60</td><td class="num">0.075</td><td class="num">—</td>'
         in body
     )
     assert (
@@ -238,7 +238,7 @@ def test_version_detail_lists_its_rows(client_for, viewer, priced):
     version = prices(priced, CHANGES.removeprefix(HEADER))
     response = client_for(viewer).get(url("version-detail", version_id=version.pk))
     assert sorted(p.model for p in response.context["page"]) == ["acme-large", "gpt-4o-mini"]
-    assert '<td class="num">0.2</td>' in response.content.decode()
+    assert '<td class="num">0.20</td>' in response.content.decode()
 
 
 # Import -----------------------------------------------------------------------------------
@@ -319,7 +319,7 @@ def test_the_preview_warns_about_prices_dated_in_the_past(client_for, admin, pri
     web = client_for(admin)
     body = upload(web, "november.csv", CHANGES).content.decode()
     assert '<th scope="col">Input</th>' in body and "input_per_1m</th>" not in body
-    assert "2 of these prices take effect on a date that has passed" in body
+    assert "2 prices take effect on a date that has passed" in body
     assert "openai/gpt-4o-mini from 2024-07-18" in body
     future = HEADER + "acme,acme-large,2099-01-01,3,9,,,,,,USD,acme price sheet,2026-01-02\n"
     preview = upload(web, "future.csv", future)
@@ -516,3 +516,18 @@ def test_list_pages_do_not_grow_queries_with_rows(client_for, admin, org_a):
     with within(org_a):
         assert (ModelPrice.objects.count(), ModelAlias.objects.count()) == (3, 3)
     assert three == one
+
+
+def test_a_price_in_another_currency_is_refused_by_name(client_for, admin, priced):
+    web = client_for(admin)
+    euro = HEADER + "acme,acme-large,2026-01-01,3,9,,,,,,EUR,acme price sheet,2026-01-02\n"
+    body = html.unescape(upload(web, "euro.csv", euro).content.decode())
+    message = (
+        "acme/acme-large from 2026-01-01: the price is in EUR, not the organisation's USD; "
+        "convert it to USD (a price in EUR would price no event)"
+    )
+    assert message in body
+    applied = web.post(url("price-import-apply"), {"text": euro, "format": "csv", "label": "x"})
+    assert applied.status_code == 200 and message in html.unescape(applied.content.decode())
+    with within(priced):
+        assert not ModelPrice.objects.filter(model="acme-large").exists()

@@ -194,5 +194,5 @@ def test_pages_preview_then_confirm(priced_org, client, django_user_model):
     with within(priced_org):
         run = RepricingRun.objects.get()
     assert done.redirect_chain[-1][0] == f"/o/{priced_org.slug}/prices/repricing/{run.pk}/"
-    assert "Re-priced 1 events: 1 changed" in done.content.decode()
-    assert "$0.00" in done.content.decode()
+    assert "Re-priced 1 event: 1 changed" in done.content.decode()
+    assert "&lt; $0.01" in done.content.decode()

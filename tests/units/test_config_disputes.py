@@ -71,3 +71,28 @@ def test_bad_sections_name_the_key_and_change_nothing(org_a, text, error):
         assert any(error in e for e in caught.value.errors), caught.value.errors
         org_a.refresh_from_db()
         assert org_a.dispute_review_days == 5
+
+
+def test_the_absorb_policy_is_applied_exported_and_a_fixed_point(org_a):
+    text = 'disputes: {absorb_policy: "Central IT absorbs it; the key is revoked"}\n'
+    with within(org_a):
+        assert org_a.dispute_absorb_policy == (
+            "the platform absorbs it once, then the gateway enforces tags"
+        )
+        apply_config(org_a, parse_config(text), actor="test")
+        org_a.refresh_from_db()
+        assert org_a.dispute_absorb_policy == "Central IT absorbs it; the key is revoked"
+        exported = export_config(org_a)
+        assert exported["disputes"]["absorb_policy"] == org_a.dispute_absorb_policy
+        assert plan_config(org_a, parse_config(dump_config(exported))).changes == []
+        apply_config(org_a, parse_config("disputes: {review_days: 5}"), actor="test")
+        org_a.refresh_from_db()  # left out: the default wording again
+        assert "disputes" not in export_config(org_a)
+
+
+@pytest.mark.parametrize("value", ['""', "[1]", "x" * 301])
+def test_a_bad_absorb_policy_is_refused(org_a, value):
+    with within(org_a):
+        with pytest.raises(ConfigError) as caught:
+            apply_config(org_a, parse_config(f"disputes: {{absorb_policy: {value}}}"), actor="t")
+        assert any("disputes.absorb_policy: must be a text" in e for e in caught.value.errors)

@@ -4,6 +4,7 @@ processed as the upload view and the worker do, in the organisation's scope)."""
 import json
 
 import pytest
+from django.core.management import call_command
 
 from chargeback.pricing.books import import_prices, load_default_prices, parse_prices
 from chargeback.tenancy.scoping import within
@@ -81,3 +82,34 @@ def ingest(org, events: list, fmt: str = "ndjson"):
     with within(org):
         batch = create_batch(organization=org, payload=payload, fmt=fmt, source="test")
     return process_batch(batch.pk)
+
+
+OWNER = "lead@example.com"
+CONFIG = {
+    "units": [
+        {"code": "SUP", "name": "Support", "parent": None, "billing_mode": "chargeback", "owner": OWNER},
+        {"code": "RES", "name": "Research", "parent": None, "billing_mode": "chargeback", "owner": OWNER},
+    ],
+    "services": [
+        {"name": "ticket-summarizer", "unit": "SUP"},
+        {"name": "paper-digest", "unit": "RES"},
+    ],
+    "gateway_keys": [
+        {"key_id": "litellm-support", "unit": "SUP", "service": "ticket-summarizer",
+         "environment": "production", "owner": OWNER},
+        {"key_id": "litellm-research", "unit": "RES", "service": "paper-digest",
+         "environment": "production", "owner": OWNER},
+    ],
+    "required_tags": ["team", "service", "cost_center", "environment"],
+}  # fmt: skip
+
+
+@pytest.fixture
+def litellm_org(org_a, tmp_path):
+    f.MembershipFactory(organization=org_a, user=f.UserFactory(username=OWNER))
+    with within(org_a):
+        load_default_prices(org_a, actor="test")
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(CONFIG))
+    call_command("import_config", "--org", org_a.slug, str(path))
+    return org_a

@@ -297,7 +297,7 @@ def test_the_batch_status_says_why_records_were_quarantined(client, key):
         f"/api/v1/ingest-batches/{batch_id}", HTTP_AUTHORIZATION=f"Bearer {secret}"
     ).json()
     assert (data["accepted"], data["quarantined"]) == (2, 2)
-    assert data["quarantined_by_reason"] == {"bad_tokens": 1, "malformed": 1}
+    assert data["quarantined_by_reason"] == {"malformed": 1, "negative_tokens": 1}
     sample = data["quarantine_sample"]
     assert [(q["line"], q["request_id"], q["status"]) for q in sample] == [
         (2, "", "open"), (3, "w2", "open"),

@@ -126,7 +126,7 @@ def test_bad_records_are_quarantined_with_reasons(priced_org):
         }
         assert rows == {
             2: ("malformed", "record"),
-            3: ("bad_tokens", "input_tokens"),
+            3: ("negative_tokens", "input_tokens"),
             4: ("no_price", "model"),
             5: ("missing_tag", "tags.service"),
         }

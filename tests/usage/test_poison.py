@@ -59,3 +59,12 @@ def test_a_csv_cell_beyond_the_field_limit_is_one_record(priced_org):
     assert (batch.status, batch.received, batch.accepted, batch.quarantined) == ("done", 3, 2, 1)
     [(field, problem)] = reasons(priced_org)
     assert field == "record" and "field larger than field limit" in problem
+
+
+def test_a_blank_csv_row_is_skipped_not_six_errors(priced_org):
+    header = "request_id,occurred_at,provider,model,input_tokens,output_tokens\n"
+    ok = "c-{n},2026-10-03T14:22:05Z,openai,gpt-4o-mini,10,5\n"
+    text = header + ok.format(n=1) + ",,,,,\n" + " , ,,,,\n" + "\n" + ok.format(n=2)
+    batch = ingest(priced_org, text.encode(), fmt="csv")
+    assert (batch.status, batch.received, batch.accepted, batch.quarantined) == ("done", 2, 2, 0)
+    assert reasons(priced_org) == []

@@ -50,7 +50,7 @@ def test_valid_record_is_normalised():
         ({"occurred_at": "2027-01-01T00:00:00Z"}, [("occurred_at", "future_timestamp")]),
         ({"provider": ""}, [("provider", "missing_field")]),
         ({"model": None}, [("model", "missing_field")]),
-        ({"input_tokens": -5}, [("input_tokens", "bad_tokens")]),
+        ({"input_tokens": -5}, [("input_tokens", "negative_tokens")]),
         ({"input_tokens": "12x"}, [("input_tokens", "bad_type")]),
         ({"output_tokens": 10**12}, [("output_tokens", "bad_tokens")]),
         ({"input_tokens": True}, [("input_tokens", "bad_type")]),

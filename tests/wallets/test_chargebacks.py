@@ -51,7 +51,7 @@ def _charges(org):
 def test_closing_the_month_posts_each_chargeback_statement_once(hybrid):
     with within(hybrid):
         assert _charges(hybrid) == {}  # issued is not final
-        billing = close_period(hybrid, OCT)
+        billing = close_period(hybrid, OCT, override_reason="closed on the issue day")
         statements = {s.unit.code: s for s in Statement.objects.filter(period=billing)}
         sales, central = statements["SALES"], statements["CENTRAL"]
         # SALES: 20 + 20% markup + 15% fee = 27.00, of which the central pool pays the first 10.

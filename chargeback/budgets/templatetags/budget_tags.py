@@ -1,4 +1,4 @@
-"""`{% alert_bell %}` (the top bar's unread alert count) and `{% unit_budget unit %}` (a unit's
+"""`{% alert_bell %}` (the top bar's unread count: budget alerts and notices) and `{% unit_budget unit %}` (a unit's
 budget and forecast card on its page)."""
 
 from __future__ import annotations
@@ -15,14 +15,26 @@ register = template.Library()
 
 @register.inclusion_tag("budgets/bell.html", takes_context=True)
 def alert_bell(context) -> dict:
+    """Unread budget alerts plus unread notices; it opens the page with most of them unread."""
     membership = context.get("membership")
-    if membership is None or not membership.has_perm("alerts.view"):
+    if membership is None:
         return {"show": False}
     try:
-        count = inbox.unread_count(membership)
+        alerts, told = inbox.unread_counts(membership)
+        alerts = alerts if membership.has_perm("alerts.view") else 0
     except ScopeError:  # a page rendered outside the organisation's scope
         return {"show": False}
-    return {"show": True, "count": count, "org": membership.organization}
+    page = "notices:notice-list"
+    if membership.has_perm("alerts.view") and (alerts > told or not told):
+        page = "budgets:alert-list"
+    return {
+        "show": True,
+        "count": alerts + told,
+        "alerts": alerts,
+        "notices": told,
+        "page": page,
+        "org": membership.organization,
+    }
 
 
 @register.inclusion_tag("budgets/unit_budget.html", takes_context=True)

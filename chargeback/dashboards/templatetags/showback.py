@@ -8,13 +8,12 @@ from decimal import Decimal
 from html import escape
 
 from django import template
-from django.contrib.humanize.templatetags.humanize import intcomma
 from django.urls import reverse
 from django.utils.safestring import SafeString, mark_safe
 
+from chargeback import numbers
 from chargeback.dashboards.charts import Chart
 from chargeback.dashboards.figures import UnitRow
-from chargeback.money import format_money
 
 register = template.Library()
 
@@ -23,9 +22,9 @@ def cell(value: object, kind: str, currency: str) -> str:
     if value is None:
         return "—"
     if kind == "money":
-        return format_money(value, currency)
+        return numbers.money(value, currency)
     if kind == "int":
-        return thousands(value) if isinstance(value, int) else intcomma(value)
+        return numbers.quantity(value)
     if kind == "percent":
         return pct(value)
     if kind == "date" and isinstance(value, dt.date):
@@ -74,12 +73,12 @@ def unit_table_rows(rows: list[UnitRow], org_slug: str, query: str, currency: st
         )
         mode = escape(r.billing_mode)
         out.append(
-            f'<tr><td><a href="{escape(href + query)}">{escape(r.name)}</a> '
+            f'<tr><td class="name"><a href="{escape(href + query)}">{escape(r.name)}</a> '
             f'<code class="muted">{escape(r.code)}</code></td>'
             f'<td><span class="badge mode-{mode}">{mode[:1].upper() + mode[1:]}</span></td>'
-            f'<td class="num">{escape(format_money(r.spend, currency))}</td>'
+            f'<td class="num">{escape(numbers.money(r.spend, currency))}</td>'
             f'<td class="num">{pct(r.share)}</td>'
-            f'<td class="num">{escape(format_money(r.prior, currency))}</td>'
+            f'<td class="num">{escape(numbers.money(r.prior, currency))}</td>'
             f'<td class="num{direction}">{escape(signed_money(change, currency))}{change_share}</td>'
             f'<td class="num">{thousands(r.tokens)}</td>'
             f'<td class="num">{thousands(r.requests)}</td>'
@@ -92,24 +91,19 @@ def unit_table_rows(rows: list[UnitRow], org_slug: str, query: str, currency: st
 def thousands(value: int | None) -> str:
     """An integer with thousands separators (1,234,567): humanize's intcomma without its
     locale machinery, for tables of many rows."""
-    return "—" if value is None else f"{value:,}"
+    return numbers.count(value)
 
 
 @register.filter
 def pct(value: Decimal | None) -> str:
     """A share (0.1234) as "12.3%"; None as an em dash."""
-    if value is None:
-        return "—"
-    return f"{Decimal(value) * 100:,.1f}%"
+    return numbers.share(value)
 
 
 @register.filter
 def signed_money(amount: Decimal | None, currency: str) -> str:
     """+$1,200.00 or −$300.00 (a true minus sign)."""
-    if amount is None:
-        return "—"
-    sign = "+" if amount > 0 else ("−" if amount < 0 else "")
-    return sign + format_money(abs(amount), currency)
+    return numbers.signed_money(amount, currency)
 
 
 @register.filter

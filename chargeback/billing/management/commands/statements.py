@@ -2,7 +2,7 @@ import json
 
 from django.core.management.base import CommandError
 
-from chargeback.billing.documents import statement_json
+from chargeback.billing.documents import credit_notes_json, statement_json
 from chargeback.billing.models import BillingPeriod, Statement
 from chargeback.calendar import Period
 from chargeback.money import quantize
@@ -40,7 +40,9 @@ class Command(OrgCommand):
                         "period": period.label,
                         "state": billing.state if billing else "open",
                         "currency": org.currency,
-                        "statements": [statement_json(s) for s in statements],
+                        "statements": [
+                            statement_json(s) | credit_notes_json(s) for s in statements
+                        ],
                     },
                     indent=2,
                 )

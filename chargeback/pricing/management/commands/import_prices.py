@@ -1,6 +1,11 @@
 from django.core.management.base import CommandError
 
-from chargeback.pricing.books import PriceFileError, import_prices, parse_prices
+from chargeback.pricing.books import (
+    PriceFileError,
+    currency_errors,
+    import_prices,
+    parse_prices,
+)
 from chargeback.tenancy.cli import format_from, read_text
 from chargeback.tenancy.scoping import OrgCommand
 
@@ -19,6 +24,8 @@ class Command(OrgCommand):
         text = read_text(opts["file"])
         try:
             rows = parse_prices(text, format_from(opts["file"], opts["format"], ("csv", "json")))
+            if errors := currency_errors(org, rows):
+                raise PriceFileError(errors)
         except PriceFileError as exc:
             for error in exc.errors:
                 self.stderr.write(error)

@@ -4,6 +4,7 @@ from django.core.management.base import CommandError
 
 from chargeback.tenancy.cli import format_from
 from chargeback.tenancy.scoping import OrgCommand
+from chargeback.usage.adapters.redact import Unreadable
 from chargeback.usage.ingest import create_batch, wait_for_batch
 from chargeback.usage.models import BatchStatus
 from chargeback.usage.records import FORMATS, check_csv_header
@@ -36,11 +37,14 @@ class Command(OrgCommand):
             missing = check_csv_header(first)
             if missing:
                 raise CommandError(f"{path}: CSV header is missing column(s) {', '.join(missing)}")
-        with path.open("rb") as stream:
-            batch = create_batch(
-                organization=org, payload=stream, fmt=fmt, source="cli", filename=path.name,
-                created_by="command:ingest_events",
-            )  # fmt: skip
+        try:
+            with path.open("rb") as stream:
+                batch = create_batch(
+                    organization=org, payload=stream, fmt=fmt, source="cli", filename=path.name,
+                    created_by="command:ingest_events",
+                )  # fmt: skip
+        except Unreadable as exc:
+            raise CommandError(f"{path}: {exc}") from exc
         # With a broker a worker takes the batch; this waits for it and helps if it stalls.
         batch = wait_for_batch(batch.pk)
         if batch.status == BatchStatus.FAILED:

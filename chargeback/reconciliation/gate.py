@@ -1,0 +1,52 @@
+"""The close gate: a month whose unexplained variance against the provider invoices is above
+the threshold (2% of the billed amount by default) is not closed (its statements made final)
+unless finance overrides with a written reason. Billing cannot import this app (layers):
+`close_gate` is registered with billing's close-gate registry (`billing/close_gates.py`) at
+start-up."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from chargeback.calendar import Period
+from chargeback.money import format_money
+from chargeback.reconciliation.models import ProviderInvoice
+from chargeback.reconciliation.queries import reconciliation_of
+from chargeback.tenancy.models import Organization
+
+DEFAULT_THRESHOLD_PCT = Decimal(2)
+
+
+def variance_gate(
+    org: Organization, period: Period | str, *, threshold_pct: Decimal = DEFAULT_THRESHOLD_PCT
+) -> str | None:
+    """Why `period` may not be issued (the unexplained variance is above `threshold_pct` percent
+    of the billed amount), or None. A month with no provider invoice passes: there is nothing
+    to reconcile against."""
+    if isinstance(period, str):
+        period = Period.parse(period)
+    if not ProviderInvoice.objects.filter(organization=org, month=period.first).exists():
+        return None
+    result = reconciliation_of(org, period)
+    pct = result.unexplained_pct
+    if pct is None:
+        if not result.unexplained:
+            return None
+        return (
+            f"{period.label}: the provider invoices bill nothing but "
+            f"{format_money(abs(result.unexplained), org.currency)} is unexplained"
+        )
+    if abs(pct) <= threshold_pct:
+        return None
+    return (
+        f"{period.label}: unexplained variance against the provider invoices is "
+        f"{format_money(result.unexplained, org.currency)} ({pct}% of "
+        f"{format_money(result.billed, org.currency)} billed), above the {threshold_pct}% "
+        "threshold; reconcile the month or override with a written reason"
+    )
+
+
+def close_gate(org: Organization, period, today: dt.date) -> str | None:
+    """`variance_gate` in the shape of a billing close gate (`period` is a BillingPeriod)."""
+    return variance_gate(org, period.label)

@@ -1,0 +1,112 @@
+"""Provider invoices and their lines: what each provider billed the organisation for a month,
+imported from a CSV of lines, a FOCUS 1.x cost and usage file, or typed in. An invoice is one
+provider's month; a second invoice for the same provider and month is refused."""
+
+from __future__ import annotations
+
+from django.db import models
+from django_scopes import ScopedManager
+
+from chargeback.tenancy.models import Organization
+
+EXACT = {"max_digits": 32, "decimal_places": 12}
+
+
+class TokenClass(models.TextChoices):
+    INPUT = "input", "Input"
+    CACHED_INPUT = "cached_input", "Cache read"
+    CACHE_WRITE = "cache_write", "Cache write"
+    OUTPUT = "output", "Output"
+    BATCH_INPUT = "batch_input", "Batch input"
+    BATCH_OUTPUT = "batch_output", "Batch output"
+    REQUEST = "request", "Requests"
+    OTHER = "other", "Other"
+
+
+class InvoiceSource(models.TextChoices):
+    CSV = "csv", "CSV of lines"
+    FOCUS = "focus", "FOCUS cost and usage file"
+    MANUAL = "manual", "Typed in"
+
+
+class ProviderInvoice(models.Model):
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    provider = models.CharField(max_length=60)
+    month = models.DateField(help_text="The first day of the month billed.")
+    currency = models.CharField(max_length=3)
+    source = models.CharField(max_length=20, choices=InvoiceSource.choices)
+    filename = models.CharField(max_length=300, blank=True)
+    reference = models.CharField(max_length=200, blank=True, help_text="The provider's number.")
+    total = models.DecimalField(**EXACT, default=0)
+    created_by = models.CharField(max_length=254)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ScopedManager(organization="organization")
+
+    class Meta:
+        ordering = ["-month", "provider"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "provider", "month"], name="invoice_unique_provider_month"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider} {self.month:%Y-%m}"
+
+    @property
+    def period_label(self) -> str:
+        return f"{self.month:%Y-%m}"
+
+
+class InvoiceLine(models.Model):
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    invoice = models.ForeignKey(ProviderInvoice, on_delete=models.CASCADE, related_name="lines")
+    position = models.PositiveIntegerField()
+    provider = models.CharField(max_length=60)
+    model = models.CharField(max_length=200, blank=True)
+    token_class = models.CharField(max_length=20, choices=TokenClass.choices)
+    quantity = models.DecimalField(**EXACT, default=0)
+    amount = models.DecimalField(**EXACT)
+    currency = models.CharField(max_length=3)
+    day = models.DateField(null=True, blank=True, help_text="The day charged, when the file says.")
+    sku = models.CharField(max_length=200, blank=True)
+    list_amount = models.DecimalField(**EXACT, null=True, blank=True)
+
+    objects = ScopedManager(organization="organization")
+
+    class Meta:
+        ordering = ["invoice", "position"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["invoice", "position"], name="invoice_line_unique_position"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider}/{self.model} {self.token_class}: {self.amount}"
+
+
+class TrueUp(models.Model):
+    """Finance's decision to charge a month's unexplained variance to the units, on a basis
+    (proportional to usage spend): the month's drafts carry it as `true_up` lines. Events are
+    never re-priced for it."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    month = models.DateField(help_text="The first day of the month.")
+    amount = models.DecimalField(max_digits=20, decimal_places=4)
+    basis = models.CharField(max_length=20, default="spend")
+    reason = models.CharField(max_length=500)
+    created_by = models.CharField(max_length=254)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ScopedManager(organization="organization")
+
+    class Meta:
+        ordering = ["-month"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "month"], name="true_up_unique_month")
+        ]
+
+    def __str__(self) -> str:
+        return f"true-up {self.month:%Y-%m}: {self.amount}"
