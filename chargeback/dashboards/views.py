@@ -13,7 +13,7 @@ from django.shortcuts import render
 from django.utils.cache import patch_vary_headers
 
 from chargeback.billing.queries import visible_statements
-from chargeback.dashboards import queries, showback
+from chargeback.dashboards import charge_reads, queries, showback
 from chargeback.dashboards.csv_export import csv_response
 from chargeback.dashboards.periods import Window
 from chargeback.tenancy.permissions import org_permission
@@ -45,7 +45,13 @@ def overview(request: HttpRequest, org_slug: str) -> HttpResponse:
     if download := _download(request, board, "overview"):
         return download
     led = list(request.membership.units.order_by("name")) if board.unit_ids is not None else []
-    context = {"board": board, "sort": sort, "led_units": led, "unit_columns": UNIT_COLUMNS}
+    context = {
+        "board": board,
+        "sort": sort,
+        "led_units": led,
+        "unit_columns": UNIT_COLUMNS,
+        "charged": _charged(request, board),
+    }
     return _render(request, "dashboards/overview.html", context)
 
 
@@ -81,8 +87,21 @@ def unit_spend(request: HttpRequest, org_slug: str, unit_id: int) -> HttpRespons
         .select_related("unit", "period")
         .order_by("-period__month", "sequence")[:8],
         "event_day": first if first == last and request.GET.get("day") else None,
+        "charged": _charged(request, board),
     }
     return _render(request, "dashboards/unit_spend.html", context)
+
+
+def _charged(request: HttpRequest, board: showback.Showback) -> list:
+    """Usage beside the charge, per month of the window."""
+    return charge_reads.charged_months(
+        request.org,
+        first=board.window.first,
+        last=board.window.last,
+        reach=board.reach,
+        unit_ids=board.unit_ids,
+        names={u.id: u.name for u in board.units.values()},
+    )
 
 
 def _render(request: HttpRequest, template: str, context: dict) -> HttpResponse:
