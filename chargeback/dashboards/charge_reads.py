@@ -20,7 +20,7 @@ from chargeback.calendar import Period
 from chargeback.dashboards.charged import LineSum, MonthCharge, months
 from chargeback.tenancy.models import Organization
 
-MAX_PREVIEWS = 2  # months after the last issued one that a window previews (the newest)
+MAX_PREVIEWS = 1  # months after the last issued one that a window previews: the open one
 ISSUED = {PeriodState.IN_REVIEW: "issued", PeriodState.CLOSED: "final"}
 
 
