@@ -215,7 +215,9 @@ def test_unit_page_query_count_does_not_grow(client_for, finance, org_a, now):
     for rows in (1, 2):  # 1 unit, then 3
         _units_with_spend(org_a, rows, parent=parent, start=len(counts) * 10)
         counts.append(queries_for(client_for(finance), f"/o/alpha/units/{parent.pk}/spend/"))
-    assert counts[0] == counts[1] <= MAX_QUERIES + CHARGED_QUERIES + 2  # + the current prices and the event page
+    assert (
+        counts[0] == counts[1] <= MAX_QUERIES + CHARGED_QUERIES + 2
+    )  # + the current prices and the event page
 
 
 def test_daily_spend_stacks_by_model_on_request(client_for, finance, spend):
