@@ -90,7 +90,7 @@ def charged(org_a, unit_tree, now):
         period = BillingPeriod.objects.create(
             organization=org_a,
             month=dt.date(2026, 9, 1),
-            state=PeriodState.IN_REVIEW,
+            state=PeriodState.OPEN,  # drafted open, issued below (as PostgreSQL requires)
             usage_cost=D("282.19"),  # as the rollup has it: no late usage to adjust for
             requests=20,
         )
@@ -114,7 +114,7 @@ def charged(org_a, unit_tree, now):
         ):
             s = Statement.objects.create(
                 organization=org_a, period=period, unit=unit, number=f"ST-2026-09-{seq}",
-                sequence=seq, mode="chargeback", status="issued", currency="USD",
+                sequence=seq, mode="chargeback", status="draft", currency="USD",
                 total=sum(D(a) for _, a, _ in lines),
             )  # fmt: skip
             for pos, (kind, amount, ref) in enumerate(lines, start=1):
@@ -123,6 +123,8 @@ def charged(org_a, unit_tree, now):
                     description=kind, amount=D(amount), ref=ref,
                 )  # fmt: skip
             made[unit.code] = s
+        Statement.objects.filter(period=period).update(status="issued")
+        BillingPeriod.objects.filter(pk=period.pk).update(state=PeriodState.IN_REVIEW)
     return made
 
 
