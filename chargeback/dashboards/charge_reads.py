@@ -74,7 +74,7 @@ def charged_months(
     return months(lines, bases=bases, names=names, statements=found, currency=organization.currency)
 
 
-def _preview(org, period: Period, allowed: set[int] | None) -> list[LineSum]:
+def _preview(org: Organization, period: Period, allowed: set[int] | None) -> list[LineSum]:
     """The lines draft statements for `period` would have today, per unit."""
     policy = policy_for(org, period)
     month = month_usage(org, period, fixed_fees=bool(policy.fee_fixed))
