@@ -13,7 +13,7 @@ from django.shortcuts import render
 from django.utils.cache import patch_vary_headers
 
 from chargeback.billing.queries import visible_statements
-from chargeback.dashboards import queries, showback
+from chargeback.dashboards import charge_reads, queries, showback
 from chargeback.dashboards.csv_export import FORMATS, csv_response, people_rows
 from chargeback.dashboards.periods import Window
 from chargeback.tenancy.permissions import org_permission
@@ -57,6 +57,7 @@ def overview(request: HttpRequest, org_slug: str) -> HttpResponse:
         "led_units": led,
         "unit_columns": UNIT_COLUMNS,
         "central": central,
+        "charged": _charged(request, board),
     }
     return _render(request, "dashboards/overview.html", context)
 
@@ -93,8 +94,21 @@ def unit_spend(request: HttpRequest, org_slug: str, unit_id: int) -> HttpRespons
         .select_related("unit", "period")
         .order_by("-period__month", "sequence")[:8],
         "event_day": first if first == last and request.GET.get("day") else None,
+        "charged": _charged(request, board),
     }
     return _render(request, "dashboards/unit_spend.html", context)
+
+
+def _charged(request: HttpRequest, board: showback.Showback) -> list:
+    """Usage beside the charge, per month of the window."""
+    return charge_reads.charged_months(
+        request.org,
+        first=board.window.first,
+        last=board.window.last,
+        reach=board.reach,
+        unit_ids=board.unit_ids,
+        names={u.id: u.name for u in board.units.values()},
+    )
 
 
 def _render(request: HttpRequest, template: str, context: dict) -> HttpResponse:
