@@ -178,3 +178,12 @@ def test_any_document_is_read_without_an_error(document):
     list(otel.spans({"resourceSpans": [{"scopeSpans": [{"spans": [{"attributes": [
         {"key": "gen_ai.usage.input_tokens", "value": document},
         {"key": "gen_ai.response.id", "value": document}]}]}]}]}))  # fmt: skip
+
+
+def test_ingest_events_tells_an_otlp_file_by_its_content(litellm_org, tmp_path):
+    path = tmp_path / "traces.json"
+    path.write_text(json.dumps(s.document()))
+    call_command("ingest_events", "--org", litellm_org.slug, str(path), stdout=io.StringIO())
+    with within(litellm_org):
+        assert IngestBatch.objects.get().format == "otel"
+    assert outcome(litellm_org) == s.EXPECTED
