@@ -190,6 +190,12 @@ class UsageEvent(models.Model):
     repriced_price = models.ForeignKey(
         ModelPrice, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    repriced_price_method = models.CharField(
+        max_length=40,
+        blank=True,
+        db_default="",  # the bulk writer (rows.py) names its columns: the database fills this
+        help_text="How the latest re-pricing run found the price (as `price_method`).",
+    )
     fingerprint = models.CharField(
         max_length=40, help_text="Hash of the usage, to tell repeats from conflicts."
     )
