@@ -287,6 +287,11 @@ class DailyUsage(models.Model):
     cached_input_tokens = models.BigIntegerField(default=0)
     cost = models.DecimalField(**COST, default=0)
     error_cost = models.DecimalField(**COST, default=0)
+    cache_hit_tokens = models.BigIntegerField(
+        default=0,
+        help_text="Input + output tokens of cache hits (within the token sums): counted, "
+        "never charged, outside the tier volume.",
+    )
 
     objects = ScopedManager(organization="organization")
 
