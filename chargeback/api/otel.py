@@ -11,7 +11,6 @@ import json
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 
@@ -34,7 +33,8 @@ class OtlpTraces(KeyAPIView):
         summary="Post OpenTelemetry traces (OTLP/HTTP, JSON or protobuf)",
         description=(
             "An ExportTraceServiceRequest in OTLP/JSON (`resourceSpans`) or in protobuf "
-            "(application/x-protobuf, answered in protobuf). Spans with GenAI "
+            "(Content-Type: application/x-protobuf, answered in protobuf; not in the schema "
+            "below, which is the JSON form). Spans with GenAI "
             "usage become usage events; other spans and attributes are ignored; prompt and "
             "completion text is removed before anything is stored. Answers 200 with an "
             "ExportTraceServiceResponse once stored; the batch's URL is in the Location header."
@@ -49,7 +49,6 @@ class OtlpTraces(KeyAPIView):
                     )
                 },
             ),
-            "application/x-protobuf": OpenApiTypes.BINARY,
         },
         responses={
             200: OpenApiResponse(description='Stored: {"partialSuccess": {}}'),
@@ -82,6 +81,7 @@ def receive_traces(request: HttpRequest, key: IngestionKey) -> HttpResponse:
     if protobuf:
         try:
             data = to_otlp_json(body)
+            data.setdefault("resourceSpans", [])  # an empty request (protobuf omits the list)
         except NotOtlp as exc:
             return _error(400, f"The body is {exc}.")
         body = json.dumps(data).encode()  # stored as OTLP/JSON, read as the JSON post is
