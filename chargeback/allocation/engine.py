@@ -7,8 +7,9 @@ How a statement is built, in this order:
 
 1. Own charge. Usage lines, one per provider/model, at priced cost. For a unit other than the
    central bucket: the tier markup (volume: the whole cost at the tier its monthly input +
-   output tokens reach; graduated: the cost shared over the bands by tokens, each band at its
-   markup; `up_to_tokens` is exclusive) and the platform fee (percent of usage cost, and the
+   output tokens reach, cache hits left out as they are not charged: `UnitUsage.tier_volume`;
+   graduated: the cost shared over the bands by tokens, each band at its markup;
+   `up_to_tokens` is exclusive) and the platform fee (percent of usage cost, and the
    fixed fee per unit). With `failed_requests: platform` a unit's failed/retried cost is
    billed to the central bucket instead. The central bucket pays no markup or fee.
 2. Activity rates: a unit on a rate is charged outcomes x rate instead of its usage charge
@@ -196,6 +197,7 @@ def _merge(units: Iterable[UnitUsage]) -> dict[str, UnitUsage]:
                     sum(m.requests for m in ms),
                     sum(m.errors for m in ms),
                     sum((m.error_cost for m in ms), ZERO),
+                    sum(m.cache_hit_tokens for m in ms),
                 )
                 for (provider, model), ms in sorted(models.items())
             ),
@@ -250,15 +252,16 @@ def _own(d: _Draft, unit: UnitUsage, policy: Policy, *, activity: bool, central:
                         unit.code,
                     )
                 )
-    d.tier = tier_for(policy.tiers, unit.tokens).name if unit.models else None
+    volume = unit.tier_volume  # cache hits excluded: counted, never charged
+    d.tier = tier_for(policy.tiers, volume).name if unit.models else None
     if activity:
         return
-    if policy.tier_mode == "volume" or unit.tokens == 0:
-        bands = [(tier_for(policy.tiers, unit.tokens), unit.tokens)]
-        total_tokens = unit.tokens or 1
+    if policy.tier_mode == "volume" or volume == 0:
+        bands = [(tier_for(policy.tiers, volume), volume)]
+        total_tokens = volume or 1
     else:
-        bands = graduated_bands(policy.tiers, unit.tokens)
-        total_tokens = unit.tokens
+        bands = graduated_bands(policy.tiers, volume)
+        total_tokens = volume
     for tier, tokens in bands:
         share = base * tokens / total_tokens if policy.tier_mode == "graduated" else base
         label = (

@@ -30,6 +30,7 @@ class ModelUsage:
     requests: int = 0
     errors: int = 0
     error_cost: Decimal = ZERO  # the part of `cost` from failed or retried requests
+    cache_hit_tokens: int = 0  # the part of the tokens served from a cache (never charged)
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,12 @@ class UnitUsage:
     @property
     def tokens(self) -> int:
         return sum(m.input_tokens + m.output_tokens for m in self.models)
+
+    @property
+    def tier_volume(self) -> int:
+        """The tokens that decide the tier: cache hits are counted as requests and tokens
+        but are not charged, so they do not move a unit up the tiers."""
+        return self.tokens - sum(m.cache_hit_tokens for m in self.models)
 
     @property
     def requests(self) -> int:

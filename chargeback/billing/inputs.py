@@ -108,6 +108,7 @@ def month_usage(
             sum_output=Sum("output_tokens"),
             sum_requests=Sum("requests"),
             sum_errors=Sum("errors"),
+            sum_hit=Sum("cache_hit_tokens"),
             experiment_cost=Sum("cost", filter=Q(environment__in=EXPERIMENT_ENVIRONMENTS)),
             tagged_cost=Sum("cost", filter=Q(attribution=TEAM_TAG)),
             central_cost=Sum("cost", filter=Q(attribution=CENTRAL)),
@@ -121,18 +122,32 @@ def month_usage(
     unallocated = ZERO
     total_cost, total_requests = ZERO, 0
     for row in rows:
-        unit_id, service, provider, model, cost, err, inp, out, req, errs, exp, tagged, fallback = (
-            row
-        )
+        (
+            unit_id,
+            service,
+            provider,
+            model,
+            cost,
+            err,
+            inp,
+            out,
+            req,
+            errs,
+            hit,
+            exp,
+            tagged,
+            fallback,
+        ) = row
         code = by_id[unit_id].code
         cost, err = Decimal(cost), Decimal(err)
-        acc = models[code].setdefault((provider, model), [ZERO, ZERO, 0, 0, 0, 0])
+        acc = models[code].setdefault((provider, model), [ZERO, ZERO, 0, 0, 0, 0, 0])
         acc[0] += cost
         acc[1] += err
         acc[2] += inp
         acc[3] += out
         acc[4] += req
         acc[5] += errs
+        acc[6] += hit
         services[code][service] += cost
         if exp is not None:
             experiment[code] += Decimal(exp)
@@ -159,7 +174,7 @@ def month_usage(
             UnitUsage(
                 code,
                 tuple(
-                    ModelUsage(p, m, a[0], a[2], a[3], a[4], a[5], a[1])
+                    ModelUsage(p, m, a[0], a[2], a[3], a[4], a[5], a[1], a[6])
                     for (p, m), a in sorted(models.get(code, {}).items())
                 ),
                 tuple(sorted(services.get(code, {}).items())),

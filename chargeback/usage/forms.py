@@ -14,14 +14,15 @@ from django.template.defaultfilters import filesizeformat
 from chargeback.tenancy.models import Organization
 from chargeback.usage.models import IngestionKey
 from chargeback.usage.records import MAX_JSON_DOCUMENT, check_csv_header
+from chargeback.usage.sniff import EXTENSIONS, HEAD, by_content
 
-# file extension -> format
-EXTENSIONS = {".csv": "csv", ".ndjson": "ndjson", ".jsonl": "ndjson", ".json": "json"}
 UPLOAD_FORMATS = [
-    ("", "From the file name"),
+    ("", "Detect (from the file name and content)"),
     ("csv", "CSV"),
     ("ndjson", "NDJSON (one event per line)"),
     ("json", "JSON (an array of events)"),
+    ("litellm", 'LiteLLM spend logs (JSON array, {"data": [...]} or NDJSON)'),
+    ("otel", "OpenTelemetry traces (OTLP/JSON, as a collector's file exporter writes them)"),
 ]
 FIRST_LINE_MAX = 64 * 1024
 
@@ -94,7 +95,11 @@ class UploadForm(forms.Form):
                     ".csv, .ndjson, .jsonl or .json."
                 }
             )
-        fmt = data.get("format") or EXTENSIONS[extension]
+        fmt = data.get("format")
+        if not fmt:
+            upload.seek(0)
+            fmt = by_content(EXTENSIONS[extension], upload.read(HEAD))
+            upload.seek(0)
         data["format"] = fmt
         if fmt == "json" and upload.size > MAX_JSON_DOCUMENT:
             raise forms.ValidationError(
@@ -144,6 +149,13 @@ class UploadForm(forms.Form):
         elif fmt == "json" and text.lstrip()[:1] not in ("[", "{", ""):
             raise forms.ValidationError(
                 {"file": "A JSON file must hold an array of events (it starts with “[”)."}
+            )
+        elif fmt == "otel" and text.lstrip()[:1] not in ("{", ""):
+            raise forms.ValidationError(
+                {
+                    "file": "An OpenTelemetry file must hold one OTLP/JSON document (a JSON "
+                    "object with “resourceSpans”, it starts with “{”)."
+                }
             )
         elif fmt == "ndjson" and text.lstrip().startswith("["):
             raise forms.ValidationError(

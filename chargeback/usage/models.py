@@ -190,6 +190,12 @@ class UsageEvent(models.Model):
     repriced_price = models.ForeignKey(
         ModelPrice, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    repriced_price_method = models.CharField(
+        max_length=40,
+        blank=True,
+        db_default="",  # the bulk writer (rows.py) names its columns: the database fills this
+        help_text="How the latest re-pricing run found the price (as `price_method`).",
+    )
     fingerprint = models.CharField(
         max_length=40, help_text="Hash of the usage, to tell repeats from conflicts."
     )
@@ -281,6 +287,11 @@ class DailyUsage(models.Model):
     cached_input_tokens = models.BigIntegerField(default=0)
     cost = models.DecimalField(**COST, default=0)
     error_cost = models.DecimalField(**COST, default=0)
+    cache_hit_tokens = models.BigIntegerField(
+        default=0,
+        help_text="Input + output tokens of cache hits (within the token sums): counted, "
+        "never charged, outside the tier volume.",
+    )
 
     objects = ScopedManager(organization="organization")
 

@@ -26,7 +26,16 @@ from chargeback.usage.adapters.redact import strip
 from chargeback.usage.context import Context, Prepared, Priced, Quarantined, load_context
 from chargeback.usage.models import UsageEvent
 from chargeback.usage.records import RecordError
-from chargeback.usage.rollup import CACHED_INPUT, COST, ERROR_COST, ERRORS, INPUT, OUTPUT, REQUESTS
+from chargeback.usage.rollup import (
+    CACHE_HIT_TOKENS,
+    CACHED_INPUT,
+    COST,
+    ERROR_COST,
+    ERRORS,
+    INPUT,
+    OUTPUT,
+    REQUESTS,
+)
 from chargeback.usage.rows import copy_text, names_entry, owner_entry
 from chargeback.usage.validation import Reason, validate
 
@@ -226,20 +235,22 @@ def price_and_attribute(context: Context, accepted: list[Priced]) -> None:
 def rollup_totals(priced: list[Priced]) -> dict[tuple, list[int]]:
     """Rollup increments of events, keyed by their rollup keys: sums in the order of
     rollup.ROLLUP_SUMS, with costs in units of 10^-12."""
-    requests, errors, inp, out, cached, cost, error_cost = (
-        REQUESTS, ERRORS, INPUT, OUTPUT, CACHED_INPUT, COST, ERROR_COST,
+    requests, errors, inp, out, cached, cost, error_cost, hit = (
+        REQUESTS, ERRORS, INPUT, OUTPUT, CACHED_INPUT, COST, ERROR_COST, CACHE_HIT_TOKENS,
     )  # fmt: skip
     totals: dict[tuple, list[int]] = {}
     for p in priced:
         d = p.draft
         t = totals.get(p.key)
         if t is None:
-            t = totals[p.key] = [0, 0, 0, 0, 0, 0, 0]
+            t = totals[p.key] = [0, 0, 0, 0, 0, 0, 0, 0]
         t[requests] += 1
         t[inp] += d.input_tokens
         t[out] += d.output_tokens
         t[cached] += d.cached_input_tokens
         t[cost] += p.pico
+        if d.cache_hit:  # counted as a request and in the token sums; outside tier volume
+            t[hit] += d.input_tokens + d.output_tokens
         if d.is_error:
             t[errors] += 1
             t[error_cost] += p.pico

@@ -1,7 +1,9 @@
 """Re-pricing a past range: an explicit, audited operation. Events keep the cost and price
 version that priced them at ingest (provenance); the run prices them again with the book in
 force now and records the differences as adjustments, grouped by unit, month, provider and
-model. Each event remembers its latest repriced cost, so running again over the same range
+model. Prices are found as ingestion finds them (`pricing.fallback.find_price`: an Azure
+deployment without an Azure price at OpenAI's), and each event remembers its latest repriced
+cost and how its price was found, so running again over the same range
 adds only what changed since (never the same difference twice)."""
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from django.db import transaction
 
 from chargeback.audit.log import record
 from chargeback.pricing.books import price_index
+from chargeback.pricing.fallback import find_price
 from chargeback.pricing.models import PriceAdjustment, RepricingRun
 from chargeback.pricing.prices import NoPrice, Usage, cost
 from chargeback.tenancy.models import Organization
@@ -38,9 +41,9 @@ class RepricingPlan:
     examined: int = 0
     unpriced: int = 0
     groups: dict[tuple[int, str, str, str], Group] = field(default_factory=dict)
-    changes: list[tuple[int, Decimal, int]] = field(
+    changes: list[tuple[int, Decimal, int, str]] = field(
         default_factory=list
-    )  # (event id, new cost, price id)
+    )  # (event id, new cost, price id, price method)
 
     @property
     def changed(self) -> int:
@@ -99,7 +102,7 @@ def plan_repricing(
         unit_id,
     ) in events.iterator(chunk_size=5000):
         plan.examined += 1
-        point = index.find(provider, model, at)
+        point, method = find_price(index.find, provider, model, at)  # as ingestion finds it
         if point is None or point.currency != organization.currency:
             plan.unpriced += 1
             continue
@@ -115,7 +118,7 @@ def plan_repricing(
         g.events += 1
         g.old += current
         g.new += new
-        plan.changes.append((eid, new, point.price_id))
+        plan.changes.append((eid, new, point.price_id, method))
     plan.groups = dict(groups)
     return plan
 
@@ -148,8 +151,10 @@ def reprice_range(
             )  # fmt: skip
             for (unit_id, month, provider, model), g in sorted(plan.groups.items())
         )
-        for eid, new, price_id in plan.changes:
-            UsageEvent.objects.filter(pk=eid).update(repriced_cost=new, repriced_price_id=price_id)
+        for eid, new, price_id, method in plan.changes:
+            UsageEvent.objects.filter(pk=eid).update(
+                repriced_cost=new, repriced_price_id=price_id, repriced_price_method=method
+            )
         record(
             organization=organization, actor=actor, action="pricing.repriced", obj=run,
             after={

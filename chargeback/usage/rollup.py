@@ -37,8 +37,11 @@ ROLLUP_SUMS = (
     "cached_input_tokens",
     "cost",
     "error_cost",
+    "cache_hit_tokens",
 )
-REQUESTS, ERRORS, INPUT, OUTPUT, CACHED_INPUT, COST, ERROR_COST = range(len(ROLLUP_SUMS))
+REQUESTS, ERRORS, INPUT, OUTPUT, CACHED_INPUT, COST, ERROR_COST, CACHE_HIT_TOKENS = range(
+    len(ROLLUP_SUMS)
+)
 _HOUR = dt.timedelta(hours=1) - dt.timedelta(microseconds=1)
 
 

@@ -12,6 +12,7 @@ from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_GET, require_http_methods
 
 from chargeback.tenancy.permissions import org_permission
+from chargeback.usage.adapters.redact import Unreadable
 from chargeback.usage.forms import KeyForm, UploadForm
 from chargeback.usage.ingest import create_batch
 from chargeback.usage.keys import create_key, revoke_key
@@ -110,16 +111,20 @@ def batch_upload(request: HttpRequest, org_slug: str) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
         upload.seek(0)
-        batch = create_batch(
-            organization=request.org,
-            payload=upload,
-            fmt=form.cleaned_data["format"],
-            source="upload",
-            filename=upload.name,
-            created_by=_actor_label(request),
-        )
-        messages.success(request, f"Uploaded {upload.name} as batch {batch.pk}.")
-        return redirect("usage:batch-detail", org_slug=request.org.slug, batch_id=batch.pk)
+        try:  # LiteLLM and OTel files lose their message text here, as in the API and command
+            batch = create_batch(
+                organization=request.org,
+                payload=upload,
+                fmt=form.cleaned_data["format"],
+                source="upload",
+                filename=upload.name,
+                created_by=_actor_label(request),
+            )
+        except Unreadable as exc:
+            form.add_error("file", f"The file cannot be read to remove message text: {exc}.")
+        else:
+            messages.success(request, f"Uploaded {upload.name} as batch {batch.pk}.")
+            return redirect("usage:batch-detail", org_slug=request.org.slug, batch_id=batch.pk)
     return render(request, "usage/batch_upload.html", {"form": form})
 
 

@@ -1,4 +1,5 @@
 import datetime as dt
+import io
 from decimal import Decimal
 
 import pytest
@@ -196,3 +197,45 @@ def test_pages_preview_then_confirm(priced_org, client, django_user_model):
     assert done.redirect_chain[-1][0] == f"/o/{priced_org.slug}/prices/repricing/{run.pk}/"
     assert "Re-priced 1 event: 1 changed" in done.content.decode()
     assert "&lt; $0.01" in done.content.decode()
+
+
+def _reprice(org, note: str) -> str:
+    out = io.StringIO()
+    call_command(
+        "reprice", "--org", org.slug, "--from", "2026-10-01", "--to", "2026-10-31",
+        "--note", note, stdout=out,
+    )  # fmt: skip
+    return out.getvalue()
+
+
+def test_reprice_finds_an_azure_price_as_ingestion_does(priced_org):
+    """An Azure deployment priced at OpenAI's price (no Azure price in the book) is re-priced
+    by the same fallback when OpenAI's price is corrected, and by the organisation's own Azure
+    price once it has one; the run records how it found the price."""
+    ingest(priced_org, [event("az", provider="azure"), event("oa")])
+    with within(priced_org):
+        az = UsageEvent.objects.get(request_id="az")
+    # 1,200 x 0.15 + 300 x 0.60 per 1M
+    assert (az.cost, az.price_method) == (Decimal("0.00036"), "openai price (azure deployment)")
+
+    _correct_price(priced_org, "0.25")  # 1,200 x 0.25 + 300 x 0.60 per 1M = 0.00048
+    _reprice(priced_org, "OpenAI invoice correction")
+    with within(priced_org):
+        az, oa = UsageEvent.objects.get(request_id="az"), UsageEvent.objects.get(request_id="oa")
+        run = RepricingRun.objects.get()
+    assert (run.events_examined, run.events_changed) == (2, 2)
+    assert (az.cost, az.repriced_cost) == (Decimal("0.00036"), Decimal("0.00048"))
+    assert az.repriced_price_method == "openai price (azure deployment)"
+    assert (oa.repriced_cost, oa.repriced_price_method) == (Decimal("0.00048"), "")
+
+    rows = parse_prices(
+        HEADER + "azure,gpt-4o-mini,2024-07-18,0.20,0.60,,,,,,USD,azure contract,2026-11-01\n"
+    )
+    with within(priced_org):
+        import_prices(priced_org, rows, actor="test", label="azure contract")
+    _reprice(priced_org, "Azure contract prices")  # 1,200 x 0.20 + 300 x 0.60 per 1M
+    with within(priced_org):
+        az = UsageEvent.objects.get(request_id="az")
+        delta = RepricingRun.objects.order_by("-pk").first().total_delta
+    assert (az.repriced_cost, az.repriced_price_method) == (Decimal("0.00042"), "")
+    assert delta == Decimal("-0.00006")

@@ -2,6 +2,7 @@
 SDK), from the collector's file and posted to /api/v1/otel/v1/traces: attributed by service
 and team, priced with the right token classes, and no message text stored anywhere."""
 
+import base64
 import io
 import json
 import os
@@ -92,7 +93,8 @@ def test_bad_posts_are_named(client, litellm_org):
         _key, secret = create_key(organization=litellm_org, name="collector", actor="test")
     auth = {"HTTP_AUTHORIZATION": f"Bearer {secret}"}
     cases = [
-        (b"\x0a\x00", "application/x-protobuf", 415),
+        (b"\x0a\x05ab", "application/x-protobuf", 400),  # cut short
+        (b"resourceSpans", "text/plain", 415),
         (b"{not json", "application/json", 400),
         (b'{"resourceLogs": []}', "application/json", 400),
     ]
@@ -178,3 +180,57 @@ def test_any_document_is_read_without_an_error(document):
     list(otel.spans({"resourceSpans": [{"scopeSpans": [{"spans": [{"attributes": [
         {"key": "gen_ai.usage.input_tokens", "value": document},
         {"key": "gen_ai.response.id", "value": document}]}]}]}]}))  # fmt: skip
+
+
+def test_ingest_events_tells_an_otlp_file_by_its_content(litellm_org, tmp_path):
+    path = tmp_path / "traces.json"
+    path.write_text(json.dumps(s.document()))
+    call_command("ingest_events", "--org", litellm_org.slug, str(path), stdout=io.StringIO())
+    with within(litellm_org):
+        assert IngestBatch.objects.get().format == "otel"
+    assert outcome(litellm_org) == s.EXPECTED
+
+
+def protobuf_body(document: dict) -> bytes:
+    """The document as the collector's otlphttp exporter sends it by default: protobuf, built
+    by opentelemetry-proto (ids are bytes there: hex in OTLP/JSON)."""
+    from google.protobuf import json_format
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+        ExportTraceServiceRequest,
+    )
+
+    document = json.loads(json.dumps(document))
+    for resource_spans in document["resourceSpans"]:
+        for scope_spans in resource_spans["scopeSpans"]:
+            for one in scope_spans["spans"]:
+                for name in ("traceId", "spanId", "parentSpanId"):
+                    one[name] = base64.b64encode(bytes.fromhex(one[name])).decode()
+    return json_format.ParseDict(document, ExportTraceServiceRequest()).SerializeToString()
+
+
+def test_the_same_spans_posted_in_protobuf_give_the_same_result(client, litellm_org):
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+        ExportTraceServiceResponse,
+    )
+
+    with within(litellm_org):
+        _key, secret = create_key(organization=litellm_org, name="collector", actor="test")
+    body = protobuf_body(s.document(broken=True))
+    assert b"SECRET" in body
+    response = client.generic(
+        "POST", URL, body, content_type="application/x-protobuf",
+        HTTP_AUTHORIZATION=f"Bearer {secret}",
+    )  # fmt: skip
+    assert (response.status_code, response["Content-Type"]) == (200, "application/x-protobuf")
+    ExportTraceServiceResponse().ParseFromString(response.content)  # what the exporter reads
+    batch_id = int(response["Location"].rstrip("/").rsplit("/", 1)[1])
+    batch = process_batch(batch_id)
+    assert (batch.format, batch.received, batch.accepted, batch.quarantined) == ("otel", 5, 4, 1)
+    assert outcome(litellm_org) == s.EXPECTED
+    with within(litellm_org):
+        stored = {e.request_id: e for e in UsageEvent.objects.filter(organization=litellm_org)}
+    assert (stored["chatcmpl-L1"].team, stored["chatcmpl-L1"].service) == (
+        "Support", "ticket-summarizer",
+    )  # fmt: skip
+    with batch.payload.open("rb") as f:
+        assert b"SECRET" not in f.read()

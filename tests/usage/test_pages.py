@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import html
 import json
+from decimal import Decimal
 
 import pytest
 from django.contrib.messages import get_messages
@@ -27,7 +28,10 @@ from chargeback.usage.models import (
     QuarantineStatus,
     UsageEvent,
 )
+from chargeback.usage.records import FORMATS
+from tests.usage import otel_spans
 from tests.usage.conftest import event, ndjson
+from tests.usage.litellm_rows import mixed_export
 
 PERSONAS = ("admin", "finance", "viewer", "team_lead")
 
@@ -782,3 +786,92 @@ def test_a_batch_knows_about_how_many_records_it_holds(client_for, finance, pric
         IngestBatch.objects.filter(pk=json_batch.pk).update(status="processing")
     page = client_for(finance).get(url("batch-detail", batch_id=json_batch.pk)).content.decode()
     assert '<progress aria-label="Progress">working…</progress>' in page
+
+
+def stored_payload(batch: IngestBatch) -> bytes:
+    with batch.payload.open("rb") as f:
+        return f.read()
+
+
+@pytest.mark.parametrize(
+    ("name", "fmt"),
+    [
+        ("spend.json", ""),  # detected: a JSON array of LiteLLM rows
+        ("spend.ndjson", ""),  # detected: LiteLLM rows, one per line
+        ("spend.json", "litellm"),  # chosen
+    ],
+)
+def test_upload_reads_litellm_spend_logs_without_their_message_text(
+    client_for, finance, litellm_org, django_capture_on_commit_callbacks, name, fmt
+):
+    rows, expected = mixed_export()
+    if name.endswith(".ndjson"):
+        content = b"".join(json.dumps(r).encode() + b"\n" for r in rows)
+    else:
+        content = json.dumps(rows).encode()
+    assert b"SECRET" in content
+    web = client_for(finance)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = upload(web, name, content, fmt)
+    assert response.status_code == 302
+    with within(litellm_org):
+        batch = IngestBatch.objects.get()
+        costs = {e.request_id: e.cost for e in UsageEvent.objects.all()}
+    assert (batch.format, batch.received, batch.accepted, batch.quarantined) == (
+        "litellm", 8, 8, 0,
+    )  # fmt: skip
+    assert costs == {rid: Decimal(c).quantize(Decimal("1e-12")) for rid, c in expected.items()}
+    assert b"SECRET" not in stored_payload(batch)
+
+
+@pytest.mark.parametrize("fmt", ["", "otel"])
+def test_upload_reads_otlp_traces_as_the_api_does(
+    client_for, finance, litellm_org, django_capture_on_commit_callbacks, fmt
+):
+    content = json.dumps(otel_spans.document(broken=True)).encode()
+    assert b"SECRET" in content
+    web = client_for(finance)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = upload(web, "traces.json", content, fmt)
+    assert response.status_code == 302
+    with within(litellm_org):
+        batch = IngestBatch.objects.get()
+        outcome = {
+            e.request_id: (e.unit.code, str(e.cost.normalize())) for e in UsageEvent.objects.all()
+        }
+        quarantined = list(QuarantinedEvent.objects.values_list("raw", flat=True))
+    assert (batch.format, batch.accepted, batch.quarantined) == ("otel", 4, 1)
+    assert outcome == otel_spans.EXPECTED
+    assert b"SECRET" not in stored_payload(batch)
+    assert not any("SECRET" in raw for raw in quarantined)
+
+
+def test_upload_offers_every_format_ingest_events_reads(client_for, finance, priced):
+    page = client_for(finance).get(url("batch-upload"))
+    offered = [value for value, _label in page.context["form"].fields["format"].choices]
+    assert offered == ["", "csv", "ndjson", "json", "litellm", "otel"]
+    assert set(offered) - {""} == set(FORMATS)
+
+
+def test_an_otel_upload_that_is_not_an_otlp_document_is_refused(client_for, finance, priced):
+    response = upload(
+        client_for(finance), "traces.json", json.dumps([event("o-1")]).encode(), "otel"
+    )
+    assert dict(response.context["form"].errors) == {
+        "file": [
+            "An OpenTelemetry file must hold one OTLP/JSON document (a JSON object with "
+            "“resourceSpans”, it starts with “{”)."
+        ]
+    }
+
+
+def test_a_litellm_upload_that_cannot_be_read_is_refused_and_nothing_stored(
+    client_for, finance, priced
+):
+    response = upload(client_for(finance), "spend.json", b"[\n\xff]", "litellm")
+    assert response.status_code == 200
+    assert dict(response.context["form"].errors) == {
+        "file": ["The file cannot be read to remove message text: not UTF-8 (byte 2)."]
+    }
+    with within(priced):
+        assert IngestBatch.objects.count() == 0

@@ -8,6 +8,7 @@ from chargeback.usage.adapters.redact import Unreadable
 from chargeback.usage.ingest import create_batch, wait_for_batch
 from chargeback.usage.models import BatchStatus
 from chargeback.usage.records import FORMATS, check_csv_header
+from chargeback.usage.sniff import HEAD, by_content
 
 
 class Command(OrgCommand):
@@ -19,7 +20,7 @@ class Command(OrgCommand):
     def add_arguments(self, parser):
         parser.add_argument("file", help="events file")
         parser.add_argument(
-            "--format", choices=FORMATS, help="default: from the file name, else ndjson"
+            "--format", choices=FORMATS, help="default: from the file name and content, else ndjson"
         )
 
     def handle_org(self, org, *args, **opts):
@@ -27,8 +28,9 @@ class Command(OrgCommand):
         if not path.is_file():
             raise CommandError(f"file not found: {path}")
         fmt = format_from(str(path), opts["format"], ("ndjson", "json", "csv", "otel", "litellm"))
-        if fmt == "ndjson" and path.suffix.lower() == ".jsonl":
-            fmt = "ndjson"
+        if not opts["format"]:  # the upload form's rule: OTLP and LiteLLM files told by content
+            with path.open("rb") as f:
+                fmt = by_content(fmt, f.read(HEAD))
         if path.stat().st_size == 0:
             raise CommandError(f"{path}: the file is empty")
         if fmt == "csv":
