@@ -38,7 +38,11 @@ def test_upload_preview_confirm_then_the_reconciliation_page(client, metered):
     text = page.content.decode()
     assert "$6.90" in text and "$8.70" in text and "$1.80" in text
     assert "Alias lag" in text and "figure-waterfall" in text
-    assert page.context["figure"]["data"][0]["type"] == "waterfall"
+    bars = page.context["figure"]["data"][0]
+    assert bars["type"] == "bar" and bars["x"][0] == "Metered" and bars["x"][-1] == "Billed"
+    # the floating bars climb from metered (6.90) to exactly where the billed bar ends (8.70)
+    assert (bars["base"][0], bars["y"][0]) == (0, 6.9) and bars["base"][1] == 6.9
+    assert round(bars["base"][-2] + bars["y"][-2], 2) == 8.7 == bars["y"][-1]
     csv = client.get(done["Location"] + "&csv=causes")
     assert csv["Content-Type"].startswith("text/csv")
     assert "alias_lag,,3.00" in csv.content.decode()
