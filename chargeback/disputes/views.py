@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from chargeback.billing.queries import visible_statements
 from chargeback.calendar import local_today
 from chargeback.disputes import operations as ops
+from chargeback.disputes.consequences import consequences
 from chargeback.disputes.evidence import evidence_for
 from chargeback.disputes.forms import InboxFilterForm, OpenDisputeForm, prefill
 from chargeback.disputes.models import Dispute, State
@@ -126,6 +127,8 @@ def dispute_detail(request: HttpRequest, org_slug: str, dispute_id: int) -> Http
         "overdue": is_overdue(dispute, today),
         "today": today,
         "ev": evidence_for(dispute),
+        "money": consequences(dispute, membership),
+        "finance": ops.is_finance(membership),
     }
     return render(request, "disputes/dispute_detail.html", context)
 
