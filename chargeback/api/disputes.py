@@ -92,6 +92,22 @@ class ActionSerializer(serializers.Serializer):
     outcome = serializers.ChoiceField(choices=list(OUTCOMES), required=False)
     amount = serializers.CharField(max_length=30, required=False, allow_null=True)
     to_unit = serializers.CharField(max_length=50, required=False, allow_null=True)
+    cause_key = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        min_value=1,
+        max_value=2**63 - 1,
+        help_text="resolve, wrong_owner with no to_unit: the id of this organisation's gateway "
+        "key behind the cost, listed for enforcement (default: read from the disputed requests).",
+    )
+    cause_tag = serializers.RegexField(
+        r"^(team=)?[^\s=][^=]{0,189}$",
+        max_length=200,
+        required=False,
+        allow_null=True,
+        help_text="resolve, wrong_owner with no to_unit: the team tag behind the cost "
+        "(team=NAME), instead of cause_key.",
+    )
 
 
 class EvidenceSerializer(serializers.Serializer):
@@ -191,8 +207,8 @@ class DisputeDetail(DisputeAPIView, generics.RetrieveAPIView):
 
 class DisputeAction(DisputeAPIView):
     """Act on a dispute: `start_review`, `request_info` (text), `answer_info` (text), `resolve`
-    (outcome, amount for a partial acceptance, to_unit for a wrong owner, text: required to
-    reject), `withdraw`, `comment` (text)."""
+    (outcome, amount for a partial acceptance, to_unit for a wrong owner, cause_key or
+    cause_tag for a wrong owner nobody owns, text: required to reject), `withdraw`, `comment` (text)."""
 
     serializer_class = ActionSerializer
 
@@ -216,6 +232,7 @@ class DisputeAction(DisputeAPIView):
                 done = ops.resolve(
                     membership=self.membership, dispute=dispute, outcome=v.get("outcome", ""),
                     amount=v.get("amount"), to_unit=to_unit, text=text,
+                    cause_key=v.get("cause_key"), cause_tag=v.get("cause_tag") or "",
                 )  # fmt: skip
             else:
                 result = getattr(ops, action)(

@@ -23,7 +23,7 @@ from chargeback.audit.log import record
 from chargeback.billing import finality
 from chargeback.billing.models import Statement, StatementLine, StatementStatus
 from chargeback.calendar import local_today
-from chargeback.disputes import outcomes
+from chargeback.disputes import enforcement, outcomes
 from chargeback.disputes.announce import dispute_moved
 from chargeback.disputes.models import Dispute, DisputeEvent, DisputeLine, Reason, State
 from chargeback.disputes.workflow import ACTIVE, ACTORS, OUTCOMES, TransitionRefused, next_state
@@ -226,12 +226,30 @@ def resolve(
     amount: object = None,
     to_unit: BusinessUnit | None = None,
     today: dt.date | None = None,
+    cause_key: object = None,
+    cause_key_id: str = "",
+    cause_tag: str = "",
 ) -> Dispute:
     """accepted (the whole amount), partially_accepted (`amount`, less than disputed) or
     rejected (a written reason). A wrong_owner dispute accepted with `to_unit` records that the
-    amount moves to that unit; otherwise the central bucket absorbs the credit."""
+    amount moves to that unit; otherwise the central bucket absorbs the credit, and finance may
+    name the gateway key (`cause_key`: its id; `cause_key_id`: its gateway key id) or the team
+    tag (`cause_tag`) behind it for enforcement, instead of the one the requests show."""
     if outcome not in OUTCOMES:
         raise DisputeError(f'outcome: "{outcome}" is not one of {", ".join(OUTCOMES)}')
+    try:
+        named = enforcement.named_cause(
+            dispute.organization, key_pk=cause_key, key_id=cause_key_id, tag=cause_tag
+        )
+    except enforcement.CauseRefused as exc:
+        raise DisputeError(str(exc)) from None
+    if named and (
+        dispute.reason != Reason.WRONG_OWNER or outcome == State.REJECTED or to_unit is not None
+    ):
+        field = "cause_key" if named[0] == "key" else "cause_tag"
+        raise DisputeError(
+            f"{field}: only a wrong_owner dispute accepted with no right unit lists a cause"
+        )
     text = (text or "").strip()
     if outcome == State.REJECTED and not text:
         raise DisputeError("text: a rejection needs a written reason")
@@ -265,7 +283,7 @@ def resolve(
         d.resolved_by = membership.user
         d.resolved_on = day
         try:
-            outcomes.apply(d, membership, outcome, day)
+            outcomes.apply(d, membership, outcome, day, named=named)
         except outcomes.DisputeOutcomeRefused as exc:
             raise DisputeError(str(exc)) from None
 

@@ -7,8 +7,8 @@
   total is unchanged. On a final statement the credit is a `credit` line on the unit's next
   statement instead (`carry`).
 - a `wrong_owner` dispute accepted without a right unit: the central bucket absorbs the amount
-  under the organisation's absorb policy, and the key or tag behind it is listed for
-  enforcement (`enforcement`).
+  under the organisation's absorb policy, and the key or tag behind it (the one finance
+  named, else the one its requests show) is listed for enforcement (`enforcement`).
 """
 
 from __future__ import annotations
@@ -30,11 +30,18 @@ def ref(dispute: Dispute) -> str:
     return f"dispute:{dispute.pk}"
 
 
-def apply(dispute: Dispute, membership: Membership, outcome: str, day: dt.date) -> None:
+def apply(
+    dispute: Dispute,
+    membership: Membership,
+    outcome: str,
+    day: dt.date,
+    *,
+    named: tuple[str, str] | None = None,
+) -> None:
     if outcome not in CREDITED or not dispute.credited:
         return
     if dispute.reason == Reason.WRONG_OWNER and dispute.reassigned_to is None:
-        enforcement.absorb(dispute, day, actor=membership.user)
+        enforcement.absorb(dispute, day, actor=membership.user, named=named)
     statement = dispute.statement
     if statement.mode != StatementMode.CHARGEBACK or statement.status != StatementStatus.ISSUED:
         return  # showback moves no money; a final statement is credited on the next one

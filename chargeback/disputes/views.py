@@ -12,13 +12,14 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from chargeback.billing.queries import visible_statements
 from chargeback.calendar import local_today
 from chargeback.disputes import operations as ops
+from chargeback.disputes.consequences import consequences
 from chargeback.disputes.evidence import evidence_for
 from chargeback.disputes.forms import InboxFilterForm, OpenDisputeForm, prefill
 from chargeback.disputes.models import Dispute, State
 from chargeback.disputes.queries import is_overdue, visible_disputes
 from chargeback.disputes.workflow import ACTORS, allowed_actions
 from chargeback.tenancy.permissions import org_permission
-from chargeback.units.models import BusinessUnit
+from chargeback.units.models import BusinessUnit, GatewayKey
 from chargeback.units.queries import visible_units
 
 
@@ -123,9 +124,14 @@ def dispute_detail(request: HttpRequest, org_slug: str, dispute_id: int) -> Http
         "units": BusinessUnit.objects.filter(organization=request.org, archived=False)
         .exclude(pk=dispute.unit_id)
         .order_by("code"),
+        "keys": GatewayKey.objects.filter(organization=request.org).order_by("key_id")
+        if dispute.reason == "wrong_owner"
+        else [],
         "overdue": is_overdue(dispute, today),
         "today": today,
         "ev": evidence_for(dispute),
+        "money": consequences(dispute, membership),
+        "finance": ops.is_finance(membership),
     }
     return render(request, "disputes/dispute_detail.html", context)
 
@@ -152,6 +158,8 @@ def dispute_act(request: HttpRequest, org_slug: str, dispute_id: int) -> HttpRes
                 amount=request.POST.get("amount") or None,
                 to_unit=to_unit,
                 text=text,
+                cause_key=request.POST.get("cause_key") or None,
+                cause_tag=request.POST.get("cause_tag") or "",
             )
         elif action in ("start_review", "request_info", "answer_info", "withdraw", "comment"):
             fn = getattr(ops, action if action != "comment" else "comment")

@@ -47,6 +47,14 @@ class Command(OrgCommand):
         p.add_argument("--outcome", required=True, choices=list(OUTCOMES))
         p.add_argument("--amount", default=None, metavar="X")
         p.add_argument("--to-unit", default=None, metavar="CODE")
+        p.add_argument(
+            "--cause-key", default="", metavar="KEY_ID",
+            help="no owner known: the gateway key id behind it, listed for enforcement",
+        )  # fmt: skip
+        p.add_argument(
+            "--cause-tag", default="", metavar="team=NAME",
+            help="no owner known: the team tag behind it (instead of --cause-key)",
+        )  # fmt: skip
         p.add_argument("--by", required=True, metavar="EMAIL")
         p.add_argument("--text", required=True, metavar="T")
         p = sub.add_parser("list", help="list the disputes")
@@ -81,6 +89,8 @@ class Command(OrgCommand):
                     amount=opts["amount"],
                     to_unit=_unit(org, opts["to_unit"]),
                     text=opts["text"],
+                    cause_key_id=opts["cause_key"],
+                    cause_tag=opts["cause_tag"],
                 )
             else:
                 fn = MOVES[action][0]
