@@ -4,7 +4,9 @@ chargeback.gateway.decide and chargeback.gateway.settlement."""
 
 from __future__ import annotations
 
+import math
 import re
+from decimal import ROUND_HALF_UP, Decimal
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import (
@@ -31,6 +33,7 @@ from chargeback.wallets.reservations import ReservationClosed
 
 COST = {"max_digits": 24, "decimal_places": 12}
 MONEY = {"max_digits": 20, "decimal_places": 4, "allow_null": True}
+PLACE = Decimal(1).scaleb(-COST["decimal_places"])
 AMOUNT_PATTERN = r"^[0-9]{1,12}(\.[0-9]{1,12})?$"
 
 
@@ -75,6 +78,10 @@ class Amount(serializers.DecimalField):
             self.fail("invalid")
         if isinstance(data, str) and not re.match(AMOUNT_PATTERN, data):
             self.fail("invalid")
+        if isinstance(data, float) and math.isfinite(data):
+            # A JSON number is as exact as its decimal form, to the field's places: 1e-30
+            # costs nothing at the ledger's precision rather than "too many digits".
+            data = format(Decimal(repr(data)).quantize(PLACE, rounding=ROUND_HALF_UP), "f")
         return super().to_internal_value(data)
 
 

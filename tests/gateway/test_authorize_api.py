@@ -234,3 +234,15 @@ def test_settle_bad_cost_is_a_400_naming_it(call, gw):
     _, body = ask(call)
     status, body = call("settle", {"reservation_id": body["reservation_id"], "actual_cost": "x"})
     assert status == 400 and "actual_cost" in body
+
+
+def test_a_cost_sent_as_a_json_number_is_read_to_the_ledgers_precision(call, gw):
+    """Schemathesis found 1e-30 refused as "more than 24 digits": a JSON number is rounded to
+    the field's 12 places (a cost below that is nothing), and 0.1 is exactly 0.10."""
+    _, body = ask(call, cost="2.00")
+    done = call("settle", {"reservation_id": body["reservation_id"], "actual_cost": 1e-30})
+    assert done == (200, {"reservation_id": body["reservation_id"], "state": "posted",
+                          "posted": "0.00", "released": "2.00"})  # fmt: skip
+    _, body = ask(call, cost="2.00", request_id="second")
+    done = call("settle", {"reservation_id": body["reservation_id"], "actual_cost": 0.1})
+    assert done[1]["posted"] == "0.10"
