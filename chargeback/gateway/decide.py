@@ -34,6 +34,7 @@ from django.utils import timezone
 from chargeback.budgets.models import Budget
 from chargeback.calendar import Period, local_today
 from chargeback.gateway.estimate import Priced, price_request
+from chargeback.gateway.lookup import Stored, setting_and_decision
 from chargeback.gateway.models import Decision, Enforcement, Mode, ModelApproval, Reason
 from chargeback.money import quantize
 from chargeback.tenancy.models import Organization
@@ -43,7 +44,7 @@ from chargeback.units.tree import descendants
 from chargeback.usage.models import DailyUsage
 from chargeback.wallets.ledger import ReadOnlyWallet
 from chargeback.wallets.models import Wallet, WalletKind
-from chargeback.wallets.reservations import WalletExhausted, reserve
+from chargeback.wallets.reservations import WalletExhausted, hold_locked
 
 ACTOR = "gateway"
 PRODUCTION = ("production", "")  # a key for any environment serves production too
@@ -93,7 +94,7 @@ def enforcement(organization: Organization) -> Enforcement:
     )
 
 
-def answer_of(d: Decision, currency: str) -> Answer:
+def answer_of(d: Decision | Stored, currency: str) -> Answer:
     return Answer(
         allowed=d.allowed, reason=d.reason, mode=d.mode, reservation_id=d.reservation_id,
         reserved=d.reserved, wallet_available=d.wallet_available,
@@ -105,19 +106,21 @@ def authorize(
     *, organization: Organization, request: Request, now: dt.datetime | None = None
 ) -> Answer:
     """Decide, hold the money when allowed, and record the decision (not in `off` mode)."""
-    setting = enforcement(organization)
+    setting, done = setting_and_decision(organization, request.request_id)
     if setting.mode == Mode.OFF:
         return Answer(allowed=True, reason="", mode=Mode.OFF, currency=organization.currency)
-    first = Decision.objects.filter(organization=organization, request_id=request.request_id)
-    if done := first.first():
+    if done is not None:
         return answer_of(done, organization.currency)
+    first = Decision.objects.filter(organization=organization, request_id=request.request_id)
     now = now or timezone.now()
     try:
         with transaction.atomic():
             decision = _decide(organization, setting, request, now)
             decision.save(force_insert=True)
     except IntegrityError:  # the same request id, decided at the same moment: the first answer
-        return answer_of(first.get(), organization.currency)
+        if (done := first.first()) is None:  # reserved outside the gateway, not decided
+            raise ValidationError({"request_id": "was already used for a reservation"}) from None
+        return answer_of(done, organization.currency)
     return answer_of(decision, organization.currency)
 
 
@@ -151,9 +154,12 @@ def _decide(
     cost = request.estimated_cost if request.estimated_cost is not None else priced.cost
     d.estimated_cost = cost
     unit = d.unit = key.unit
+    # Locked now (the transaction holds it until the decision is stored): the reservation
+    # below needs no second lock, and the available amount answered is the one checked.
     wallet = (
         Wallet.objects.filter(organization=organization, unit=unit, kind=WalletKind.TEAM)
         .select_related("unit", "organization")
+        .select_for_update(of=("self",))
         .first()
     )
     d.wallet = wallet
@@ -170,8 +176,8 @@ def _decide(
     if not d.allowed or wallet is None or cost <= 0:
         return d
     try:
-        reservation = reserve(wallet=wallet, request_id=request.request_id, amount=cost,
-                              actor=ACTOR, now=now)  # fmt: skip
+        reservation = hold_locked(wallet=wallet, request_id=request.request_id, amount=cost,
+                                  actor=ACTOR, now=now)  # fmt: skip
     except (WalletExhausted, ReadOnlyWallet) as exc:
         return _deny(d, d.reason or exc.reason, enforce)
     d.reservation, d.reserved = reservation, reservation.amount
