@@ -34,7 +34,7 @@ from django.utils import timezone
 from chargeback.budgets.models import Budget
 from chargeback.calendar import Period, local_today
 from chargeback.gateway.estimate import Priced, price_request
-from chargeback.gateway.lookup import Stored, setting_and_decision
+from chargeback.gateway.lookup import Stored, first_read
 from chargeback.gateway.models import Decision, Enforcement, Mode, ModelApproval, Reason
 from chargeback.money import quantize
 from chargeback.tenancy.models import Organization
@@ -106,16 +106,17 @@ def authorize(
     *, organization: Organization, request: Request, now: dt.datetime | None = None
 ) -> Answer:
     """Decide, hold the money when allowed, and record the decision (not in `off` mode)."""
-    setting, done = setting_and_decision(organization, request.request_id)
+    read = first_read(organization, request.request_id)
+    setting = read.setting
     if setting.mode == Mode.OFF:
         return Answer(allowed=True, reason="", mode=Mode.OFF, currency=organization.currency)
-    if done is not None:
-        return answer_of(done, organization.currency)
+    if read.decided is not None:
+        return answer_of(read.decided, organization.currency)
     first = Decision.objects.filter(organization=organization, request_id=request.request_id)
     now = now or timezone.now()
     try:
         with transaction.atomic():
-            decision = _decide(organization, setting, request, now)
+            decision = _decide(organization, setting, request, now, budgets=read.has_budgets)
             decision.save(force_insert=True)
     except IntegrityError:  # the same request id, decided at the same moment: the first answer
         if (done := first.first()) is None:  # reserved outside the gateway, not decided
@@ -125,7 +126,12 @@ def authorize(
 
 
 def _decide(
-    organization: Organization, setting: Enforcement, request: Request, now: dt.datetime
+    organization: Organization,
+    setting: Enforcement,
+    request: Request,
+    now: dt.datetime,
+    *,
+    budgets: bool = True,
 ) -> Decision:
     enforce = setting.mode == Mode.ENFORCE
     d = Decision(
@@ -169,7 +175,7 @@ def _decide(
         return _deny(d, Reason.ARCHIVED_UNIT, enforce)
     if priced is not None and _needs_approval(setting, priced, key):
         _deny(d, Reason.MODEL_NOT_APPROVED, enforce)
-    remaining, over = _budget(organization, unit, cost, now)
+    remaining, over = _budget(organization, unit, cost, now) if budgets else (None, False)
     d.budget_remaining = remaining
     if over and not d.reason:
         _deny(d, Reason.BUDGET_HARD_LIMIT, enforce)
