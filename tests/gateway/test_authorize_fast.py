@@ -22,6 +22,9 @@ def post(client, secret, body, content_type="application/json"):
                        HTTP_AUTHORIZATION=f"Bearer {secret}")  # fmt: skip
 
 
+# On PostgreSQL the key check and the first read are plain prepared statements
+# (chargeback.sql.fetch_one), which Django's query log does not see.
+PLAIN = 2 if connection.vendor != "postgresql" else 0
 DRF = "application/json; charset=iso-8859-1"  # not UTF-8: DRF's parser reads it
 
 
@@ -33,7 +36,7 @@ def test_an_allow_takes_at_most_eleven_statements(client, gw):
     with CaptureQueriesContext(connection) as captured:
         response = post(client, gw["secret"], BODY)
     assert response.json()["decision"] == "allow"
-    assert len(captured.captured_queries) <= 11, [q["sql"][:80] for q in captured]
+    assert len(captured.captured_queries) <= 9 + PLAIN, [q["sql"][:80] for q in captured]
 
 
 def test_a_repeat_is_answered_from_the_first_read_alone(client, gw):
@@ -42,7 +45,7 @@ def test_a_repeat_is_answered_from_the_first_read_alone(client, gw):
     with CaptureQueriesContext(connection) as captured:
         again = post(client, gw["secret"], BODY).json()
     assert again == first
-    assert len(captured.captured_queries) == 2  # the key check and the first read
+    assert len(captured.captured_queries) == PLAIN  # the key check and the first read
 
 
 @pytest.mark.parametrize(
