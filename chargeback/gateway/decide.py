@@ -34,6 +34,7 @@ from django.utils import timezone
 from chargeback.budgets.models import Budget
 from chargeback.calendar import Period, local_today
 from chargeback.gateway.estimate import Priced, price_request
+from chargeback.gateway.lookup import Stored, first_read
 from chargeback.gateway.models import Decision, Enforcement, Mode, ModelApproval, Reason
 from chargeback.money import quantize
 from chargeback.tenancy.models import Organization
@@ -43,7 +44,7 @@ from chargeback.units.tree import descendants
 from chargeback.usage.models import DailyUsage
 from chargeback.wallets.ledger import ReadOnlyWallet
 from chargeback.wallets.models import Wallet, WalletKind
-from chargeback.wallets.reservations import WalletExhausted, reserve
+from chargeback.wallets.reservations import WalletExhausted, hold_locked
 
 ACTOR = "gateway"
 PRODUCTION = ("production", "")  # a key for any environment serves production too
@@ -93,7 +94,7 @@ def enforcement(organization: Organization) -> Enforcement:
     )
 
 
-def answer_of(d: Decision, currency: str) -> Answer:
+def answer_of(d: Decision | Stored, currency: str) -> Answer:
     return Answer(
         allowed=d.allowed, reason=d.reason, mode=d.mode, reservation_id=d.reservation_id,
         reserved=d.reserved, wallet_available=d.wallet_available,
@@ -105,24 +106,32 @@ def authorize(
     *, organization: Organization, request: Request, now: dt.datetime | None = None
 ) -> Answer:
     """Decide, hold the money when allowed, and record the decision (not in `off` mode)."""
-    setting = enforcement(organization)
+    read = first_read(organization, request.request_id)
+    setting = read.setting
     if setting.mode == Mode.OFF:
         return Answer(allowed=True, reason="", mode=Mode.OFF, currency=organization.currency)
+    if read.decided is not None:
+        return answer_of(read.decided, organization.currency)
     first = Decision.objects.filter(organization=organization, request_id=request.request_id)
-    if done := first.first():
-        return answer_of(done, organization.currency)
     now = now or timezone.now()
     try:
         with transaction.atomic():
-            decision = _decide(organization, setting, request, now)
+            decision = _decide(organization, setting, request, now, budgets=read.has_budgets)
             decision.save(force_insert=True)
     except IntegrityError:  # the same request id, decided at the same moment: the first answer
-        return answer_of(first.get(), organization.currency)
+        if (done := first.first()) is None:  # reserved outside the gateway, not decided
+            raise ValidationError({"request_id": "was already used for a reservation"}) from None
+        return answer_of(done, organization.currency)
     return answer_of(decision, organization.currency)
 
 
 def _decide(
-    organization: Organization, setting: Enforcement, request: Request, now: dt.datetime
+    organization: Organization,
+    setting: Enforcement,
+    request: Request,
+    now: dt.datetime,
+    *,
+    budgets: bool = True,
 ) -> Decision:
     enforce = setting.mode == Mode.ENFORCE
     d = Decision(
@@ -151,9 +160,12 @@ def _decide(
     cost = request.estimated_cost if request.estimated_cost is not None else priced.cost
     d.estimated_cost = cost
     unit = d.unit = key.unit
+    # Locked now (the transaction holds it until the decision is stored): the reservation
+    # below needs no second lock, and the available amount answered is the one checked.
     wallet = (
         Wallet.objects.filter(organization=organization, unit=unit, kind=WalletKind.TEAM)
         .select_related("unit", "organization")
+        .select_for_update(of=("self",))
         .first()
     )
     d.wallet = wallet
@@ -163,15 +175,15 @@ def _decide(
         return _deny(d, Reason.ARCHIVED_UNIT, enforce)
     if priced is not None and _needs_approval(setting, priced, key):
         _deny(d, Reason.MODEL_NOT_APPROVED, enforce)
-    remaining, over = _budget(organization, unit, cost, now)
+    remaining, over = _budget(organization, unit, cost, now) if budgets else (None, False)
     d.budget_remaining = remaining
     if over and not d.reason:
         _deny(d, Reason.BUDGET_HARD_LIMIT, enforce)
     if not d.allowed or wallet is None or cost <= 0:
         return d
     try:
-        reservation = reserve(wallet=wallet, request_id=request.request_id, amount=cost,
-                              actor=ACTOR, now=now)  # fmt: skip
+        reservation = hold_locked(wallet=wallet, request_id=request.request_id, amount=cost,
+                                  actor=ACTOR, now=now)  # fmt: skip
     except (WalletExhausted, ReadOnlyWallet) as exc:
         return _deny(d, d.reason or exc.reason, enforce)
     d.reservation, d.reserved = reservation, reservation.amount
