@@ -32,7 +32,8 @@ FOCUS_10 = (
     "BilledCost", "BillingAccountId", "BillingAccountName", "BillingCurrency",
     "BillingPeriodEnd", "BillingPeriodStart", "ChargeCategory", "ChargeClass",
     "ChargeDescription", "ChargeFrequency", "ChargePeriodEnd", "ChargePeriodStart",
-    "ConsumedQuantity", "ConsumedUnit", "ContractedCost", "ContractedUnitPrice", "EffectiveCost",
+    "CommitmentDiscountCategory", "CommitmentDiscountId", "CommitmentDiscountName",
+    "CommitmentDiscountType", "ConsumedQuantity", "ConsumedUnit", "ContractedCost", "ContractedUnitPrice", "EffectiveCost",
     "InvoiceIssuerName", "ListCost", "ListUnitPrice", "PricingCategory", "PricingQuantity",
     "PricingUnit", "ProviderName", "PublisherName", "RegionId", "RegionName", "ResourceId",
     "ResourceName", "ResourceType", "ServiceCategory", "ServiceName", "SkuId", "SkuPriceId",
@@ -141,6 +142,7 @@ def focus_rows(organization: Organization, since: dt.date, version: str) -> Iter
         period = Period.of(g["day"])
         cost = f"{(g['cost'] or Decimal(0)):f}"
         tokens = (g["input"] or 0) + (g["output"] or 0)
+        quantity = f"{tokens}.0"  # a decimal, as FOCUS types it (validators read "12" as integer)
         sku = f"{g['provider']}/{g['model']}"
         row = {
             "BilledCost": cost, "EffectiveCost": cost, "ListCost": cost, "ContractedCost": cost,
@@ -153,8 +155,10 @@ def focus_rows(organization: Organization, since: dt.date, version: str) -> Iter
             "ChargeFrequency": "Usage-Based",
             "ChargePeriodStart": _utc(start_of_day(g["day"], tz)),
             "ChargePeriodEnd": _utc(end_of_day(g["day"], tz)),
-            "ConsumedQuantity": str(tokens), "ConsumedUnit": "Tokens",
-            "PricingQuantity": str(tokens), "PricingUnit": "Tokens", "PricingCategory": "Standard",
+            "CommitmentDiscountCategory": "", "CommitmentDiscountId": "",
+            "CommitmentDiscountName": "", "CommitmentDiscountType": "",  # no commitments
+            "ConsumedQuantity": quantity, "ConsumedUnit": "Tokens",
+            "PricingQuantity": quantity, "PricingUnit": "Tokens", "PricingCategory": "Standard",
             "ContractedUnitPrice": "", "ListUnitPrice": "",
             "InvoiceIssuerName": g["provider"], "ProviderName": g["provider"],
             "PublisherName": g["provider"], "ServiceProviderName": g["provider"],
