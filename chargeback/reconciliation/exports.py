@@ -12,9 +12,9 @@ from collections.abc import Iterator
 from decimal import Decimal
 from typing import TextIO
 
-from defusedcsv import csv
 from django.db.models import Sum
 
+from chargeback import safecsv as csv
 from chargeback.calendar import Period, end_of_day, local_today, start_of_day
 from chargeback.tenancy.models import Organization
 from chargeback.units.models import BusinessUnit
