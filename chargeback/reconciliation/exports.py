@@ -75,13 +75,16 @@ def _utc(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _events(organization: Organization, since: dt.date):
-    return (
-        UsageEvent.objects.filter(
-            organization=organization, occurred_at__gte=start_of_day(since, organization.tz)
-        )
-        .order_by("occurred_at", "pk")
-        .values_list(*[c if c != "unit" else "unit__code" for c in EVENT_COLUMNS])
+def _events(organization: Organization, since: dt.date, until=None, unit_ids=None):
+    rows = UsageEvent.objects.filter(
+        organization=organization, occurred_at__gte=start_of_day(since, organization.tz)
+    )
+    if until is not None:
+        rows = rows.filter(occurred_at__lte=end_of_day(until, organization.tz))
+    if unit_ids is not None:
+        rows = rows.filter(unit_id__in=sorted(unit_ids))
+    return rows.order_by("occurred_at", "pk").values_list(
+        *[c if c != "unit" else "unit__code" for c in EVENT_COLUMNS]
     )
 
 
@@ -93,24 +96,49 @@ def _plain(value: object) -> object:
     return value
 
 
+class _Echo:
+    """A file-like object whose write returns the text, for streaming csv rows."""
+
+    def write(self, text: str) -> str:
+        return text
+
+
+def event_lines(
+    organization: Organization, since: dt.date, fmt: str, until=None, unit_ids=None
+) -> Iterator[str]:
+    """The events from `since` (to `until`, of `unit_ids`; None: all) as CSV or NDJSON lines,
+    header first for CSV."""
+    rows = _events(organization, since, until, unit_ids).iterator(chunk_size=CHUNK)
+    if fmt == "csv":
+        writer = csv.writer(_Echo(), lineterminator="\n")
+        yield writer.writerow(EVENT_COLUMNS)
+        for row in rows:
+            yield writer.writerow([_plain(v) for v in row])
+        return
+    for row in rows:
+        yield json.dumps(dict(zip(EVENT_COLUMNS, map(_plain, row), strict=True))) + "\n"
+
+
+def focus_lines(
+    organization: Organization, since: dt.date, version: str, until=None, unit_ids=None
+) -> Iterator[str]:
+    writer = csv.writer(_Echo(), lineterminator="\n")
+    for row in focus_rows(organization, since, version, until, unit_ids):
+        yield writer.writerow(row)
+
+
 def write_events(out: TextIO, organization: Organization, since: dt.date, fmt: str) -> int:
     """Write the events since `since` as CSV or NDJSON; the number of rows written."""
-    rows = _events(organization, since).iterator(chunk_size=CHUNK)
-    count = 0
-    if fmt == "csv":
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(EVENT_COLUMNS)
-        for row in rows:
-            writer.writerow([_plain(v) for v in row])
-            count += 1
-        return count
-    for row in rows:
-        out.write(json.dumps(dict(zip(EVENT_COLUMNS, map(_plain, row), strict=True))) + "\n")
+    count = -1 if fmt == "csv" else 0
+    for line in event_lines(organization, since, fmt):
+        out.write(line)
         count += 1
     return count
 
 
-def focus_rows(organization: Organization, since: dt.date, version: str) -> Iterator[list]:
+def focus_rows(
+    organization: Organization, since: dt.date, version: str, until=None, unit_ids=None
+) -> Iterator[list]:
     """The FOCUS rows (header first): one per unit, day, provider and model."""
     columns = focus_columns(version)
     yield list(columns)
@@ -118,9 +146,13 @@ def focus_rows(organization: Organization, since: dt.date, version: str) -> Iter
     units = {
         u.pk: u for u in BusinessUnit.objects.filter(organization=organization).only("code", "name")
     }
+    daily = DailyUsage.objects.filter(organization=organization, day__gte=since)
+    if until is not None:
+        daily = daily.filter(day__lte=until)
+    if unit_ids is not None:
+        daily = daily.filter(unit_id__in=sorted(unit_ids))
     groups = (
-        DailyUsage.objects.filter(organization=organization, day__gte=since)
-        .values("day", "unit_id", "provider", "model")
+        daily.values("day", "unit_id", "provider", "model")
         .annotate(
             cost=Sum("cost"),
             requests=Sum("requests"),
@@ -131,8 +163,7 @@ def focus_rows(organization: Organization, since: dt.date, version: str) -> Iter
     )
     methods: dict[tuple, set[str]] = {}
     for day, unit_id, provider, model, attribution in (
-        DailyUsage.objects.filter(organization=organization, day__gte=since)
-        .values_list("day", "unit_id", "provider", "model", "attribution")
+        daily.values_list("day", "unit_id", "provider", "model", "attribution")
         .distinct()
         .iterator(chunk_size=CHUNK)
     ):
