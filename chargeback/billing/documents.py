@@ -7,8 +7,7 @@ import io
 from collections.abc import Iterable
 from decimal import Decimal
 
-from defusedcsv import csv
-
+from chargeback import safecsv as csv
 from chargeback.billing.models import Statement, StatementLine
 from chargeback.money import quantize
 

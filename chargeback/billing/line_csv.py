@@ -1,6 +1,6 @@
 """The requests behind a statement line as CSV, for the team that disputes or checks it: one
 row per request, its exact cost and currency, streamed through the formula-safe writer
-(defusedcsv: a cell starting with = + - @ is neutralised)."""
+(chargeback.safecsv: a cell starting with = + - @ | % or a tab/CR is neutralised)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import datetime as dt
 from collections.abc import Iterable, Iterator
 from zoneinfo import ZoneInfo
 
-from defusedcsv import csv
 from django.db.models import QuerySet
 
+from chargeback import safecsv as csv
 from chargeback.tenancy.models import Organization
 from chargeback.tenancy.scoping import within
 from chargeback.usage.models import UsageEvent

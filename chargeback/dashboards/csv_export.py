@@ -9,10 +9,10 @@ from __future__ import annotations
 import io
 from decimal import Decimal
 
-from defusedcsv import csv
 from django.http import HttpResponse
 
 from chargeback import numbers
+from chargeback import safecsv as csv
 from chargeback.dashboards.charts import Chart
 
 FORMATS = ("rounded", "exact")

@@ -8,12 +8,18 @@ from __future__ import annotations
 import datetime as dt
 
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    StreamingHttpResponse,
+)
 from django.shortcuts import render
 from django.utils.cache import patch_vary_headers
 
 from chargeback.billing.queries import visible_statements
-from chargeback.dashboards import charge_reads, queries, showback
+from chargeback.dashboards import charge_reads, event_export, queries, showback
 from chargeback.dashboards.csv_export import FORMATS, csv_response, people_rows
 from chargeback.dashboards.periods import Window
 from chargeback.tenancy.permissions import org_permission
@@ -114,6 +120,7 @@ def _charged(request: HttpRequest, board: showback.Showback) -> list:
 def _render(request: HttpRequest, template: str, context: dict) -> HttpResponse:
     """The whole page, or for htmx (the period and filter form, sort and stack links, which
     target #showback) only its body partial. A history restore gets the whole page."""
+    context.setdefault("export_formats", event_export.LINKS)
     htmx = request.htmx
     partial = bool(htmx) and htmx.target == "showback" and not htmx.history_restore_request
     response = render(
@@ -152,3 +159,17 @@ def _event_days(request: HttpRequest, window: Window) -> tuple[dt.date, dt.date]
     if window.first <= day <= window.last:
         return day, day
     return window.first, window.last
+
+
+@org_permission("org.view")
+def events_export(request: HttpRequest, org_slug: str) -> HttpResponse:
+    """The events (or FOCUS rows) in the dashboard's window and unit, streamed as a download."""
+    try:
+        export = event_export.parse_export(request.membership, request.GET)
+    except event_export.ExportRequestError as exc:
+        return HttpResponseBadRequest(str(exc), content_type="text/plain; charset=utf-8")
+    except event_export.OutOfReach:
+        raise Http404("No such unit.") from None
+    response = StreamingHttpResponse(export.lines(), content_type=export.content_type)
+    response["Content-Disposition"] = f'attachment; filename="{export.filename}"'
+    return response

@@ -12,11 +12,11 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from defusedcsv import csv as defusedcsv
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 
+from chargeback import safecsv
 from chargeback.audit.log import record, snapshot
 from chargeback.money import KNOWN_CURRENCIES
 from chargeback.pricing.aliases import normalise_provider
@@ -340,7 +340,7 @@ def cell(v: Any) -> str:
 
 def dump_prices(rows: list[PriceRow], fmt: str = "csv", *, formula_safe: bool = False) -> str:
     """The rows as a price file. `formula_safe` CSV (for downloads opened in spreadsheets)
-    neutralises cells that start with = + - @ | %, using defusedcsv."""
+    neutralises cells that start with = + - @ | % or a tab/CR (chargeback.safecsv)."""
     if fmt == "json":
         return (
             json.dumps(
@@ -350,7 +350,7 @@ def dump_prices(rows: list[PriceRow], fmt: str = "csv", *, formula_safe: bool = 
             + "\n"
         )
     out = io.StringIO()
-    writer = (defusedcsv if formula_safe else csv).writer(out, lineterminator="\n")
+    writer = (safecsv if formula_safe else csv).writer(out, lineterminator="\n")
     writer.writerow(COLUMNS)
     for r in rows:
         writer.writerow([cell(getattr(r, c)) for c in COLUMNS])

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import io
 
-from defusedcsv import csv
 from django.http import HttpResponse
+
+from chargeback import safecsv as csv
 
 
 def csv_response(rows: list[list[str]], filename: str) -> HttpResponse:

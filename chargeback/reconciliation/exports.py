@@ -12,9 +12,9 @@ from collections.abc import Iterator
 from decimal import Decimal
 from typing import TextIO
 
-from defusedcsv import csv
 from django.db.models import Sum
 
+from chargeback import safecsv as csv
 from chargeback.calendar import Period, end_of_day, local_today, start_of_day
 from chargeback.tenancy.models import Organization
 from chargeback.units.models import BusinessUnit
@@ -32,7 +32,8 @@ FOCUS_10 = (
     "BilledCost", "BillingAccountId", "BillingAccountName", "BillingCurrency",
     "BillingPeriodEnd", "BillingPeriodStart", "ChargeCategory", "ChargeClass",
     "ChargeDescription", "ChargeFrequency", "ChargePeriodEnd", "ChargePeriodStart",
-    "ConsumedQuantity", "ConsumedUnit", "ContractedCost", "ContractedUnitPrice", "EffectiveCost",
+    "CommitmentDiscountCategory", "CommitmentDiscountId", "CommitmentDiscountName",
+    "CommitmentDiscountType", "ConsumedQuantity", "ConsumedUnit", "ContractedCost", "ContractedUnitPrice", "EffectiveCost",
     "InvoiceIssuerName", "ListCost", "ListUnitPrice", "PricingCategory", "PricingQuantity",
     "PricingUnit", "ProviderName", "PublisherName", "RegionId", "RegionName", "ResourceId",
     "ResourceName", "ResourceType", "ServiceCategory", "ServiceName", "SkuId", "SkuPriceId",
@@ -74,13 +75,16 @@ def _utc(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _events(organization: Organization, since: dt.date):
-    return (
-        UsageEvent.objects.filter(
-            organization=organization, occurred_at__gte=start_of_day(since, organization.tz)
-        )
-        .order_by("occurred_at", "pk")
-        .values_list(*[c if c != "unit" else "unit__code" for c in EVENT_COLUMNS])
+def _events(organization: Organization, since: dt.date, until=None, unit_ids=None):
+    rows = UsageEvent.objects.filter(
+        organization=organization, occurred_at__gte=start_of_day(since, organization.tz)
+    )
+    if until is not None:
+        rows = rows.filter(occurred_at__lte=end_of_day(until, organization.tz))
+    if unit_ids is not None:
+        rows = rows.filter(unit_id__in=sorted(unit_ids))
+    return rows.order_by("occurred_at", "pk").values_list(
+        *[c if c != "unit" else "unit__code" for c in EVENT_COLUMNS]
     )
 
 
@@ -92,24 +96,49 @@ def _plain(value: object) -> object:
     return value
 
 
+class _Echo:
+    """A file-like object whose write returns the text, for streaming csv rows."""
+
+    def write(self, text: str) -> str:
+        return text
+
+
+def event_lines(
+    organization: Organization, since: dt.date, fmt: str, until=None, unit_ids=None
+) -> Iterator[str]:
+    """The events from `since` (to `until`, of `unit_ids`; None: all) as CSV or NDJSON lines,
+    header first for CSV."""
+    rows = _events(organization, since, until, unit_ids).iterator(chunk_size=CHUNK)
+    if fmt == "csv":
+        writer = csv.writer(_Echo(), lineterminator="\n")
+        yield writer.writerow(EVENT_COLUMNS)
+        for row in rows:
+            yield writer.writerow([_plain(v) for v in row])
+        return
+    for row in rows:
+        yield json.dumps(dict(zip(EVENT_COLUMNS, map(_plain, row), strict=True))) + "\n"
+
+
+def focus_lines(
+    organization: Organization, since: dt.date, version: str, until=None, unit_ids=None
+) -> Iterator[str]:
+    writer = csv.writer(_Echo(), lineterminator="\n")
+    for row in focus_rows(organization, since, version, until, unit_ids):
+        yield writer.writerow(row)
+
+
 def write_events(out: TextIO, organization: Organization, since: dt.date, fmt: str) -> int:
     """Write the events since `since` as CSV or NDJSON; the number of rows written."""
-    rows = _events(organization, since).iterator(chunk_size=CHUNK)
-    count = 0
-    if fmt == "csv":
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(EVENT_COLUMNS)
-        for row in rows:
-            writer.writerow([_plain(v) for v in row])
-            count += 1
-        return count
-    for row in rows:
-        out.write(json.dumps(dict(zip(EVENT_COLUMNS, map(_plain, row), strict=True))) + "\n")
+    count = -1 if fmt == "csv" else 0
+    for line in event_lines(organization, since, fmt):
+        out.write(line)
         count += 1
     return count
 
 
-def focus_rows(organization: Organization, since: dt.date, version: str) -> Iterator[list]:
+def focus_rows(
+    organization: Organization, since: dt.date, version: str, until=None, unit_ids=None
+) -> Iterator[list]:
     """The FOCUS rows (header first): one per unit, day, provider and model."""
     columns = focus_columns(version)
     yield list(columns)
@@ -117,9 +146,13 @@ def focus_rows(organization: Organization, since: dt.date, version: str) -> Iter
     units = {
         u.pk: u for u in BusinessUnit.objects.filter(organization=organization).only("code", "name")
     }
+    daily = DailyUsage.objects.filter(organization=organization, day__gte=since)
+    if until is not None:
+        daily = daily.filter(day__lte=until)
+    if unit_ids is not None:
+        daily = daily.filter(unit_id__in=sorted(unit_ids))
     groups = (
-        DailyUsage.objects.filter(organization=organization, day__gte=since)
-        .values("day", "unit_id", "provider", "model")
+        daily.values("day", "unit_id", "provider", "model")
         .annotate(
             cost=Sum("cost"),
             requests=Sum("requests"),
@@ -130,8 +163,7 @@ def focus_rows(organization: Organization, since: dt.date, version: str) -> Iter
     )
     methods: dict[tuple, set[str]] = {}
     for day, unit_id, provider, model, attribution in (
-        DailyUsage.objects.filter(organization=organization, day__gte=since)
-        .values_list("day", "unit_id", "provider", "model", "attribution")
+        daily.values_list("day", "unit_id", "provider", "model", "attribution")
         .distinct()
         .iterator(chunk_size=CHUNK)
     ):
@@ -141,6 +173,7 @@ def focus_rows(organization: Organization, since: dt.date, version: str) -> Iter
         period = Period.of(g["day"])
         cost = f"{(g['cost'] or Decimal(0)):f}"
         tokens = (g["input"] or 0) + (g["output"] or 0)
+        quantity = f"{tokens}.0"  # a decimal, as FOCUS types it (validators read "12" as integer)
         sku = f"{g['provider']}/{g['model']}"
         row = {
             "BilledCost": cost, "EffectiveCost": cost, "ListCost": cost, "ContractedCost": cost,
@@ -153,8 +186,10 @@ def focus_rows(organization: Organization, since: dt.date, version: str) -> Iter
             "ChargeFrequency": "Usage-Based",
             "ChargePeriodStart": _utc(start_of_day(g["day"], tz)),
             "ChargePeriodEnd": _utc(end_of_day(g["day"], tz)),
-            "ConsumedQuantity": str(tokens), "ConsumedUnit": "Tokens",
-            "PricingQuantity": str(tokens), "PricingUnit": "Tokens", "PricingCategory": "Standard",
+            "CommitmentDiscountCategory": "", "CommitmentDiscountId": "",
+            "CommitmentDiscountName": "", "CommitmentDiscountType": "",  # no commitments
+            "ConsumedQuantity": quantity, "ConsumedUnit": "Tokens",
+            "PricingQuantity": quantity, "PricingUnit": "Tokens", "PricingCategory": "Standard",
             "ContractedUnitPrice": "", "ListUnitPrice": "",
             "InvoiceIssuerName": g["provider"], "ProviderName": g["provider"],
             "PublisherName": g["provider"], "ServiceProviderName": g["provider"],

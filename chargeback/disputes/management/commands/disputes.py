@@ -1,11 +1,11 @@
 """`disputes --org SLUG open|resolve|list|review|ask|answer|withdraw|comment` (DESIGN 6.3)."""
 
-import csv
 import io
 import json
 
 from django.core.management.base import CommandError
 
+from chargeback import safecsv
 from chargeback.billing.models import Statement
 from chargeback.calendar import Period
 from chargeback.disputes import operations as ops
@@ -128,7 +128,7 @@ class Command(OrgCommand):
         if opts["format"] == "json":
             return json.dumps({"period": opts["period"], "rows": rows}, indent=2)
         out = io.StringIO()
-        writer = csv.DictWriter(out, fieldnames=REPORT_COLUMNS, lineterminator="\n")
+        writer = safecsv.DictWriter(out, fieldnames=REPORT_COLUMNS, lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
         text = out.getvalue().rstrip("\n")

@@ -2,9 +2,9 @@ import io
 import json
 from decimal import Decimal
 
-from defusedcsv import csv
 from django.core.management.base import CommandError
 
+from chargeback import safecsv as csv
 from chargeback.calendar import Period
 from chargeback.money import quantize
 from chargeback.tenancy.scoping import OrgCommand
