@@ -148,4 +148,45 @@ def _distinct(reasons: Iterable[Any]) -> list[Any]:
     return out
 
 
-__all__ = ["MAX_RECORDS", "PayloadError", "ReasonGroup", "SampleAudit", "audit_sample"]
+def _s(value: Decimal | None) -> str | None:
+    return None if value is None else f"{value:f}"
+
+
+def as_json(audit: SampleAudit) -> dict[str, Any]:
+    """The audit as `audit_sample --json` prints it (Decimals as strings)."""
+    return {
+        "format": audit.fmt,
+        "records": audit.records,
+        "truncated": audit.truncated,
+        "unreadable": audit.unreadable,
+        "accepted": audit.accepted,
+        "quarantined": audit.quarantined,
+        "missing": [
+            {"field": name, "required": name in audit.required, "records": audit.missing[name]}
+            for name in audit.fields
+        ],
+        "attribution": {
+            "currency": audit.currency,
+            "attributed_records": audit.attributed_records,
+            "central_records": audit.central_records,
+            "attributed_cost": _s(audit.attributed_cost),
+            "central_cost": _s(audit.central_cost),
+            "cost": _s(audit.cost),
+            "records_share": _s(audit.records_share),
+            "cost_share": _s(audit.cost_share),
+            "by_method": {k: v for k, v in audit.by_method.items() if v},
+        },
+        "quarantine": [
+            {
+                "code": g.code,
+                "field": g.field,
+                "records": g.count,
+                "example": g.example,
+                "first_lines": g.lines,
+            }
+            for g in audit.reasons
+        ],  # fmt: skip
+    }
+
+
+__all__ = ["MAX_RECORDS", "PayloadError", "ReasonGroup", "SampleAudit", "as_json", "audit_sample"]

@@ -7,6 +7,8 @@ import json
 from decimal import Decimal
 
 import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
 from django_scopes import scopes_disabled
 
 from chargeback.audit.models import AuditEvent
@@ -93,3 +95,28 @@ def test_a_csv_sample_reads_as_ingest_events_reads_it(flat_org):
 def test_an_unreadable_file_is_refused_whole(flat_org):
     with within(flat_org), pytest.raises(PayloadError):
         audit_sample(flat_org, io.BytesIO(b"[{not json"), "json")
+
+
+def test_the_command_prints_the_report_and_writes_nothing(flat_org, tmp_path):
+    path = tmp_path / "sample.ndjson"
+    path.write_bytes(ndjson(SAMPLE))
+    before = counts(flat_org)
+    out = io.StringIO()
+    call_command("audit_sample", "--org", flat_org.slug, str(path), stdout=out)
+    text = out.getvalue()
+    assert text.startswith("8 records (ndjson): 3 would be stored, 5 quarantined")
+    assert "66.67% of records, 75.00% of cost (3.00 of 4.00 USD)" in text
+    assert "  no_price (model): 2, first lines 4, 7: no price for internal/mystery-1" in text
+    out = io.StringIO()
+    call_command("audit_sample", "--org", flat_org.slug, str(path), "--json", stdout=out)
+    data = json.loads(out.getvalue())
+    assert data["attribution"]["cost_share"] == "0.7500"
+    assert data["quarantine"][0] == {
+        "code": "no_price", "field": "model", "records": 2, "first_lines": [4, 7],
+        "example": "no price for internal/mystery-1 on 2026-10-05",
+    }  # fmt: skip
+    assert counts(flat_org) == before
+    bad = tmp_path / "bad.json"
+    bad.write_bytes(b"[{nope")
+    with pytest.raises(CommandError, match=r"bad\.json: "):
+        call_command("audit_sample", "--org", flat_org.slug, str(bad))
