@@ -67,6 +67,27 @@ class SampleAudit:
         """Share of the accepted records' cost attributed by evidence; None at zero cost."""
         return _share(self.attributed_cost, self.cost)
 
+    @property
+    def records_pct(self) -> str:
+        return _pct(self.records_share)
+
+    @property
+    def cost_pct(self) -> str:
+        return _pct(self.cost_share)
+
+    @property
+    def missing_rows(self) -> list[tuple[str, bool, int]]:
+        """(field, required, records without it), in the order checked."""
+        return [(name, name in self.required, self.missing[name]) for name in self.fields]
+
+    @property
+    def methods(self) -> list[tuple[str, int]]:
+        return [(method, n) for method, n in self.by_method.items() if n]
+
+
+def _pct(share: Decimal | None) -> str:
+    return "—" if share is None else f"{share * 100:.2f}%"
+
 
 def _share(part: Decimal, whole: Decimal) -> Decimal | None:
     return None if not whole else (part / whole).quantize(Decimal("0.0001"))

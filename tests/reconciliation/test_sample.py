@@ -7,15 +7,19 @@ import json
 from decimal import Decimal
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.urls import reverse
 from django_scopes import scopes_disabled
 
 from chargeback.audit.models import AuditEvent
 from chargeback.pricing.books import import_prices, parse_prices
 from chargeback.reconciliation.sample import PayloadError, audit_sample
+from chargeback.tenancy.models import Role
 from chargeback.tenancy.scoping import within
 from chargeback.usage.models import DailyUsage, IngestBatch, QuarantinedEvent, UsageEvent
+from tests.conftest import _member
 from tests.reconciliation.conftest import FLAT
 from tests.usage.conftest import event, ndjson
 
@@ -120,3 +124,24 @@ def test_the_command_prints_the_report_and_writes_nothing(flat_org, tmp_path):
     bad.write_bytes(b"[{nope")
     with pytest.raises(CommandError, match=r"bad\.json: "):
         call_command("audit_sample", "--org", flat_org.slug, str(bad))
+
+
+def test_the_page_audits_an_upload_for_finance_and_writes_nothing(flat_org, client):
+    url = reverse("reconciliation:sample-audit", kwargs={"org_slug": flat_org.slug})
+    client.force_login(_member(flat_org, Role.VIEWER, "v@alpha.example").user)
+    assert client.get(url).status_code == 403
+    client.force_login(_member(flat_org, Role.FINANCE, "fin@alpha.example").user)
+    assert client.get(url).status_code == 200
+    before = counts(flat_org)
+    upload = SimpleUploadedFile("sample.ndjson", ndjson(SAMPLE))
+    page = client.post(url, {"file": upload})
+    assert page.status_code == 200 and counts(flat_org) == before
+    html = page.content.decode()
+    assert '<td class="num" data-share="records">66.67%</td>' in html
+    assert '<td class="num" data-share="cost">75.00%</td>' in html
+    assert "<td>4, 7</td>" in html and SECRET not in html
+    bad = client.post(url, {"file": SimpleUploadedFile("s.json", b"[{nope")})
+    assert bad.status_code == 400
+    assert 'role="alert">File: malformed JSON at line 1, column 3' in bad.content.decode()
+    assert client.post(url, {}).status_code == 400
+    assert counts(flat_org) == before
