@@ -144,4 +144,11 @@ def test_the_page_audits_an_upload_for_finance_and_writes_nothing(flat_org, clie
     assert bad.status_code == 400
     assert 'role="alert">File: malformed JSON at line 1, column 3' in bad.content.decode()
     assert client.post(url, {}).status_code == 400
+    csv_text = (
+        "request_id,occurred_at,provider,model,input_tokens,output_tokens,team\n"
+        "c-1,2026-10-05T10:00:00Z,internal,flat,1000000,0,SALES\n"
+    )
+    page = client.post(url, {"file": SimpleUploadedFile("s.csv", csv_text.encode())})
+    assert page.status_code == 200
+    assert '<td class="num" data-share="cost">100.00%</td>' in page.content.decode()
     assert counts(flat_org) == before
