@@ -45,6 +45,7 @@ COVERED = {
     "reconcile",
     "readiness",
     "export_events",
+    "audit_sample",
 }
 
 MONTH = "2026-10"
@@ -213,6 +214,9 @@ def test_a_user_runs_every_documented_command_on_a_fresh_org(fresh_org, tmp_path
             f": received={received} accepted={received} duplicates=0 quarantined=0"
         ), (fmt, last)
         assert last.startswith("batch ")
+        # The same file audited before onboarding: nothing ingested, the same count accepted.
+        report = json.loads(run("audit_sample", "--org", "t1", path, "--format", fmt, "--json"))
+        assert (report["accepted"], report["quarantined"]) == (received, 0), fmt
 
     # Spend in every format: Support has the gateway traffic, Research the provider account's.
     report = json.loads(run("spend", "--org", "t1", "--period", MONTH, "--format", "json"))
@@ -365,6 +369,7 @@ ORG_ARGS = {
     "reconcile": ["--period", MONTH],
     "readiness": ["--period", MONTH],
     "export_events": ["--since", "30d", "--output", "x.csv"],
+    "audit_sample": ["x.ndjson"],
 }
 
 

@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
 from chargeback.calendar import Period
+from chargeback.reconciliation.absorb import GRACE_MONTHS, unmapped_keys
 from chargeback.reconciliation.charts import waterfall_figure
 from chargeback.reconciliation.csv_export import csv_response
 from chargeback.reconciliation.forms import ConfirmForm, InvoiceUploadForm, PeriodForm
@@ -156,5 +157,6 @@ def readiness(request: HttpRequest, org_slug: str) -> HttpResponse:
     period = form.cleaned_data["period"] or default_period(request)
     rows = readiness_of(request.org, period)
     context = {"form": form, "period": period, "rows": rows,
-               "ready": sum(1 for r in rows if r.ready)}  # fmt: skip
+               "ready": sum(1 for r in rows if r.ready),
+               "unmapped": unmapped_keys(request.org, period), "grace": GRACE_MONTHS}  # fmt: skip
     return render(request, "reconciliation/readiness.html", context)
