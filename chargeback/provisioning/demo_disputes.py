@@ -37,6 +37,28 @@ CASES = [
 ]  # fmt: skip
 
 
+def _open(lead, month: Period, code: str, reason: str, share: str, text: str, opened_on: dt.date):
+    """The team lead disputes `share` of unit `code`'s statement of `month`: (statement,
+    dispute), or None when the unit has no statement with a positive total."""
+    statement = (
+        Statement.objects.filter(
+            organization=lead.organization, period__month=month.first, unit__code=code
+        )
+        .select_related("unit")
+        .first()
+    )
+    if statement is None or statement.total <= 0:
+        return None
+    amount = quantize(statement.total * Decimal(share), statement.currency)
+    if amount <= 0:
+        return None
+    dispute = ops.open_dispute(
+        membership=lead, statement=statement, amount=amount, reason=reason,
+        description=text, today=opened_on,
+    )  # fmt: skip
+    return statement, dispute
+
+
 def seed_disputes(org: Organization, month: Period, *, issued_on: dt.date) -> int:
     """Open and settle the demo's disputes on `month`'s statements; returns how many."""
     lead = _member(org, LEAD)
@@ -47,20 +69,10 @@ def seed_disputes(org: Organization, month: Period, *, issued_on: dt.date) -> in
     settled_on = org.calendar.add(issued_on, 3)
     count = 0
     for code, reason, share, outcome, accepted, to_code, text, answer in CASES:
-        statement = (
-            Statement.objects.filter(organization=org, period__month=month.first, unit__code=code)
-            .select_related("unit")
-            .first()
-        )
-        if statement is None or statement.total <= 0:
+        opened = _open(lead, month, code, reason, share, text, opened_on)
+        if opened is None:
             continue
-        amount = quantize(statement.total * Decimal(share), statement.currency)
-        if amount <= 0:
-            continue
-        dispute = ops.open_dispute(
-            membership=lead, statement=statement, amount=amount, reason=reason,
-            description=text, today=opened_on,
-        )  # fmt: skip
+        statement, dispute = opened
         count += 1
         if outcome == "withdrawn":
             ops.withdraw(membership=lead, dispute=dispute, text=answer, today=opened_on)
@@ -102,20 +114,10 @@ def seed_live_disputes(
     opened_on = min(org.calendar.add(issued_on, 1), max(today, issued_on))
     count = 0
     for code, reason, share, state, text, question in LIVE:
-        statement = (
-            Statement.objects.filter(organization=org, period__month=month.first, unit__code=code)
-            .select_related("unit")
-            .first()
-        )
-        if statement is None or statement.total <= 0:
+        opened = _open(lead, month, code, reason, share, text, opened_on)
+        if opened is None:
             continue
-        amount = quantize(statement.total * Decimal(share), statement.currency)
-        if amount <= 0:
-            continue
-        dispute = ops.open_dispute(
-            membership=lead, statement=statement, amount=amount, reason=reason,
-            description=text, today=opened_on,
-        )  # fmt: skip
+        _statement, dispute = opened
         count += 1
         if state in ("under_review", "info_requested"):
             ops.start_review(membership=finance, dispute=dispute, today=opened_on)
