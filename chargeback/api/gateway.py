@@ -82,9 +82,10 @@ class Amount(serializers.DecimalField):
             self.fail("invalid")
         if isinstance(data, str) and not re.match(AMOUNT_PATTERN, data):
             self.fail("invalid")
-        if isinstance(data, float) and math.isfinite(data):
+        if isinstance(data, float) and math.isfinite(data) and abs(data) < 1e13:
             # A JSON number is as exact as its decimal form, to the field's places: 1e-30
-            # costs nothing at the ledger's precision rather than "too many digits".
+            # costs nothing at the ledger's precision rather than "too many digits". (A number
+            # above the maximum is left to the field, which refuses it: 400, not a 500.)
             data = format(Decimal(repr(data)).quantize(PLACE, rounding=ROUND_HALF_UP), "f")
         return super().to_internal_value(data)
 

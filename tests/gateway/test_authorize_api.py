@@ -246,3 +246,12 @@ def test_a_cost_sent_as_a_json_number_is_read_to_the_ledgers_precision(call, gw)
     _, body = ask(call, cost="2.00", request_id="second")
     done = call("settle", {"reservation_id": body["reservation_id"], "actual_cost": 0.1})
     assert done[1]["posted"] == "0.10"
+
+
+def test_a_cost_far_above_the_maximum_is_a_400_naming_it_not_a_500(call, gw):
+    """Schemathesis sent 6.9e298: rounding it to 12 places overflowed Decimal's context."""
+    status, body = ask(call, cost=6.896767739707628e298)
+    assert status == 400 and "estimated_cost" in body
+    _, held = ask(call, cost="2.00", request_id="held")
+    status, body = call("settle", {"reservation_id": held["reservation_id"], "actual_cost": 1e300})
+    assert status == 400 and "actual_cost" in body
