@@ -31,3 +31,72 @@ def fetch_one(sql: str, params: Sequence[Any]) -> tuple | None:
     with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
         cursor.execute(sql, params)
         return cursor.fetchone() if cursor.description else None
+
+
+class Columns:
+    """A model's concrete columns in a plain SELECT (`table_alias."column"`, ...) and the
+    instances built back from a slice of its row, each value through its field's database
+    converters as the ORM would (so a plain statement can read several models in one row)."""
+
+    def __init__(self, model: type, alias: str) -> None:
+        self.model = model
+        self.fields = list(model._meta.concrete_fields)
+        self.sql = ", ".join(f'{alias}."{f.column}"' for f in self.fields)
+        self.width = len(self.fields)
+        self._converters: dict[str, list] = {}
+
+    def build(self, values: Sequence[Any]) -> Any:
+        """The instance from `values` (this model's columns, in order)."""
+        converters = self._converters.get(connection.vendor)
+        if converters is None:
+            converters = self._converters[connection.vendor] = [
+                [*connection.ops.get_db_converters(f.cached_col), *f.get_db_converters(connection)]
+                for f in self.fields
+            ]
+        converted = []
+        for value, funcs, f in zip(values, converters, self.fields, strict=True):
+            for func in funcs:
+                value = func(value, f.cached_col, connection)
+            converted.append(value)
+        return self.model.from_db(connection.alias, [f.attname for f in self.fields], converted)
+
+
+class Insert:
+    """What `Model.save()` sends for a new row, as one plain statement: every concrete column
+    but the auto primary key, each value prepared by its field (`pre_save`, then
+    `get_db_prep_save`: auto_now_add times, Decimal places, JSON), `RETURNING` the new id. No
+    signal is sent (the models written this way have no receivers) and the model's own
+    `save()` is not called: use it for new append-only rows on hot paths (ledger entries,
+    reservations, audit events, gateway decisions)."""
+
+    def __init__(self, model: type) -> None:
+        meta = model._meta
+        self.fields = [f for f in meta.concrete_fields if f is not meta.auto_field]
+        columns = ", ".join(f'"{f.column}"' for f in self.fields)
+        marks = ", ".join(["%s"] * len(self.fields))
+        self.sql = (
+            f'INSERT INTO "{meta.db_table}" ({columns}) VALUES ({marks}) '  # noqa: S608 (names from the model)
+            f'RETURNING "{meta.pk.column}"'
+        )
+
+    def save(self, obj: Any) -> Any:
+        """Insert `obj` (a new instance) and give it its id; returns it."""
+        values = [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in self.fields]
+        obj.pk = fetch_one(self.sql, values)[0]
+        obj._state.adding, obj._state.db = False, connection.alias
+        return obj
+
+
+class Update:
+    """`obj.save(update_fields=...)` for the `fields` named, as one plain statement by id."""
+
+    def __init__(self, model: type, *fields: str) -> None:
+        meta = model._meta
+        self.fields = [meta.get_field(name) for name in fields]
+        assignments = ", ".join(f'"{f.column}" = %s' for f in self.fields)
+        self.pk = meta.pk
+        self.sql = f'UPDATE "{meta.db_table}" SET {assignments} WHERE "{meta.pk.column}" = %s'  # noqa: S608
+
+    def save(self, obj: Any) -> None:
+        values = [f.get_db_prep_save(getattr(obj, f.attname), connection) for f in self.fields]
+        fetch_one(self.sql, [*values, self.pk.get_db_prep_save(obj.pk, connection)])

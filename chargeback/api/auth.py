@@ -10,16 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from typing import Any
 
 from django.contrib.auth.models import AnonymousUser
 from django.db import connection
-from django.db.models import Model
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
-from chargeback.sql import fetch_one
+from chargeback.sql import Columns, fetch_one
 from chargeback.tenancy.models import Organization
 from chargeback.usage.keys import PREFIX
 from chargeback.usage.models import IngestionKey
@@ -71,10 +69,10 @@ def find_key(presented: str) -> tuple[IngestionKey | None, str]:
     if not presented.startswith(PREFIX) or presented.count("_") < 2:
         return None, "malformed key"
     prefix = presented[len(PREFIX) :].split("_", 1)[0]
-    row = fetch_one(_key_query().sql, [prefix])
+    row = fetch_one(_query.sql, [prefix])
     if row is None:
         return None, "unknown key"
-    key = _key_query().build(row)
+    key = _query.build(row)
     if not hmac.compare_digest(key.hashed, hashlib.sha256(presented.encode()).hexdigest()):
         return None, "unknown key"
     if key.revoked_at is not None:
@@ -91,55 +89,24 @@ def find_key(presented: str) -> tuple[IngestionKey | None, str]:
 
 
 class _KeyQuery:
-    """SELECT key.*, organization.* by prefix, and the model instances from a row (each
-    column through its field's database converters, as the ORM would)."""
+    """SELECT key.*, organization.* by prefix, and the model instances from a row."""
 
     def __init__(self) -> None:
-        key_fields = IngestionKey._meta.concrete_fields
-        org_fields = Organization._meta.concrete_fields
-        columns = [f'k."{f.column}"' for f in key_fields] + [f'o."{f.column}"' for f in org_fields]
+        self.key = Columns(IngestionKey, "k")
+        self.org = Columns(Organization, "o")
         self.sql = (
-            f"SELECT {', '.join(columns)} FROM {IngestionKey._meta.db_table} k "  # noqa: S608
+            f"SELECT {self.key.sql}, {self.org.sql} FROM {IngestionKey._meta.db_table} k "  # noqa: S608
             f'JOIN {Organization._meta.db_table} o ON o."{Organization._meta.pk.column}" = '
             f'k."{IngestionKey._meta.get_field("organization").column}" WHERE k.prefix = %s'
         )
-        self.key = self._model(IngestionKey, key_fields)
-        self.org = self._model(Organization, org_fields)
-        self.split = len(key_fields)
-        self.vendor = connection.vendor
-
-    @staticmethod
-    def _model(model: type[Model], fields: Any) -> tuple:
-        converters = [
-            [*connection.ops.get_db_converters(f.cached_col), *f.get_db_converters(connection)]
-            for f in fields
-        ]
-        return model, [f.attname for f in fields], converters, [f.cached_col for f in fields]
 
     def build(self, row: tuple) -> IngestionKey:
-        key = self._instance(self.key, row[: self.split])
-        key.organization = self._instance(self.org, row[self.split :])
+        key = self.key.build(row[: self.key.width])
+        key.organization = self.org.build(row[self.key.width :])
         return key
 
-    @staticmethod
-    def _instance(spec: tuple, values: tuple) -> Any:
-        model, names, converters, columns = spec
-        converted = []
-        for value, funcs, column in zip(values, converters, columns, strict=True):
-            for func in funcs:
-                value = func(value, column, connection)
-            converted.append(value)
-        return model.from_db(connection.alias, names, converted)
 
-
-_query: _KeyQuery | None = None
-
-
-def _key_query() -> _KeyQuery:
-    global _query
-    if _query is None or _query.vendor != connection.vendor:
-        _query = _KeyQuery()
-    return _query
+_query = _KeyQuery()
 
 
 class IngestionKeyScheme(OpenApiAuthenticationExtension):

@@ -12,7 +12,10 @@ from django.db.models.fields.files import FieldFile
 from django.forms.models import model_to_dict
 
 from chargeback.audit.models import AuditEvent
+from chargeback.sql import Insert
 from chargeback.tenancy.models import Organization
+
+EVENT = Insert(AuditEvent)  # append-only: the model's save() would only check it is new
 
 
 def snapshot(obj: models.Model | None) -> dict[str, Any] | None:
@@ -70,7 +73,7 @@ def record(
         if user
         else str(actor or "system")
     )
-    return AuditEvent.objects.with_scopes_disabled().create(
+    return EVENT.save(AuditEvent(
         organization=organization,
         actor=user,
         actor_label=label[:254],
@@ -80,4 +83,4 @@ def record(
         object_repr=(object_repr or (str(obj) if obj is not None else ""))[:300],
         before=_jsonable(before),
         after=_jsonable(after),
-    )
+    ))  # fmt: skip

@@ -34,19 +34,22 @@ from django.utils import timezone
 from chargeback.budgets.models import Budget
 from chargeback.calendar import Period, local_today
 from chargeback.gateway.estimate import Priced, price_request
-from chargeback.gateway.lookup import Stored, first_read
+from chargeback.gateway.lookup import First, Key, Stored, first_read, lock_wallet
 from chargeback.gateway.models import Decision, Enforcement, Mode, ModelApproval, Reason
 from chargeback.money import quantize
+from chargeback.reconciliation.absorb import key_flagged
+from chargeback.sql import Insert
 from chargeback.tenancy.models import Organization
-from chargeback.units.models import BusinessUnit, GatewayKey
+from chargeback.units.models import BusinessUnit
 from chargeback.units.queries import parent_map
 from chargeback.units.tree import descendants
 from chargeback.usage.models import DailyUsage
 from chargeback.wallets.ledger import ReadOnlyWallet
-from chargeback.wallets.models import Wallet, WalletKind
+from chargeback.wallets.models import Wallet
 from chargeback.wallets.reservations import WalletExhausted, hold_locked
 
 ACTOR = "gateway"
+NEW = Insert(Decision)
 PRODUCTION = ("production", "")  # a key for any environment serves production too
 
 
@@ -106,19 +109,18 @@ def authorize(
     *, organization: Organization, request: Request, now: dt.datetime | None = None
 ) -> Answer:
     """Decide, hold the money when allowed, and record the decision (not in `off` mode)."""
-    read = first_read(organization, request.request_id)
+    read = first_read(organization, request.request_id, request.gateway_key_id)
     setting = read.setting
     if setting.mode == Mode.OFF:
         return Answer(allowed=True, reason="", mode=Mode.OFF, currency=organization.currency)
     if read.decided is not None:
         return answer_of(read.decided, organization.currency)
-    first = Decision.objects.filter(organization=organization, request_id=request.request_id)
     now = now or timezone.now()
     try:
         with transaction.atomic():
-            decision = _decide(organization, setting, request, now, budgets=read.has_budgets)
-            decision.save(force_insert=True)
+            decision = NEW.save(_decide(organization, read, request, now))
     except IntegrityError:  # the same request id, decided at the same moment: the first answer
+        first = Decision.objects.filter(organization=organization, request_id=request.request_id)
         if (done := first.first()) is None:  # reserved outside the gateway, not decided
             raise ValidationError({"request_id": "was already used for a reservation"}) from None
         return answer_of(done, organization.currency)
@@ -126,13 +128,9 @@ def authorize(
 
 
 def _decide(
-    organization: Organization,
-    setting: Enforcement,
-    request: Request,
-    now: dt.datetime,
-    *,
-    budgets: bool = True,
+    organization: Organization, read: First, request: Request, now: dt.datetime
 ) -> Decision:
+    setting, key = read.setting, read.key
     enforce = setting.mode == Mode.ENFORCE
     d = Decision(
         organization=organization,
@@ -142,19 +140,16 @@ def _decide(
         allowed=True,
         reason="",
     )
-    key = (
-        GatewayKey.objects.select_related("unit")
-        .filter(organization=organization, key_id=request.gateway_key_id, archived=False)
-        .first()
-    )
     if key is None:
         d.provider, d.model, d.estimated_cost = (
             request.provider,
             request.model,
             request.estimated_cost,
         )
-        return _deny(d, Reason.UNKNOWN_KEY, enforce)
-    priced = _priced(organization, request, now)
+        # Past its grace period an unmapped key is refused in observe mode too.
+        flagged = not enforce and key_flagged(organization, request.gateway_key_id, now)
+        return _deny(d, Reason.UNKNOWN_KEY, enforce or flagged)
+    priced = _priced(organization, request, now, read.prices)
     if priced is not None:
         d.provider, d.model = priced.provider, priced.model
     cost = request.estimated_cost if request.estimated_cost is not None else priced.cost
@@ -162,20 +157,14 @@ def _decide(
     unit = d.unit = key.unit
     # Locked now (the transaction holds it until the decision is stored): the reservation
     # below needs no second lock, and the available amount answered is the one checked.
-    wallet = (
-        Wallet.objects.filter(organization=organization, unit=unit, kind=WalletKind.TEAM)
-        .select_related("unit", "organization")
-        .select_for_update(of=("self",))
-        .first()
-    )
-    d.wallet = wallet
+    wallet = d.wallet = lock_wallet(organization, key)
     if wallet is not None:
         d.wallet_available = wallet.available
     if unit.archived:
         return _deny(d, Reason.ARCHIVED_UNIT, enforce)
-    if priced is not None and _needs_approval(setting, priced, key):
+    if priced is not None and _needs_approval(organization, setting, priced, key):
         _deny(d, Reason.MODEL_NOT_APPROVED, enforce)
-    remaining, over = _budget(organization, unit, cost, now) if budgets else (None, False)
+    remaining, over = _budget(organization, unit, cost, now) if read.has_budgets else (None, False)
     d.budget_remaining = remaining
     if over and not d.reason:
         _deny(d, Reason.BUDGET_HARD_LIMIT, enforce)
@@ -200,7 +189,9 @@ def _deny(d: Decision, reason: str, enforce: bool) -> Decision:
     return d
 
 
-def _priced(organization: Organization, request: Request, now: dt.datetime) -> Priced | None:
+def _priced(
+    organization: Organization, request: Request, now: dt.datetime, fingerprint: tuple
+) -> Priced | None:
     if not (request.provider and request.model):
         if request.estimated_cost is None:
             raise ValidationError(
@@ -220,18 +211,21 @@ def _priced(organization: Organization, request: Request, now: dt.datetime) -> P
         input_tokens=request.input_tokens,
         max_output_tokens=request.max_output_tokens,
         at=now,
+        fingerprint=fingerprint,
     )
 
 
-def _needs_approval(setting: Enforcement, priced: Priced, key: GatewayKey) -> bool:
+def _needs_approval(
+    organization: Organization, setting: Enforcement, priced: Priced, key: Key
+) -> bool:
     threshold = setting.approval_above_input_per_1m
     if threshold is None or priced.input_per_1m <= threshold:
         return False
     if key.environment not in PRODUCTION:
         return False
     return not ModelApproval.objects.filter(
-        organization_id=key.organization_id,
-        unit_id=key.unit_id,
+        organization=organization,
+        unit=key.unit,
         provider=priced.provider,
         model=priced.model,
     ).exists()

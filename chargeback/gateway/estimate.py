@@ -24,24 +24,45 @@ class Priced:
     cost: Decimal | None  # None when only the model was named (the caller gave the cost)
 
 
+# (organisation, price book fingerprint, provider, model as sent) -> (canonical provider,
+# canonical model, the model's prices, newest first). A new price version or alias changes the
+# fingerprint, so a stale entry is never read; the oldest entries go when it is full.
+_PRICES: dict[tuple, tuple[str, str, list[ModelPrice]]] = {}
+_PRICES_KEPT = 2000
+
+
 def price_in_force(
-    organization: Organization, provider: str, model: str, at: dt.datetime
+    organization: Organization,
+    provider: str,
+    model: str,
+    at: dt.datetime,
+    fingerprint: tuple | None = None,
 ) -> tuple[str, str, ModelPrice | None]:
-    """(canonical provider, canonical model, the price in force at `at` or None)."""
+    """(canonical provider, canonical model, the price in force at `at` or None). With the
+    price book's `fingerprint` (see chargeback.gateway.lookup), the look-up is remembered."""
+    memo = (organization.pk, fingerprint, provider, model)
+    found = _PRICES.get(memo) if fingerprint is not None else None
+    if found is None:
+        found = _prices(organization, provider, model)
+        if fingerprint is not None:
+            if len(_PRICES) >= _PRICES_KEPT:
+                del _PRICES[next(iter(_PRICES))]
+            _PRICES[memo] = found
+    p, m, prices = found
+    return p, m, next((price for price in prices if price.effective_from <= at), None)
+
+
+def _prices(organization: Organization, provider: str, model: str) -> tuple:
     raw = model.strip().lower()
     aliases = {
         (a.provider, a.raw): (a.canonical_provider, a.canonical_model)
         for a in ModelAlias.objects.filter(organization=organization, raw=raw)
     }
     p, m = normalise(normalise_provider(provider), model, aliases)
-    price = (
-        ModelPrice.objects.filter(
-            organization=organization, provider=p, model=m, effective_from__lte=at
-        )
-        .order_by("-effective_from", "-version__number")
-        .first()
+    prices = ModelPrice.objects.filter(organization=organization, provider=p, model=m).order_by(
+        "-effective_from", "-version__number"
     )
-    return p, m, price
+    return p, m, list(prices)
 
 
 def price_request(
@@ -52,9 +73,10 @@ def price_request(
     input_tokens: int | None,
     max_output_tokens: int | None,
     at: dt.datetime,
+    fingerprint: tuple | None = None,
 ) -> Priced:
     """The model's price in force and, when token counts are given, the request's cost."""
-    p, m, price = price_in_force(organization, provider, model, at)
+    p, m, price = price_in_force(organization, provider, model, at, fingerprint)
     if price is None:
         raise ValidationError({"model": f'no price in force for "{p}/{m}": send estimated_cost'})
     if price.currency != organization.currency:

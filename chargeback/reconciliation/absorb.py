@@ -2,8 +2,8 @@
 back to the central bucket) is absorbed by the central bucket in the key's first month; from
 the month after the grace period on, the key is flagged until it is mapped to a unit. Computed
 from the events, so mapping the key ends it: its new events attribute by the key. `status` is
-pure; `unmapped_keys` reads the events. (Denying a flagged key at the gateway's `authorize`
-is not done here: `flagged_keys` is what it would ask.)"""
+pure; `unmapped_keys` reads the events. The gateway's `authorize` asks `key_flagged` about a
+key it does not know, and refuses a flagged one even in observe mode."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from decimal import Decimal
 
 from django.db.models import Count, Min, Q, Sum
 
-from chargeback.calendar import Period, end_of_day, start_of_day
+from chargeback.calendar import Period, end_of_day, local_today, start_of_day
 from chargeback.money import quantize
 from chargeback.tenancy.models import Organization
 from chargeback.usage.models import UsageEvent
@@ -83,3 +83,33 @@ def unmapped_keys(
 def flagged_keys(organization: Organization, period: Period) -> set[str]:
     """The key ids past their grace period with spend still unattributed in `period`."""
     return {k.key_id for k in unmapped_keys(organization, period) if k.status == FLAGGED}
+
+
+# (organisation, key id, month) -> (when asked, flagged): authorize asks on every request with a key
+# it does not know, so the answer is kept for a minute (a month's status hardly moves in one).
+_ASKED: dict[tuple, tuple[float, bool]] = {}
+_ASKED_FOR = 60.0
+_ASKED_KEPT = 5000
+
+
+def key_flagged(organization: Organization, key_id: str, now: dt.datetime) -> bool:
+    """Whether spend from `key_id` fell back to the central bucket in a month that is past
+    its grace period by `now`'s month (the key is not mapped yet: the caller knows)."""
+    month = Period.of(local_today(organization.tz, now)).first
+    memo = (organization.pk, organization.created_at, key_id, month)
+    clock = now.timestamp()
+    asked = _ASKED.get(memo)
+    if asked is not None and 0 <= clock - asked[0] < _ASKED_FOR:
+        return asked[1]
+    first = (
+        UsageEvent.objects.filter(
+            organization=organization, attribution=FALLBACK, gateway_key_id=key_id
+        )
+        .order_by()
+        .aggregate(first=Min("occurred_at"))["first"]
+    )
+    flagged = first is not None and (status(local_today(organization.tz, first), month) == FLAGGED)
+    if len(_ASKED) >= _ASKED_KEPT:
+        _ASKED.clear()
+    _ASKED[memo] = (clock, flagged)
+    return flagged

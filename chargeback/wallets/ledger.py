@@ -21,9 +21,12 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from chargeback.audit.log import record
+from chargeback.sql import Insert, Update
 from chargeback.wallets.amounts import read_amount
 from chargeback.wallets.models import EntryType, LedgerEntry, Reservation, Wallet
 
+ENTRY = Insert(LedgerEntry)  # append-only: the model's save() would only check it is new
+SUMS = Update(Wallet, "balance", "reserved")
 POSTABLE = (EntryType.FUNDING, EntryType.TOP_UP, EntryType.ADJUSTMENT)
 
 
@@ -60,7 +63,7 @@ def append(
     statement: Any = None,
 ) -> LedgerEntry:
     """One entry on a wallet locked by the caller's transaction, and the cached sums with it."""
-    entry = LedgerEntry.objects.create(
+    entry = ENTRY.save(LedgerEntry(
         organization_id=wallet.organization_id,
         wallet=wallet,
         type=type,
@@ -72,10 +75,10 @@ def append(
         reservation=reservation,
         statement=statement,
         **actor_fields(actor),
-    )
+    ))  # fmt: skip
     wallet.balance += amount
     wallet.reserved += pending
-    wallet.save(update_fields=["balance", "reserved"])
+    SUMS.save(wallet)
     return entry
 
 

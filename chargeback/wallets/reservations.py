@@ -21,12 +21,14 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from chargeback.audit.log import record
+from chargeback.sql import Insert
 from chargeback.tenancy.models import Organization
 from chargeback.wallets.amounts import read_amount, round_up
 from chargeback.wallets.ledger import append, lock, refuse_read_only
 from chargeback.wallets.models import EntryType, Reservation, ReservationState, Wallet
 
 DEFAULT_TTL = dt.timedelta(minutes=15)
+NEW = Insert(Reservation)
 
 
 class WalletExhausted(ValidationError):
@@ -130,13 +132,13 @@ def _hold(
         raise WalletExhausted(
             {"amount": f"{locked.name} has {locked.available} available, {value} asked"}
         )
-    reservation = Reservation.objects.create(
+    reservation = NEW.save(Reservation(
         organization_id=locked.organization_id,
         wallet=locked,
         request_id=request_id,
         amount=value,
         expires_at=expires_at,
-    )
+    ))  # fmt: skip
     append(wallet=locked, type=EntryType.RESERVATION, pending=value, reason=request_id,
            reservation=reservation, actor=actor)  # fmt: skip
     record(

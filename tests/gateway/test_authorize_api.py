@@ -255,3 +255,27 @@ def test_a_cost_far_above_the_maximum_is_a_400_naming_it_not_a_500(call, gw):
     _, held = ask(call, cost="2.00", request_id="held")
     status, body = call("settle", {"reservation_id": held["reservation_id"], "actual_cost": 1e300})
     assert status == 400 and "actual_cost" in body
+
+
+def test_a_new_price_version_is_used_at_once(call, gw):
+    """The price look-up is remembered per price book version: a new version (or alias) is
+    read by the next request."""
+    from chargeback.pricing.books import import_prices, parse_prices  # noqa: PLC0415
+    from tests.gateway.conftest import HEADER  # noqa: PLC0415
+
+    tokens = {"provider": "openai", "model": "gpt-4o", "input_tokens": 1_000_000,
+              "max_output_tokens": 0}  # fmt: skip
+    assert ask(call, request_id="p1", cost=None, **tokens)[1]["reserved"] == "2.50"
+    assert ask(call, request_id="p2", cost=None, **tokens)[1]["reserved"] == "2.50"
+    with within(gw["org"]):
+        import_prices(gw["org"], parse_prices(
+            HEADER + "openai,gpt-4o,2026-02-01,3.00,10.00,,,,,,USD,test,2026-02-01\n"
+        ), actor="test", label="dearer")  # fmt: skip
+    assert ask(call, request_id="p3", cost=None, **tokens)[1]["reserved"] == "3.00"
+    with within(gw["org"]):
+        from chargeback.pricing.books import add_alias  # noqa: PLC0415
+
+        add_alias(organization=gw["org"], provider="openai", raw="house-model",
+                  canonical_provider="openai", canonical_model="gpt-4o-mini", actor="test")  # fmt: skip
+    house = {**tokens, "model": "house-model"}
+    assert ask(call, request_id="p4", cost=None, **house)[1]["reserved"] == "0.15"

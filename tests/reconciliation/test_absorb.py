@@ -80,3 +80,29 @@ def test_the_readiness_page_shows_both_steps(keyed, client):
     assert html.index('data-key="gk-new"') < html.index('data-key="gk-fresh"')
     html = client.get(url + "?period=2026-08").content.decode()
     assert 'data-key="gk-' not in html
+
+
+def test_authorize_refuses_a_flagged_key_even_in_observe_mode(keyed, client):
+    """The gateway's authorize asks about a key it does not know: in its grace period the
+    request is allowed in observe mode (would deny: unknown key); once flagged it is refused."""
+    from chargeback.gateway.decide import Request, authorize  # noqa: PLC0415 (a higher layer)
+    from chargeback.gateway.models import Enforcement  # noqa: PLC0415 (a higher layer)
+
+    with within(keyed):
+        Enforcement.objects.create(organization=keyed, mode="observe")
+        october = dt.datetime(2026, 10, 20, 12, tzinfo=dt.UTC)
+        answers = {
+            key: authorize(organization=keyed, now=october, request=Request(
+                gateway_key_id=key, request_id=f"r-{key}", estimated_cost=D("0.10")))
+            for key in ("gk-new", "gk-fresh", "gk-never-seen")
+        }  # fmt: skip
+        september = dt.datetime(2026, 9, 20, 12, tzinfo=dt.UTC)
+        in_grace = authorize(organization=keyed, now=september, request=Request(
+            gateway_key_id="gk-new", request_id="r-sep", estimated_cost=D("0.10")))  # fmt: skip
+    outcome = {k: (a.allowed, a.reason) for k, a in answers.items()}
+    assert outcome == {
+        "gk-new": (False, "unknown_key"),  # flagged: its spend fell back since September
+        "gk-fresh": (True, "unknown_key"),  # absorbed: first seen in October
+        "gk-never-seen": (True, "unknown_key"),  # no spend yet: observe mode allows
+    }
+    assert (in_grace.allowed, in_grace.reason) == (True, "unknown_key")
