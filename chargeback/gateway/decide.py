@@ -10,7 +10,8 @@ The checks, in order, the first that fails giving the reason:
    environment), and no admin approved the model for the unit;
 4. `budget_hard_limit`: a hard budget covering the unit (its own, or an ancestor's that
    counts descendants) would go above 100%: this month's spend from the rollup, plus the money
-   held by open reservations on the budget's units' wallets, plus this request;
+   held by open reservations on the budget's units' wallets, plus this request (checked under
+   the hard budgets' row locks, so parallel requests of its units never overshoot it);
 5. `wallet_exhausted`: the unit's hard team wallet cannot hold the estimate (checked and held
    under the wallet's row lock, so parallel requests never overdraw it).
 
@@ -238,7 +239,7 @@ def _budget(
     100% with `cost`). One query when the organisation has no budgets."""
     budgets = list(
         Budget.objects.filter(organization=organization).values(
-            "unit_id", "amount", "hard", "include_descendants"
+            "pk", "unit_id", "amount", "hard", "include_descendants"
         )
     )
     if not budgets:
@@ -252,6 +253,10 @@ def _budget(
     ]
     if not covering:
         return None, False
+    if hard := sorted(b["pk"] for b in covering if b["hard"]):
+        # Held until the decision is stored: requests of other units under the same hard
+        # budget wait here, so two of them never both take its last money.
+        list(Budget.objects.select_for_update().filter(pk__in=hard).order_by("pk").values("pk"))
     period = Period.of(local_today(organization.tz, now))
     remaining, over = None, False
     for b in covering:

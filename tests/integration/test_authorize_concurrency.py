@@ -99,3 +99,47 @@ def test_one_request_id_in_parallel_is_one_decision_and_one_reservation(org_a, w
     with within(org_a):
         assert Reservation.objects.count() == 1
         assert Decision.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_hard_budget_over_two_units_is_never_overshot_in_parallel(org_a):
+    """A parent's hard budget of 20.00 counts its two child units: 100 parallel requests of
+    1.00, alternating between them (each with a wallet that covers them all), give exactly
+    20 allows."""
+    from chargeback.budgets.setting import set_budget  # noqa: PLC0415 (this test only)
+
+    with scopes_disabled():
+        parent = f.BusinessUnitFactory(organization=org_a, code="PAR")
+        Enforcement.objects.create(organization=org_a, mode="enforce")
+        children = []
+        for code in ("KA", "KB"):
+            unit = f.BusinessUnitFactory(organization=org_a, code=code, parent=parent)
+            f.GatewayKeyFactory(organization=org_a, key_id=f"gk-{code.lower()}", unit=unit)
+            children.append(open_wallet(organization=org_a, unit=unit, kind="team", actor="t"))
+    with within(org_a):
+        for w in children:
+            post_entry(wallet=w, type="funding", amount="500.00", reason="t", actor="test")
+        set_budget(organization=org_a, unit=parent, amount="20.00", hard=True,
+                   include_descendants=True, actor="test")  # fmt: skip
+    start = threading.Barrier(THREADS)
+
+    def one(i: int) -> dict:
+        if i < THREADS:
+            start.wait()
+        try:
+            with within(org_a):
+                request = Request(gateway_key_id="gk-ka" if i % 2 else "gk-kb",
+                                  request_id=f"b-{i}", estimated_cost=Decimal("1.00"))  # fmt: skip
+                return authorize(organization=org_a, request=request).as_json()
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=THREADS) as pool:
+        answers = list(pool.map(one, range(100)))
+    close_old_connections()
+    decisions = [a["decision"] for a in answers]
+    assert (decisions.count("allow"), decisions.count("deny")) == (20, 80)
+    assert {a["reason"] for a in answers if a["decision"] == "deny"} == {"budget_hard_limit"}
+    with within(org_a):
+        held = sum(Wallet.objects.get(pk=w.pk).reserved for w in children)
+    assert held == Decimal("20.00")
