@@ -17,7 +17,8 @@ overdraft at the higher concurrency.
    its own connection (the deployed settings close it after each answer, as behind a reverse
    proxy). Every fourth request is priced from provider, model and token counts, the others
    carry an estimated cost. Latency: from the request's first byte written to the answer's last
-   byte read.
+   byte read. Before them, the same number of requests with a malformed key measures the
+   stack's floor on this machine (server, client and network, no SQL: a 401).
 3. At concurrency 50 half of the requests go to one wallet funded for exactly 100 of them: the
    run checks every answer was a 200, that wallet gave exactly 100 allows, and no hard wallet
    holds more than its balance (reserved <= balance, reserved = its open reservations).
@@ -179,25 +180,26 @@ def report(label: str, results: list[tuple], wall: float, client_cpu: float) -> 
     statuses: dict[int, int] = {}
     for status, _, _ in results:
         statuses[status] = statuses.get(status, 0) + 1
-    latencies = sorted(r[1] for r in results if r[0] == 200)
+    answered = {r[0] for r in results if r[0] in (200, 401)}
+    latencies = sorted(r[1] for r in results if r[0] in answered)
     p = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000  # noqa: E731
     decisions = [r[2]["decision"] for r in results if r[0] == 200]
     print(f"{label}: {len(results)} requests in {wall:.1f} s: {len(latencies) / wall:.0f} "
-          f"decisions/s; status codes {statuses}; allow {decisions.count('allow')}, deny "
+          f"answers/s; status codes {statuses}; allow {decisions.count('allow')}, deny "
           f"{decisions.count('deny')}; the client used {client_cpu:.1f} s CPU")  # fmt: skip
     if latencies:
         print(f"{label}: latency p50 {p(0.50):.1f} ms, p95 {p(0.95):.1f} ms, p99 {p(0.99):.1f} "
               f"ms, max {latencies[-1] * 1000:.1f} ms")  # fmt: skip
 
 
-def run(secret: str, payloads: list[bytes], concurrency: int) -> list[tuple]:
+def run(secret: str, payloads: list[bytes], concurrency: int, label: str = "") -> list[tuple]:
     cpu = resource.getrusage(resource.RUSAGE_SELF)
     t0 = time.perf_counter()
     results = asyncio.run(send_all(secret, payloads, concurrency))
     wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_SELF)
     used = after.ru_utime + after.ru_stime - cpu.ru_utime - cpu.ru_stime
-    report(f"c={concurrency}", results, wall, used)
+    report(label or f"c={concurrency}", results, wall, used)
     return results
 
 
@@ -251,6 +253,9 @@ def main() -> None:
             if warm[0][0] == 200:
                 break
         asyncio.run(send_all(secret, bodies("warm", 200), 8))  # every thread connects, loads
+        # The stack's floor on this machine: the same server, client and request, answered 401
+        # at the key's format check (no SQL, no decision).
+        run("not-a-key", bodies("floor", args.requests), 8, label="floor (401, no SQL) c=8")
         run(secret, bodies("c8", args.requests), 8)
         results = run(secret, bodies("c50", args.requests, scarce_share=0.5), 50)
         with scopes_disabled():
