@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from chargeback.provisioning.config_disputes import add_section, known_keys
 from chargeback.provisioning.config_enforcement import plan_config as plan_before
 from chargeback.provisioning.config_format import kind_of
 from chargeback.provisioning.config_plan import Change, Plan
@@ -36,16 +37,9 @@ PERCENTS = ("variance_threshold_pct", "attributable_threshold_pct")
 
 def plan_config(organization: Organization, data: Any) -> Plan:
     """Validate the whole document and list what applying it would change. Writes nothing."""
-    plan = plan_before(organization, data)
-    if isinstance(data, dict) and data.get(SECTION) is not None:
-        errors: list[str] = []
-        change = plan_reconciliation(organization, data[SECTION], errors=errors)
-        plan.errors.extend(errors)
-        if change and not plan.errors:
-            plan.changes.append(change)
-        if plan.errors:
-            plan.changes = []
-    return plan
+    return add_section(
+        plan_before(organization, data), organization, data, SECTION, plan_reconciliation
+    )
 
 
 def reconciliation_doc(organization: Organization) -> dict | None:
@@ -58,13 +52,9 @@ def plan_reconciliation(
     organization: Organization, value: Any, *, errors: list[str]
 ) -> Change | None:
     """The change the section makes (None when it matches); problems go to `errors`."""
-    if not isinstance(value, dict):
-        errors.append(f"{SECTION}: must be a mapping, not {kind_of(value)}")
-        return None
     before = len(errors)
-    for key in value:
-        if key not in FIELDS:
-            errors.append(f"{SECTION}.{key}: unknown key (allowed: {', '.join(FIELDS)})")
+    if not known_keys(value, SECTION, FIELDS, errors):
+        return None
     wanted: dict[str, Any] = {}
     for key in PERCENTS:
         try:
