@@ -12,6 +12,8 @@ How a statement is built, in this order:
    `up_to_tokens` is exclusive) and the platform fee (percent of usage cost, and the
    fixed fee per unit). With `failed_requests: platform` a unit's failed/retried cost is
    billed to the central bucket instead. The central bucket pays no markup or fee.
+   Confidence gate (`allocation.confidence`): a unit's charge for spend attributed below the
+   policy's `confidence_gate.min_method` moves to the central bucket, shown on both.
 2. Activity rates: a unit on a rate is charged outcomes x rate instead of its usage charge
    (no markup or platform fee); its usage cost is credited and the difference goes to the central
    bucket, shown on both statements.
@@ -45,6 +47,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal, localcontext
 
+from chargeback.allocation.confidence import confidence_gate
 from chargeback.allocation.figures import (
     KINDS,
     ZERO,
@@ -55,7 +58,8 @@ from chargeback.allocation.figures import (
     Statement,
     UnitUsage,
 )
-from chargeback.allocation.policy import Policy, Pool, Tier
+from chargeback.allocation.policy import Policy, Pool
+from chargeback.allocation.tiers import graduated_bands, tier_for
 from chargeback.money import check_currency, distribute, largest_remainder, minor_units, quantize
 from chargeback.wording import plural
 
@@ -113,6 +117,7 @@ def allocate(usage: MonthUsage, policy: Policy) -> Allocation:
                 _own(draft(code), unit, policy, activity=code in rated, central=draft(central))
         for d in list(drafts.values()):
             _settle(d, currency)
+        confidence_gate(units, rated, policy, currency, draft, central)
         _activity(units, rated, policy, currency, draft, central)
         _discounts(units, policy, currency, draft, central)
         _allowance(units, policy, currency, draft, central)
@@ -145,25 +150,6 @@ def allocate(usage: MonthUsage, policy: Policy) -> Allocation:
         return Allocation(currency, tuple(statements), quantize(usage.unallocated, currency))
 
 
-def tier_for(tiers: Iterable[Tier], tokens: int) -> Tier:
-    """The tier a month of `tokens` reaches; `up_to_tokens` is exclusive."""
-    tiers = tuple(tiers)
-    return next((t for t in tiers if t.up_to_tokens is None or tokens < t.up_to_tokens), tiers[-1])
-
-
-def graduated_bands(tiers: Iterable[Tier], tokens: int) -> list[tuple[Tier, int]]:
-    """(tier, tokens in its band) for every band the month touches."""
-    bands, lower = [], 0
-    for tier in tiers:
-        upper = tokens if tier.up_to_tokens is None else min(tokens, tier.up_to_tokens)
-        if upper > lower:
-            bands.append((tier, upper - lower))
-        if tier.up_to_tokens is None or tokens < tier.up_to_tokens:
-            break
-        lower = tier.up_to_tokens
-    return bands
-
-
 # Steps --------------------------------------------------------------------------------------
 
 
@@ -178,7 +164,11 @@ def _merge(units: Iterable[UnitUsage]) -> dict[str, UnitUsage]:
         models: dict[tuple[str, str], list[ModelUsage]] = defaultdict(list)
         services: dict[str, Decimal] = defaultdict(Decimal)
         outcomes: dict[str, int] = defaultdict(int)
+        methods: dict[str, list[Decimal]] = defaultdict(lambda: [ZERO, ZERO])
         for part in parts:
+            for method, cost, error_cost in part.methods:
+                methods[method][0] += cost
+                methods[method][1] += error_cost
             for m in part.models:
                 models[(m.provider, m.model)].append(m)
             for name, spend in part.services:
@@ -204,6 +194,7 @@ def _merge(units: Iterable[UnitUsage]) -> dict[str, UnitUsage]:
             tuple(sorted(services.items())),
             tuple(sorted(outcomes.items())),
             sum((p.experiment_cost for p in parts), ZERO),
+            tuple((m, *methods[m]) for m in sorted(methods)),
         )
     return out
 

@@ -17,6 +17,7 @@ KINDS = (
     "discount",
     "allowance",
     "adjustment",
+    "confidence",
 )
 
 
@@ -40,6 +41,8 @@ class UnitUsage:
     services: tuple[tuple[str, Decimal], ...] = ()  # (service name, spend) within `models`
     outcomes: tuple[tuple[str, int], ...] = ()  # (outcome, count) for activity rates
     experiment_cost: Decimal = ZERO  # the spend the organisation counts as experiments
+    # (attribution method, cost, error cost) within `models`: for the confidence gate
+    methods: tuple[tuple[str, Decimal, Decimal], ...] = ()
 
     @property
     def cost(self) -> Decimal:

@@ -32,6 +32,13 @@ FAILED = [
     ("owner", "Charged to the unit that sent them"),
     ("platform", "Charged to the central (platform) bucket"),
 ]
+CONFIDENCE = [
+    ("", "Off: all attributed spend is charged to its unit"),
+    ("team_tag", "Only spend attributed by a team tag"),
+    ("gateway_key", "Team tags and gateway keys"),
+    ("provider_account", "Team tags, gateway keys and provider accounts"),
+    ("service", "All but ownership rules"),
+]
 POOL_BASES = [
     ("spend", "Spend"),
     ("tokens", "Tokens"),
@@ -49,6 +56,7 @@ MAIN_FIELDS = {
     "platform_fee.fixed_to": "fee_fixed_all",
     "hybrid.central_baseline_per_unit": "central_baseline",
     "experimental_allowance.per_unit": "allowance",
+    "confidence_gate.min_method": "confidence_gate",
 }
 PATH = re.compile(r"^policy\.(?P<key>[a-z_]+)(?:\[(?P<index>\d+)\])?(?:\.(?P<field>[a-z_]+))?")
 WEIGHT = re.compile(r"^\s*([^=:\s]+)\s*[=:]\s*(\S+)\s*$")
@@ -96,6 +104,12 @@ class PolicyForm(forms.Form):
         help_text="Spend in development, sandbox and experiment environments up to this amount "
         "is shown, not charged (not to be confused with a tier's name).",
         **DECIMAL,
+    )
+    confidence_gate = forms.ChoiceField(
+        choices=CONFIDENCE,
+        required=False,
+        label="Confidence-gated charging: charge a unit for",
+        help_text="The rest of its spend stays with the central bucket, shown on both statements.",
     )
 
 
@@ -184,6 +198,7 @@ def policy_initial(policy: Policy) -> tuple[dict, dict[str, list[dict]]]:
         "failed_requests": policy.failed_requests,
         "central_baseline": str(policy.central_baseline),
         "allowance": str(policy.allowance_per_unit),
+        "confidence_gate": policy.confidence_min or "",
     }
     rows = {
         "tiers": [
@@ -341,6 +356,8 @@ class PolicyEditor:
             "discounts": [],
             "experimental_allowance": {"per_unit": d["allowance"] or "0"},
         }
+        if d["confidence_gate"]:
+            doc["confidence_gate"] = {"min_method": d["confidence_gate"]}
         for key in LISTS:
             kept = self._kept[key] = []
             for form in self.formsets[key].forms:

@@ -14,12 +14,14 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from chargeback.calendar import is_month
+from chargeback.units.attribution import METHODS
 
 CHARGE_BASES = ("token", "request", "task", "blended")
 TIER_MODES = ("volume", "graduated")
 FAILED_POLICIES = ("owner", "platform")
 POOL_BASES = ("spend", "tokens", "requests", "fixed")
 DISCOUNT_BASES = ("model_spend",)
+CONFIDENT = METHODS[:-1]  # attribution methods, most confident first (not the fallback)
 ZERO = Decimal(0)
 
 
@@ -86,6 +88,7 @@ class Policy:
     activity_rates: tuple[ActivityRate, ...] = ()
     discounts: tuple[Discount, ...] = ()
     allowance_per_unit: Decimal = ZERO
+    confidence_min: str | None = None  # the least confident method still charged (None: all)
 
     @property
     def fixed_fee_for_all(self) -> bool:
@@ -117,6 +120,7 @@ KEYS = (
     "activity_rates",
     "discounts",
     "experimental_allowance",
+    "confidence_gate",
 )
 
 
@@ -159,6 +163,7 @@ def parse_policy(
         )
         or {}
     )
+    gate = r.mapping(doc.get("confidence_gate"), f"{path}.confidence_gate", ("min_method",)) or {}
     policy = Policy(
         effective_from=month,
         charge_basis=r.choice(doc, "charge_basis", path, CHARGE_BASES),
@@ -177,6 +182,9 @@ def parse_policy(
         allowance_per_unit=r.decimal(
             allowance.get("per_unit", "0"), f"{path}.experimental_allowance.per_unit"
         ),
+        confidence_min=r.choice(gate, "min_method", f"{path}.confidence_gate", CONFIDENT)
+        if gate.get("min_method") is not None
+        else None,
     )
     if r.errors:
         raise PolicyError(r.errors)
@@ -210,6 +218,8 @@ def policy_doc(policy: Policy) -> dict:
         "discounts": [_discount_doc(d) for d in policy.discounts],
         "experimental_allowance": {"per_unit": str(policy.allowance_per_unit)},
     }
+    if policy.confidence_min:
+        doc["confidence_gate"] = {"min_method": policy.confidence_min}
     return doc
 
 

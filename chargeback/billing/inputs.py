@@ -165,6 +165,7 @@ def month_usage(
     ).values_list("unit_id", "outcome", "count"):
         if unit_id in by_id:
             outcomes[by_id[unit_id].code][outcome] = count
+    methods = _methods(organization, period, by_id)
     codes = set(models) | set(outcomes)
     if fixed_fees:
         codes |= members if members is not None else {c for c, u in units.items() if not u.archived}
@@ -180,6 +181,7 @@ def month_usage(
                 tuple(sorted(services.get(code, {}).items())),
                 tuple(sorted(outcomes.get(code, {}).items())),
                 experiment.get(code, ZERO),
+                methods.get(code, ()),
             )
         )
     _prior_and_drivers(organization, period, by_id, models, evidence)
@@ -196,6 +198,22 @@ def month_usage(
         unallocated=unallocated,
     )
     return Month(usage, units, dict(evidence), total_cost, total_requests)
+
+
+def _methods(organization, period, by_id) -> dict[str, tuple]:
+    """Each unit's spend by attribution method (the fallback's is the central bucket's): the
+    confidence gate charges a unit only for its confidently attributed spend."""
+    out: dict[str, list] = defaultdict(list)
+    rows = (
+        _month_rows(organization, period)
+        .exclude(attribution=CENTRAL)
+        .values_list("unit_id", "attribution")
+        .annotate(Sum("cost"), Sum("error_cost"))
+        .order_by("unit_id", "attribution")
+    )
+    for unit_id, method, cost, error_cost in rows:
+        out[by_id[unit_id].code].append((method, Decimal(cost), Decimal(error_cost)))
+    return {code: tuple(rows) for code, rows in out.items()}
 
 
 def _units(organization: Organization) -> dict[str, BusinessUnit]:

@@ -233,6 +233,7 @@ class StatementLine(models.Model):
         ("activity", "Activity charge"),
         ("discount", "Discount"),
         ("allowance", "Allowance"),
+        ("confidence", "Low-confidence spend"),
         ("true_up", "True-up"),
         ("adjustment", "Adjustment"),
         ("credit", "Credit"),

@@ -58,6 +58,7 @@ BALANCE_KINDS = {
     "allowance": "Development allowances",
     "adjustment": "Adjustments for earlier months",
     "activity": "Activity rates",
+    "confidence": "Low-confidence spend to the central bucket",
     "true_up": "True-ups",
     "credit": "Credits",
 }

@@ -24,6 +24,7 @@ KIND_LABELS = {
     "activity": "Activity rates",
     "discount": "Discounts",
     "allowance": "Allowances",
+    "confidence": "Low-confidence spend",
     "true_up": "True-ups",
     "adjustment": "Adjustments",
     "credit": "Credits",

@@ -38,6 +38,8 @@ How a file is applied:
   replaced whole by its month; versions not in the file are left alone.
 - `budgets` (`chargeback.provisioning.config_budgets`): one monthly budget per unit code;
   budgets not in the file are left alone.
+- `reconciliation` (`chargeback.provisioning.config_reconciliation`): the reconciliation and
+  readiness thresholds.
 - A file with any error changes nothing. A file that matches the organization changes nothing
   and writes no audit event. Otherwise each changed row gets its own audit event (through
   `save_entity`) and the import one `config.imported`, all in one transaction.
@@ -62,11 +64,7 @@ from chargeback.audit.log import record
 from chargeback.billing.policy_versions import save_policy
 from chargeback.provisioning.config_budgets import apply_budget, export_budgets
 from chargeback.provisioning.config_disputes import apply_disputes, disputes_doc
-from chargeback.provisioning.config_enforcement import (
-    apply_enforcement,
-    enforcement_doc,
-    plan_config,
-)
+from chargeback.provisioning.config_enforcement import apply_enforcement, enforcement_doc
 from chargeback.provisioning.config_format import (
     SECTIONS,
     TAGS,
@@ -77,6 +75,11 @@ from chargeback.provisioning.config_format import (
     unit_doc,
 )
 from chargeback.provisioning.config_plan import Change, Plan
+from chargeback.provisioning.config_reconciliation import (
+    apply_reconciliation,
+    plan_config,
+    reconciliation_doc,
+)
 from chargeback.provisioning.config_wallets import apply_wallet, export_wallets
 from chargeback.tenancy.models import Organization
 from chargeback.units.models import (
@@ -259,6 +262,9 @@ def _apply(org: Organization, change: Change, actor: Any) -> None:
     if change.section == "enforcement":
         apply_enforcement(org, d, actor=actor)
         return
+    if change.section == "reconciliation":
+        apply_reconciliation(org, d, actor=actor)
+        return
     if change.section == "required_tags":
         before = {"required_tags": org.required_tags}
         org.required_tags = d["required_tags"]
@@ -378,6 +384,8 @@ def export_config(organization: Organization) -> dict:
         out["enforcement"] = enforcement
     if disputes := disputes_doc(organization):
         out["disputes"] = disputes
+    if thresholds := reconciliation_doc(organization):
+        out["reconciliation"] = thresholds
     return out
 
 

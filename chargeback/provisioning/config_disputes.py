@@ -15,6 +15,7 @@ default wording), like every entry of the file. Stored on the organisation.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from chargeback.audit.log import record
@@ -33,16 +34,33 @@ ALLOWED = "review_days, response_days, closure_days, absorb_policy"
 
 def plan_config(organization: Organization, data: Any) -> Plan:
     """Validate the whole document and list what applying it would change. Writes nothing."""
-    plan = plan_structure(organization, data)
-    if isinstance(data, dict) and data.get("disputes") is not None:
+    return add_section(plan_structure(organization, data), organization, data, "disputes",
+                       plan_disputes)  # fmt: skip
+
+
+def add_section(plan: Plan, organization: Organization, data: Any, section: str,
+                planner: Callable[..., Change | None]) -> Plan:  # fmt: skip
+    """The whole file's `plan` with `section`'s change (`planner(organization, value,
+    errors=...)`) added; any error in the file leaves the plan without changes."""
+    if isinstance(data, dict) and data.get(section) is not None:
         errors: list[str] = []
-        change = plan_disputes(organization, data["disputes"], errors=errors)
+        change = planner(organization, data[section], errors=errors)
         plan.errors.extend(errors)
         if change and not plan.errors:
             plan.changes.append(change)
         if plan.errors:
             plan.changes = []
     return plan
+
+
+def known_keys(value: Any, section: str, keys: tuple[str, ...], errors: list[str]) -> bool:
+    """Whether the section is a mapping (else an error); each unknown key of it is an error."""
+    if not isinstance(value, dict):
+        errors.append(f"{section}: must be a mapping, not {kind_of(value)}")
+        return False
+    errors.extend(f"{section}.{key}: unknown key (allowed: {', '.join(keys)})"
+                  for key in value if key not in keys)  # fmt: skip
+    return True
 
 
 def current(organization: Organization) -> dict:

@@ -20,6 +20,7 @@ from typing import Any
 
 from chargeback.audit.log import record
 from chargeback.gateway.models import Enforcement, Mode
+from chargeback.provisioning.config_disputes import add_section, known_keys
 from chargeback.provisioning.config_disputes import plan_config as plan_before
 from chargeback.provisioning.config_format import kind_of
 from chargeback.provisioning.config_plan import Change, Plan
@@ -32,16 +33,9 @@ DEFAULTS = {"mode": Mode.OBSERVE.value, "approval_above_input_per_1m": None}
 
 def plan_config(organization: Organization, data: Any) -> Plan:
     """Validate the whole document and list what applying it would change. Writes nothing."""
-    plan = plan_before(organization, data)
-    if isinstance(data, dict) and data.get(SECTION) is not None:
-        errors: list[str] = []
-        change = plan_enforcement(organization, data[SECTION], errors=errors)
-        plan.errors.extend(errors)
-        if change and not plan.errors:
-            plan.changes.append(change)
-        if plan.errors:
-            plan.changes = []
-    return plan
+    return add_section(
+        plan_before(organization, data), organization, data, SECTION, plan_enforcement
+    )
 
 
 def current(organization: Organization) -> dict:
@@ -90,13 +84,9 @@ def _threshold(value: Any, errors: list[str]) -> str | None:
 
 def plan_enforcement(organization: Organization, value: Any, *, errors: list[str]) -> Change | None:
     """The change the section makes (None when it matches); problems go to `errors`."""
-    if not isinstance(value, dict):
-        errors.append(f"{SECTION}: must be a mapping, not {kind_of(value)}")
-        return None
     before = len(errors)
-    for key in value:
-        if key not in KEYS:
-            errors.append(f"{SECTION}.{key}: unknown key (allowed: {', '.join(KEYS)})")
+    if not known_keys(value, SECTION, KEYS, errors):
+        return None
     mode = value.get("mode", DEFAULTS["mode"])
     if mode is False:  # YAML 1.1 reads a bare `off` as false
         mode = Mode.OFF.value

@@ -33,6 +33,7 @@ SECTIONS = (
     "budgets",
     "enforcement",
     "disputes",
+    "reconciliation",
 )
 TAGS = ("team", "service", "cost_center", "environment", "workflow")
 REQUIRED, FLAG, MISSING = object(), object(), object()

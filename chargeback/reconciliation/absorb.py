@@ -1,6 +1,7 @@
 """Absorb once, then enforce: spend from a gateway key that attributes to no unit (it falls
-back to the central bucket) is absorbed by the central bucket in the key's first month; from
-the month after the grace period on, the key is flagged until it is mapped to a unit. Computed
+back to the central bucket) is absorbed by the central bucket in the key's first month (the
+first `absorb_grace_months` months: the organisation's threshold, 1 by default); from the month
+after the grace period on, the key is flagged until it is mapped to a unit. Computed
 from the events, so mapping the key ends it: its new events attribute by the key. `status` is
 pure; `unmapped_keys` reads the events. The gateway's `authorize` asks `key_flagged` about a
 key it does not know, and refuses a flagged one even in observe mode."""
@@ -15,10 +16,11 @@ from django.db.models import Count, Min, Q, Sum
 
 from chargeback.calendar import Period, end_of_day, local_today, start_of_day
 from chargeback.money import quantize
+from chargeback.reconciliation.thresholds import DEFAULTS, thresholds_of
 from chargeback.tenancy.models import Organization
 from chargeback.usage.models import UsageEvent
 
-GRACE_MONTHS = 1  # months after its first in which a key's unattributed spend is absorbed
+GRACE_MONTHS = DEFAULTS.absorb_grace_months  # months in which a key's spend is absorbed
 ABSORBED = "absorbed"
 FLAGGED = "flagged"
 FALLBACK = "central"
@@ -44,10 +46,12 @@ def status(first_month: dt.date, month: dt.date, grace_months: int = GRACE_MONTH
 
 
 def unmapped_keys(
-    organization: Organization, period: Period, grace_months: int = GRACE_MONTHS
+    organization: Organization, period: Period, grace_months: int | None = None
 ) -> list[UnmappedKey]:
     """The gateway keys with spend in `period` that fell back to the central bucket, flagged
-    ones first, then by amount."""
+    ones first, then by amount. The grace period is the organisation's unless given."""
+    if grace_months is None:
+        grace_months = thresholds_of(organization).absorb_grace_months
     tz = organization.tz
     start, end = start_of_day(period.first, tz), end_of_day(period.last, tz)
     in_month = Q(occurred_at__gte=start)
@@ -108,7 +112,10 @@ def key_flagged(organization: Organization, key_id: str, now: dt.datetime) -> bo
         .order_by()
         .aggregate(first=Min("occurred_at"))["first"]
     )
-    flagged = first is not None and (status(local_today(organization.tz, first), month) == FLAGGED)
+    grace = thresholds_of(organization).absorb_grace_months
+    flagged = (
+        first is not None and status(local_today(organization.tz, first), month, grace) == FLAGGED
+    )
     if len(_ASKED) >= _ASKED_KEPT:
         _ASKED.clear()
     _ASKED[memo] = (clock, flagged)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django import forms
 
 from chargeback.calendar import Period, is_month
+from chargeback.reconciliation.thresholds import MAX_GRACE_MONTHS, Thresholds, parse_percent
 
 MAX_BYTES = 5 * 1024 * 1024
 FORMATS = (("csv", "CSV of lines"), ("focus", "FOCUS 1.x cost and usage"))
@@ -74,3 +77,47 @@ class ConfirmForm(forms.Form):
         if not is_month(value):
             raise forms.ValidationError("Not a month.")
         return Period.parse(value)
+
+
+def _percent(label: str, help_text: str) -> forms.CharField:
+    return forms.CharField(
+        label=label, max_length=20, help_text=help_text,
+        widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off", "size": 6}),
+    )  # fmt: skip
+
+
+class ThresholdsForm(forms.Form):
+    """The organisation's thresholds. Percents as people type them: "2" (or "2%") is 2%."""
+
+    variance_threshold_pct = _percent(
+        "Unexplained variance threshold (%)",
+        'A month closes only while its unexplained variance is at most this; "2" is 2%.',
+    )
+    attributable_threshold_pct = _percent(
+        "Attributable share threshold (%)",
+        "A unit is ready when at least this share of its spend is attributed by evidence.",
+    )
+    require_named_owners = forms.BooleanField(
+        required=False, label="Require named owners (the unit and its production gateway keys)"
+    )
+    absorb_grace_months = forms.IntegerField(
+        label="Absorb grace period (months)", min_value=1, max_value=MAX_GRACE_MONTHS,
+        help_text="Months in which the central bucket absorbs an unmapped gateway key's spend "
+        "before the key is flagged.",
+    )  # fmt: skip
+
+    def clean_variance_threshold_pct(self) -> Decimal:
+        return _percent_of(self.cleaned_data["variance_threshold_pct"])
+
+    def clean_attributable_threshold_pct(self) -> Decimal:
+        return _percent_of(self.cleaned_data["attributable_threshold_pct"])
+
+    def thresholds(self) -> Thresholds:
+        return Thresholds(**self.cleaned_data)
+
+
+def _percent_of(text: str) -> Decimal:
+    try:
+        return parse_percent(text)
+    except ValueError as exc:
+        raise forms.ValidationError(str(exc)) from None

@@ -110,3 +110,26 @@ class TrueUp(models.Model):
 
     def __str__(self) -> str:
         return f"true-up {self.month:%Y-%m}: {self.amount}"
+
+
+class ReadinessPolicy(models.Model):
+    """The organisation's reconciliation and readiness thresholds (one row, created with the
+    defaults the first time finance saves them; `thresholds.thresholds_of` reads them)."""
+
+    organization = models.OneToOneField(Organization, on_delete=models.CASCADE, related_name="+")
+    variance_threshold_pct = models.DecimalField(
+        max_digits=5, decimal_places=2, default=2,
+        help_text="A month closes only while its unexplained variance is at most this percent.",
+    )  # fmt: skip
+    attributable_threshold_pct = models.DecimalField(
+        max_digits=5, decimal_places=2, default=95,
+        help_text="A unit is ready when at least this percent of its spend is attributed.",
+    )  # fmt: skip
+    require_named_owners = models.BooleanField(default=True)
+    absorb_grace_months = models.PositiveSmallIntegerField(default=1)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = ScopedManager(organization="organization")
+
+    def __str__(self) -> str:
+        return "reconciliation thresholds"

@@ -1,8 +1,9 @@
 """Chargeback readiness (the auditor): for each unit and month, whether its charges can be
-defended. A unit is ready when at least 95% of its spend is attributed by evidence (tags, keys,
-accounts, services, rules) rather than the central fallback, the month's unexplained variance
-against the provider invoices is under 2%, and every production gateway key of the unit (and
-the unit) has a named owner. Quarantined spend, production traffic missing required tags and
+defended. With the default thresholds (`thresholds.thresholds_of`, editable per organisation),
+a unit is ready when at least 95% of its spend is attributed by evidence (tags, keys, accounts,
+services, rules) rather than the central fallback, the month's unexplained variance against the
+provider invoices is at most 2%, and every production gateway key of the unit (and the unit)
+has a named owner (a requirement the organisation may turn off). Quarantined spend, production traffic missing required tags and
 keys used from more than one service or environment are listed too; everything to fix is
 ranked by amount. `assess` is pure; `readiness_of` reads the rows."""
 
@@ -19,6 +20,7 @@ from chargeback.money import format_money, quantize
 from chargeback.reconciliation.engine import family
 from chargeback.reconciliation.models import ProviderInvoice
 from chargeback.reconciliation.queries import billed_inputs, quarantined_records, reconciliation_of
+from chargeback.reconciliation.thresholds import DEFAULTS, Thresholds, thresholds_of
 from chargeback.tenancy.models import Organization
 from chargeback.units.models import BusinessUnit, GatewayKey
 from chargeback.usage.models import DailyUsage, UsageEvent
@@ -28,12 +30,6 @@ SHARE = Decimal("0.0001")
 FALLBACK = "central"
 PRODUCTION = ("production", "prod")
 TAG_FIELDS = ("team", "service", "cost_center", "environment", "workflow", "prompt_template")
-
-
-@dataclass(frozen=True)
-class Thresholds:
-    min_attributable: Decimal = Decimal("0.95")
-    max_unexplained_pct: Decimal = Decimal(2)
 
 
 @dataclass(frozen=True)
@@ -90,7 +86,7 @@ def assess(
     *,
     currency: str,
     unexplained_pct: Decimal | None,
-    thresholds: Thresholds = Thresholds(),
+    thresholds: Thresholds = DEFAULTS,
 ) -> UnitReadiness:
     """One unit's readiness and its issues, largest amount first. `unexplained_pct` is the
     month's (None: no provider invoice to reconcile against)."""
@@ -101,7 +97,7 @@ def assess(
     if attributable is not None and attributable < thresholds.min_attributable:
         issues.append(Issue(facts.fallback, f"attribute {money(facts.fallback)} of fallback "
                             f"spend ({attributable:.2%} attributable, needs "
-                            f"{thresholds.min_attributable:.0%})", "units:rule-list"))  # fmt: skip
+                            f"{thresholds.attributable_text})", "units:rule-list"))  # fmt: skip
     if facts.quarantined_records:
         issues.append(Issue(facts.quarantined_cost, f"fix and replay {facts.quarantined_records} "
                             f"quarantined record(s) ({money(facts.quarantined_cost)})",
@@ -119,21 +115,19 @@ def assess(
                             "units:gatewaykey-list"))  # fmt: skip
     if not facts.unit_owner:
         issues.append(Issue(facts.spend, "name the unit's owner", "units:unit-list"))
-    variance_ok = unexplained_pct is not None and abs(unexplained_pct) < (
-        thresholds.max_unexplained_pct
-    )
+    variance_ok = unexplained_pct is not None and thresholds.variance_ok(unexplained_pct)
     if not variance_ok:
         text = (
             "import the month's provider invoices and reconcile"
             if unexplained_pct is None
-            else f"explain the month's variance ({unexplained_pct}% unexplained, needs under "
-            f"{thresholds.max_unexplained_pct}%)"
+            else f"explain the month's variance ({unexplained_pct}% unexplained, needs at most "
+            f"{thresholds.variance_text})"
         )
         issues.append(Issue(facts.spend, text, "reconciliation:reconciliation"))
     ready = (
         attributable is not None
         and attributable >= thresholds.min_attributable
-        and named
+        and (named or not thresholds.require_named_owners)
         and variance_ok
     )
     issues.sort(key=lambda i: (-i.amount, i.text))
@@ -152,8 +146,10 @@ def assess(
 
 
 def readiness_of(
-    organization: Organization, period: Period, thresholds: Thresholds = Thresholds()
+    organization: Organization, period: Period, thresholds: Thresholds | None = None
 ) -> list[UnitReadiness]:
+    """Every unit's readiness, by the organisation's thresholds unless `thresholds` is given."""
+    thresholds = thresholds or thresholds_of(organization)
     facts = unit_facts(organization, period)
     unexplained = None
     if ProviderInvoice.objects.filter(organization=organization, month=period.first).exists():

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from chargeback.reconciliation import sample_views, views
+from chargeback.reconciliation import sample_views, threshold_views, views
 
 app_name = "reconciliation"
 
@@ -10,5 +10,6 @@ urlpatterns = [
     path("invoices/<int:invoice_id>/", views.invoice_detail, name="invoice-detail"),
     path("reconciliation/", views.reconciliation, name="reconciliation"),
     path("readiness/", views.readiness, name="readiness"),
+    path("readiness/thresholds/", threshold_views.thresholds, name="thresholds"),
     path("readiness/sample/", sample_views.sample_audit, name="sample-audit"),
 ]

@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
 from chargeback.calendar import Period
-from chargeback.reconciliation.absorb import GRACE_MONTHS, unmapped_keys
+from chargeback.reconciliation.absorb import unmapped_keys
 from chargeback.reconciliation.charts import waterfall_figure
 from chargeback.reconciliation.csv_export import csv_response
 from chargeback.reconciliation.forms import ConfirmForm, InvoiceUploadForm, PeriodForm
@@ -20,6 +20,7 @@ from chargeback.reconciliation.models import ProviderInvoice
 from chargeback.reconciliation.queries import reconciliation_of
 from chargeback.reconciliation.readiness import readiness_of
 from chargeback.reconciliation.report import CAUSE_LABELS, TABLES, cause_rows, table_rows
+from chargeback.reconciliation.thresholds import thresholds_of
 from chargeback.tenancy.permissions import org_permission
 
 PERM = "billing.close"
@@ -120,7 +121,8 @@ def _url(request: HttpRequest, name: str) -> str:
 def reconciliation(request: HttpRequest, org_slug: str) -> HttpResponse:
     form = PeriodForm(request.GET)
     if not form.is_valid():
-        return render(request, "reconciliation/reconciliation.html", {"form": form}, status=400)
+        context = {"form": form, "thresholds": thresholds_of(request.org)}
+        return render(request, "reconciliation/reconciliation.html", context, status=400)
     period = form.cleaned_data["period"] or default_period(request)
     result = reconciliation_of(request.org, period)
     wanted = request.GET.get("csv")
@@ -141,6 +143,7 @@ def reconciliation(request: HttpRequest, org_slug: str) -> HttpResponse:
         "invoices": list(invoices),
         "causes": [(CAUSE_LABELS[c.cause], c) for c in result.causes],
         "figure": waterfall_figure(result),
+        "thresholds": thresholds_of(request.org),
         "tables": [
             (key, heading, getattr(result, attr)) for key, (attr, heading) in TABLES.items()
         ],
@@ -153,10 +156,13 @@ def reconciliation(request: HttpRequest, org_slug: str) -> HttpResponse:
 def readiness(request: HttpRequest, org_slug: str) -> HttpResponse:
     form = PeriodForm(request.GET)
     if not form.is_valid():
-        return render(request, "reconciliation/readiness.html", {"form": form}, status=400)
+        context = {"form": form, "thresholds": thresholds_of(request.org)}
+        return render(request, "reconciliation/readiness.html", context, status=400)
     period = form.cleaned_data["period"] or default_period(request)
-    rows = readiness_of(request.org, period)
-    context = {"form": form, "period": period, "rows": rows,
+    thresholds = thresholds_of(request.org)
+    rows = readiness_of(request.org, period, thresholds)
+    context = {"form": form, "period": period, "rows": rows, "thresholds": thresholds,
                "ready": sum(1 for r in rows if r.ready),
-               "unmapped": unmapped_keys(request.org, period), "grace": GRACE_MONTHS}  # fmt: skip
+               "unmapped": unmapped_keys(request.org, period, thresholds.absorb_grace_months),
+               "grace": thresholds.absorb_grace_months}  # fmt: skip
     return render(request, "reconciliation/readiness.html", context)

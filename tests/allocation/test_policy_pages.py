@@ -636,3 +636,21 @@ def test_a_preview_warns_above_the_sanity_bounds(client_for, admin, org, setting
     settings.ALLOCATION_WARN_RATIO = Decimal("100")
     response = client_for(admin).post(url("policy-create"), wild)
     assert response.context["preview_warnings"] == []
+
+
+def test_the_confidence_gate_is_set_on_the_editor_and_shown_on_the_detail(client_for, admin, org):
+    client = client_for(admin)
+    response = client.post(
+        url("policy-create"), form_data("2026-11", confidence_gate="gateway_key"), follow=True
+    )
+    with within(org):
+        version = AllocationPolicy.objects.get(organization=org)
+    assert version.policy.confidence_min == "gateway_key"
+    assert "charged only for spend attributed by <code>gateway_key</code>" in (
+        response.content.decode()
+    )
+    page = client.get(url("policy-edit", policy_id=version.pk))
+    assert page.context["form"].initial["confidence_gate"] == "gateway_key"
+    client.post(url("policy-edit", policy_id=version.pk), form_data("2026-11"))
+    version.refresh_from_db()
+    assert version.policy.confidence_min is None  # "Off" (the empty choice) turns it off

@@ -18,6 +18,7 @@ from chargeback.reconciliation.absorb import (
     status,
     unmapped_keys,
 )
+from chargeback.reconciliation.thresholds import Thresholds, save_thresholds
 from chargeback.tenancy.models import Role
 from chargeback.tenancy.scoping import within
 from tests.conftest import _member
@@ -106,3 +107,15 @@ def test_authorize_refuses_a_flagged_key_even_in_observe_mode(keyed, client):
         "gk-never-seen": (True, "unknown_key"),  # no spend yet: observe mode allows
     }
     assert (in_grace.allowed, in_grace.reason) == (True, "unknown_key")
+
+
+def test_the_organisation_s_grace_period_decides_the_flag(keyed, client):
+    with within(keyed):
+        save_thresholds(keyed, Thresholds(absorb_grace_months=2), actor="test")
+        assert flagged_keys(keyed, Period.parse("2026-10")) == set()  # gk-new's second month
+        assert [k.status for k in unmapped_keys(keyed, Period.parse("2026-10"))] == [ABSORBED] * 2
+    client.force_login(_member(keyed, Role.FINANCE, "fin@alpha.example").user)
+    url = reverse("reconciliation:readiness", kwargs={"org_slug": keyed.slug})
+    html = client.get(url + "?period=2026-10").content.decode()
+    assert "flagged: map it to a unit" not in html
+    assert "absorbed by central (grace period)" in html and "and the 1 after" in html

@@ -289,7 +289,8 @@ OWNER = "owner: a@example.com"
             "colours: []\nunits: {code: A}\n",
             [
                 "colours: unknown section (allowed: units, services, gateway_keys, "
-                "provider_accounts, ownership_rules, required_tags, policy, wallets, budgets, enforcement, disputes)",
+                "provider_accounts, ownership_rules, required_tags, policy, wallets, budgets, enforcement, disputes, "
+                "reconciliation)",
                 "units: must be a list, not a mapping",
             ],
         ),
@@ -399,7 +400,8 @@ def test_a_bad_file_changes_nothing(org_a, unit_tree, admin):
             apply_config(org_a, parse_config(text), actor=admin.user)
         assert exc.value.errors == [
             "gateway_keys_typo: unknown section (allowed: units, services, gateway_keys, "
-            "provider_accounts, ownership_rules, required_tags, policy, wallets, budgets, enforcement, disputes)"
+            "provider_accounts, ownership_rules, required_tags, policy, wallets, budgets, enforcement, disputes, "
+            "reconciliation)"
         ]
         assert counts() == before
         org_a.refresh_from_db()

@@ -6,6 +6,7 @@ from django.core.management.base import CommandError
 
 from chargeback.calendar import Period, is_month
 from chargeback.reconciliation.readiness import readiness_of
+from chargeback.reconciliation.thresholds import DEFAULTS, Thresholds, thresholds_of
 from chargeback.tenancy.scoping import OrgCommand
 
 
@@ -13,9 +14,10 @@ def _s(value):
     return None if value is None else f"{value:f}"
 
 
-def readiness_json(rows, period: Period) -> dict:
+def readiness_json(rows, period: Period, thresholds: Thresholds | None = None) -> dict:
     return {
         "period": period.label,
+        "thresholds": (thresholds or DEFAULTS).as_json(),
         "units": [
             {
                 "unit": r.unit,
@@ -48,9 +50,10 @@ class Command(OrgCommand):
         if not is_month(opts["period"]):
             raise CommandError(f'period: "{opts["period"]}" is not a month (YYYY-MM)')
         period = Period.parse(opts["period"])
-        rows = readiness_of(org, period)
+        thresholds = thresholds_of(org)
+        rows = readiness_of(org, period, thresholds)
         if opts["format"] == "json":
-            return json.dumps(readiness_json(rows, period), indent=2)
+            return json.dumps(readiness_json(rows, period, thresholds), indent=2)
         if not rows:
             return f"{period.label}: no spend"
         out = [f"{'unit':<14}{'spend':>14}{'attributable':>14}  ready  fix first"]
