@@ -4,12 +4,9 @@ and the same request id sent in parallel is one decision and one reservation."""
 
 from __future__ import annotations
 
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 import pytest
-from django.db import close_old_connections, connection
 from django_scopes import scopes_disabled
 
 from chargeback.gateway.decide import Request, authorize
@@ -19,6 +16,7 @@ from chargeback.wallets.accounts import open_wallet
 from chargeback.wallets.ledger import post_entry
 from chargeback.wallets.models import Reservation, Wallet
 from tests import factories as f
+from tests.integration.parallel import in_parallel
 
 pytestmark = pytest.mark.integration
 
@@ -37,42 +35,25 @@ def wallet(org_a):
     return wallet
 
 
-def _authorize(org, request_id: str) -> dict:
-    try:
-        with within(org):
-            request = Request(gateway_key_id="gk-gw", request_id=request_id,
-                              estimated_cost=Decimal("1.00"))  # fmt: skip
-            return authorize(organization=org, request=request).as_json()
-    finally:
-        connection.close()  # each thread has its own connection; give it back
+def _authorize(org, request_id: str, key: str = "gk-gw") -> dict:
+    with within(org):
+        request = Request(gateway_key_id=key, request_id=request_id,
+                          estimated_cost=Decimal("1.00"))  # fmt: skip
+        return authorize(organization=org, request=request).as_json()
+
+
+def _overdrawn(org, wallet):
+    with within(org):
+        row = Wallet.objects.values_list("balance", "reserved").get(pk=wallet.pk)
+    return row if row[1] > row[0] else None
 
 
 @pytest.mark.django_db(transaction=True)
 def test_200_parallel_authorizations_against_50_give_exactly_50(org_a, wallet):
-    start = threading.Barrier(THREADS)
-    seen_over: list[tuple[Decimal, Decimal]] = []
-    done = threading.Event()
-
-    def one(i: int) -> dict:
-        if i < THREADS:
-            start.wait()
-        return _authorize(org_a, f"req-{i}")
-
-    def watch() -> None:
-        while not done.is_set():
-            with within(org_a):
-                row = Wallet.objects.values_list("balance", "reserved").get(pk=wallet.pk)
-            if row[1] > row[0]:
-                seen_over.append(row)
-        connection.close()
-
-    watcher = threading.Thread(target=watch)
-    watcher.start()
-    with ThreadPoolExecutor(max_workers=THREADS) as pool:
-        answers = list(pool.map(one, range(REQUESTS)))
-    done.set()
-    watcher.join()
-    close_old_connections()
+    answers, seen_over = in_parallel(
+        lambda i: _authorize(org_a, f"req-{i}"), REQUESTS, THREADS,
+        watch=lambda: _overdrawn(org_a, wallet),
+    )  # fmt: skip
     decisions = [a["decision"] for a in answers]
     assert (decisions.count("allow"), decisions.count("deny")) == (COVERED, REQUESTS - COVERED)
     assert {a["reason"] for a in answers if a["decision"] == "deny"} == {"wallet_exhausted"}
@@ -86,15 +67,7 @@ def test_200_parallel_authorizations_against_50_give_exactly_50(org_a, wallet):
 
 @pytest.mark.django_db(transaction=True)
 def test_one_request_id_in_parallel_is_one_decision_and_one_reservation(org_a, wallet):
-    start = threading.Barrier(20)
-
-    def one(_i: int) -> dict:
-        start.wait()
-        return _authorize(org_a, "dup")
-
-    with ThreadPoolExecutor(max_workers=20) as pool:
-        answers = list(pool.map(one, range(20)))
-    close_old_connections()
+    answers, _ = in_parallel(lambda _i: _authorize(org_a, "dup"), 20, 20)
     assert all(a == answers[0] for a in answers) and answers[0]["decision"] == "allow"
     with within(org_a):
         assert Reservation.objects.count() == 1
@@ -121,22 +94,9 @@ def test_a_hard_budget_over_two_units_is_never_overshot_in_parallel(org_a):
             post_entry(wallet=w, type="funding", amount="500.00", reason="t", actor="test")
         set_budget(organization=org_a, unit=parent, amount="20.00", hard=True,
                    include_descendants=True, actor="test")  # fmt: skip
-    start = threading.Barrier(THREADS)
-
-    def one(i: int) -> dict:
-        if i < THREADS:
-            start.wait()
-        try:
-            with within(org_a):
-                request = Request(gateway_key_id="gk-ka" if i % 2 else "gk-kb",
-                                  request_id=f"b-{i}", estimated_cost=Decimal("1.00"))  # fmt: skip
-                return authorize(organization=org_a, request=request).as_json()
-        finally:
-            connection.close()
-
-    with ThreadPoolExecutor(max_workers=THREADS) as pool:
-        answers = list(pool.map(one, range(100)))
-    close_old_connections()
+    answers, _ = in_parallel(
+        lambda i: _authorize(org_a, f"b-{i}", key="gk-ka" if i % 2 else "gk-kb"), 100, THREADS
+    )
     decisions = [a["decision"] for a in answers]
     assert (decisions.count("allow"), decisions.count("deny")) == (20, 80)
     assert {a["reason"] for a in answers if a["decision"] == "deny"} == {"budget_hard_limit"}

@@ -3,13 +3,11 @@ and ledger entries cannot be changed even through raw SQL (the trigger)."""
 
 from __future__ import annotations
 
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import DatabaseError, close_old_connections, connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import Sum
 from django_scopes import scopes_disabled
 
@@ -19,6 +17,7 @@ from chargeback.wallets.ledger import post_entry
 from chargeback.wallets.models import LedgerEntry, Reservation, Wallet
 from chargeback.wallets.reservations import WalletExhausted, reserve, settle
 from tests import factories as f
+from tests.integration.parallel import in_parallel
 
 pytestmark = pytest.mark.integration
 
@@ -37,13 +36,7 @@ def wallet(org_a):
 
 @pytest.mark.django_db(transaction=True)
 def test_200_parallel_reservations_against_50_give_exactly_50(org_a, wallet):
-    start = threading.Barrier(THREADS)
-    seen_over: list[tuple[Decimal, Decimal]] = []
-    done = threading.Event()
-
     def one(i: int) -> bool:
-        if i < THREADS:
-            start.wait()
         try:
             with within(org_a):
                 w = Wallet.objects.get(pk=wallet.pk)
@@ -51,24 +44,13 @@ def test_200_parallel_reservations_against_50_give_exactly_50(org_a, wallet):
             return True
         except WalletExhausted:
             return False
-        finally:
-            connection.close()  # each thread has its own connection; give it back
 
-    def watch() -> None:
-        while not done.is_set():
-            with within(org_a):
-                row = Wallet.objects.values_list("balance", "reserved").get(pk=wallet.pk)
-            if row[1] > row[0]:
-                seen_over.append(row)
-        connection.close()
+    def overdrawn():
+        with within(org_a):
+            row = Wallet.objects.values_list("balance", "reserved").get(pk=wallet.pk)
+        return row if row[1] > row[0] else None
 
-    watcher = threading.Thread(target=watch)
-    watcher.start()
-    with ThreadPoolExecutor(max_workers=THREADS) as pool:
-        results = list(pool.map(one, range(REQUESTS)))
-    done.set()
-    watcher.join()
-    close_old_connections()
+    results, seen_over = in_parallel(one, REQUESTS, THREADS, watch=overdrawn)
     assert results.count(True) == COVERED
     assert seen_over == []
     with within(org_a):
@@ -87,15 +69,12 @@ def test_200_parallel_reservations_against_50_give_exactly_50(org_a, wallet):
         # Settling in parallel twice each: posted once.
         pending = list(Reservation.objects.filter(wallet=wallet)[:10])
 
-    def settle_twice(r: Reservation) -> Decimal:
-        try:
-            with within(org_a):
-                return settle(reservation=r, actual="0.40", actor="gateway").posted
-        finally:
-            connection.close()
+    def settle_twice(i: int) -> Decimal:
+        with within(org_a):
+            r = (pending + pending)[i]
+            return settle(reservation=r, actual="0.40", actor="gateway").posted
 
-    with ThreadPoolExecutor(max_workers=10) as pool:
-        posted = list(pool.map(settle_twice, pending + pending))
+    posted, _ = in_parallel(settle_twice, 20, 10)
     assert posted == [Decimal("0.40")] * 20
     with within(org_a):
         row = Wallet.objects.get(pk=wallet.pk)
@@ -124,22 +103,16 @@ def test_one_request_id_sent_in_parallel_gives_one_reservation(org_a, wallet):
         other = open_wallet(organization=org_a, unit=other_unit, kind="team", actor="test")
     with within(org_a):
         post_entry(wallet=other, type="funding", amount="50.00", reason="t", actor="test")
-    start = threading.Barrier(20)
 
     def one(i: int) -> object:
-        start.wait()
         try:
             with within(org_a):
                 target = Wallet.objects.get(pk=(wallet if i % 2 else other).pk)
                 return reserve(wallet=target, request_id="dup", amount="1", actor="gw").pk
         except ValidationError as exc:
             return exc.message_dict["request_id"][0]
-        finally:
-            connection.close()
 
-    with ThreadPoolExecutor(max_workers=20) as pool:
-        answers = list(pool.map(one, range(20)))
-    close_old_connections()
+    answers, _ = in_parallel(one, 20, 20)
     with within(org_a):
         (only,) = Reservation.objects.filter(request_id="dup")
         held = Wallet.objects.filter(pk__in=[wallet.pk, other.pk]).aggregate(s=Sum("reserved"))
