@@ -100,8 +100,14 @@ def test_a_team_lead_sees_nothing_of_a_unit_out_of_its_reach(client_for, team_le
                 assert response.status_code < 500, f"GET {url}: {response.status_code}"
             body = _body(response).decode("utf-8", "replace").lower()
             assert HIDDEN not in body, f"GET {url}{suffix} shows {HIDDEN}"
+        posted = web.post(url, {"action": "resolve", "outcome": "accepted", "text": "x"})
+        if names_a_row:
+            assert posted.status_code in (403, 404, 405), f"POST {url}: {posted.status_code}"
+        assert HIDDEN not in _body(posted).decode("utf-8", "replace").lower(), f"POST {url}"
         walked += 1
     assert walked > 30
+    with scopes_disabled():
+        assert Dispute.objects.get(pk=zulu["dispute_id"]).state == "open"
 
 
 def test_the_hidden_rows_show_to_finance(client_for, finance, zulu):
