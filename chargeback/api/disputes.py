@@ -224,9 +224,9 @@ class DisputeAction(DisputeAPIView):
         try:
             if action == "resolve":
                 code = v.get("to_unit") or ""
-                to_unit = (
+                to_unit = (  # looked up for finance only: a 404 would tell others a code exists
                     get_object_or_404(BusinessUnit, organization=self.org, code=code)
-                    if code
+                    if code and ops.is_finance(self.membership)
                     else None
                 )
                 done = ops.resolve(

@@ -31,22 +31,17 @@ from chargeback.billing.models import (
     StatementStatus,
 )
 from chargeback.billing.pdf import render_pdf
+from chargeback.billing.queries import visible_statements as statements_in_reach
 from chargeback.calendar import MONTH_PATTERN, Period, is_month
 from chargeback.tenancy.models import Membership
-from chargeback.units.queries import visible_unit_ids
 
 UNIT_CODE = re.compile(r"[^\x00-\x1f]{1,50}")
 logger = logging.getLogger(__name__)
 
 
 def visible_statements(membership: Membership) -> QuerySet[Statement]:
-    """The same reach as the statement pages (chargeback.billing.views._statements)."""
-    qs = Statement.objects.filter(organization=membership.organization)
-    if not membership.has_perm("statements.view_all"):
-        qs = qs.filter(unit_id__in=sorted(visible_unit_ids(membership) or ()))
-    if not membership.has_perm("billing.close"):
-        qs = qs.exclude(status=StatementStatus.DRAFT)
-    return qs
+    """The same reach as the statement pages: one rule, `billing.queries.visible_statements`."""
+    return statements_in_reach(membership.organization, membership)
 
 
 class StatementAPIView(OrgAPIView):

@@ -3,7 +3,8 @@
 A webhook body is JSON with a Slack-compatible `text` and the alert's figures. Headers:
 `X-Chargeback-Timestamp` (Unix seconds) and `X-Chargeback-Signature` =
 `sha256=` + hex HMAC-SHA256 of `"<timestamp>.<body>"` with the webhook's secret. A receiver
-recomputes it and rejects old timestamps (replays)."""
+recomputes it and rejects old timestamps (replays). A redirect is not followed (the address
+check covers the URL saved, not where a redirect points): the delivery fails with its code."""
 
 from __future__ import annotations
 
@@ -23,6 +24,14 @@ from chargeback.budgets.texts import headline, message, unit_url
 TIMEOUT_SECONDS = 10
 SIGNATURE_HEADER = "X-Chargeback-Signature"
 TIMESTAMP_HEADER = "X-Chargeback-Timestamp"
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        return None  # urllib then raises HTTPError with the 3xx code
+
+
+_opener = urllib.request.build_opener(_NoRedirects)
 
 
 class DeliveryFailed(Exception):
@@ -85,7 +94,7 @@ def post_webhook(alert: Alert, hook: Webhook) -> int:
         },
     )
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:  # noqa: S310
+        with _opener.open(request, timeout=TIMEOUT_SECONDS) as response:
             return response.status
     except urllib.error.HTTPError as exc:
         raise DeliveryFailed(f"HTTP {exc.code}", exc.code) from exc

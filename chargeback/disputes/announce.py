@@ -18,7 +18,7 @@ from chargeback.disputes.models import Dispute, DisputeEvent
 from chargeback.money import format_money
 from chargeback.notices.recipients import finance_people, unit_people
 from chargeback.notices.send import notify
-from chargeback.tenancy.models import Organization
+from chargeback.tenancy.models import Membership, Organization
 from chargeback.tenancy.scoping import within
 from chargeback.units.queries import parent_map
 
@@ -119,7 +119,9 @@ def dispute_moved(event: DisputeEvent) -> None:
     d = event.dispute
     org = d.organization
     users, _ = unit_people(org, d.unit)
-    users = [*finance_people(org), *users, d.opened_by]
+    users = [*finance_people(org), *users]
+    if Membership.objects.filter(organization=org, user_id=d.opened_by_id).exists():
+        users.append(d.opened_by)  # the opener, while a member (a removed one is not told)
     users = [u for u in users if u.pk != event.actor_id]
     what = TOLD[event.action]
     amount = format_money(d.amount, d.statement.currency)

@@ -34,17 +34,22 @@ def consequences(dispute: Dispute, membership: Membership) -> Consequences:
         return out
     org = dispute.organization
     ref = f"dispute:{dispute.pk}"
-    seen = set(visible_statements(org, membership).values_list("pk", flat=True))
     out.credit_note = (
         CreditNote.objects.filter(organization=org, ref=ref).select_related("statement").first()
     )
-    if out.credit_note and out.credit_note.statement_id not in seen:
-        out.credit_note = None
-    lines = (
+    lines = list(
         StatementLine.objects.filter(organization=org, ref=ref)
         .select_related("statement__unit", "statement__period")
         .order_by("statement__period__month", "pk")
     )
+    named = {x.statement_id for x in lines} | {getattr(out.credit_note, "statement_id", None)}
+    seen = set(
+        visible_statements(org, membership)
+        .filter(pk__in=[pk for pk in named if pk is not None])
+        .values_list("pk", flat=True)
+    )
+    if out.credit_note and out.credit_note.statement_id not in seen:
+        out.credit_note = None
     out.lines = [(x, x.statement_id in seen) for x in lines]
     if dispute.reason == Reason.WRONG_OWNER and dispute.reassigned_to_id is None:
         out.absorbed = True

@@ -237,6 +237,8 @@ def resolve(
     tag (`cause_tag`) behind it for enforcement, instead of the one the requests show."""
     if outcome not in OUTCOMES:
         raise DisputeError(f'outcome: "{outcome}" is not one of {", ".join(OUTCOMES)}')
+    # Who may resolve first: a refusal must not tell whether a named key or tag exists.
+    _check_actor(membership, dispute, OUTCOMES[outcome])
     try:
         named = enforcement.named_cause(
             dispute.organization, key_pk=cause_key, key_id=cause_key_id, tag=cause_tag

@@ -146,9 +146,9 @@ def dispute_act(request: HttpRequest, org_slug: str, dispute_id: int) -> HttpRes
     try:
         if action == "resolve":
             code = request.POST.get("to_unit") or ""
-            to_unit = (
+            to_unit = (  # looked up for finance only: a 404 would tell others a code exists
                 get_object_or_404(BusinessUnit, organization=request.org, code=code)
-                if code
+                if code and ops.is_finance(membership)
                 else None
             )
             done = ops.resolve(

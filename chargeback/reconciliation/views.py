@@ -4,6 +4,7 @@ figures, the waterfall, the breakdown tables with CSV). Finance and admins only.
 from __future__ import annotations
 
 from django.contrib import messages
+from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -40,9 +41,11 @@ def default_period(request: HttpRequest) -> Period:
 @org_permission(PERM)
 @require_GET
 def invoice_list(request: HttpRequest, org_slug: str) -> HttpResponse:
-    invoices = ProviderInvoice.objects.filter(organization=request.org).order_by(
-        "-month", "provider"
-    )[:500]
+    invoices = (
+        ProviderInvoice.objects.filter(organization=request.org)
+        .annotate(line_count=Count("lines"))
+        .order_by("-month", "provider")[:500]
+    )
     return render(request, "reconciliation/invoice_list.html", {"invoices": invoices})
 
 

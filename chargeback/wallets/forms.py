@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 
 from django import forms
@@ -33,4 +34,8 @@ class MoveForm(forms.Form):
         data = super().clean()
         if data.get("operation") == "transfer" and not data.get("source"):
             self.add_error("source", "A transfer needs the wallet it comes from.")
+        if not re.fullmatch(r"[A-Za-z0-9_.-]*", data.get("key") or ""):
+            # The system's own keys (monthly:..., chargeback:..., credit_note:..., .../in)
+            # have ":" or "/": one of them posted here would make that entry post nothing.
+            self.add_error(None, "The form's key was changed: reload the form and try again.")
         return data

@@ -100,3 +100,34 @@ def test_a_cause_only_for_an_unowned_wrong_owner(issued, statements, people, key
     with within(issued), pytest.raises(ops.DisputeError, match="cause_key: only a wrong_owner"):
         ops.resolve(membership=people["finance"], dispute=d, outcome="accepted", text="x",
                     to_unit=BusinessUnit.objects.get(code="SALES"), cause_key=keys[0].pk)  # fmt: skip
+
+
+@pytest.mark.parametrize("who", ["sup_lead", "viewer"])
+def test_who_may_not_resolve_learns_nothing_of_keys_tags_or_units(
+    client,
+    issued,  # noqa: F811 (the fixture imported above)
+    statements,
+    people,
+    keys,
+    who,
+):
+    """A team lead (or a viewer) is refused a resolution the same way whatever it names:
+    the answer does not tell whether a gateway key, a team tag or a unit code exists (SALES's
+    key and tag are outside SUP's lead's reach)."""
+    ours, _theirs = keys
+    d = _dispute(issued, statements, people)
+    client.force_login(people[who].user)
+    api = reverse("api:dispute-action", kwargs={"org_slug": "alpha", "dispute_id": d.pk})
+    page = reverse("disputes:dispute-act", kwargs={"org_slug": "alpha", "dispute_id": d.pk})
+    body = {"action": "resolve", "outcome": "accepted", "text": "no owner"}
+    probes = [{"cause_tag": "team=SALES"}, {"cause_tag": "team=NOBODY"},
+              {"cause_key": ours.pk}, {"cause_key": 987654}, {"to_unit": "SALES"},
+              {"to_unit": "NOPE"}]  # fmt: skip
+    answers = set()
+    for probe in probes:
+        r = client.post(api, {**body, **probe}, content_type="application/json")
+        answers.add((r.status_code, r.content))
+        p = client.post(page, {**body, **probe}, follow=True)
+        answers.add((p.status_code, str([str(m) for m in p.context["messages"]])))
+    assert len(answers) == 2, answers  # one answer from the API, one from the page
+    assert _items(issued) == []

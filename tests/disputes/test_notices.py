@@ -205,3 +205,26 @@ def test_the_bell_counts_notices_and_the_page_marks_them_read(
         "No notifications"
         in client_for(people["viewer"]).get(f"/o/{issued.slug}/notices/").content.decode()
     )
+
+
+def test_an_opener_no_longer_a_member_is_not_told(
+    issued, statements, people, mailoutbox, django_capture_on_commit_callbacks
+):
+    """The one who opened a dispute is told of its steps while a member of the organisation;
+    once removed, not (neither a notice nor a mail with the dispute's figures and texts)."""
+    with within(issued):
+        d = ops.open_dispute(
+            membership=people["sup_lead"], statement=statements["SUP"], amount="2.00",
+            reason="pricing", description="priced twice", today=ISSUED_ON,
+        )  # fmt: skip
+    with scopes_disabled():
+        people["sup_lead"].units.clear()
+        people["sup_lead"].delete()
+    mailoutbox.clear()
+    with within(issued), django_capture_on_commit_callbacks(execute=True):
+        ops.start_review(
+            membership=people["finance"], dispute=d, text="confidential", today=ISSUED_ON
+        )
+    assert not [m for m in mailoutbox if m.to == ["sup@alpha.example"]]
+    with within(issued):
+        assert not Notice.objects.filter(user=people["sup_lead"].user).exists()

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django_scopes import scopes_disabled
 
 from chargeback.reconciliation.models import InvoiceLine, ProviderInvoice
 from chargeback.tenancy.models import Role
@@ -76,3 +81,32 @@ def test_team_leads_and_viewers_may_not_open_the_pages(client, metered):
         client.force_login(member.user)
         for name in ("invoice-list", "invoice-upload", "reconciliation"):
             assert client.get(_url(metered, name)).status_code == 403
+
+
+def _invoices(org, providers):
+    with scopes_disabled():  # building data, as the fixtures do
+        for n, provider in enumerate(providers, start=1):
+            invoice = ProviderInvoice.objects.create(
+                organization=org, provider=provider, month="2026-10-01", currency="USD",
+                source="manual", total=n, created_by="fin@alpha.example",
+            )  # fmt: skip
+            InvoiceLine.objects.bulk_create(
+                InvoiceLine(organization=org, invoice=invoice, position=p, provider=provider,
+                            token_class="input", amount=1, currency="USD")
+                for p in range(1, n + 1)
+            )  # fmt: skip
+
+
+def test_the_invoice_list_counts_lines_without_a_query_per_invoice(client, org_a, finance):
+    client.force_login(finance.user)
+    _invoices(org_a, ["openai"])
+    with CaptureQueriesContext(connection) as one:
+        first = client.get(_url(org_a, "invoice-list"))
+    _invoices(org_a, ["anthropic", "google", "mistral", "cohere"])
+    with CaptureQueriesContext(connection) as five:
+        page = client.get(_url(org_a, "invoice-list"))
+    assert first.status_code == page.status_code == 200
+    assert len(five.captured_queries) == len(one.captured_queries)
+    rows = re.findall(r'invoice_id=\d+|<td class="num">(\d+)</td>', page.content.decode())
+    counts = sorted(int(c) for c in rows if c)
+    assert counts == [1, 1, 2, 3, 4]  # openai; then anthropic, google, mistral, cohere

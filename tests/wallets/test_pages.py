@@ -5,6 +5,7 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 from django_scopes import scopes_disabled
 
 from chargeback.tenancy.scoping import within
@@ -110,3 +111,26 @@ def test_runway_is_the_available_amount_over_the_daily_burn_in_decimal():
     assert runway_days(D("250.00"), D("30.00"), dt.timedelta(hours=5)) == 8
     assert runway_days(D("-5.00"), D("30.00"), dt.timedelta(days=3)) == 0  # overdrawn
     assert runway_days(D("250.00"), D("0.00"), dt.timedelta(days=3)) is None  # nothing burnt
+
+
+def test_the_form_refuses_a_key_of_the_system_s_own_entries(client_for, finance, org_a, team):
+    """The key is the form's (a random one); a key in the shape of the keys the system posts
+    with (`monthly:<wallet>:<month>`, `chargeback:<statement>:<kind>`, `credit_note:<id>`)
+    is refused, so it cannot stand in for the month's funding or a statement's chargeback
+    and make it post nothing."""
+    from chargeback.wallets.funding import fund_month, month_key
+
+    with scopes_disabled():
+        Wallet.objects.filter(pk=team.pk).update(monthly_funding=D("100.00"))
+        team.refresh_from_db()
+    _month, monthly = month_key(team, org_a, timezone.now())
+    web = client_for(finance)
+    for key in (monthly, "chargeback:1:team", "credit_note:1"):
+        data = {"operation": "funding", "wallet": team.pk, "amount": "1.00", "reason": "x",
+                "key": key, "confirm": "1"}  # fmt: skip
+        page = web.post("/o/alpha/wallets/move/", data)
+        assert page.status_code == 200
+        assert "key" in str(page.context["form"].non_field_errors())
+    with within(org_a):
+        assert not LedgerEntry.objects.exists()
+        assert fund_month(wallet=team) is not None  # the month's funding still posts
