@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from chargeback.dashboards import queries
 from chargeback.dashboards.periods import parse_window
-from chargeback.reconciliation.exports import event_lines, focus_lines
+from chargeback.reconciliation.exports import export_lines
 from chargeback.tenancy.models import Membership
 from chargeback.tenancy.scoping import within
 from chargeback.units.queries import visible_unit_ids
@@ -71,10 +71,7 @@ class EventExport:
         consumed after the view (and the request's scope) has returned."""
         org, first, last = self.membership.organization, self.first, self.last
         with within(org):
-            if self.fmt == "focus":
-                yield from focus_lines(org, first, self.version, last, self.unit_ids)
-            else:
-                yield from event_lines(org, first, self.fmt, last, self.unit_ids)
+            yield from export_lines(org, self.fmt, self.version, first, last, self.unit_ids)
 
 
 def _choice(params: Mapping[str, str], field: str, choices: tuple[str, ...]) -> str:
