@@ -21,6 +21,7 @@ Prints figures; asserts nothing.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import resource
@@ -154,7 +155,7 @@ def measure(slug: str, since: str, args: list[str], traced: bool) -> dict:
     out = Path(tempfile.mkdtemp(prefix="bench-export-")) / "out"
     t = time.perf_counter()
     call_command("export_events", "--org", org.slug, "--since", since, "--output", str(out),
-                 *args, stdout=open(os.devnull, "w"))  # fmt: skip
+                 *args, stdout=io.StringIO())  # fmt: skip
     seconds = time.perf_counter() - t
     peak = tracemalloc.get_traced_memory()[1] if traced else None
     rows = sum(1 for _ in out.open()) - (0 if "ndjson" in args else 1)

@@ -16,22 +16,13 @@ from drf_spectacular.generators import SchemaGenerator
 
 from chargeback.tenancy.models import Role
 from tests.conftest import _member
+from tests.dashboards.test_event_export import _text, _units
 from tests.reconciliation.conftest import metered  # noqa: F401 (fixture)
 from tests.usage.conftest import priced_org  # noqa: F401 (fixture)
 
 
 def _get(client, org, query: str):
     return client.get(f"/api/v1/o/{org.slug}/events/export?{query}")
-
-
-def _text(response) -> str:
-    assert response.status_code == 200, response.content
-    assert response.streaming
-    return b"".join(response.streaming_content).decode()
-
-
-def _units(text: str, column: str = "unit") -> list[str]:
-    return sorted(r[column] for r in csv.DictReader(io.StringIO(text)))
 
 
 @pytest.mark.parametrize("persona", ["admin", "finance", "viewer"])

@@ -88,6 +88,7 @@ def test_focus_rows_have_the_required_columns_and_types(metered, tmp_path, versi
             _check_type(kind, row[column])
         assert row["ChargeCategory"] == "Usage"
         assert row["SkuPriceId"] == f"{row['SkuId']}/standard"  # not null for usage
+        assert row["x_AttributionMethods"] == "team_tag"  # the group's methods, from SQL
         if version == "1.0":  # the preview names carry the published names' values
             assert (row["InvoiceIssuer"], row["Provider"], row["Publisher"]) == (
                 row["InvoiceIssuerName"], row["ProviderName"], row["PublisherName"]
@@ -110,3 +111,12 @@ def test_since_in_days_counts_today():
 
     assert parse_since("30d", Org(), today=dt.date(2026, 10, 31)) == dt.date(2026, 10, 2)
     assert parse_since("1d", Org(), today=dt.date(2026, 10, 31)) == dt.date(2026, 10, 31)
+
+
+def test_a_focus_row_names_every_attribution_method_of_its_group(metered, tmp_path):
+    ingest(metered, [event("svc-1", occurred_at="2026-10-05T11:00:00Z", provider="internal",
+                           model="flat", tags={"service": "ticket-summarizer"})])  # fmt: skip
+    text = _export(metered, tmp_path, "--since", "2026-10-01", "--format", "focus")
+    rows = {r["x_UnitCode"]: r for r in csv.DictReader(io.StringIO(text))}
+    assert rows["SUP"]["x_AttributionMethods"] == "service,team_tag"
+    assert rows["SUP"]["x_Requests"] == "4" and rows["SALES"]["x_AttributionMethods"] == "team_tag"
