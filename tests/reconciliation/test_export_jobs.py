@@ -81,7 +81,7 @@ def test_a_running_job_polls_its_progress_every_second(client_for, admin, metere
     body = partial.content.decode()
     assert body.lstrip().startswith('<section id="progress"')
     assert 'hx-trigger="every 1s"' in body and '<progress max="100" value="25"' in body
-    assert "250 of 1000 rows written" in body and "export-download" not in body
+    assert "250 of 1,000 rows written" in body and "export-download" not in body
     assert c.get(f"/o/{metered.slug}/exports/{job.pk}/download/").status_code == 404
 
 
@@ -107,7 +107,7 @@ def test_a_large_download_goes_to_the_prepare_page(client_for, admin, metered, s
     assert response.status_code == 302
     assert response["Location"].startswith(f"/o/{metered.slug}/events/export/prepare/?")
     page = c.get(response["Location"]).content.decode()
-    assert 'data-testid="export-rows">5<' in page and "more than 4 rows" in page
+    assert 'data-testid="export-rows">5</strong> events' in page and "more than 4 rows" in page
     assert 'name="from" value="2026-10-01"' in page
     focus = c.get(f"/o/{metered.slug}/events/export/", {**OCTOBER, "format": "focus"})
     assert focus.status_code == 200 and focus.streaming  # 2 FOCUS rows: streamed at once
