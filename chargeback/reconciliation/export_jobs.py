@@ -76,8 +76,9 @@ def run(job_id: int, organization: Organization) -> str:
     path = folder / f"{job.pk}-{secrets.token_hex(8)}-{job.filename}"
     try:
         total = export_rows(organization, params["format"], first, last, units)
+        relative = str(path.relative_to(settings.VAR_DIR))
         _update(job, status=ExportStatus.RUNNING, started_at=timezone.now(), rows_total=total,
-                rows_done=0, file_path=str(path.relative_to(settings.VAR_DIR)), error="")  # fmt: skip
+                rows_done=0, file_path=relative, error="")  # fmt: skip
         folder.mkdir(parents=True, exist_ok=True)
         lines = export_lines(
             organization, params["format"], params["focus_version"], first, last, units

@@ -33,7 +33,8 @@ FOCUS_10 = (
     "BillingPeriodEnd", "BillingPeriodStart", "ChargeCategory", "ChargeClass",
     "ChargeDescription", "ChargeFrequency", "ChargePeriodEnd", "ChargePeriodStart",
     "CommitmentDiscountCategory", "CommitmentDiscountId", "CommitmentDiscountName",
-    "CommitmentDiscountType", "ConsumedQuantity", "ConsumedUnit", "ContractedCost", "ContractedUnitPrice", "EffectiveCost",
+    "CommitmentDiscountType", "ConsumedQuantity", "ConsumedUnit", "ContractedCost",
+    "ContractedUnitPrice", "EffectiveCost",
     "InvoiceIssuerName", "ListCost", "ListUnitPrice", "PricingCategory", "PricingQuantity",
     "PricingUnit", "ProviderName", "PublisherName", "RegionId", "RegionName", "ResourceId",
     "ResourceName", "ResourceType", "ServiceCategory", "ServiceName", "SkuId", "SkuPriceId",
@@ -48,9 +49,10 @@ FOCUS_10_VALIDATOR = (
     "ChargeType", "CommitmentDiscountStatus", "InvoiceIssuer", "Provider", "Publisher",
     "ResourceID",
 )  # fmt: skip
-FOCUS_13_ADDED = (
-    "CommitmentDiscountStatus", "ServiceProviderName", "HostProviderName", "ServiceSubcategory", "AllocatedMethodId",
-    "AllocatedMethodDetails", "AllocatedResourceId", "AllocatedResourceName", "AllocatedTags",
+FOCUS_13_ADDED = (  # by FOCUS 1.1 to 1.3
+    "CommitmentDiscountStatus", "ServiceProviderName", "HostProviderName", "ServiceSubcategory",
+    "AllocatedMethodId", "AllocatedMethodDetails", "AllocatedResourceId",
+    "AllocatedResourceName", "AllocatedTags",
 )  # fmt: skip
 CUSTOM = ("x_UnitCode", "x_Model", "x_Requests", "x_InputTokens", "x_OutputTokens",
           "x_AttributionMethods")  # fmt: skip
@@ -241,9 +243,11 @@ def focus_rows(
             "ContractedUnitPrice": "", "ListUnitPrice": "",
             "InvoiceIssuerName": g["provider"], "ProviderName": g["provider"],
             "PublisherName": g["provider"], "InvoiceIssuer": g["provider"],
-            "Provider": g["provider"], "Publisher": g["provider"], "ChargeType": "Usage", "ServiceProviderName": g["provider"],
+            "Provider": g["provider"], "Publisher": g["provider"], "ChargeType": "Usage",
+            "ServiceProviderName": g["provider"],
             "HostProviderName": g["provider"],
-            "RegionId": "", "RegionName": "", "ResourceId": "", "ResourceID": "", "ResourceName": "",
+            "RegionId": "", "RegionName": "", "ResourceId": "", "ResourceID": "",
+            "ResourceName": "",
             "ResourceType": "", "ServiceCategory": "AI and Machine Learning",
             "ServiceSubcategory": "Generative AI", "ServiceName": g["provider"],
             "SkuId": sku, "SkuPriceId": f"{sku}/standard",  # the one price of the model
