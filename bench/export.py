@@ -3,7 +3,7 @@
 Prints figures; asserts nothing.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/cbexport \
-    .venv/bin/python bench/export.py [--events 1000000] [--units 60] [--org SLUG]
+    .venv/bin/python bench/export.py [--events 1000000] [--units 60] [--org SLUG] [--only csv]
 
 1. Creates an organisation (Europe/Berlin, USD) with --units teams and the default price book,
    ingests one template event per model through the real ingestion path, then clones them in
@@ -101,8 +101,8 @@ def build(events: int, units: int) -> Organization:
 
 
 def clone(org: Organization, events: int, units: int) -> None:
-    """The template events cloned `events` times in SQL: unit, model and time spread evenly
-    over the last 30 days; then the rollup rebuilt from them."""
+    """The template events cloned `events` times in SQL: every unit with every model, spread
+    evenly over the last 30 days; then the rollup rebuilt from them."""
     table = UsageEvent._meta.db_table
     fields = [f for f in UsageEvent._meta.concrete_fields if not f.primary_key]
     varying = {
@@ -124,7 +124,7 @@ def clone(org: Organization, events: int, units: int) -> None:
             f"tpl AS (SELECT *, row_number() OVER (ORDER BY id) - 1 AS k FROM {table} "
             f"WHERE organization_id = %(org)s) "
             f"INSERT INTO {table} ({columns}) SELECT {values} "
-            f"FROM generate_series(1, %(n)s) g JOIN tpl t ON t.k = g %% %(models)s",
+            f"FROM generate_series(1, %(n)s) g JOIN tpl t ON t.k = (g / %(units)s) %% %(models)s",
             {"org": org.pk, "n": events, "units": units, "models": len(MODELS)},
         )
         rollup = DailyUsage._meta.db_table
@@ -177,6 +177,8 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--units", type=int, default=60)
     parser.add_argument("--org", help="reuse an organisation an earlier run built")
+    parser.add_argument("--only", choices=[label for label, _ in EXPORTS], action="append",
+                        help="run only these exports (repeatable)")  # fmt: skip
     parser.add_argument("--measure", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure:
@@ -189,6 +191,8 @@ def main() -> None:
     print(f"{'export':<10} {'since':>5} {'rows':>10} {'rows/s':>9} {'MB':>7} "
           f"{'peak RSS':>9} {'RSS growth':>10} {'tracemalloc peak':>16}")  # fmt: skip
     for label, export_args in EXPORTS:
+        if args.only and label not in args.only:
+            continue
         for since in ("3d", "30d"):
             plain = child(slug, since, export_args, traced=False)
             traced = child(slug, since, export_args, traced=True)
