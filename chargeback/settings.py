@@ -318,6 +318,11 @@ LOGGING = {
     },
 }
 
+# The browser's events export above this many rows is prepared by a worker (a job with a
+# progress bar) instead of streamed; its file is kept EXPORT_KEEP_DAYS days.
+EXPORT_TASK_THRESHOLD = env.int("EXPORT_TASK_THRESHOLD", default=100_000)
+EXPORT_KEEP_DAYS = env.int("EXPORT_KEEP_DAYS", default=7)
+
 CELERY_BEAT_SCHEDULE = {
     "requeue-stuck-ingest-batches": {
         "task": "usage.requeue_stuck_batches",
@@ -327,4 +332,5 @@ CELERY_BEAT_SCHEDULE = {
     "expire-wallet-reservations": {"task": "wallets.expire_sweep", "schedule": 60.0},
     "post-monthly-wallet-funding": {"task": "wallets.funding_sweep", "schedule": 300.0},
     "finalize-statements": {"task": "disputes.finalize_due_statements", "schedule": 3600.0},
+    "clean-exports": {"task": "reconciliation.clean_exports_sweep", "schedule": 3600.0},
 }

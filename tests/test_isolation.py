@@ -19,7 +19,7 @@ from chargeback.billing.models import BillingPeriod, OutcomeCount, Statement, St
 from chargeback.disputes.models import Dispute
 from chargeback.gateway.models import ModelApproval
 from chargeback.pricing.models import ModelAlias, PriceVersion, RepricingRun
-from chargeback.reconciliation.models import ProviderInvoice
+from chargeback.reconciliation.models import ExportJob, ProviderInvoice
 from chargeback.tenancy.models import Membership, Role
 from chargeback.tenancy.scoping import within
 from chargeback.units.models import (
@@ -60,6 +60,7 @@ ID_KWARGS = {
     "dispute_id": Dispute,
     "approval_id": ModelApproval,
     "invoice_id": ProviderInvoice,
+    "export_id": ExportJob,
 }
 # Routes outside the tenant tree whose kwargs are not tenant ids: fill with harmless values.
 PUBLIC_KWARGS = {"uidb64": "Mg", "token": "set-password"}
@@ -213,7 +214,14 @@ def _foreign_ids(org) -> dict[type, int]:
                 organization=org, provider="openai", month="2026-10-01", currency=org.currency,
                 source="manual", total="99.99", created_by="boss@bravo.example",
             )  # fmt: skip
+        job = ExportJob.objects.filter(organization=org).first()
+        if job is None:
+            job = ExportJob.objects.create(
+                organization=org, params={"format": "csv", "unit_ids": None},
+                filename="bravo-secret-events.csv", status="done",
+            )  # fmt: skip
         return {
+            ExportJob: job.pk,
             ModelApproval: approval.pk,
             ProviderInvoice: invoice.pk,
             Wallet: wallet.pk,

@@ -1,6 +1,16 @@
 from django.urls import path
 
-from chargeback.api import budgets, disputes, gateway, ingest, otel, outcomes, statements, views
+from chargeback.api import (
+    budgets,
+    disputes,
+    exports,
+    gateway,
+    ingest,
+    otel,
+    outcomes,
+    statements,
+    views,
+)
 
 app_name = "api"
 urlpatterns = [
@@ -42,6 +52,9 @@ urlpatterns = [
         "v1/o/<slug:org_slug>/statements/<int:statement_id>/csv/",
         statements.StatementCsv.as_view(),
         name="statement-csv",
+    ),
+    path(
+        "v1/o/<slug:org_slug>/events/export", exports.EventsExport.as_view(), name="events-export"
     ),
     path("v1/o/<slug:org_slug>/disputes/", disputes.DisputeList.as_view(), name="dispute-list"),
     path(

@@ -5,14 +5,16 @@ lead only its units' subtrees. Also read by the streaming API endpoint."""
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 from django.utils import timezone
 
 from chargeback.dashboards import queries
-from chargeback.dashboards.periods import Window, parse_window
-from chargeback.reconciliation.exports import event_lines, focus_lines
+from chargeback.dashboards.periods import parse_window
+from chargeback.reconciliation.exports import export_lines
 from chargeback.tenancy.models import Membership
 from chargeback.tenancy.scoping import within
 from chargeback.units.queries import visible_unit_ids
@@ -49,7 +51,8 @@ class EventExport:
     membership: Membership
     fmt: str
     version: str
-    window: Window
+    first: dt.date
+    last: dt.date
     unit_ids: set[int] | None
 
     @property
@@ -57,7 +60,7 @@ class EventExport:
         ext = "ndjson" if self.fmt == "ndjson" else "csv"
         kind = f"focus-{self.version}" if self.fmt == "focus" else "events"
         org = self.membership.organization.slug
-        return f"{org}-{kind}-{self.window.first}-{self.window.last}.{ext}"
+        return f"{org}-{kind}-{self.first}-{self.last}.{ext}"
 
     @property
     def content_type(self) -> str:
@@ -66,12 +69,9 @@ class EventExport:
     def lines(self) -> Iterator[str]:
         """The file's lines; read in the organisation's scope, since a streaming response is
         consumed after the view (and the request's scope) has returned."""
-        org, first, last = self.membership.organization, self.window.first, self.window.last
+        org, first, last = self.membership.organization, self.first, self.last
         with within(org):
-            if self.fmt == "focus":
-                yield from focus_lines(org, first, self.version, last, self.unit_ids)
-            else:
-                yield from event_lines(org, first, self.fmt, last, self.unit_ids)
+            yield from export_lines(org, self.fmt, self.version, first, last, self.unit_ids)
 
 
 def _choice(params: Mapping[str, str], field: str, choices: tuple[str, ...]) -> str:
@@ -106,4 +106,44 @@ def parse_export(membership: Membership, params: Mapping[str, str]) -> EventExpo
     if unit is not None and (unit not in units or (reach is not None and unit not in reach)):
         raise OutOfReach(unit)
     ids = queries.page_unit_ids(units, reach=reach, filter_unit=unit)
-    return EventExport(membership, fmt, version, window, ids)
+    return EventExport(membership, fmt, version, window.first, window.last, ids)
+
+
+SINCE_DAYS = re.compile(r"([0-9]{1,4})d")
+SINCE_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+UNIT_CODE = re.compile(r"[^\x00-\x1f]{1,50}")
+EARLIEST = dt.date(1970, 1, 1)
+
+
+def parse_since_export(membership: Membership, params: Mapping[str, str]) -> EventExport:
+    """The API's export: `since` (30d, the last 30 days with today, or a date YYYY-MM-DD; 30d
+    when absent) to today, of one unit's subtree by its code (`unit`) or of every unit in the
+    membership's reach. Values are taken as given (no trimming)."""
+    fmt = _choice(params, "format", FORMATS)
+    version = _choice(params, "focus_version", FOCUS_VERSIONS)
+    org = membership.organization
+    today = timezone.now().astimezone(org.tz).date()
+    raw = params.get("since", "30d")
+    if days := SINCE_DAYS.fullmatch(raw):
+        since = today - dt.timedelta(days=max(int(days.group(1)) - 1, 0))
+    else:
+        try:
+            since = dt.date.fromisoformat(raw) if SINCE_DATE.fullmatch(raw) else None
+        except ValueError:
+            since = None
+        if since is None:
+            raise ExportRequestError(
+                "since", f'"{raw[:40]}" is not a number of days (30d) or a date (YYYY-MM-DD)'
+            )
+    code = params.get("unit")
+    if code is not None and not UNIT_CODE.fullmatch(code):
+        raise ExportRequestError("unit", "not a unit code (1 to 50 characters, no control ones)")
+    units = queries.load_units(org)
+    reach = visible_unit_ids(membership)
+    unit = None
+    if code is not None:
+        unit = next((u.id for u in units.values() if u.code == code), None)
+        if unit is None or (reach is not None and unit not in reach):
+            raise OutOfReach(code)
+    ids = queries.page_unit_ids(units, reach=reach, filter_unit=unit)
+    return EventExport(membership, fmt, version, max(since, EARLIEST), today, ids)

@@ -15,11 +15,12 @@ from django.http import (
     HttpResponseBadRequest,
     StreamingHttpResponse,
 )
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.cache import patch_vary_headers
 
 from chargeback.billing.queries import visible_statements
-from chargeback.dashboards import charge_reads, event_export, queries, showback
+from chargeback.dashboards import charge_reads, event_export, export_views, queries, showback
 from chargeback.dashboards.csv_export import FORMATS, csv_response, people_rows
 from chargeback.dashboards.periods import Window
 from chargeback.tenancy.permissions import org_permission
@@ -170,6 +171,9 @@ def events_export(request: HttpRequest, org_slug: str) -> HttpResponse:
         return HttpResponseBadRequest(str(exc), content_type="text/plain; charset=utf-8")
     except event_export.OutOfReach:
         raise Http404("No such unit.") from None
+    if export_views.too_large(export):  # prepared by a worker, with a progress bar
+        prepare = reverse("dashboards:events-export-prepare", kwargs={"org_slug": org_slug})
+        return redirect(f"{prepare}?{request.GET.urlencode()}")
     response = StreamingHttpResponse(export.lines(), content_type=export.content_type)
     response["Content-Disposition"] = f'attachment; filename="{export.filename}"'
     return response

@@ -155,7 +155,8 @@ def parse_prices(text: str, fmt: str = "csv") -> list[PriceRow]:
             if row:
                 rows.append(row)
     elif fmt == "csv":
-        reader = csv.DictReader(io.StringIO(text))
+        # newline="": a CR or LF inside a quoted cell stays in the cell (not a csv.Error)
+        reader = csv.DictReader(io.StringIO(text, newline=""))
         missing = [c for c in REQUIRED if c not in (reader.fieldnames or [])]
         if missing:
             raise PriceFileError([f"header: missing column(s) {', '.join(missing)}"])

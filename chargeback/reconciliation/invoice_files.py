@@ -86,7 +86,8 @@ def parse_invoice(
     every problem found (line, field, reason)."""
     if fmt not in ("csv", "focus"):
         raise InvoiceFileError([RowError(0, "format", f'"{fmt}" is not csv or focus')])
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    # newline="": a CR or LF inside a quoted cell stays in the cell (not a csv.Error)
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff"), newline=""))
     header = [h.strip() for h in (reader.fieldnames or [])]
     errors = _check_header(header, fmt)
     if errors:

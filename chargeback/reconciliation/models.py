@@ -4,6 +4,7 @@ provider's month; a second invoice for the same provider and month is refused.""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django_scopes import ScopedManager
 
@@ -133,3 +134,53 @@ class ReadinessPolicy(models.Model):
 
     def __str__(self) -> str:
         return "reconciliation thresholds"
+
+
+class ExportStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    DONE = "done", "Ready"
+    FAILED = "failed", "Failed"
+
+
+class ExportJob(models.Model):
+    """A large export written by a worker to a file under the var directory, with its progress
+    (rows written of the rows to write); the file is offered to the requester's organisation
+    and deleted after EXPORT_KEEP_DAYS."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    params = models.JSONField(
+        help_text='{"format", "focus_version", "first", "last", "unit_ids" (null: every unit)}'
+    )
+    status = models.CharField(
+        max_length=10, choices=ExportStatus.choices, default=ExportStatus.QUEUED
+    )
+    rows_done = models.BigIntegerField(default=0)
+    rows_total = models.BigIntegerField(default=0)
+    file_path = models.CharField(max_length=500, blank=True, help_text="Under the var directory.")
+    filename = models.CharField(max_length=300, help_text="The download's name.")
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ScopedManager(organization="organization")
+
+    class Meta:
+        indexes = [models.Index(fields=["organization", "created_at"])]
+
+    def __str__(self) -> str:
+        return self.filename
+
+    @property
+    def running(self) -> bool:
+        return self.status in (ExportStatus.QUEUED, ExportStatus.RUNNING)
+
+    @property
+    def progress_percent(self) -> int:
+        if self.status == ExportStatus.DONE:
+            return 100
+        return min(99, self.rows_done * 100 // self.rows_total) if self.rows_total else 0

@@ -27,7 +27,11 @@ FOCUS_REQUIRED = {
     "ProviderName": "string", "PublisherName": "string", "ServiceCategory": "string",
     "ServiceName": "string",
 }  # fmt: skip
-FOCUS_13_ONLY = {"ServiceProviderName", "HostProviderName", "AllocatedMethodId"}
+FOCUS_13_ONLY = {
+    "ServiceProviderName", "HostProviderName", "ServiceSubcategory", "AllocatedMethodId",
+    "AllocatedMethodDetails", "AllocatedResourceId", "AllocatedResourceName", "AllocatedTags",
+}  # fmt: skip
+PREVIEW_NAMES = {"ChargeType", "InvoiceIssuer", "Provider", "Publisher", "ResourceID"}
 
 
 def _export(org, tmp_path, *args) -> str:
@@ -68,9 +72,11 @@ def test_focus_rows_have_the_required_columns_and_types(metered, tmp_path, versi
     reader = csv.DictReader(io.StringIO(text))
     header = reader.fieldnames
     assert set(FOCUS_REQUIRED) <= set(header) and set(FOCUS_10) <= set(header)
-    assert all(c in FOCUS_10 or c in FOCUS_13_ONLY or c.startswith("x_") or c.startswith(
-        ("Allocated", "ServiceSub")) for c in header)  # fmt: skip
-    assert (set(header) >= FOCUS_13_ONLY) == (version == "1.3")
+    extra = set(header) - set(FOCUS_10) - {c for c in header if c.startswith("x_")}
+    if version == "1.3":  # the columns FOCUS 1.1 to 1.3 added
+        assert extra == FOCUS_13_ONLY | {"CommitmentDiscountStatus"}
+    else:  # the preview names focus-validator's 1.0 rules check (renamed in 1.0 and 1.3)
+        assert extra == PREVIEW_NAMES | {"CommitmentDiscountStatus"}
     rows = list(reader)
     # one row per unit, day, provider and model: SUP on the 5th, SALES on the 6th
     assert sorted((r["x_UnitCode"], r["ChargePeriodStart"][:10]) for r in rows) == [
@@ -81,6 +87,13 @@ def test_focus_rows_have_the_required_columns_and_types(metered, tmp_path, versi
         for column, kind in FOCUS_REQUIRED.items():
             _check_type(kind, row[column])
         assert row["ChargeCategory"] == "Usage"
+        assert row["SkuPriceId"] == f"{row['SkuId']}/standard"  # not null for usage
+        assert row["x_AttributionMethods"] == "team_tag"  # the group's methods, from SQL
+        if version == "1.0":  # the preview names carry the published names' values
+            assert (row["InvoiceIssuer"], row["Provider"], row["Publisher"]) == (
+                row["InvoiceIssuerName"], row["ProviderName"], row["PublisherName"]
+            )  # fmt: skip
+            assert (row["ChargeType"], row["ResourceID"]) == ("Usage", row["ResourceId"])
     assert sum(Decimal(r["BilledCost"]) for r in rows) == Decimal("6.9")
 
 
@@ -98,3 +111,12 @@ def test_since_in_days_counts_today():
 
     assert parse_since("30d", Org(), today=dt.date(2026, 10, 31)) == dt.date(2026, 10, 2)
     assert parse_since("1d", Org(), today=dt.date(2026, 10, 31)) == dt.date(2026, 10, 31)
+
+
+def test_a_focus_row_names_every_attribution_method_of_its_group(metered, tmp_path):
+    ingest(metered, [event("svc-1", occurred_at="2026-10-05T11:00:00Z", provider="internal",
+                           model="flat", tags={"service": "ticket-summarizer"})])  # fmt: skip
+    text = _export(metered, tmp_path, "--since", "2026-10-01", "--format", "focus")
+    rows = {r["x_UnitCode"]: r for r in csv.DictReader(io.StringIO(text))}
+    assert rows["SUP"]["x_AttributionMethods"] == "service,team_tag"
+    assert rows["SUP"]["x_Requests"] == "4" and rows["SALES"]["x_AttributionMethods"] == "team_tag"
