@@ -53,11 +53,12 @@ def _prod(team: str, service: str, cost_center: str, workflow: str = "") -> dict
     return tags
 
 
-# A mid-size company's month (about $35k at list prices): two large production services
-# (Support Automation's reply drafter on Opus, Search's long-context answers on Sonnet), mid-size
-# ones (ticket summaries, contract review, document enrichment, the agents lab), small ones.
-# Requests are few for the money (about 1,800 a weekday) and large: long tickets, retrieved
-# documents and agent context, as the big spenders' requests are.
+# A mid-size company's month (about $28k at the price book's prices): two large production
+# services (Support Automation's reply drafter on Opus, about $13.5k; Search's long-context
+# answers on Sonnet, about $9k), mid-size ones (the agents lab, ticket summaries, document
+# enrichment, contract review: $0.65k-2.3k) and small ones. Requests are few for the money
+# (about 2,000 a weekday, so that the demo seeds in under a minute) and large: long tickets,
+# retrieved documents and agent context, as the big spenders' requests are.
 STREAMS = [
     Stream(
         "summaries",
