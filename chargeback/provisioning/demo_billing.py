@@ -31,8 +31,8 @@ def demo_policy(first_month: str) -> dict:
         "charge_basis": "token",
         "tier_mode": "volume",
         "tiers": [
-            {"name": "Experimental", "up_to_tokens": 10_000_000, "markup": "0.50"},
-            {"name": "Standard", "up_to_tokens": 100_000_000, "markup": "0.20"},
+            {"name": "Experimental", "up_to_tokens": 100_000_000, "markup": "0.50"},
+            {"name": "Standard", "up_to_tokens": 1_000_000_000, "markup": "0.20"},
             {"name": "Enterprise", "up_to_tokens": None, "markup": "0.10"},
         ],
         "platform_fee": {"percent": "0.15", "fixed_per_unit": "0.00"},
@@ -41,7 +41,7 @@ def demo_policy(first_month: str) -> dict:
             {
                 "name": "Gateway infrastructure",
                 "source": "manual",
-                "amount": "60.00",
+                "amount": "2400.00",
                 "basis": "spend",
                 "targets": "all",
             },
@@ -53,9 +53,9 @@ def demo_policy(first_month: str) -> dict:
             },
         ],
         "hybrid": {"central_baseline_per_unit": "0.00"},
-        "activity_rates": [{"unit": "SUP-AUTO", "outcome": "resolved_ticket", "rate": "0.02"}],
-        "discounts": [{"name": "Committed use", "amount": "15.00", "basis": "model_spend"}],
-        "experimental_allowance": {"per_unit": "5.00"},
+        "activity_rates": [{"unit": "SUP-AUTO", "outcome": "resolved_ticket", "rate": "1.50"}],
+        "discounts": [{"name": "Committed use", "amount": "1500.00", "basis": "model_spend"}],
+        "experimental_allowance": {"per_unit": "250.00"},
     }
 
 
@@ -73,12 +73,16 @@ def seed_billing(org: Organization, *, days: int, today: dt.date) -> list[str]:
         month = month.next
     sup_auto = BusinessUnit.objects.get(organization=org, code="SUP-AUTO")
     for i, month in enumerate([*months, current]):
+        # Resolved tickets at $1.50 come near the reply drafter's usage; this month's so far.
+        count = 7000 + 1000 * i
+        if month == current:
+            count = count * today.day // month.last.day
         OutcomeCount.objects.update_or_create(
             organization=org,
             unit=sup_auto,
             month=month.first,
             outcome="resolved_ticket",
-            defaults={"count": 1800 + 150 * i, "source": "demo"},
+            defaults={"count": count, "source": "demo"},
         )
     # Close every complete month but the last one, which stays open for the user.
     for month in months[:-1]:
@@ -120,9 +124,9 @@ def _late_events(org: Organization, month: Period) -> int:
             "request_id": f"demo-late-{month.label}-{i:03d}",
             "occurred_at": f"{day:%Y-%m-%d}T{9 + i % 8:02d}:{i % 60:02d}:00Z",
             "provider": "openai",
-            "model": "gpt-4o-mini-2024-07-18",
-            "input_tokens": 1400 + 37 * i,
-            "output_tokens": 260,
+            "model": "gpt-4o-2024-08-06",
+            "input_tokens": 60_000 + 370 * i,
+            "output_tokens": 700,
             "gateway_key_id": "gk-support-prod",
             "status_code": 200,
             "tags": {

@@ -17,9 +17,9 @@ from chargeback.reconciliation.queries import metered_inputs, quarantined_inputs
 from chargeback.tenancy.models import Organization
 
 ACTOR = "command:seed_demo"
-CACHE_MARKUP = Decimal("1.25")  # the provider's cache reads cost a quarter more than our book
-UNEXPLAINED = Decimal("1.004")  # 0.4% on one provider's output that nothing in our data explains
-DISCOUNT = Decimal("0.015")  # a 1.5% volume discount line
+CACHE_MARKUP = Decimal("1.5")  # the provider bills cache reads at half again our book's rate
+UNEXPLAINED = Decimal("1.005")  # 0.5% on one provider's input that nothing in our data explains
+DISCOUNT = Decimal("0.005")  # a 0.5% volume credit line
 ALIAS_RATE = {"input": Decimal("2.5"), "output": Decimal("10")}  # per 1M, for unpriced models
 MILLION = Decimal(1_000_000)
 
@@ -44,7 +44,7 @@ def seed_invoices(org: Organization, month: Period) -> int:
     for (provider, model, cls), (qty, amount) in sorted(acc.items()):
         if cls == "cached_input":
             amount *= CACHE_MARKUP
-        if cls == "output" and provider == first_provider:
+        if cls == "input" and provider == first_provider:
             amount *= UNEXPLAINED
         amount = quantize(amount, org.currency)
         if not amount and not qty:

@@ -1,6 +1,7 @@
 """Ninety days of realistic demo traffic for the demo organisation, sent through the real
-ingestion path: weekday patterns, growth, several providers and models, a retry storm,
-untagged traffic (unallocated) and unknown models (left in quarantine). Deterministic."""
+ingestion path: a mid-size company's spend (about $30k of model cost a month at the price
+book's prices), weekday patterns, growth, several providers and models, a retry storm, untagged
+traffic (unallocated) and unknown models (left in quarantine). Deterministic."""
 
 from __future__ import annotations
 
@@ -19,6 +20,10 @@ from chargeback.usage.models import IngestBatch
 
 @dataclass(frozen=True)
 class Stream:
+    """One service's traffic: `per_weekday` requests on a weekday, each of about `input_mean`
+    and `output_mean` tokens (lognormal with `spread`, input capped at the model's `context`),
+    up to `cached_share` of the input read from the provider's prompt cache."""
+
     name: str
     provider: str
     model: str
@@ -32,6 +37,8 @@ class Stream:
     batch: bool = False
     weekend_factor: float = 0.25
     growth: float = 0.0  # relative growth over the 90 days
+    spread: float = 0.5
+    context: int = 200_000
 
 
 def _prod(team: str, service: str, cost_center: str, workflow: str = "") -> dict[str, str]:
@@ -46,110 +53,45 @@ def _prod(team: str, service: str, cost_center: str, workflow: str = "") -> dict
     return tags
 
 
+# A mid-size company's month (about $28k at the price book's prices): two large production
+# services (Support Automation's reply drafter on Opus, about $13.5k; Search's long-context
+# answers on Sonnet, about $9k), mid-size ones (the agents lab, ticket summaries, document
+# enrichment, contract review: $0.65k-2.3k) and small ones. Requests are few for the money
+# (about 2,000 a weekday, so that the demo seeds in under a minute) and large: long tickets,
+# retrieved documents and agent context, as the big spenders' requests are.
 STREAMS = [
-    Stream(
-        "summaries",
-        "openai",
-        "gpt-4o-mini-2024-07-18",
-        160,
-        1500,
-        250,
-        _prod("SUP-T1", "ticket-summarizer", "CC-410", "triage"),
-        "gk-support-prod",
-        "proj_support",
-        0.2,
-        growth=0.3,
-    ),
-    Stream(
-        "replies",
-        "anthropic",
-        "claude-sonnet-4-20250514",
-        70,
-        3000,
-        600,
-        _prod("SUP-AUTO", "reply-drafter", "CC-410", "reply"),
-        "gk-support-auto",
-        cached_share=0.5,
-        growth=0.6,
-    ),
-    Stream(
-        "leads",
-        "openai",
-        "gpt-4.1-mini",
-        90,
-        800,
-        120,
-        _prod("SALES-EMEA", "lead-scoring", "CC-520"),
-        "gk-sales-prod",
-    ),
-    Stream(
-        "search",
-        "openai",
-        "text-embedding-3-small",
-        200,
-        400,
-        0,
-        _prod("SEARCH", "semantic-search", "CC-610"),
-        "gk-search-prod",
-        weekend_factor=0.6,
-    ),
-    Stream(
-        "agents",
-        "anthropic",
-        "claude-opus-4-1-20250805",
-        18,
-        8000,
-        1500,
-        {"team": "agents", "environment": "development", "service": "research-agent"},
-        "gk-agents-dev",
-        "wrk_agents",
-        0.3,
-        growth=1.0,
-    ),
-    Stream(
-        "etl",
-        "bedrock",
-        "us.anthropic.claude-3-5-haiku-20241022-v1:0",
-        140,
-        2000,
-        300,
-        {"service": "etl-enrichment", "environment": "batch"},
-        provider_account="123456789012",
-        batch=True,
-        weekend_factor=1.0,
-    ),
-    Stream(
-        "contracts",
-        "google",
-        "gemini-2.5-pro",
-        12,
-        12000,
-        800,
-        _prod("LEGAL", "contract-review", "CC-710"),
-        "gk-legal-prod",
-    ),
-    Stream(
-        "campaigns",
-        "mistral",
-        "mistral-large-latest",
-        25,
-        1500,
-        900,
-        _prod("MKT", "campaign-writer", "CC-720"),
-        "gk-marketing",
-        weekend_factor=0.1,
-    ),
-    Stream(
-        "retrieval",
-        "google",
-        "gemini-2.0-flash",
-        40,
-        3000,
-        200,
-        _prod("CENTRAL", "shared-retrieval", "CC-100"),
-    ),
-    Stream("untagged", "openai", "gpt-4o", 10, 1000, 300),
-]
+    # name, provider, model, requests a weekday, mean input and output tokens, tags, key, account
+    Stream("summaries", "openai", "gpt-4o-2024-08-06", 200, 85_000, 700,
+           _prod("SUP-T1", "ticket-summarizer", "CC-410", "triage"), "gk-support-prod",
+           "proj_support", cached_share=0.5, growth=0.3, spread=0.3, context=128_000),
+    Stream("replies", "anthropic", "claude-opus-4-1-20250805", 420, 70_000, 1_300,
+           _prod("SUP-AUTO", "reply-drafter", "CC-410", "reply"), "gk-support-auto",
+           cached_share=0.6, weekend_factor=0.3, growth=0.6, spread=0.4),
+    Stream("leads", "openai", "gpt-4.1", 120, 75_000, 500,
+           _prod("SALES-EMEA", "lead-scoring", "CC-520"), "gk-sales-prod",
+           cached_share=0.4, context=1_000_000),
+    Stream("search", "openai", "text-embedding-3-small", 60, 2_000, 0,
+           _prod("SEARCH", "semantic-search", "CC-610"), "gk-search-prod", weekend_factor=0.6),
+    Stream("answers", "anthropic", "claude-sonnet-4-20250514", 460, 165_000, 1_400,
+           _prod("SEARCH", "semantic-search", "CC-610", "answer"), "gk-search-prod",
+           cached_share=0.1, weekend_factor=0.6, growth=0.6, spread=0.2, context=195_000),
+    Stream("agents", "anthropic", "claude-opus-4-1-20250805", 40, 60_000, 3_000,
+           {"team": "agents", "environment": "development", "service": "research-agent"},
+           "gk-agents-dev", "wrk_agents", cached_share=0.6, growth=1.0),
+    Stream("etl", "bedrock", "us.anthropic.claude-sonnet-4-20250514-v1:0", 110, 170_000, 2_500,
+           {"service": "etl-enrichment", "environment": "batch"},
+           provider_account="123456789012", batch=True, weekend_factor=1.0, spread=0.4,
+           context=195_000),
+    Stream("contracts", "google", "gemini-2.5-pro", 100, 180_000, 8_000,
+           _prod("LEGAL", "contract-review", "CC-710"), "gk-legal-prod",
+           cached_share=0.3, spread=0.4, context=1_000_000),
+    Stream("campaigns", "mistral", "mistral-large-latest", 70, 25_000, 4_000,
+           _prod("MKT", "campaign-writer", "CC-720"), "gk-marketing",
+           weekend_factor=0.1, context=128_000),
+    Stream("retrieval", "google", "gemini-2.5-pro", 80, 130_000, 800,
+           _prod("CENTRAL", "shared-retrieval", "CC-100"), cached_share=0.3, context=1_000_000),
+    Stream("untagged", "openai", "gpt-4o", 30, 40_000, 800, context=128_000),
+]  # fmt: skip
 
 
 def _events(org: Organization, today: dt.date, days: int, rng: random.Random) -> list[dict]:
@@ -172,9 +114,11 @@ def _events(org: Organization, today: dt.date, days: int, rng: random.Random) ->
                 occurred = local.astimezone(dt.UTC)
                 if occurred > now:
                     continue
-                inp = max(1, int(rng.lognormvariate(0, 0.5) * s.input_mean))
+                inp = min(s.context, max(1, int(rng.lognormvariate(0, s.spread) * s.input_mean)))
                 out = (
-                    max(0, int(rng.lognormvariate(0, 0.5) * s.output_mean)) if s.output_mean else 0
+                    max(0, int(rng.lognormvariate(0, s.spread) * s.output_mean))
+                    if s.output_mean
+                    else 0
                 )
                 event = {
                     "request_id": f"demo-{s.name}-{day:%Y%m%d}-{i:05d}",
@@ -200,12 +144,15 @@ def _events(org: Organization, today: dt.date, days: int, rng: random.Random) ->
                     event["output_tokens"] = 0
                 events.append(event)
     events += _retry_storm(org, today - dt.timedelta(days=12), rng)
-    events += _unknown_models(today - dt.timedelta(days=3), rng, tz)
+    # a preview model tried in the second half of last month, still unpriced
+    events += _unknown_models(today.replace(day=1) - dt.timedelta(days=10), rng, tz)
+    events += _untagged_production(today - dt.timedelta(days=3), tz)
     return events
 
 
 def _retry_storm(org: Organization, day: dt.date, rng: random.Random) -> list[dict]:
-    """An agent loop retrying a failing tool call: 600 chains of 5 attempts, all billed input."""
+    """An agent loop retrying a failing tool call: 600 chains of 5 attempts, each resending its
+    whole context (about $600 of billed input in an hour)."""
     events = []
     start = dt.datetime.combine(day, dt.time(9, 0), tzinfo=org.tz).astimezone(dt.UTC)
     for chain in range(600):
@@ -220,7 +167,7 @@ def _retry_storm(org: Organization, day: dt.date, rng: random.Random) -> list[di
                     .replace("+00:00", "Z"),
                     "provider": "anthropic",
                     "model": "claude-sonnet-4-20250514",
-                    "input_tokens": 6000 + rng.randrange(2000),
+                    "input_tokens": 60_000 + rng.randrange(20_000),
                     "output_tokens": 40,
                     "status_code": 500 if attempt < 5 else 200,
                     "retry_of": parent or "",
@@ -240,20 +187,26 @@ def _retry_storm(org: Organization, day: dt.date, rng: random.Random) -> list[di
 
 def _unknown_models(day: dt.date, rng: random.Random, tz: dt.tzinfo) -> list[dict]:
     out = []
-    for i in range(25):
-        when = dt.datetime.combine(day, dt.time(10, i), tzinfo=tz).astimezone(dt.UTC)
+    for i in range(300):
+        start = dt.datetime.combine(day, dt.time(9), tzinfo=tz)
+        when = (start + dt.timedelta(minutes=2 * i)).astimezone(dt.UTC)
         out.append(
             {
                 "request_id": f"demo-unknown-{i:03d}",
                 "occurred_at": when.isoformat().replace("+00:00", "Z"),
                 "provider": "openai",
                 "model": "gpt-7-preview",
-                "input_tokens": 900,
-                "output_tokens": 200,
+                "input_tokens": 60_000 + rng.randrange(60_000),
+                "output_tokens": 1_500,
                 "gateway_key_id": "gk-sales-prod",
                 "tags": _prod("SALES-EMEA", "lead-scoring", "CC-520"),
             }
         )
+    return out
+
+
+def _untagged_production(day: dt.date, tz: dt.tzinfo) -> list[dict]:
+    out = []
     for i in range(8):  # production traffic without its cost center tag
         when = dt.datetime.combine(day, dt.time(11, i), tzinfo=tz).astimezone(dt.UTC)
         out.append(
@@ -262,8 +215,8 @@ def _unknown_models(day: dt.date, rng: random.Random, tz: dt.tzinfo) -> list[dic
                 "occurred_at": when.isoformat().replace("+00:00", "Z"),
                 "provider": "openai",
                 "model": "gpt-4o-mini",
-                "input_tokens": 500,
-                "output_tokens": 100,
+                "input_tokens": 20_000,
+                "output_tokens": 800,
                 "tags": {"environment": "production", "team": "MKT"},
             }
         )

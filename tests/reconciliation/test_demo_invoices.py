@@ -20,10 +20,11 @@ def test_demo_invoices_have_a_variance_the_causes_mostly_explain(metered):
         assert seed_invoices(metered, OCT) == 0  # safe to run twice
         result = reconciliation_of(metered, OCT)
         causes = {c.cause: c.amount for c in result.causes}
-        assert causes["cached_pricing"] == Decimal("0.08")  # 0.6M cache reads, a quarter more
-        assert causes["alias_lag"] == Decimal("2.50")  # mystery-1's 1M input at $2.50
-        assert causes["discounts"] == Decimal("-0.14")  # 1.5% of $9.48
-        # (the 0.4% on the output is under a cent here; the demo's volumes make it show)
+        assert causes["cached_pricing"] == Decimal("0.15")  # 0.6M cache reads at 1.5x $0.50
+        # mystery-1's 1M input at the invoice's rate: $2.50 and the provider's unexplained 0.5%
+        assert causes["alias_lag"] == Decimal("2.51")
+        assert causes["discounts"] == Decimal("-0.05")  # 0.5% of $9.59
+        assert result.unexplained == Decimal("0.03")  # the 0.5% on the input nothing explains
         assert Decimal(0) <= result.unexplained_pct < Decimal(2)
         assert sum(causes.values()) + result.unexplained == result.variance
         assert variance_gate(metered, OCT) is None

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from io import StringIO
 
 import pytest
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from django_scopes import scopes_disabled
 
 from chargeback.audit.models import AuditEvent
+from chargeback.billing.models import Statement
+from chargeback.budgets.models import Alert, Budget
 from chargeback.provisioning.demo import DEMO_PASSWORD
 from chargeback.tenancy.models import Membership, Organization, Role
 from chargeback.tenancy.scoping import within
@@ -20,6 +24,8 @@ from chargeback.units.models import (
     ProviderAccount,
     Service,
 )
+from chargeback.usage.models import DailyUsage, UsageEvent
+from chargeback.wallets.models import LedgerEntry
 from tests import factories as f
 
 
@@ -189,7 +195,24 @@ def counts() -> dict[str, int]:
             "users": get_user_model().objects.count(),
             "memberships": Membership.objects.count(),
             "audit": AuditEvent.objects.count(),
+            "events": UsageEvent.objects.count(),
+            "rollup": DailyUsage.objects.count(),
+            "statements": Statement.objects.count(),
+            "ledger": LedgerEntry.objects.count(),
+            "budgets": Budget.objects.count(),
+            "alerts": Alert.objects.count(),
         }
+
+
+def monthly_pace(org: Organization) -> dict[str, Decimal]:
+    """Each unit's model cost over the seeded days, as a 30-day month."""
+    days = settings.DEMO_TRAFFIC_DAYS
+    with within(org):
+        rows = DailyUsage.objects.filter(organization=org).values_list("unit__code", "cost")
+        pace: dict[str, Decimal] = {}
+        for code, cost in rows:
+            pace[code] = pace.get(code, Decimal(0)) + cost * 30 / days
+    return pace
 
 
 def seed() -> list[str]:
@@ -213,11 +236,24 @@ def test_seed_demo_twice_creates_nothing_the_second_time(db):
         "rules": 3,
     }
     assert (after_first["users"], after_first["memberships"]) == (5, 5)
+    assert after_first["events"] > 1000 * settings.DEMO_TRAFFIC_DAYS
 
     second = seed()
     assert second[0] == "demo organisation acme (Acme Corp) already present"
     assert second[1:] == first[1:]
     assert counts() == after_first
+
+
+def test_seed_demo_spends_like_a_mid_size_company(db):
+    """Tens of thousands of dollars a month at the price book's prices: two large production
+    services, mid-size ones and small experiments (a week of traffic here, paced to a month)."""
+    seed()
+    pace = monthly_pace(Organization.objects.get(slug="acme"))
+    assert Decimal(12_000) <= sum(pace.values()) <= Decimal(60_000)
+    largest = sorted(pace, key=pace.get, reverse=True)
+    assert largest[:2] == ["SUP-AUTO", "SEARCH"]
+    assert all(Decimal(5_000) <= pace[code] <= Decimal(20_000) for code in largest[:2])
+    assert sum(1 for cost in pace.values() if cost < 1_000) >= 3  # the small ones
 
 
 def test_seed_demo_has_one_login_per_role(db):
