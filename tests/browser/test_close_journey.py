@@ -10,6 +10,7 @@ rounded to the cent; the central bucket pays its usage cost (DESIGN.md 6.2)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 import os
@@ -31,7 +32,8 @@ from playwright.sync_api import Page, expect
 from chargeback.allocation.policy import parse_policy
 from chargeback.billing.models import PeriodState, Statement
 from chargeback.billing.policy_versions import save_policy
-from chargeback.calendar import Period
+from chargeback.calendar import Period, local_today
+from chargeback.provisioning.demo import seed_demo
 from chargeback.tenancy.scoping import within
 from chargeback.usage.models import DailyUsage
 
@@ -119,12 +121,22 @@ def printed(text: str) -> dict[str, Decimal]:
 
 
 @pytest.fixture
+def demo(transactional_db, settings):
+    """The demo organisation, with traffic reaching a few days into last month whatever
+    today's date (the conftest's week does not, after the 7th): the month to close."""
+    settings.DEMO_TRAFFIC_DAYS = dt.datetime.now(dt.UTC).day + 3
+    org, _created = seed_demo()
+    return org
+
+
+@pytest.fixture
 def close_month(demo) -> tuple[Period, dict[str, Decimal]]:
-    """The seeded month with the most usage (not yet issued), its policy, and the totals the
-    statements must carry."""
+    """The seeded month with the most usage (over, and not yet issued), its policy, and the
+    totals the statements must carry."""
+    this_month = Period.of(local_today(demo.tz)).first
     with within(demo):
         months = (
-            DailyUsage.objects.filter(organization=demo)
+            DailyUsage.objects.filter(organization=demo, day__lt=this_month)
             .annotate(month=TruncMonth("day"))
             .values("month")
             .annotate(cost=Sum("cost"))
