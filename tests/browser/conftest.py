@@ -26,7 +26,11 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 VIEWPORT = {"width": 1440, "height": 900}
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
+# CI keeps <artifacts>/screenshots/; CHARGEBACK_ARTIFACTS_DIR moves it out of the checkout.
+ARTIFACTS = Path(
+    os.environ.get("CHARGEBACK_ARTIFACTS_DIR") or Path(__file__).resolve().parents[2] / "artifacts"
+)
+SCREENSHOTS = ARTIFACTS / "screenshots"
 
 
 def _require_chromium() -> None:
