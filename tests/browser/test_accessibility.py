@@ -32,8 +32,9 @@ from pytest_django.fixtures import _get_databases_for_setup
 from pytest_django.live_server_helper import LiveServer
 
 from chargeback.calendar import Period
-from chargeback.provisioning.demo import DEMO_PASSWORD, seed_demo
+from chargeback.provisioning.demo import seed_demo
 from chargeback.tenancy.models import Organization, Role
+from tests.browser.conftest import log_in
 from tests.browser.site_pages import (
     ANONYMOUS,
     LOGINS,
@@ -142,7 +143,7 @@ def windows(browser: Browser, site: Site) -> Iterator[Callable[[str, str], Windo
         window = Window(context, context.new_page())
         _watch(window)
         if role != ANONYMOUS:
-            _log_in(window.tab, site.url, LOGINS[role])
+            log_in(window.tab, site.url, LOGINS[role])
         open_[role, size] = window
         return window
 
@@ -176,15 +177,6 @@ def _watch(window: Window) -> None:
         "requestfailed",
         lambda r: problems.append(f"failed: {r.method} {r.url} ({r.failure})"),
     )
-
-
-def _log_in(tab: Tab, base: str, email: str) -> None:
-    tab.goto(f"{base}/accounts/login/")
-    tab.locator("#id_username").fill(email)
-    tab.locator("#id_password").fill(DEMO_PASSWORD)
-    with tab.expect_navigation():
-        tab.get_by_role("button", name="Log in").click()
-    assert "/accounts/login/" not in tab.url, f"login as {email} failed"
 
 
 @pytest.fixture(scope="session")
