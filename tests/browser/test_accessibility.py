@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,7 +55,10 @@ pytestmark = [
 SIZES = {"1366x768": (1366, 768), "1920x1080": (1920, 1080)}
 AXE = Path(__file__).parent / "vendor" / "axe.min.js"
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+# After the screenshot, every <details> is opened (table views of charts, the organisation
+# switcher, folded help) so that axe checks what they hide too.
 RUN_AXE = """async (tags) => {
+  document.querySelectorAll("details").forEach((d) => { d.open = true; });
   const result = await axe.run(document, {
     runOnly: {type: "tag", values: tags}, resultTypes: ["violations"],
   });
@@ -120,11 +125,23 @@ def site(test_database, django_db_blocker) -> Iterator[Site]:
             try:
                 yield Site(url=server.url, org=org)
             finally:
+                _wait_for_requests_to_end()
                 server._live_server_modified_settings.disable()  # noqa: SLF001
                 server.stop()
         finally:
             call_command("flush", interactive=False, verbosity=0)
             app.conf.task_always_eager = eager
+
+
+def _wait_for_requests_to_end(seconds: float = 5) -> None:
+    """The server's request threads (a browser's keep-alive connections, ending as the contexts
+    close) are not joined when it stops; one still running then would use the shared SQLite
+    connection after it stopped being shared, and fail in its thread."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and any(
+        "process_request_thread" in thread.name for thread in threading.enumerate()
+    ):
+        time.sleep(0.05)
 
 
 @pytest.fixture(scope="module")
