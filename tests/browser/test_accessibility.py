@@ -16,7 +16,6 @@ as a transactional test's would."""
 from __future__ import annotations
 
 import datetime as dt
-import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -235,11 +234,3 @@ def test_page_is_accessible_and_fits(page: Page, size, site, windows, axe_source
         failures.append(f"the page is {scroll} px wide in a {client} px window")
     failures += [f"axe: {v}" for v in violations]
     assert failures == [], f"{page.role} at {size} on {path}:\n" + "\n".join(failures)
-
-
-def test_screenshots_folder_is_configurable(screenshot_dir) -> None:
-    root = os.environ.get("CHARGEBACK_ARTIFACTS_DIR")
-    if root:
-        assert screenshot_dir == Path(root) / "screenshots"
-    else:
-        assert screenshot_dir == Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
