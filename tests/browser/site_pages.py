@@ -23,6 +23,8 @@ from chargeback.gateway.approvals import approve_model
 from chargeback.pricing.books import import_prices, parse_prices
 from chargeback.pricing.models import ModelAlias, PriceVersion
 from chargeback.provisioning.demo_billing import demo_policy
+from chargeback.reconciliation.export_jobs import run as run_export_job
+from chargeback.reconciliation.models import ExportJob
 from chargeback.tenancy.models import Organization
 from chargeback.tenancy.permissions import role_has_perm
 from chargeback.tenancy.scoping import within
@@ -47,6 +49,7 @@ NOT_PAGES = {
     "logout",  # POST only
     "home",  # redirects to the organisation
     "dashboards:events-export",  # CSV
+    "dashboards:export-download",  # a prepared export: CSV, NDJSON or FOCUS
     "units:rule-move",  # POST only
     "units:config-apply",  # POST only
     "units:config-download",  # YAML
@@ -180,6 +183,15 @@ def add_what_the_demo_lacks(org: Organization) -> None:
             note="Re-price this month with the new list",
             actor=ACTOR,
         )
+        # A prepared export of Support's events this month (the team lead may see it too).
+        support = BusinessUnit.objects.filter(organization=org, code__in=SUPPORT_UNITS)
+        job = ExportJob.objects.create(
+            organization=org,
+            params={"format": "csv", "focus_version": "1.3", "first": str(current.first),
+                    "last": str(today), "unit_ids": sorted(u.pk for u in support)},
+            filename="support-events.csv",
+        )  # fmt: skip
+        run_export_job(job.pk, org)
         # A policy from next month on: one version that may still be edited.
         save_policy(
             organization=org,
