@@ -27,6 +27,14 @@ from django.db.models import (
 )
 from django.utils import timezone
 
+from chargeback.dashboards.month_sums import (
+    GROUPINGS,
+    MONEY_FIELDS,
+    SUM_FIELDS,
+    merge,
+    month_sums,
+    split,
+)
 from chargeback.dashboards.periods import Window
 from chargeback.pricing.models import ModelPrice
 from chargeback.pricing.prices import Rates
@@ -34,7 +42,7 @@ from chargeback.tenancy.models import Organization
 from chargeback.units.attribution import CENTRAL
 from chargeback.units.models import BusinessUnit
 from chargeback.units.tree import descendants
-from chargeback.usage.models import DailyUsage, UsageEvent
+from chargeback.usage.models import DailyUnitUsage, DailyUsage, UsageEvent
 
 DIMENSIONS = ("provider", "model", "service", "environment")
 ZERO = Decimal(0)
@@ -59,6 +67,11 @@ class Filters:
     @property
     def active(self) -> bool:
         return any(v for v in asdict(self).values())
+
+    @property
+    def dimensional(self) -> bool:
+        """A dimension filter is set (the unit filter is not one)."""
+        return any(getattr(self, d) for d in DIMENSIONS)
 
     def apply(self, qs: QuerySet) -> QuerySet:
         """The dimension filters (the unit filter is part of the page's unit ids)."""
@@ -116,16 +129,6 @@ def usage(
     return filters.apply(qs).order_by()
 
 
-SUM_FIELDS = ("requests", "errors", "input_tokens", "output_tokens", "cached_input_tokens")
-MONEY_FIELDS = ("cost", "error_cost")
-# one grouping per dimension the page breaks spend down by; "environments" only feeds the
-# environment filter's options
-GROUPINGS = {
-    "units": ("unit_id",),
-    "services": ("service",),
-    "models": ("provider", "model"),
-    "environments": ("environment",),
-}
 KEYS = ("unit_id", "service", "provider", "model", "environment")
 
 
@@ -168,32 +171,84 @@ def breakdown(
     filters,
     window: Window,
     grouping_sets: bool | None = None,
+    monthly: bool = True,
 ) -> Breakdown:
     """Spend per dimension, grouped in the database: a few hundred rows whatever the number of
-    days, units, services or models. One GROUPING SETS query on PostgreSQL; elsewhere (SQLite)
-    one grouped query per unit, service and model, with the same result (the environments are
-    left to `filter_options`). `grouping_sets` forces one way (None: when PostgreSQL)."""
-    current = Q(day__gte=window.first, day__lte=window.last)
-    prior = Q(day__gte=window.prior_first, day__lte=window.prior_last)
+    days, units, services or models. The months wholly inside the window or the prior window
+    are read from the MonthlyUsage rollup (`month_sums`), the days at their edges from
+    DailyUsage; with a dimension filter, or `monthly=False`, every day from DailyUsage.
+
+    DailyUsage is grouped in one GROUPING SETS query on PostgreSQL; elsewhere (SQLite) one
+    grouped query per unit, service and model (and environment when months are read too),
+    with the same result (the environments are otherwise left to `filter_options`).
+    `grouping_sets` forces one way (None: when PostgreSQL)."""
+    if grouping_sets is None:
+        grouping_sets = connection.vendor == "postgresql"
+    months, edges = split(window.first, window.last)
+    prior_months, prior_edges = split(window.prior_first, window.prior_last)
+    if not monthly or filters.dimensional or not (months or prior_months):
+        return _daily_breakdown(
+            organization,
+            unit_ids=unit_ids,
+            filters=filters,
+            current=[(window.first, window.last)],
+            prior=[(window.prior_first, window.prior_last)],
+            grouping_sets=grouping_sets,
+            environments=grouping_sets,
+        )
+    daily = _daily_breakdown(
+        organization,
+        unit_ids=unit_ids,
+        filters=filters,
+        current=edges,
+        prior=prior_edges,
+        grouping_sets=grouping_sets,
+        environments=True,
+    )
+    whole = month_sums(organization, unit_ids=unit_ids, months=months, prior_months=prior_months)
+    return Breakdown(**merge([asdict(daily), whole]))
+
+
+def _days(ranges: list[tuple[dt.date, dt.date]]) -> Q:
+    if not ranges:
+        return Q(day__isnull=True)  # no day: the column is never null
+    days = Q()
+    for first, last in ranges:
+        days |= Q(day__gte=first, day__lte=last)
+    return days
+
+
+def _daily_breakdown(
+    organization: Organization,
+    *,
+    unit_ids,
+    filters,
+    current: list[tuple[dt.date, dt.date]],
+    prior: list[tuple[dt.date, dt.date]],
+    grouping_sets: bool,
+    environments: bool,
+) -> Breakdown:
+    """DailyUsage grouped per dimension over the `current` days, with the cost of the `prior`
+    days beside it."""
+    ranges = current + prior
+    if not ranges:
+        return Breakdown(units=[], services=[], models=[], environments=[])
+    within, before = _days(current), _days(prior)
     qs = usage(
         organization,
         unit_ids=unit_ids,
         filters=filters,
-        first=min(window.first, window.prior_first),
-        last=max(window.last, window.prior_last),
-    ).filter(current | prior)
-    if grouping_sets is None:
-        grouping_sets = connection.vendor == "postgresql"
+        first=min(f for f, _ in ranges),
+        last=max(last for _, last in ranges),
+    ).filter(within | before)
     if grouping_sets:
-        return _grouping_sets(qs, current)
-    return Breakdown(
-        **{
-            name: _plain(qs.values(*keys).annotate(**_sums(current, prior)))
-            for name, keys in GROUPINGS.items()
-            if name != "environments"  # the filter options' own query reads them here
-        },
-        environments=None,
-    )
+        return _grouping_sets(qs, within)
+    rows = {
+        name: _plain(qs.values(*keys).annotate(**_sums(within, before)))
+        for name, keys in GROUPINGS.items()
+        if environments or name != "environments"  # else the filter options' query reads them
+    }
+    return Breakdown(**{"environments": None} | rows)
 
 
 def _grouping_sets(qs: QuerySet, current: Q) -> Breakdown:
@@ -255,21 +310,23 @@ def daily(
     ranges: list[tuple[dt.date, dt.date]],
     stack: str = "unit",
     top: Sequence = (),
+    by_unit: bool = True,
 ) -> list[dict]:
     """Rows of (day, bucket) with cost, requests, errors and error cost, for the days in any of
     `ranges`. The bucket is the stacking's unit id (stack="unit") or "provider/model" label
     (stack="model") when it is one of `top`, else None (the rest, summed): at most
-    len(top) + 1 rows a day, whatever the number of units or models."""
-    days = Q()
-    for first, last in ranges:
-        days |= Q(day__gte=first, day__lte=last)
-    qs = usage(
-        organization,
-        unit_ids=unit_ids,
-        filters=filters,
-        first=min(f for f, _ in ranges),
-        last=max(last for _, last in ranges),
-    ).filter(days)
+    len(top) + 1 rows a day, whatever the number of units or models. Stacked by unit with no
+    dimension filter, the rows are read from DailyUnitUsage (`by_unit`; the same sums)."""
+    days = _days(ranges)
+    first, last = min(f for f, _ in ranges), max(last for _, last in ranges)
+    if by_unit and stack != "model" and not filters.dimensional:
+        qs = DailyUnitUsage.objects.filter(organization=organization, day__gte=first, day__lte=last)
+        if unit_ids is not None:
+            qs = qs.filter(unit_id__in=sorted(unit_ids))
+        qs = qs.filter(days).order_by()
+    else:
+        qs = usage(organization, unit_ids=unit_ids, filters=filters, first=first, last=last)
+        qs = qs.filter(days)
     if stack == "model":
         whens = [When(provider=p, model=m, then=Value(f"{p}/{m}")) for p, m in top]
         bucket = Case(*whens, default=Value(None), output_field=CharField())

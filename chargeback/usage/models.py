@@ -316,3 +316,90 @@ class DailyUsage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day} {self.unit_id} {self.provider}/{self.model}"
+
+
+class MonthlyUsage(models.Model):
+    """DailyUsage summed per month, one dimension at a time: for each (month, unit) a row of
+    the unit's totals, one per service, one per provider and model, and one per environment
+    (the other dimensions blank). What the showback pages group by, so a long range reads its
+    whole months here (a few rows per unit and month) and only its edge days from DailyUsage.
+    Written with DailyUsage, in the same statement batch (`usage.rollup.write_rollup`)."""
+
+    UNIT, SERVICE, MODEL, ENVIRONMENT = "unit", "service", "model", "environment"
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    month = models.DateField(help_text="The month's first day.")
+    unit = models.ForeignKey(BusinessUnit, on_delete=models.PROTECT, related_name="+")
+    dimension = models.CharField(max_length=12)
+    service = models.CharField(max_length=200, blank=True)
+    provider = models.CharField(max_length=60, blank=True)
+    model = models.CharField(max_length=200, blank=True)
+    environment = models.CharField(max_length=60, blank=True)
+    requests = models.BigIntegerField(default=0)
+    errors = models.BigIntegerField(default=0)
+    input_tokens = models.BigIntegerField(default=0)
+    output_tokens = models.BigIntegerField(default=0)
+    cached_input_tokens = models.BigIntegerField(default=0)
+    cost = models.DecimalField(**COST, default=0)
+    error_cost = models.DecimalField(**COST, default=0)
+    cache_hit_tokens = models.BigIntegerField(default=0)
+    central_cost = models.DecimalField(
+        **COST, default=0, help_text="The cost that fell back to the central bucket."
+    )
+
+    objects = ScopedManager(organization="organization")
+
+    class Meta:
+        ordering = ["month"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=[
+                    "organization",
+                    "month",
+                    "unit",
+                    "dimension",
+                    "service",
+                    "provider",
+                    "model",
+                    "environment",
+                ],
+                name="monthly_usage_unique_dims",
+            )
+        ]
+        indexes = [models.Index(fields=["organization", "month"])]
+
+    def __str__(self) -> str:
+        return f"{self.month:%Y-%m} {self.unit_id} {self.dimension}"
+
+
+class DailyUnitUsage(models.Model):
+    """DailyUsage summed per day and unit (over services, models, environments and
+    attributions): the daily spend charts and the forecast read it when no dimension filter
+    narrows them, a quarter of the rows or fewer. Written with DailyUsage
+    (`usage.rollup.write_rollup`)."""
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    day = models.DateField()
+    unit = models.ForeignKey(BusinessUnit, on_delete=models.PROTECT, related_name="+")
+    requests = models.BigIntegerField(default=0)
+    errors = models.BigIntegerField(default=0)
+    cost = models.DecimalField(**COST, default=0)
+    error_cost = models.DecimalField(**COST, default=0)
+
+    objects = ScopedManager(organization="organization")
+
+    class Meta:
+        ordering = ["day"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "day", "unit"], name="daily_unit_usage_unique_dims"
+            )
+        ]
+        indexes = [models.Index(fields=["organization", "day"])]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.unit_id}"
