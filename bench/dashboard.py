@@ -170,6 +170,7 @@ def main() -> None:
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE usage_dailyusage")
         cursor.execute("ANALYZE usage_monthlyusage")
+        cursor.execute("ANALYZE usage_dailyunitusage")
     client = Client()
     client.force_login(user)
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")

@@ -266,7 +266,9 @@ class QuarantinedEvent(models.Model):
 
 
 class DailyUsage(models.Model):
-    """The rollup: one row per (day in the org's timezone, unit, service, provider, model, environment)."""
+    """The rollup: one row per (day in the org's timezone, unit, service, provider, model,
+    environment, attribution). MonthlyUsage and DailyUnitUsage hold its sums coarser;
+    `usage.rollup.write_rollup` writes all three."""
 
     # No index of its own: (organization, day) serves every read, and a lone organization
     # index tempts the planner into reading all of an organisation's days for a few of them.
@@ -318,12 +320,19 @@ class DailyUsage(models.Model):
         return f"{self.day} {self.unit_id} {self.provider}/{self.model}"
 
 
+# MonthlyUsage's keys: per unit, and for the whole organisation (no unit)
+UNIT_KEYS = ["organization", "month", "unit", "dimension", "service", "provider", "model", "environment"]  # fmt: skip
+ORG_KEYS = [k for k in UNIT_KEYS if k != "unit"]
+
+
 class MonthlyUsage(models.Model):
     """DailyUsage summed per month, one dimension at a time: for each (month, unit) a row of
     the unit's totals, one per service, one per provider and model, and one per environment
-    (the other dimensions blank). What the showback pages group by, so a long range reads its
-    whole months here (a few rows per unit and month) and only its edge days from DailyUsage.
-    Written with DailyUsage, in the same statement batch (`usage.rollup.write_rollup`)."""
+    (the other dimensions blank); and the same per service, model and environment for the
+    whole organisation (no unit), which is what a page that sees every unit reads. What the
+    showback pages group by, so a long range reads its whole months here (a few rows per unit
+    and month) and only some edge days from DailyUsage. Written with DailyUsage, in the same
+    transaction (`usage.rollup.write_rollup`)."""
 
     UNIT, SERVICE, MODEL, ENVIRONMENT = "unit", "service", "model", "environment"
 
@@ -331,7 +340,14 @@ class MonthlyUsage(models.Model):
         Organization, on_delete=models.CASCADE, related_name="+", db_index=False
     )
     month = models.DateField(help_text="The month's first day.")
-    unit = models.ForeignKey(BusinessUnit, on_delete=models.PROTECT, related_name="+")
+    unit = models.ForeignKey(
+        BusinessUnit,
+        on_delete=models.PROTECT,
+        related_name="+",
+        null=True,
+        blank=True,
+        help_text="Empty: every unit of the organisation (services, models, environments).",
+    )
     dimension = models.CharField(max_length=12)
     service = models.CharField(max_length=200, blank=True)
     provider = models.CharField(max_length=60, blank=True)
@@ -355,18 +371,15 @@ class MonthlyUsage(models.Model):
         ordering = ["month"]
         constraints = [
             models.UniqueConstraint(
-                fields=[
-                    "organization",
-                    "month",
-                    "unit",
-                    "dimension",
-                    "service",
-                    "provider",
-                    "model",
-                    "environment",
-                ],
+                fields=UNIT_KEYS,
+                condition=models.Q(unit__isnull=False),
                 name="monthly_usage_unique_dims",
-            )
+            ),
+            models.UniqueConstraint(
+                fields=ORG_KEYS,
+                condition=models.Q(unit__isnull=True),
+                name="monthly_usage_unique_org_dims",
+            ),
         ]
         indexes = [models.Index(fields=["organization", "month"])]
 

@@ -100,33 +100,39 @@ MONTHLY_DIMS = (
     "model",
     "environment",
 )
+ORG_MONTHLY_DIMS = tuple(d for d in MONTHLY_DIMS if d != "unit_id")
 MONTHLY_SUMS = (*ROLLUP_SUMS, "central_cost")
 ZERO = Decimal(0)
 
 
-def monthly_rows(rows: dict[tuple, list]) -> dict[tuple, list]:
+def monthly_rows(rows: dict[tuple, list]) -> tuple[dict[tuple, list], dict[tuple, list]]:
     """The MonthlyUsage increments of DailyUsage increments (keyed by ROLLUP_DIMS, Decimal
-    costs): per month and unit, its totals and those per service, per provider and model and
-    per environment, in the order of MONTHLY_SUMS."""
-    out: dict[tuple, list] = {}
+    costs), in the order of MONTHLY_SUMS: per month and unit, its totals and those per service,
+    per provider and model and per environment (keyed by MONTHLY_DIMS); and per month, those
+    of the whole organisation per service, model and environment (keyed by ORG_MONTHLY_DIMS)."""
+    units: dict[tuple, list] = {}
+    org: dict[tuple, list] = {}
     for (org_id, day, unit_id, service, provider, model, env, attribution), sums in rows.items():
         central = sums[COST] if attribution == CENTRAL else ZERO
-        head = (org_id, day.replace(day=1), unit_id)
+        month = day.replace(day=1)
         for tail in (
             (MonthlyUsage.UNIT, "", "", "", ""),
             (MonthlyUsage.SERVICE, service, "", "", ""),
             (MonthlyUsage.MODEL, "", provider, model, ""),
             (MonthlyUsage.ENVIRONMENT, "", "", "", env),
         ):
-            key = head + tail
-            acc = out.get(key)
-            if acc is None:
-                out[key] = [*sums, central]
-            else:
-                for i, value in enumerate(sums):
-                    acc[i] += value
-                acc[-1] += central
-    return out
+            keys = [((org_id, month, unit_id, *tail), units)]
+            if tail[0] != MonthlyUsage.UNIT:
+                keys.append(((org_id, month, *tail), org))
+            for key, into in keys:
+                acc = into.get(key)
+                if acc is None:
+                    into[key] = [*sums, central]
+                else:
+                    for i, value in enumerate(sums):
+                        acc[i] += value
+                    acc[-1] += central
+    return units, org
 
 
 UNIT_DAY_DIMS = ("organization_id", "day", "unit_id")
@@ -157,11 +163,17 @@ def write_rollup(rows: dict[tuple, list]) -> None:
     if not rows:
         return
     _upsert(DailyUsage._meta.db_table, ROLLUP_DIMS, ROLLUP_SUMS, rows)
-    _upsert(MonthlyUsage._meta.db_table, MONTHLY_DIMS, MONTHLY_SUMS, monthly_rows(rows))
+    units, org = monthly_rows(rows)
+    monthly = MonthlyUsage._meta.db_table
+    _upsert(monthly, MONTHLY_DIMS, MONTHLY_SUMS, units, where="unit_id IS NOT NULL")
+    _upsert(monthly, ORG_MONTHLY_DIMS, MONTHLY_SUMS, org, where="unit_id IS NULL")
     _upsert(DailyUnitUsage._meta.db_table, UNIT_DAY_DIMS, UNIT_DAY_SUMS, unit_day_rows(rows))
 
 
-def _upsert(table: str, dims: tuple, sums: tuple, rows: dict[tuple, list]) -> None:
+def _upsert(
+    table: str, dims: tuple, sums: tuple, rows: dict[tuple, list], *, where: str = ""
+) -> None:
+    """Add `rows` to `table`, on the unique constraint over `dims` (partial: `where`)."""
     columns = dims + sums
     updates = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in sums)
     placeholders = "(" + ", ".join(["%s"] * len(columns)) + ")"
@@ -175,6 +187,7 @@ def _upsert(table: str, dims: tuple, sums: tuple, rows: dict[tuple, list]) -> No
                 params.extend(values)
             cursor.execute(
                 f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join([placeholders] * len(part))} "  # noqa: S608
-                f"ON CONFLICT ({', '.join(dims)}) DO UPDATE SET {updates}",
+                f"ON CONFLICT ({', '.join(dims)}){' WHERE ' + where if where else ''} "
+                f"DO UPDATE SET {updates}",
                 params,
             )

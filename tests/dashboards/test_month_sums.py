@@ -33,12 +33,9 @@ WINDOWS = [
     {"period": "custom", "from": "2026-04-15", "to": "2026-10-20"},
     {"period": "custom", "from": "2026-05-01", "to": "2026-08-31"},
     {"period": "custom", "from": "2026-03-10", "to": "2026-03-25"},
-]
-FILTERS = [
-    queries.Filters(),
-    queries.Filters(service="chat"),
-    queries.Filters(provider="openai", model="m2"),
-    queries.Filters(environment="staging"),
+    # the prior window (7 March - 3 June) reads March whole less 1-6 March, and the window
+    # June less 1-3 June, which the prior window reads too
+    {"period": "custom", "from": "2026-06-04", "to": "2026-08-31"},
 ]
 
 
@@ -91,7 +88,7 @@ def grouping_ways():
     return [False, True] if connection.vendor == "postgresql" else [False]
 
 
-def test_split_into_whole_months_and_edge_days():
+def test_split_into_whole_months_and_the_days_left_in_each_month():
     assert month_sums.split(D(2026, 7, 23), D(2026, 10, 20)) == (
         [D(2026, 8, 1), D(2026, 9, 1)],
         [(D(2026, 7, 23), D(2026, 7, 31)), (D(2026, 10, 1), D(2026, 10, 20))],
@@ -102,10 +99,51 @@ def test_split_into_whole_months_and_edge_days():
         [],
         [(D(2026, 10, 1), D(2026, 10, 20))],
     )
+    assert month_sums.split(D(2026, 9, 8), D(2026, 10, 20)) == (
+        [],
+        [(D(2026, 9, 8), D(2026, 9, 30)), (D(2026, 10, 1), D(2026, 10, 20))],
+    )
     assert month_sums.split(D(2026, 1, 31), D(2026, 3, 1)) == (
         [D(2026, 2, 1)],
         [(D(2026, 1, 31), D(2026, 1, 31)), (D(2026, 3, 1), D(2026, 3, 1))],
     )  # fmt: skip
+
+
+def test_a_partly_covered_month_is_read_whole_less_its_other_days_when_they_are_fewer():
+    # the last 90 days on 20 October: 23-31 July from DailyUsage (9 days, fewer than July's
+    # other 22); October whole less 21-31 October, days still to come that cost nothing
+    got = month_sums.plan(D(2026, 7, 23), D(2026, 10, 20), today=D(2026, 10, 20))
+    assert got.months == [D(2026, 8, 1), D(2026, 9, 1), D(2026, 10, 1)]
+    assert got.add == [(D(2026, 7, 23), D(2026, 7, 31))]
+    assert got.subtract == [(D(2026, 10, 21), D(2026, 10, 31))]
+    # the 90 days before: 24 April - 22 July, April's part (7 days) read, July whole less 23-31
+    got = month_sums.plan(D(2026, 4, 24), D(2026, 7, 22), today=D(2026, 10, 20))
+    assert got.months == [D(2026, 5, 1), D(2026, 6, 1), D(2026, 7, 1)]
+    assert (got.add, got.subtract) == (
+        [(D(2026, 4, 24), D(2026, 4, 30))],
+        [(D(2026, 7, 23), D(2026, 7, 31))],
+    )
+    # 1-12 October on 30 November: read as it is (19 + 3 days more); 1-20 October as the
+    # month less 21-31 October (11 + 3 days fewer); not knowing today, as it is
+    late = D(2026, 11, 30)
+    assert month_sums.plan(D(2026, 10, 1), D(2026, 10, 12), late) == month_sums.Plan(
+        add=[(D(2026, 10, 1), D(2026, 10, 12))]
+    )
+    assert month_sums.plan(D(2026, 10, 1), D(2026, 10, 20), late) == month_sums.Plan(
+        months=[D(2026, 10, 1)], subtract=[(D(2026, 10, 21), D(2026, 10, 31))]
+    )
+    assert month_sums.plan(D(2026, 10, 1), D(2026, 10, 20)) == month_sums.Plan(
+        add=[(D(2026, 10, 1), D(2026, 10, 20))]
+    )
+    # the 30 days before 21 September - 20 October: September less 21-30 September (which the
+    # window reads too: a day may count in both, negative in one)
+    got = month_sums.plan(D(2026, 8, 22), D(2026, 9, 20), TODAY)
+    assert got == month_sums.Plan(
+        months=[D(2026, 9, 1)], add=[(D(2026, 8, 22), D(2026, 8, 31))],
+        subtract=[(D(2026, 9, 21), D(2026, 9, 30))],
+    )  # fmt: skip
+    # a few days in the middle of a month: the days themselves
+    assert month_sums.plan(D(2026, 3, 10), D(2026, 3, 25), TODAY) == month_sums.Plan(add=[(D(2026, 3, 10), D(2026, 3, 25))])  # fmt: skip
 
 
 @pytest.mark.parametrize("params", WINDOWS)
@@ -114,20 +152,21 @@ def test_breakdown_from_whole_months_equals_reading_every_day(org_a, generated, 
     compared = 0
     with within(org_a):
         for unit_ids in unit_sets(generated):
-            for filters in FILTERS:
+            for filters in (queries.Filters(), queries.Filters(service="chat")):
                 for grouping_sets in grouping_ways():
                     read = {"unit_ids": unit_ids, "filters": filters, "window": window,
                             "grouping_sets": grouping_sets}  # fmt: skip
-                    new = queries.breakdown(org_a, **read)
                     old = queries.breakdown(org_a, monthly=False, **read)
-                    for name in ("units", "services", "models"):
-                        assert normal(getattr(new, name)) == normal(getattr(old, name)), name
-                    if old.environments is not None:
-                        assert normal(new.environments) == normal(old.environments)
-                    # the filter options the page offers, from the sums or their own query
-                    assert queries.filter_options(
-                        org_a, unit_ids=unit_ids, window=window, filters=filters, sums=new
-                    ) == queries.filter_options(org_a, unit_ids=unit_ids, window=window)
+                    for today in (None, TODAY):
+                        new = queries.breakdown(org_a, today=today, **read)
+                        for name in ("units", "services", "models"):
+                            assert normal(getattr(new, name)) == normal(getattr(old, name)), name
+                        if old.environments is not None:
+                            assert normal(new.environments) == normal(old.environments)
+                        # the filter options the page offers, from the sums or their own query
+                        assert queries.filter_options(
+                            org_a, unit_ids=unit_ids, window=window, filters=filters, sums=new
+                        ) == queries.filter_options(org_a, unit_ids=unit_ids, window=window)
                     compared += len(old.units)
     assert compared  # the generated rows reach the windows
 
@@ -138,7 +177,9 @@ def test_the_sums_are_the_rows_own(org_a, generated):
     window = parse_window({"period": "custom", "from": "2026-04-21", "to": "2026-10-20"}, TODAY)[0]
     ids = {generated["eu"].pk, generated["de"].pk}
     with within(org_a):
-        got = queries.breakdown(org_a, unit_ids=ids, filters=queries.Filters(), window=window)
+        got = queries.breakdown(
+            org_a, unit_ids=ids, filters=queries.Filters(), window=window, today=TODAY
+        )
         expected: dict[int, Decimal] = {}
         for r in DailyUsage.objects.filter(organization=org_a, unit_id__in=ids).values():
             if window.first <= r["day"] <= window.last:

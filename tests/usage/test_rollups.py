@@ -34,19 +34,20 @@ DIMENSION_COLUMNS = {
 
 
 def expected_months(org) -> dict[tuple, dict]:
-    """MonthlyUsage's rows as they follow from the DailyUsage rows, summed here in Python."""
+    """MonthlyUsage's rows as they follow from the DailyUsage rows, summed here in Python: per
+    unit, and for the whole organisation (unit None) per service, model and environment."""
     out: dict[tuple, dict] = defaultdict(lambda: defaultdict(lambda: ZERO))
     for row in DailyUsage.objects.filter(organization=org).values():
         for dimension, columns in DIMENSION_COLUMNS.items():
-            names = {
-                c: row[c] if c in columns else ""
+            names = [
+                row[c] if c in columns else ""
                 for c in ("service", "provider", "model", "environment")
-            }
-            key = (row["day"].replace(day=1), row["unit_id"], dimension, *names.values())
-            acc = out[key]
-            for f in SUMS:
-                acc[f] += row[f]
-            acc["central_cost"] += row["cost"] if row["attribution"] == "central" else ZERO
+            ]
+            for unit in (row["unit_id"],) if dimension == "unit" else (row["unit_id"], None):
+                acc = out[(row["day"].replace(day=1), unit, dimension, *names)]
+                for f in SUMS:
+                    acc[f] += row[f]
+                acc["central_cost"] += row["cost"] if row["attribution"] == "central" else ZERO
     return {k: dict(v) for k, v in out.items()}  # fmt: skip
 
 
@@ -110,6 +111,7 @@ def test_ingestion_writes_the_coarser_rollups_with_the_daily_one(priced_org):
         months = stored_months(priced_org)
         assert {k[0].month for k in months} == {10, 11}
         assert any(v["central_cost"] for v in months.values())
+        assert any(k[1] is None for k in months)  # the organisation's own rows
         assert months == expected_months(priced_org)
         assert stored_unit_days(priced_org) == expected_unit_days(priced_org)
         total = DailyUsage.objects.filter(organization=priced_org).aggregate(Sum("requests"))
