@@ -1,12 +1,13 @@
 """A showback window's whole months, read from the MonthlyUsage rollup.
 
 `queries.breakdown` plans each window (the window and the prior one, see `plan`): the months
-wholly inside it are read here, a few rows per unit and month whatever the days hold; a month
-the window only partly covers is read from DailyUsage for its days in the window, or, when its
-other days are fewer (the days after today hold nothing), here as a whole less those other
-days read from DailyUsage. The parts are added up (`merge`). MonthlyUsage holds the same sums
-as DailyUsage per month, one dimension at a time, and the arithmetic is exact (Decimal), so the
-figures are the same to the last digit."""
+wholly inside it are read here (a few rows per unit and month whatever the days hold, or for a
+page that sees every unit the organisation's own rows per service, model and environment); a
+month the window only partly covers is read from DailyUsage for its days in the window, or,
+when its other days are fewer (the days after today hold nothing), here as a whole less those
+other days, read from DailyUsage and counted negative. The parts are added up (`merge`).
+MonthlyUsage holds the same sums as DailyUsage per month, one dimension at a time, and the
+arithmetic is exact (Decimal), so the figures are the same to the last digit."""
 
 from __future__ import annotations
 
@@ -39,8 +40,6 @@ DIMENSION_GROUPING = {
     MonthlyUsage.ENVIRONMENT: "environments",
 }
 ADDED = ("rows", *SUM_FIELDS, *MONEY_FIELDS, "central_cost", "prior_cost")
-
-
 DAY = dt.timedelta(days=1)
 # what reading a month of MonthlyUsage costs, in days of DailyUsage (a month's rows are a
 # few per unit, summed once rather than once per dimension)

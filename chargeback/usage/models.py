@@ -265,7 +265,27 @@ class QuarantinedEvent(models.Model):
         return f"{self.request_id or 'record'} (line {self.line}): {self.reason}"
 
 
-class DailyUsage(models.Model):
+class RollupSums(models.Model):
+    """What a DailyUsage or MonthlyUsage row adds up."""
+
+    requests = models.BigIntegerField(default=0)
+    errors = models.BigIntegerField(default=0)
+    input_tokens = models.BigIntegerField(default=0)
+    output_tokens = models.BigIntegerField(default=0)
+    cached_input_tokens = models.BigIntegerField(default=0)
+    cost = models.DecimalField(**COST, default=0)
+    error_cost = models.DecimalField(**COST, default=0)
+    cache_hit_tokens = models.BigIntegerField(
+        default=0,
+        help_text="Input + output tokens of cache hits (within the token sums): counted, "
+        "never charged, outside the tier volume.",
+    )
+
+    class Meta:
+        abstract = True
+
+
+class DailyUsage(RollupSums):
     """The rollup: one row per (day in the org's timezone, unit, service, provider, model,
     environment, attribution). MonthlyUsage and DailyUnitUsage hold its sums coarser;
     `usage.rollup.write_rollup` writes all three."""
@@ -282,18 +302,6 @@ class DailyUsage(models.Model):
     model = models.CharField(max_length=200)
     environment = models.CharField(max_length=60, blank=True)
     attribution = models.CharField(max_length=20)
-    requests = models.BigIntegerField(default=0)
-    errors = models.BigIntegerField(default=0)
-    input_tokens = models.BigIntegerField(default=0)
-    output_tokens = models.BigIntegerField(default=0)
-    cached_input_tokens = models.BigIntegerField(default=0)
-    cost = models.DecimalField(**COST, default=0)
-    error_cost = models.DecimalField(**COST, default=0)
-    cache_hit_tokens = models.BigIntegerField(
-        default=0,
-        help_text="Input + output tokens of cache hits (within the token sums): counted, "
-        "never charged, outside the tier volume.",
-    )
 
     objects = ScopedManager(organization="organization")
 
@@ -325,7 +333,7 @@ UNIT_KEYS = ["organization", "month", "unit", "dimension", "service", "provider"
 ORG_KEYS = [k for k in UNIT_KEYS if k != "unit"]
 
 
-class MonthlyUsage(models.Model):
+class MonthlyUsage(RollupSums):
     """DailyUsage summed per month, one dimension at a time: for each (month, unit) a row of
     the unit's totals, one per service, one per provider and model, and one per environment
     (the other dimensions blank); and the same per service, model and environment for the
@@ -353,14 +361,6 @@ class MonthlyUsage(models.Model):
     provider = models.CharField(max_length=60, blank=True)
     model = models.CharField(max_length=200, blank=True)
     environment = models.CharField(max_length=60, blank=True)
-    requests = models.BigIntegerField(default=0)
-    errors = models.BigIntegerField(default=0)
-    input_tokens = models.BigIntegerField(default=0)
-    output_tokens = models.BigIntegerField(default=0)
-    cached_input_tokens = models.BigIntegerField(default=0)
-    cost = models.DecimalField(**COST, default=0)
-    error_cost = models.DecimalField(**COST, default=0)
-    cache_hit_tokens = models.BigIntegerField(default=0)
     central_cost = models.DecimalField(
         **COST, default=0, help_text="The cost that fell back to the central bucket."
     )

@@ -12,19 +12,10 @@ from django.db.models import Sum
 
 from chargeback.tenancy.scoping import within
 from chargeback.usage.models import DailyUnitUsage, DailyUsage, MonthlyUsage
+from chargeback.usage.rollup import ROLLUP_SUMS as SUMS
 from tests.usage.conftest import event, ingest
 
 ZERO = Decimal(0)
-SUMS = (
-    "requests",
-    "errors",
-    "input_tokens",
-    "output_tokens",
-    "cached_input_tokens",
-    "cost",
-    "error_cost",
-    "cache_hit_tokens",
-)
 DIMENSION_COLUMNS = {
     "unit": (),
     "service": ("service",),

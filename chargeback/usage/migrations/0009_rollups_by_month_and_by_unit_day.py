@@ -130,7 +130,7 @@ class Migration(migrations.Migration):
                 ('cached_input_tokens', models.BigIntegerField(default=0)),
                 ('cost', models.DecimalField(decimal_places=12, default=0, max_digits=24)),
                 ('error_cost', models.DecimalField(decimal_places=12, default=0, max_digits=24)),
-                ('cache_hit_tokens', models.BigIntegerField(default=0)),
+                ('cache_hit_tokens', models.BigIntegerField(default=0, help_text='Input + output tokens of cache hits (within the token sums): counted, never charged, outside the tier volume.')),
                 ('central_cost', models.DecimalField(decimal_places=12, default=0, help_text='The cost that fell back to the central bucket.', max_digits=24)),
                 ('organization', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='tenancy.organization')),
                 ('unit', models.ForeignKey(blank=True, help_text='Empty: every unit of the organisation (services, models, environments).', null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='units.businessunit')),
