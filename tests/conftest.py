@@ -56,6 +56,14 @@ def _eager_unless_integration(request, settings):
     app.conf.task_always_eager = previous
 
 
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Each test starts with an empty cache (pages memoise reads of data a test rolls back)."""
+    from django.core.cache import cache  # noqa: PLC0415 (settings are configured by now)
+
+    cache.clear()
+
+
 @pytest.fixture
 def org_a(db):
     org = f.OrganizationFactory(slug="alpha", name="Alpha Industries")

@@ -8,7 +8,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import Case, F, IntegerField, Q, Sum, Value, When
+from django.core.cache import cache
+from django.db.models import Case, F, IntegerField, Q, QuerySet, Sum, Value, When
 
 from chargeback.allocation.engine import ModelUsage, MonthUsage, UnitUsage
 from chargeback.billing.models import OutcomeCount
@@ -16,12 +17,13 @@ from chargeback.calendar import Period
 from chargeback.tenancy.models import Organization
 from chargeback.units.attribution import CENTRAL, TEAM_TAG
 from chargeback.units.models import BusinessUnit
-from chargeback.usage.models import DailyUsage
+from chargeback.usage.models import DailyUsage, MonthlyUsage
 
 ZERO = Decimal(0)
 # Spend in these environments counts as experiments (the experimental allowance).
 EXPERIMENT_ENVIRONMENTS = frozenset({"development", "dev", "experiment", "experimental", "sandbox"})
 TOP = 5
+MEMO_SECONDS = 3600
 
 
 @dataclass
@@ -73,12 +75,19 @@ def month_usage(
     fixed_fees: bool = False,
     members: frozenset[str] | None = None,
     central: str | None = None,
+    evidence: bool = True,
+    memo: bool = False,
 ) -> Month:
     """The engine's input for the month. With `fixed_fees` (a policy whose fixed platform fee goes to
     all units), every active unit takes part even without usage.
 
     Re-running a month that was issued passes the units it billed (`members`) and its central
-    bucket (`central`), so a unit archived or added since does not change the re-run."""
+    bucket (`central`), so a unit archived or added since does not change the re-run.
+
+    Without `evidence` the statements' evidence (the prior month's drivers) is not read. With
+    `memo` the month's grouped rollup rows are kept in the cache under the month's rollup
+    totals (`month_totals`: every event written adds a request), so a page that previews the
+    month reads them again only once usage has been added to it."""
     units = _units(organization)
     by_id = {u.pk: u for u in units.values()}
     if central is None:
@@ -98,6 +107,15 @@ def month_usage(
         else F("unit_id")
     )
     rows = (
+        _grouped_rows(organization, period, central_id, owner)
+        if memo
+        else _month_query(organization, period, owner)
+    )
+    return _month(organization, period, rows, units, by_id, central, members, fixed_fees, evidence)
+
+
+def _month_query(organization: Organization, period: Period, owner) -> QuerySet:
+    return (
         _month_rows(organization, period)
         .annotate(owner=owner)
         .values_list("owner", "service", "provider", "model")
@@ -115,6 +133,20 @@ def month_usage(
         )
         .order_by()
     )
+
+
+def _grouped_rows(organization: Organization, period: Period, central_id, owner) -> list:
+    created = organization.created_at.timestamp() if organization.created_at else ""
+    cost, requests = month_totals(organization, period)
+    key = f"month-usage:{organization.pk}:{created}:{period.label}:{central_id}:{cost}:{requests}"
+    rows = cache.get(key)
+    if rows is None:
+        rows = list(_month_query(organization, period, owner))
+        cache.set(key, rows, MEMO_SECONDS)
+    return rows
+
+
+def _month(organization, period, rows, units, by_id, central, members, fixed_fees, with_evidence):
     models: dict[str, dict[tuple[str, str], list]] = defaultdict(dict)
     services: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
     experiment: dict[str, Decimal] = defaultdict(Decimal)
@@ -184,7 +216,8 @@ def month_usage(
                 methods.get(code, ()),
             )
         )
-    _prior_and_drivers(organization, period, by_id, models, evidence)
+    if with_evidence:
+        _prior_and_drivers(organization, period, by_id, models, evidence)
     for code, ev in evidence.items():
         ev.services = sorted(services[code].items(), key=lambda kv: (-kv[1], kv[0]))[:TOP]
         ev.models = sorted(
@@ -259,6 +292,9 @@ def _prior_and_drivers(organization, period, by_id, models, evidence) -> None:
 
 
 def month_totals(organization: Organization, period: Period) -> tuple[Decimal, int]:
-    """The month's rollup cost and requests (to tell whether drafts are still current)."""
-    agg = _month_rows(organization, period).aggregate(cost=Sum("cost"), requests=Sum("requests"))
+    """The month's rollup cost and requests (to tell whether drafts are still current), from
+    the monthly rollup's unit rows (the same sums as the month's DailyUsage rows)."""
+    agg = MonthlyUsage.objects.filter(
+        organization=organization, month=period.first, dimension=MonthlyUsage.UNIT
+    ).aggregate(cost=Sum("cost"), requests=Sum("requests"))
     return Decimal(agg["cost"] or 0), int(agg["requests"] or 0)

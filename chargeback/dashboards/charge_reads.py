@@ -77,7 +77,8 @@ def charged_months(
 def _preview(org: Organization, period: Period, allowed: set[int] | None) -> list[LineSum]:
     """The lines draft statements for `period` would have today, per unit."""
     policy = policy_for(org, period)
-    month = month_usage(org, period, fixed_fees=bool(policy.fee_fixed))
+    # the month's grouped rollup rows are memoised under its totals (no statement evidence)
+    month = month_usage(org, period, fixed_fees=bool(policy.fee_fixed), evidence=False, memo=True)
     ids = {code: unit.pk for code, unit in month.units.items()}
     out = []
     for statement in allocate(month.usage, policy).statements:

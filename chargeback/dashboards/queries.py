@@ -1,6 +1,7 @@
-"""The dashboards' reads. Everything but the event list reads the DailyUsage rollup, grouped in
-the database per dimension, so a page reads a few hundred rows and runs a fixed number of
-queries whatever the number of units, services, models or days."""
+"""The dashboards' reads. Everything but the event list reads the rollups (DailyUsage, and for
+whole months MonthlyUsage, for the daily series DailyUnitUsage), grouped in the database per
+dimension, so a page reads a few hundred rows and runs a fixed number of queries whatever the
+number of units, services, models or days."""
 
 from __future__ import annotations
 
@@ -12,10 +13,12 @@ from decimal import Decimal
 from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import (
+    BigIntegerField,
     BooleanField,
     Case,
     CharField,
     Count,
+    DecimalField,
     ExpressionWrapper,
     F,
     IntegerField,
@@ -27,6 +30,14 @@ from django.db.models import (
 )
 from django.utils import timezone
 
+from chargeback.dashboards.month_sums import (
+    GROUPINGS,
+    MONEY_FIELDS,
+    SUM_FIELDS,
+    merge,
+    month_sums,
+    plan,
+)
 from chargeback.dashboards.periods import Window
 from chargeback.pricing.models import ModelPrice
 from chargeback.pricing.prices import Rates
@@ -34,10 +45,11 @@ from chargeback.tenancy.models import Organization
 from chargeback.units.attribution import CENTRAL
 from chargeback.units.models import BusinessUnit
 from chargeback.units.tree import descendants
-from chargeback.usage.models import DailyUsage, UsageEvent
+from chargeback.usage.models import DailyUnitUsage, DailyUsage, UsageEvent
 
 DIMENSIONS = ("provider", "model", "service", "environment")
 ZERO = Decimal(0)
+MONEY = frozenset(MONEY_FIELDS)
 
 
 @dataclass(frozen=True)
@@ -59,6 +71,11 @@ class Filters:
     @property
     def active(self) -> bool:
         return any(v for v in asdict(self).values())
+
+    @property
+    def dimensional(self) -> bool:
+        """A dimension filter is set (the unit filter is not one)."""
+        return any(getattr(self, d) for d in DIMENSIONS)
 
     def apply(self, qs: QuerySet) -> QuerySet:
         """The dimension filters (the unit filter is part of the page's unit ids)."""
@@ -116,16 +133,6 @@ def usage(
     return filters.apply(qs).order_by()
 
 
-SUM_FIELDS = ("requests", "errors", "input_tokens", "output_tokens", "cached_input_tokens")
-MONEY_FIELDS = ("cost", "error_cost")
-# one grouping per dimension the page breaks spend down by; "environments" only feeds the
-# environment filter's options
-GROUPINGS = {
-    "units": ("unit_id",),
-    "services": ("service",),
-    "models": ("provider", "model"),
-    "environments": ("environment",),
-}
 KEYS = ("unit_id", "service", "provider", "model", "environment")
 
 
@@ -133,7 +140,8 @@ KEYS = ("unit_id", "service", "provider", "model", "environment")
 class Breakdown:
     """The window's sums (and the prior window's cost) per unit, per service, per provider and
     model, and per environment. Each row is a dict of its grouping's keys plus `rows` (rollup
-    rows in the window), the SUM_FIELDS and MONEY_FIELDS, `central_cost` (what fell back to the
+    rows read in the window: non-zero where the group has usage there), the SUM_FIELDS and
+    MONEY_FIELDS, `central_cost` (what fell back to the
     central bucket) and `prior_cost`."""
 
     units: list[dict]
@@ -147,13 +155,26 @@ class Breakdown:
         return [r for r in rows if r["requests"] or r["cost"]]
 
 
-def _sums(within: Q, prior: Q) -> dict:
-    """Aggregates named `<field>_sum` (an annotation may not shadow the field it sums)."""
+def _sums(within: Q, prior: Q, *, signed: bool = False) -> dict:
+    """Aggregates named `<field>_sum` (an annotation may not shadow the field it sums). With
+    `signed`, `within` and `prior` are ignored: each row counts in the window times its
+    `now` annotation and in the prior window times its `before` one (1, -1 or 0)."""
+    if signed:
+        within, prior = ~Q(now=0), ~Q(before=0)
+
+    def total(f: str, sign: str, **extra) -> Sum:
+        if not signed:
+            return Sum(f, **extra)
+        field = DecimalField(max_digits=24, decimal_places=12) if f in MONEY else BigIntegerField()
+        return Sum(F(f) * F(sign), output_field=field, **extra)
+
     sums: dict = {"rows_sum": Count("id", filter=within)}
-    sums.update({f"{f}_sum": Sum(f, filter=within, default=0) for f in SUM_FIELDS})
-    sums.update({f"{f}_sum": Sum(f, filter=within, default=ZERO) for f in MONEY_FIELDS})
-    sums["central_cost_sum"] = Sum("cost", filter=within & Q(attribution=CENTRAL), default=ZERO)
-    sums["prior_cost_sum"] = Sum("cost", filter=prior, default=ZERO)
+    sums.update({f"{f}_sum": total(f, "now", filter=within, default=0) for f in SUM_FIELDS})
+    sums.update({f"{f}_sum": total(f, "now", filter=within, default=ZERO) for f in MONEY_FIELDS})
+    sums["central_cost_sum"] = total(
+        "cost", "now", filter=within & Q(attribution=CENTRAL), default=ZERO
+    )
+    sums["prior_cost_sum"] = total("cost", "before", filter=prior, default=ZERO)
     return sums
 
 
@@ -168,52 +189,130 @@ def breakdown(
     filters,
     window: Window,
     grouping_sets: bool | None = None,
+    monthly: bool = True,
+    today: dt.date | None = None,
 ) -> Breakdown:
     """Spend per dimension, grouped in the database: a few hundred rows whatever the number of
-    days, units, services or models. One GROUPING SETS query on PostgreSQL; elsewhere (SQLite)
-    one grouped query per unit, service and model, with the same result (the environments are
-    left to `filter_options`). `grouping_sets` forces one way (None: when PostgreSQL)."""
-    current = Q(day__gte=window.first, day__lte=window.last)
-    prior = Q(day__gte=window.prior_first, day__lte=window.prior_last)
+    days, units, services or models. Each window is read as `month_sums.plan` says: whole
+    months from the MonthlyUsage rollup, the other days from DailyUsage (or a partly covered
+    month whole, less its other days: `today` says which days are still to come). With a
+    dimension filter, or `monthly=False`, every day is read from DailyUsage.
+
+    DailyUsage is grouped in one GROUPING SETS query on PostgreSQL; elsewhere (SQLite) one
+    grouped query per unit, service and model (and environment when months are read too),
+    with the same result (the environments are otherwise left to `filter_options`).
+    `grouping_sets` forces one way (None: when PostgreSQL)."""
+    if grouping_sets is None:
+        grouping_sets = connection.vendor == "postgresql"
+    read = {"unit_ids": unit_ids, "filters": filters, "grouping_sets": grouping_sets}
+    now = plan(window.first, window.last, today)
+    before = plan(window.prior_first, window.prior_last, today)
+    if not monthly or filters.dimensional or not (now.months or before.months):
+        return _daily_breakdown(
+            organization,
+            current=[(window.first, window.last)],
+            prior=[(window.prior_first, window.prior_last)],
+            environments=grouping_sets,
+            **read,
+        )
+    daily = _daily_breakdown(
+        organization,
+        current=now.add,
+        prior=before.add,
+        less_current=now.subtract,
+        less_prior=before.subtract,
+        environments=True,
+        **read,
+    )
+    whole = month_sums(
+        organization, unit_ids=unit_ids, months=now.months, prior_months=before.months
+    )
+    return Breakdown(
+        **merge([asdict(daily), whole], subtracted=bool(now.subtract or before.subtract))
+    )
+
+
+def _days(ranges: list[tuple[dt.date, dt.date]]) -> Q:
+    if not ranges:
+        return Q(day__isnull=True)  # no day: the column is never null
+    days = Q()
+    for first, last in ranges:
+        days |= Q(day__gte=first, day__lte=last)
+    return days
+
+
+def _daily_breakdown(
+    organization: Organization,
+    *,
+    unit_ids,
+    filters,
+    current: list[tuple[dt.date, dt.date]],
+    prior: list[tuple[dt.date, dt.date]],
+    grouping_sets: bool,
+    environments: bool,
+    less_current: list[tuple[dt.date, dt.date]] = (),
+    less_prior: list[tuple[dt.date, dt.date]] = (),
+) -> Breakdown:
+    """DailyUsage grouped per dimension over the `current` days, with the cost of the `prior`
+    days beside it, less the `less_current` and `less_prior` days (in one query)."""
+    signed = bool(less_current or less_prior)
+    ranges = [*current, *prior, *less_current, *less_prior]
+    if not ranges:
+        return Breakdown(units=[], services=[], models=[], environments=[])
+    within, before = _days(current), _days(prior)
     qs = usage(
         organization,
         unit_ids=unit_ids,
         filters=filters,
-        first=min(window.first, window.prior_first),
-        last=max(window.last, window.prior_last),
-    ).filter(current | prior)
-    if grouping_sets is None:
-        grouping_sets = connection.vendor == "postgresql"
+        first=min(f for f, _ in ranges),
+        last=max(last for _, last in ranges),
+    ).filter(_days(ranges))
+    if signed:  # a day may count in the window and, negative, in the other
+        qs = qs.annotate(
+            now=_sign(within, _days(less_current)), before=_sign(before, _days(less_prior))
+        )
     if grouping_sets:
-        return _grouping_sets(qs, current)
-    return Breakdown(
-        **{
-            name: _plain(qs.values(*keys).annotate(**_sums(current, prior)))
-            for name, keys in GROUPINGS.items()
-            if name != "environments"  # the filter options' own query reads them here
-        },
-        environments=None,
+        return _grouping_sets(qs, within, signed=signed)
+    rows = {
+        name: _plain(qs.values(*keys).annotate(**_sums(within, before, signed=signed)))
+        for name, keys in GROUPINGS.items()
+        if environments or name != "environments"  # else the filter options' query reads them
+    }
+    return Breakdown(**{"environments": None} | rows)
+
+
+def _sign(plus: Q, minus: Q) -> Case:
+    return Case(
+        When(plus, then=Value(1)),
+        When(minus, then=Value(-1)),
+        default=Value(0),
+        output_field=IntegerField(),
     )
 
 
-def _grouping_sets(qs: QuerySet, current: Q) -> Breakdown:
+def _grouping_sets(qs: QuerySet, current: Q, *, signed: bool = False) -> Breakdown:
     """PostgreSQL: every grouping in one scan of the rollup. The rows to read (tenant, reach,
-    filters, both windows) and the two flags come from the ORM; only the grouping is written
-    here, from constant names."""
+    filters, both windows) and the flags come from the ORM; only the grouping is written
+    here, from constant names. With `signed` each row counts in the window times its `now`
+    annotation and in the prior window times its `before` one."""
+    flags = ("now", "before") if signed else ("in_window",)
     base = qs.annotate(
         in_window=ExpressionWrapper(current, output_field=BooleanField()),
         fallback=ExpressionWrapper(Q(attribution=CENTRAL), output_field=BooleanField()),
-    ).values(*KEYS, *SUM_FIELDS, *MONEY_FIELDS, "in_window", "fallback")
+    ).values(*KEYS, *SUM_FIELDS, *MONEY_FIELDS, "fallback", *flags)
     try:
         base_sql, params = base.query.sql_with_params()
     except EmptyResultSet:  # no unit in reach: nothing to read
         return Breakdown(units=[], services=[], models=[], environments=[])
-    cur = "FILTER (WHERE u.in_window)"
-    aggregates = [f"COUNT(*) {cur}"]
-    aggregates += [f"SUM(u.{f}) {cur}" for f in (*SUM_FIELDS, *MONEY_FIELDS)]
+    if signed:
+        cur, times, prior, prior_times = "u.now <> 0", " * u.now", "u.before <> 0", " * u.before"
+    else:
+        cur, times, prior, prior_times = "u.in_window", "", "NOT u.in_window", ""
+    aggregates = [f"COUNT(*) FILTER (WHERE {cur})"]
+    aggregates += [f"SUM(u.{f}{times}) FILTER (WHERE {cur})" for f in (*SUM_FIELDS, *MONEY_FIELDS)]
     aggregates += [
-        "SUM(u.cost) FILTER (WHERE u.in_window AND u.fallback)",
-        "SUM(u.cost) FILTER (WHERE NOT u.in_window)",
+        f"SUM(u.cost{times}) FILTER (WHERE {cur} AND u.fallback)",
+        f"SUM(u.cost{prior_times}) FILTER (WHERE {prior})",
     ]
     sets = ", ".join("(" + ", ".join(f"u.{k}" for k in keys) + ")" for keys in GROUPINGS.values())
     select = ", ".join(
@@ -255,21 +354,23 @@ def daily(
     ranges: list[tuple[dt.date, dt.date]],
     stack: str = "unit",
     top: Sequence = (),
+    by_unit: bool = True,
 ) -> list[dict]:
     """Rows of (day, bucket) with cost, requests, errors and error cost, for the days in any of
     `ranges`. The bucket is the stacking's unit id (stack="unit") or "provider/model" label
     (stack="model") when it is one of `top`, else None (the rest, summed): at most
-    len(top) + 1 rows a day, whatever the number of units or models."""
-    days = Q()
-    for first, last in ranges:
-        days |= Q(day__gte=first, day__lte=last)
-    qs = usage(
-        organization,
-        unit_ids=unit_ids,
-        filters=filters,
-        first=min(f for f, _ in ranges),
-        last=max(last for _, last in ranges),
-    ).filter(days)
+    len(top) + 1 rows a day, whatever the number of units or models. Stacked by unit with no
+    dimension filter, the rows are read from DailyUnitUsage (`by_unit`; the same sums)."""
+    days = _days(ranges)
+    first, last = min(f for f, _ in ranges), max(last for _, last in ranges)
+    if by_unit and stack != "model" and not filters.dimensional:
+        qs = DailyUnitUsage.objects.filter(organization=organization, day__gte=first, day__lte=last)
+        if unit_ids is not None:
+            qs = qs.filter(unit_id__in=sorted(unit_ids))
+        qs = qs.filter(days).order_by()
+    else:
+        qs = usage(organization, unit_ids=unit_ids, filters=filters, first=first, last=last)
+        qs = qs.filter(days)
     if stack == "model":
         whens = [When(provider=p, model=m, then=Value(f"{p}/{m}")) for p, m in top]
         bucket = Case(*whens, default=Value(None), output_field=CharField())

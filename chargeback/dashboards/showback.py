@@ -2,10 +2,11 @@
 charts and the unit table, for the organisation (overview) or one unit's subtree (unit page).
 
 The number of queries is fixed whatever the rows: the units, the reach (team leads), the
-breakdown per unit, service, model and environment (one GROUPING SETS query on PostgreSQL),
-the daily series (window and forecast history together, the chart's tail already summed in
-SQL), the filter options only when a dimension filter is set, and on the unit page the
-current prices."""
+breakdown per unit, service, model and environment (one GROUPING SETS query of the daily
+rollup on PostgreSQL, and one of the monthly rollup when the window or the prior one holds
+whole months), the daily series (window and forecast history together, the chart's tail
+already summed in SQL), the filter options only when a dimension filter is set, and on the
+unit page the current prices."""
 
 from __future__ import annotations
 
@@ -101,7 +102,7 @@ def build(
     names = {u.id: u.name for u in units.values()}
     currency = org.currency
 
-    sums = queries.breakdown(org, window=window, **read)
+    sums = queries.breakdown(org, window=window, today=today, **read)
     current_models = sums.current(sums.models)
     top = _top(sums, stack=stack, names=names)
     month_first, month_last = month_bounds(today)

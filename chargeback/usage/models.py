@@ -265,8 +265,30 @@ class QuarantinedEvent(models.Model):
         return f"{self.request_id or 'record'} (line {self.line}): {self.reason}"
 
 
-class DailyUsage(models.Model):
-    """The rollup: one row per (day in the org's timezone, unit, service, provider, model, environment)."""
+class RollupSums(models.Model):
+    """What a DailyUsage or MonthlyUsage row adds up."""
+
+    requests = models.BigIntegerField(default=0)
+    errors = models.BigIntegerField(default=0)
+    input_tokens = models.BigIntegerField(default=0)
+    output_tokens = models.BigIntegerField(default=0)
+    cached_input_tokens = models.BigIntegerField(default=0)
+    cost = models.DecimalField(**COST, default=0)
+    error_cost = models.DecimalField(**COST, default=0)
+    cache_hit_tokens = models.BigIntegerField(
+        default=0,
+        help_text="Input + output tokens of cache hits (within the token sums): counted, "
+        "never charged, outside the tier volume.",
+    )
+
+    class Meta:
+        abstract = True
+
+
+class DailyUsage(RollupSums):
+    """The rollup: one row per (day in the org's timezone, unit, service, provider, model,
+    environment, attribution). MonthlyUsage and DailyUnitUsage hold its sums coarser;
+    `usage.rollup.write_rollup` writes all three."""
 
     # No index of its own: (organization, day) serves every read, and a lone organization
     # index tempts the planner into reading all of an organisation's days for a few of them.
@@ -280,18 +302,6 @@ class DailyUsage(models.Model):
     model = models.CharField(max_length=200)
     environment = models.CharField(max_length=60, blank=True)
     attribution = models.CharField(max_length=20)
-    requests = models.BigIntegerField(default=0)
-    errors = models.BigIntegerField(default=0)
-    input_tokens = models.BigIntegerField(default=0)
-    output_tokens = models.BigIntegerField(default=0)
-    cached_input_tokens = models.BigIntegerField(default=0)
-    cost = models.DecimalField(**COST, default=0)
-    error_cost = models.DecimalField(**COST, default=0)
-    cache_hit_tokens = models.BigIntegerField(
-        default=0,
-        help_text="Input + output tokens of cache hits (within the token sums): counted, "
-        "never charged, outside the tier volume.",
-    )
 
     objects = ScopedManager(organization="organization")
 
@@ -316,3 +326,93 @@ class DailyUsage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day} {self.unit_id} {self.provider}/{self.model}"
+
+
+# MonthlyUsage's keys: per unit, and for the whole organisation (no unit)
+UNIT_KEYS = ["organization", "month", "unit", "dimension", "service", "provider", "model", "environment"]  # fmt: skip
+ORG_KEYS = [k for k in UNIT_KEYS if k != "unit"]
+
+
+class MonthlyUsage(RollupSums):
+    """DailyUsage summed per month, one dimension at a time: for each (month, unit) a row of
+    the unit's totals, one per service, one per provider and model, and one per environment
+    (the other dimensions blank); and the same per service, model and environment for the
+    whole organisation (no unit), which is what a page that sees every unit reads. What the
+    showback pages group by, so a long range reads its whole months here (a few rows per unit
+    and month) and only some edge days from DailyUsage. Written with DailyUsage, in the same
+    transaction (`usage.rollup.write_rollup`)."""
+
+    UNIT, SERVICE, MODEL, ENVIRONMENT = "unit", "service", "model", "environment"
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    month = models.DateField(help_text="The month's first day.")
+    unit = models.ForeignKey(
+        BusinessUnit,
+        on_delete=models.PROTECT,
+        related_name="+",
+        null=True,
+        blank=True,
+        help_text="Empty: every unit of the organisation (services, models, environments).",
+    )
+    dimension = models.CharField(max_length=12)
+    service = models.CharField(max_length=200, blank=True)
+    provider = models.CharField(max_length=60, blank=True)
+    model = models.CharField(max_length=200, blank=True)
+    environment = models.CharField(max_length=60, blank=True)
+    central_cost = models.DecimalField(
+        **COST, default=0, help_text="The cost that fell back to the central bucket."
+    )
+
+    objects = ScopedManager(organization="organization")
+
+    class Meta:
+        ordering = ["month"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=UNIT_KEYS,
+                condition=models.Q(unit__isnull=False),
+                name="monthly_usage_unique_dims",
+            ),
+            models.UniqueConstraint(
+                fields=ORG_KEYS,
+                condition=models.Q(unit__isnull=True),
+                name="monthly_usage_unique_org_dims",
+            ),
+        ]
+        indexes = [models.Index(fields=["organization", "month"])]
+
+    def __str__(self) -> str:
+        return f"{self.month:%Y-%m} {self.unit_id} {self.dimension}"
+
+
+class DailyUnitUsage(models.Model):
+    """DailyUsage summed per day and unit (over services, models, environments and
+    attributions): the daily spend charts and the forecast read it when no dimension filter
+    narrows them, a quarter of the rows or fewer. Written with DailyUsage
+    (`usage.rollup.write_rollup`)."""
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    day = models.DateField()
+    unit = models.ForeignKey(BusinessUnit, on_delete=models.PROTECT, related_name="+")
+    requests = models.BigIntegerField(default=0)
+    errors = models.BigIntegerField(default=0)
+    cost = models.DecimalField(**COST, default=0)
+    error_cost = models.DecimalField(**COST, default=0)
+
+    objects = ScopedManager(organization="organization")
+
+    class Meta:
+        ordering = ["day"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "day", "unit"], name="daily_unit_usage_unique_dims"
+            )
+        ]
+        indexes = [models.Index(fields=["organization", "day"])]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.unit_id}"

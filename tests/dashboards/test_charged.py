@@ -9,6 +9,8 @@ import re
 from decimal import Decimal as D
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django_scopes import scopes_disabled
 
 from chargeback.allocation.queries import policy_for
@@ -171,6 +173,29 @@ def test_the_preview_is_billing_policy_preview(org_a, charged):
     assert month.basis == "preview"
     assert [u.charge.charged for u in month.units] == [D("1851.75")]
     assert month.units[0].unit_id == charged["SALES-EU"].unit_id
+
+
+def test_the_preview_reads_the_month_again_only_when_usage_was_added(org_a, charged):
+    """The open month's grouped rollup rows are memoised under the month's totals: a second
+    read skips the rollup query (and the statements' evidence is never read), and usage added
+    since shows at once."""
+    october = Period.parse("2026-10")
+
+    def preview() -> tuple[list[D], list[str]]:
+        with CaptureQueriesContext(connection) as queries, within(org_a):
+            (month,) = charge_reads.charged_months(
+                org_a, first=october.first, last=october.last, reach=None, unit_ids=None, names={}
+            )
+        daily = [q["sql"] for q in queries if "usage_dailyusage" in q["sql"]]
+        return [u.charge.charged for u in month.units], daily
+
+    first, read = preview()
+    assert first == [D("1851.75")] and len(read) == 1  # the month's rows; no prior month
+    again, read = preview()
+    assert again == first and read == []
+    rollup(org_a, charged["SALES-EU"].unit, dt.date(2026, 10, 5), cost="100", service="eu-chat")
+    after, read = preview()
+    assert after == [D("2001.75")] and len(read) == 1  # (1234.50 + 100) * 1.5
 
 
 def test_team_lead_sees_only_its_units_charges(client_for, team_lead, charged):

@@ -18,7 +18,14 @@ from chargeback.pricing.books import import_prices, parse_prices
 from chargeback.reconciliation.sample import PayloadError, audit_sample
 from chargeback.tenancy.models import Role
 from chargeback.tenancy.scoping import within
-from chargeback.usage.models import DailyUsage, IngestBatch, QuarantinedEvent, UsageEvent
+from chargeback.usage.models import (
+    DailyUnitUsage,
+    DailyUsage,
+    IngestBatch,
+    MonthlyUsage,
+    QuarantinedEvent,
+    UsageEvent,
+)
 from tests.conftest import _member
 from tests.reconciliation.conftest import FLAT
 from tests.usage.conftest import event, ndjson
@@ -55,7 +62,15 @@ def counts(org) -> tuple[int, ...]:
     with scopes_disabled():
         return tuple(
             m.objects.filter(organization=org).count()
-            for m in (UsageEvent, QuarantinedEvent, IngestBatch, DailyUsage, AuditEvent)
+            for m in (
+                UsageEvent,
+                QuarantinedEvent,
+                IngestBatch,
+                DailyUsage,
+                MonthlyUsage,
+                DailyUnitUsage,
+                AuditEvent,
+            )  # fmt: skip
         )
 
 
