@@ -44,7 +44,7 @@ from chargeback.tenancy.models import Organization
 from chargeback.units.models import BusinessUnit
 from chargeback.units.queries import parent_map
 from chargeback.units.tree import descendants
-from chargeback.usage.models import DailyUsage
+from chargeback.usage.models import MonthlyUsage
 from chargeback.wallets.ledger import ReadOnlyWallet
 from chargeback.wallets.models import Wallet
 from chargeback.wallets.reservations import WalletExhausted, hold_locked
@@ -271,9 +271,9 @@ def _budget(
 def _spent(organization: Organization, unit_ids: set[int], period: Period) -> Decimal:
     """This month's priced usage of the units, and the money their wallets hold for requests
     not settled yet."""
-    usage = DailyUsage.objects.filter(
-        organization=organization, unit_id__in=unit_ids, day__gte=period.first,
-        day__lte=period.last,
+    usage = MonthlyUsage.objects.filter(
+        organization=organization, unit_id__in=unit_ids, month=period.first,
+        dimension=MonthlyUsage.UNIT,
     ).aggregate(total=Sum("cost"))["total"]  # fmt: skip
     held = Wallet.objects.filter(organization=organization, unit_id__in=unit_ids).aggregate(
         total=Sum("reserved")

@@ -12,7 +12,7 @@ from chargeback.budgets.setting import set_budget
 from chargeback.gateway.models import Decision
 from chargeback.tenancy.scoping import within
 from chargeback.usage.keys import create_key
-from chargeback.usage.models import DailyUsage
+from chargeback.usage.rollup import write_rollup
 from chargeback.wallets.models import Reservation, Wallet
 from tests import factories as f
 from tests.gateway.conftest import set_mode
@@ -123,10 +123,11 @@ def test_a_staging_key_needs_no_approval(call, gw):
 
 
 def _spend(org, unit, amount: str) -> None:
+    """Usage as ingestion rolls it up (by day and by month)."""
+    today = dt.datetime.now(org.tz).date()
+    dims = (org.pk, today, unit.pk, "", "openai", "gpt-4o", "production", "gateway_key")
     with scopes_disabled():
-        today = dt.datetime.now(org.tz).date()
-        DailyUsage.objects.create(organization=org, day=today, unit=unit, provider="openai",
-                                  model="gpt-4o", attribution="gateway_key", cost=amount)  # fmt: skip
+        write_rollup({dims: [1, 0, 0, 0, 0, Decimal(amount), Decimal(0), 0]})
 
 
 def test_budget_hard_limit_counts_spend_and_open_reservations(call, gw):
