@@ -83,6 +83,8 @@ CROSS_ORGANISATION_TASKS = {
     "wallets.funding_sweep": "the sweeper finds wallets whose month is not funded yet",
     "disputes.finalize_due_statements": "the sweeper finds periods in review wherever they "
     "are; each is finalized in its own scope (disputes.finalize_period, an org_task)",
+    "reconciliation.clean_exports_sweep": "the sweeper finds organisations with expired "
+    "exports; each is cleaned in its own scope (reconciliation.clean_exports, an org_task)",
 }
 
 
