@@ -77,6 +77,7 @@ def month_usage(
     central: str | None = None,
     evidence: bool = True,
     memo: bool = False,
+    methods: bool = True,
 ) -> Month:
     """The engine's input for the month. With `fixed_fees` (a policy whose fixed platform fee goes to
     all units), every active unit takes part even without usage.
@@ -87,7 +88,8 @@ def month_usage(
     Without `evidence` the statements' evidence (the prior month's drivers) is not read. With
     `memo` the month's grouped rollup rows are kept in the cache under the month's rollup
     totals (`month_totals`: every event written adds a request), so a page that previews the
-    month reads them again only once usage has been added to it."""
+    month reads them again only once usage has been added to it. Without `methods` the units'
+    spend by attribution method (which only a policy's confidence gate reads) is left out."""
     units = _units(organization)
     by_id = {u.pk: u for u in units.values()}
     if central is None:
@@ -106,12 +108,19 @@ def month_usage(
         if central_id is not None
         else F("unit_id")
     )
-    rows = (
-        _grouped_rows(organization, period, central_id, owner)
+    rows, by_method = (
+        _grouped_rows(organization, period, central_id, owner, methods)
         if memo
-        else _month_query(organization, period, owner)
+        else (
+            _month_query(organization, period, owner),
+            _methods(organization, period) if methods else {},
+        )
     )
-    return _month(organization, period, rows, units, by_id, central, members, fixed_fees, evidence)
+    month_methods = {by_id[u].code: m for u, m in by_method.items() if u in by_id}
+    return _month(
+        organization, period, rows, month_methods, units, by_id, central, members, fixed_fees,
+        evidence,
+    )  # fmt: skip
 
 
 def _month_query(organization: Organization, period: Period, owner) -> QuerySet:
@@ -135,18 +144,27 @@ def _month_query(organization: Organization, period: Period, owner) -> QuerySet:
     )
 
 
-def _grouped_rows(organization: Organization, period: Period, central_id, owner) -> list:
+def _grouped_rows(
+    organization: Organization, period: Period, central_id, owner, methods: bool
+) -> tuple:
+    """(the month's grouped rows, its units' spend by attribution method if asked), memoised."""
     created = organization.created_at.timestamp() if organization.created_at else ""
     cost, requests = month_totals(organization, period)
-    key = f"month-usage:{organization.pk}:{created}:{period.label}:{central_id}:{cost}:{requests}"
-    rows = cache.get(key)
-    if rows is None:
-        rows = list(_month_query(organization, period, owner))
-        cache.set(key, rows, MEMO_SECONDS)
-    return rows
+    key = (
+        f"month-usage:{organization.pk}:{created}:{period.label}:{central_id}:{cost}:{requests}"
+        f":{methods}"
+    )
+    found = cache.get(key)
+    if found is None:
+        by_method = _methods(organization, period) if methods else {}
+        found = (list(_month_query(organization, period, owner)), by_method)
+        cache.set(key, found, MEMO_SECONDS)
+    return found
 
 
-def _month(organization, period, rows, units, by_id, central, members, fixed_fees, with_evidence):
+def _month(
+    organization, period, rows, methods, units, by_id, central, members, fixed_fees, with_evidence
+):
     models: dict[str, dict[tuple[str, str], list]] = defaultdict(dict)
     services: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
     experiment: dict[str, Decimal] = defaultdict(Decimal)
@@ -197,7 +215,6 @@ def _month(organization, period, rows, units, by_id, central, members, fixed_fee
     ).values_list("unit_id", "outcome", "count"):
         if unit_id in by_id:
             outcomes[by_id[unit_id].code][outcome] = count
-    methods = _methods(organization, period, by_id)
     codes = set(models) | set(outcomes)
     if fixed_fees:
         codes |= members if members is not None else {c for c, u in units.items() if not u.archived}
@@ -233,10 +250,10 @@ def _month(organization, period, rows, units, by_id, central, members, fixed_fee
     return Month(usage, units, dict(evidence), total_cost, total_requests)
 
 
-def _methods(organization, period, by_id) -> dict[str, tuple]:
-    """Each unit's spend by attribution method (the fallback's is the central bucket's): the
-    confidence gate charges a unit only for its confidently attributed spend."""
-    out: dict[str, list] = defaultdict(list)
+def _methods(organization, period) -> dict[int, tuple]:
+    """Each unit's spend by attribution method, by unit id (the fallback's is the central
+    bucket's): the confidence gate charges a unit only for its confidently attributed spend."""
+    out: dict[int, list] = defaultdict(list)
     rows = (
         _month_rows(organization, period)
         .exclude(attribution=CENTRAL)
@@ -245,8 +262,8 @@ def _methods(organization, period, by_id) -> dict[str, tuple]:
         .order_by("unit_id", "attribution")
     )
     for unit_id, method, cost, error_cost in rows:
-        out[by_id[unit_id].code].append((method, Decimal(cost), Decimal(error_cost)))
-    return {code: tuple(rows) for code, rows in out.items()}
+        out[unit_id].append((method, Decimal(cost), Decimal(error_cost)))
+    return {unit_id: tuple(rows) for unit_id, rows in out.items()}
 
 
 def _units(organization: Organization) -> dict[str, BusinessUnit]:

@@ -78,7 +78,10 @@ def _preview(org: Organization, period: Period, allowed: set[int] | None) -> lis
     """The lines draft statements for `period` would have today, per unit."""
     policy = policy_for(org, period)
     # the month's grouped rollup rows are memoised under its totals (no statement evidence)
-    month = month_usage(org, period, fixed_fees=bool(policy.fee_fixed), evidence=False, memo=True)
+    month = month_usage(
+        org, period, fixed_fees=bool(policy.fee_fixed), evidence=False, memo=True,
+        methods=policy.confidence_min is not None,
+    )  # fmt: skip
     ids = {code: unit.pk for code, unit in month.units.items()}
     out = []
     for statement in allocate(month.usage, policy).statements:
