@@ -59,7 +59,7 @@ CUSTOM = ("x_UnitCode", "x_Model", "x_Requests", "x_InputTokens", "x_OutputToken
 
 
 class ExportError(ValueError):
-    pass
+    """The export cannot be made as asked (a bad window or FOCUS version); the message says why."""
 
 
 class DistinctList(Aggregate):

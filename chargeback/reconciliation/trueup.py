@@ -24,7 +24,7 @@ ZERO = Decimal(0)
 
 
 class TrueUpError(ValueError):
-    pass
+    """The true-up cannot be recorded (no reason, issued statements, nothing unexplained)."""
 
 
 def true_up_shares(
