@@ -222,57 +222,52 @@ def transfer(
 def post_chargeback(*, wallet: Wallet, statement: Any, amount: Decimal, actor: Any) -> LedgerEntry:
     """Charge a final statement's total to `wallet`, once per statement (its key). The bill is
     owed: a hard or archived unit's wallet is charged too, and may go below zero."""
-    key = f"chargeback:{statement.pk}:{wallet.kind}"
-    with transaction.atomic():
-        (locked,) = lock(wallet)
-        done = _replay(locked, key)
-        if done:
-            return done[0]
-        entry = append(
-            wallet=locked,
-            type=EntryType.CHARGEBACK,
-            amount=-amount,
-            reason=f"Statement {statement.number}",
-            key=key,
-            statement=statement,
-            actor=actor,
-        )
-        record(
-            organization=locked.organization,
-            actor=actor,
-            action="wallet.chargeback",
-            obj=entry,
-            object_repr=f"{locked.name}: statement {statement.number}",
-            after={"wallet": locked.name, "statement": statement.number, "amount": str(-amount),
-                   "balance": str(locked.balance)},
-        )  # fmt: skip
-    return entry
+    return _post_once(
+        wallet, key=f"chargeback:{statement.pk}:{wallet.kind}", type=EntryType.CHARGEBACK,
+        amount=-amount, reason=f"Statement {statement.number}", statement=statement,
+        actor=actor, action="wallet.chargeback", subject=f"statement {statement.number}",
+        about={"statement": statement.number},
+    )  # fmt: skip
 
 
 def post_credit(*, wallet: Wallet, credit_note: Any, actor: Any) -> LedgerEntry:
     """Credit a statement's credit note to `wallet`, once per credit note (its key)."""
-    key = f"credit_note:{credit_note.pk}"
+    return _post_once(
+        wallet, key=f"credit_note:{credit_note.pk}", type=EntryType.CREDIT,
+        amount=credit_note.amount,
+        reason=f"Credit note {credit_note.number}: {credit_note.reason}",
+        statement=credit_note.statement, actor=actor, action="wallet.credit",
+        subject=f"credit note {credit_note.number}", about={"credit_note": credit_note.number},
+    )  # fmt: skip
+
+
+def _post_once(
+    wallet: Wallet, *, key: str, type: str, amount: Decimal, reason: str, statement: Any,
+    actor: Any, action: str, subject: str, about: dict,
+) -> LedgerEntry:  # fmt: skip
+    """One system entry on `wallet` under its idempotency key, audited; posting it again
+    returns the first. An entry of another kind or wallet holding the key is an error, not a
+    replay: the money would silently never post."""
     with transaction.atomic():
         (locked,) = lock(wallet)
         done = _replay(locked, key)
         if done:
-            return done[0]
-        entry = append(
-            wallet=locked,
-            type=EntryType.CREDIT,
-            amount=credit_note.amount,
-            reason=f"Credit note {credit_note.number}: {credit_note.reason}",
-            key=key,
-            statement=credit_note.statement,
-            actor=actor,
-        )
+            first = done[0]
+            if first.type != type or first.wallet_id != locked.pk:
+                raise ValidationError(
+                    {"key": f'"{key}" is held by a {first.get_type_display().lower()} entry '
+                     f"of another kind or wallet (#{first.pk})"}
+                )  # fmt: skip
+            return first
+        entry = append(wallet=locked, type=type, amount=amount, reason=reason, key=key,
+                       statement=statement, actor=actor)  # fmt: skip
         record(
             organization=locked.organization,
             actor=actor,
-            action="wallet.credit",
+            action=action,
             obj=entry,
-            object_repr=f"{locked.name}: credit note {credit_note.number}",
-            after={"wallet": locked.name, "credit_note": credit_note.number,
-                   "amount": str(credit_note.amount), "balance": str(locked.balance)},
+            object_repr=f"{locked.name}: {subject}",
+            after={"wallet": locked.name, **about, "amount": str(amount),
+                   "balance": str(locked.balance)},
         )  # fmt: skip
     return entry

@@ -80,3 +80,27 @@ def test_finalizing_after_the_window_posts_the_chargebacks_too(hybrid):
         assert _charges(hybrid)["SALES"] == -sales.total
         assert finalize_due(hybrid, today=after_window) == []  # nothing twice
         assert LedgerEntry.objects.filter(type="chargeback").count() == 2
+
+
+def test_a_key_held_by_an_entry_of_another_kind_is_an_error_not_a_replay(hybrid):
+    """A funding entry posted (before the form refused it) under the key a statement's
+    chargeback will use: posting the chargeback names the key rather than answering with the
+    funding entry, so the bill is not silently skipped."""
+    from django.core.exceptions import ValidationError  # noqa: PLC0415 (this test only)
+
+    from chargeback.wallets.ledger import post_chargeback, post_entry  # noqa: PLC0415
+
+    with within(hybrid):
+        sales = Statement.objects.get(organization=hybrid, unit__code="SALES")
+        wallet = Wallet.objects.get(unit__code="SALES")
+        key = f"chargeback:{sales.pk}:team"
+        post_entry(wallet=wallet, type="funding", amount="5.00", reason="t", actor="t", key=key)
+        with pytest.raises(ValidationError) as refused:
+            post_chargeback(wallet=wallet, statement=sales, amount=D("17.00"), actor="t")
+        assert key in refused.value.message_dict["key"][0]
+        assert LedgerEntry.objects.filter(type="chargeback").count() == 0
+        sup = Statement.objects.get(organization=hybrid, unit__code="SUP")
+        sup_wallet = Wallet.objects.get(unit__code="SUP")
+        first = post_chargeback(wallet=sup_wallet, statement=sup, amount=D("1.00"), actor="t")
+        again = post_chargeback(wallet=sup_wallet, statement=sup, amount=D("1.00"), actor="t")
+        assert again.pk == first.pk  # its own key again: the first entry
