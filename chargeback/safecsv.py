@@ -6,6 +6,7 @@ reading a formula, and a bare carriage return inside a cell. Use `from chargebac
 from __future__ import annotations
 
 import csv as _csv
+import io
 from collections.abc import Iterable
 from typing import Any
 
@@ -46,3 +47,15 @@ class DictWriter(_csv.DictWriter):
     def __init__(self, out, fieldnames, restval="", extrasaction="raise", dialect="excel", **kw):
         super().__init__(out, fieldnames, restval, extrasaction, dialect, **kw)
         self.writer = writer(out, dialect, **kw)
+
+
+def download(rows: Iterable[Iterable[Any]], filename: str):
+    """A CSV download of `rows` through the safe writer: the one response every CSV page
+    answers with (UTF-8, an attachment named `filename`)."""
+    from django.http import HttpResponse  # noqa: PLC0415 (this module is also used outside requests)
+
+    out = io.StringIO()
+    writer(out, lineterminator="\n").writerows(rows)
+    response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response

@@ -6,28 +6,12 @@ value exact and plain, as the table holds it."""
 
 from __future__ import annotations
 
-import io
 from decimal import Decimal
 
-from django.http import HttpResponse
-
 from chargeback import numbers
-from chargeback import safecsv as csv
 from chargeback.dashboards.charts import Chart
 
 FORMATS = ("rounded", "exact")
-
-
-def csv_text(rows: list[list[str]]) -> str:
-    out = io.StringIO()
-    csv.writer(out, lineterminator="\n").writerows(rows)
-    return out.getvalue()
-
-
-def csv_response(rows: list[list[str]], filename: str) -> HttpResponse:
-    response = HttpResponse(csv_text(rows), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
 
 
 def people_rows(table: Chart, currency: str) -> list[list[str]]:

@@ -21,8 +21,9 @@ from django.utils.cache import patch_vary_headers
 
 from chargeback.billing.queries import visible_statements
 from chargeback.dashboards import charge_reads, event_export, export_views, queries, showback
-from chargeback.dashboards.csv_export import FORMATS, csv_response, people_rows
+from chargeback.dashboards.csv_export import FORMATS, people_rows
 from chargeback.dashboards.periods import Window
+from chargeback.safecsv import download as csv_download
 from chargeback.tenancy.permissions import org_permission
 
 EVENTS_PER_PAGE = 25
@@ -148,7 +149,7 @@ def _download(request: HttpRequest, board: showback.Showback, name: str) -> Http
     suffix = "-exact" if fmt == "exact" else ""
     filename = f"{request.org.slug}-{name}-{key}-{window}{suffix}.csv"
     rows = table.csv_rows() if fmt == "exact" else people_rows(table, request.org.currency)
-    return csv_response(rows, filename)
+    return csv_download(rows, filename)
 
 
 def _event_days(request: HttpRequest, window: Window) -> tuple[dt.date, dt.date]:

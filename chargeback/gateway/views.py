@@ -17,9 +17,9 @@ from chargeback.gateway.decide import enforcement
 from chargeback.gateway.forms import ApprovalForm
 from chargeback.gateway.models import ModelApproval, Reason
 from chargeback.gateway.queries import OUTCOMES, csv_rows, decisions, read_filters, summary
+from chargeback.safecsv import download as csv_download
 from chargeback.tenancy.permissions import org_permission
 from chargeback.units.queries import visible_unit_ids
-from chargeback.wallets.csv_export import csv_response
 
 PAGE_SIZE = 50
 
@@ -43,7 +43,7 @@ def decision_list(request: HttpRequest, org_slug: str) -> HttpResponse:
 def decision_csv(request: HttpRequest, org_slug: str) -> HttpResponse:
     filters = read_filters(request.GET)
     rows = decisions(request.org, unit_ids=visible_unit_ids(request.membership), filters=filters)
-    return csv_response(csv_rows(rows), "gateway-decisions.csv")
+    return csv_download(csv_rows(rows), "gateway-decisions.csv")
 
 
 @org_permission("config.manage")

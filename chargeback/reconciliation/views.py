@@ -13,7 +13,6 @@ from django.views.decorators.http import require_GET, require_http_methods
 from chargeback.calendar import Period
 from chargeback.reconciliation.absorb import unmapped_keys
 from chargeback.reconciliation.charts import waterfall_figure
-from chargeback.reconciliation.csv_export import csv_response
 from chargeback.reconciliation.forms import ConfirmForm, InvoiceUploadForm, PeriodForm
 from chargeback.reconciliation.invoice_files import InvoiceFileError
 from chargeback.reconciliation.invoices import import_invoice, read_invoice_file
@@ -22,6 +21,7 @@ from chargeback.reconciliation.queries import reconciliation_of
 from chargeback.reconciliation.readiness import readiness_of
 from chargeback.reconciliation.report import CAUSE_LABELS, TABLES, cause_rows, table_rows
 from chargeback.reconciliation.thresholds import thresholds_of
+from chargeback.safecsv import download as csv_download
 from chargeback.tenancy.permissions import org_permission
 
 PERM = "billing.close"
@@ -137,7 +137,7 @@ def reconciliation(request: HttpRequest, org_slug: str) -> HttpResponse:
             rows = table_rows(getattr(result, attr), heading)
         else:
             raise Http404("No such table.")
-        return csv_response(rows, f"reconciliation-{period.label}-{wanted}.csv")
+        return csv_download(rows, f"reconciliation-{period.label}-{wanted}.csv")
     invoices = ProviderInvoice.objects.filter(organization=request.org, month=period.first)
     context = {
         "form": form,

@@ -12,10 +12,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
+from chargeback.safecsv import download as csv_download
 from chargeback.tenancy.permissions import org_permission
 from chargeback.units.queries import visible_unit_ids
 from chargeback.wallets.charts import balance_figure
-from chargeback.wallets.csv_export import csv_response
 from chargeback.wallets.decision_counts import decision_counts
 from chargeback.wallets.forms import MoveForm
 from chargeback.wallets.ledger import post_entry, transfer
@@ -88,7 +88,7 @@ def wallet_detail(request: HttpRequest, org_slug: str, wallet_id: int) -> HttpRe
 def wallet_csv(request: HttpRequest, org_slug: str, wallet_id: int) -> HttpResponse:
     wallet = _wallet(request, wallet_id)
     entries, _filters = _entries(request, wallet)
-    return csv_response(ledger_rows(entries), f"wallet-{wallet.code}-ledger.csv")
+    return csv_download(ledger_rows(entries), f"wallet-{wallet.code}-ledger.csv")
 
 
 @org_permission("wallets.manage")
