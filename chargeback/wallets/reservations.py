@@ -60,6 +60,14 @@ def _estimate(amount: object, currency: str) -> Decimal:
     return read_amount(round_up(value, currency), currency)
 
 
+def _asked(request_id: str, amount: object, currency: str) -> tuple[str, Decimal]:
+    """The request id (stripped, 1 to 200 characters) and the amount to hold."""
+    request_id = (request_id or "").strip()
+    if not request_id or len(request_id) > 200:
+        raise ValidationError({"request_id": "required, at most 200 characters"})
+    return request_id, _estimate(amount, currency)
+
+
 def reserve(
     *,
     wallet: Wallet,
@@ -72,10 +80,7 @@ def reserve(
     """Hold `amount` (rounded up to the minor unit) on `wallet` until `now + ttl`. A hard
     wallet refuses with WalletExhausted when its available amount falls short; a soft one
     holds anyway. The same request id returns the same reservation and writes nothing."""
-    request_id = (request_id or "").strip()
-    if not request_id or len(request_id) > 200:
-        raise ValidationError({"request_id": "required, at most 200 characters"})
-    value = _estimate(amount, wallet.currency)
+    request_id, value = _asked(request_id, amount, wallet.currency)
     try:
         return _reserve(wallet, request_id, value, actor, (now or timezone.now()) + ttl)
     except IntegrityError:  # the same request id, at the same moment, on another wallet
@@ -117,10 +122,7 @@ def hold_locked(
     `select_for_update`, fresh) in its open transaction and has checked the request id is new:
     no second lock, no look-up, no savepoint. A request id reserved meanwhile raises
     IntegrityError, which breaks the caller's transaction: the caller rolls it back."""
-    request_id = (request_id or "").strip()
-    if not request_id or len(request_id) > 200:
-        raise ValidationError({"request_id": "required, at most 200 characters"})
-    value = _estimate(amount, wallet.currency)
+    request_id, value = _asked(request_id, amount, wallet.currency)
     return _hold(wallet, request_id, value, actor, (now or timezone.now()) + ttl)
 
 
