@@ -216,6 +216,13 @@ class UsageEvent(models.Model):
         indexes = [
             models.Index(fields=["organization", "occurred_at"]),
             models.Index(fields=["organization", "unit", "occurred_at"]),
+            # Spend that fell back to the central bucket, by gateway key: what "absorb once,
+            # then enforce" asks (readiness, and authorize about a key it does not know).
+            models.Index(
+                fields=["organization", "gateway_key_id", "occurred_at"],
+                condition=models.Q(attribution="central"),
+                name="usage_event_fallback_by_key",
+            ),
         ]
 
     def __str__(self) -> str:
