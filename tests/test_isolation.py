@@ -298,8 +298,12 @@ def _body(response) -> bytes:
     return b"".join(response.streaming_content) if response.streaming else response.content
 
 
+# The CSRF token is 64 random letters and digits: now and then it spells "bravo" (case aside).
+CSRF_TOKENS = re.compile(r'("X-CSRFToken": "|name="csrfmiddlewaretoken" value=")[A-Za-z0-9]+')
+
+
 def _assert_no_leak(response, route: Route, who: str) -> None:
-    body = _body(response).decode("utf-8", "replace").lower()
+    body = CSRF_TOKENS.sub(r"\1", _body(response).decode("utf-8", "replace")).lower()
     leaked = [s for s in SECRETS if s in body]
     assert leaked == [], f"{who} {route.name}: body shows {leaked}"
 
