@@ -118,6 +118,14 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     DATABASES["default"].setdefault("OPTIONS", {})
     DATABASES["default"]["OPTIONS"].setdefault("timeout", 30)
     DATABASES["default"]["OPTIONS"].setdefault("transaction_mode", "IMMEDIATE")
+elif DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    # PostgreSQL prepares a hot statement (chargeback.sql's plain statements: the gateway's and
+    # the ingestion API's) on its connection from its DB_PREPARE_THRESHOLD-th run, then skips
+    # parsing and planning it. Django turns this off by default for transaction-mode poolers
+    # (PgBouncer before 1.21): set DB_PREPARE_THRESHOLD=0 behind one.
+    threshold = env.int("DB_PREPARE_THRESHOLD", default=5)
+    DATABASES["default"].setdefault("OPTIONS", {})
+    DATABASES["default"]["OPTIONS"].setdefault("prepare_threshold", threshold or None)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -2,8 +2,9 @@
 
 On PostgreSQL the statement is sent with server-side parameters, so Python does not quote each
 parameter into the text (Django's psycopg cursors bind on the client), and psycopg prepares it
-on the connection from its fifth run (its `prepare_threshold`; with persistent connections,
-CONN_MAX_AGE > 0): PostgreSQL then skips parsing and planning. It runs on the connection Django
+on the connection from its fifth run (`prepare_threshold`, set by DB_PREPARE_THRESHOLD in the
+settings; it pays with persistent connections, CONN_MAX_AGE > 0): PostgreSQL then skips parsing
+and planning. Django's own (client-side binding) cursors never prepare. It runs on the connection Django
 manages, inside whatever transaction is open, after the checks Django's own cursor makes
 (health check, broken transaction); Django's query log and execute wrappers do not see it, so
 keep it to hot statements that need no debugging aid. Elsewhere (SQLite) it is Django's

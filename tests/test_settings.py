@@ -96,3 +96,20 @@ def test_gunicorn_accepts_the_deployed_config():
         timeout=120,
     )
     assert result.returncode == 0, result.stderr
+
+
+def _database_options(**env: str) -> dict:
+    result = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c",
+         "from django.conf import settings; print(settings.DATABASES['default'].get('OPTIONS'))"],
+        cwd=settings.BASE_DIR, env={**CLEAN, "DEBUG": "1", **env}, capture_output=True,
+        text=True, timeout=120,
+    )  # fmt: skip
+    return eval(result.stdout.strip().splitlines()[-1])  # noqa: S307 (a dict we printed)
+
+
+def test_postgresql_prepares_hot_statements_unless_told_not_to():
+    url = {"DATABASE_URL": "postgres://u@127.0.0.1:5432/db"}
+    assert _database_options(**url)["prepare_threshold"] == 5
+    # Behind a transaction-mode pooler that cannot keep prepared statements
+    assert _database_options(**url, DB_PREPARE_THRESHOLD="0")["prepare_threshold"] is None

@@ -74,3 +74,17 @@ def test_an_allow_answers_as_drf_does(client, gw):
     assert [fast.pop("reservation_id"), drf.pop("reservation_id")] == ids
     assert fast == {**drf, "wallet_available": "8.75"}
     assert drf["wallet_available"] == "7.50"
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's prepared statements")
+def test_the_hot_statements_are_prepared_on_the_connection(client, gw):
+    # psycopg prepares a statement from its fifth run on a connection (DB_PREPARE_THRESHOLD;
+    # Django's default leaves it off): PostgreSQL then neither parses nor plans it again.
+    for n in range(6):
+        assert post(client, gw["secret"], {**BODY, "request_id": f"p{n}"}).status_code == 200
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        prepared = [row[0] for row in cursor.fetchall()]
+    for table in ("budgets_budget", "wallets_reservation", "wallets_ledgerentry",
+                  "audit_auditevent", "gateway_decision"):  # fmt: skip
+        assert any(table in statement for statement in prepared), (table, prepared)
