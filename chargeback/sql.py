@@ -1,35 +1,43 @@
-"""One plain SQL statement on the hot path (the ingestion API's key lookup and batch insert).
+"""Plain SQL statements on the hot paths (the gateway's authorization, the ingestion API's key
+lookup and batch insert).
 
-On PostgreSQL the statement is sent with server-side parameters, so Python does not quote each
+On PostgreSQL a statement is sent with server-side parameters, so Python does not quote each
 parameter into the text (Django's psycopg cursors bind on the client), and psycopg prepares it
-on the connection from its fifth run (`prepare_threshold`, set by DB_PREPARE_THRESHOLD in the
-settings; it pays with persistent connections, CONN_MAX_AGE > 0): PostgreSQL then skips parsing
-and planning. Django's own (client-side binding) cursors never prepare. It runs on the connection Django
-manages, inside whatever transaction is open, after the checks Django's own cursor makes
-(health check, broken transaction); Django's query log and execute wrappers do not see it, so
-keep it to hot statements that need no debugging aid. Elsewhere (SQLite) it is Django's
-cursor."""
+on the connection from its fifth run (`prepare_threshold`, DB_PREPARE_THRESHOLD in the
+settings; it pays with persistent connections, CONN_MAX_AGE > 0): PostgreSQL then skips
+parsing and planning. Django's own (client-side binding) cursors never prepare. It runs on the
+connection Django manages, inside whatever transaction is open, after the checks Django's own
+cursor makes (health check, broken transaction); Django's query log and execute wrappers do
+not see it, so keep it to hot statements that need no debugging aid. Elsewhere (SQLite) it is
+Django's cursor."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connections
+
+
+def _db():
+    """This thread's default connection wrapper itself: `django.db.connection` is a proxy that
+    looks it up again on every attribute read (a dozen times a statement on the hot path)."""
+    return connections[DEFAULT_DB_ALIAS]
 
 
 def fetch_one(sql: str, params: Sequence[Any]) -> tuple | None:
     """Run `sql` (with %s placeholders) and return its first row, or None."""
-    if connection.vendor != "postgresql":
-        with connection.cursor() as cursor:
+    db = _db()
+    if db.vendor != "postgresql":
+        with db.cursor() as cursor:
             cursor.execute(sql, params)
             return cursor.fetchone()
     import psycopg  # noqa: PLC0415 (needed on PostgreSQL only; SQLite installs skip it)
 
-    connection.close_if_health_check_failed()
-    connection.validate_no_broken_transaction()
-    connection.ensure_connection()
-    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+    db.close_if_health_check_failed()
+    db.validate_no_broken_transaction()
+    db.ensure_connection()
+    with db.wrap_database_errors, psycopg.Cursor(db.connection) as cursor:
         cursor.execute(sql, params)
         return cursor.fetchone() if cursor.description else None
 
@@ -44,22 +52,24 @@ class Columns:
         self.fields = list(model._meta.concrete_fields)
         self.sql = ", ".join(f'{alias}."{f.column}"' for f in self.fields)
         self.width = len(self.fields)
+        self.attnames = [f.attname for f in self.fields]
         self._converters: dict[str, list] = {}
 
     def build(self, values: Sequence[Any]) -> Any:
         """The instance from `values` (this model's columns, in order)."""
-        converters = self._converters.get(connection.vendor)
+        db = _db()
+        converters = self._converters.get(db.vendor)
         if converters is None:
-            converters = self._converters[connection.vendor] = [
-                [*connection.ops.get_db_converters(f.cached_col), *f.get_db_converters(connection)]
+            converters = self._converters[db.vendor] = [
+                [*db.ops.get_db_converters(f.cached_col), *f.get_db_converters(db)]
                 for f in self.fields
             ]
         converted = []
         for value, funcs, f in zip(values, converters, self.fields, strict=True):
             for func in funcs:
-                value = func(value, f.cached_col, connection)
+                value = func(value, f.cached_col, db)
             converted.append(value)
-        return self.model.from_db(connection.alias, [f.attname for f in self.fields], converted)
+        return self.model.from_db(db.alias, self.attnames, converted)
 
 
 class Insert:
@@ -82,9 +92,10 @@ class Insert:
 
     def save(self, obj: Any) -> Any:
         """Insert `obj` (a new instance) and give it its id; returns it."""
-        values = [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in self.fields]
+        db = _db()
+        values = [f.get_db_prep_save(f.pre_save(obj, True), db) for f in self.fields]
         obj.pk = fetch_one(self.sql, values)[0]
-        obj._state.adding, obj._state.db = False, connection.alias
+        obj._state.adding, obj._state.db = False, db.alias
         return obj
 
 
@@ -99,5 +110,6 @@ class Update:
         self.sql = f'UPDATE "{meta.db_table}" SET {assignments} WHERE "{meta.pk.column}" = %s'  # noqa: S608
 
     def save(self, obj: Any) -> None:
-        values = [f.get_db_prep_save(getattr(obj, f.attname), connection) for f in self.fields]
-        fetch_one(self.sql, [*values, self.pk.get_db_prep_save(obj.pk, connection)])
+        db = _db()
+        values = [f.get_db_prep_save(getattr(obj, f.attname), db) for f in self.fields]
+        fetch_one(self.sql, [*values, self.pk.get_db_prep_save(obj.pk, db)])
