@@ -50,19 +50,22 @@ def post_all(client: Client, secret: str, payloads: list[bytes]) -> list[float]:
     return times
 
 
-def count_plain_statements() -> Counter:
-    """Count chargeback.sql.fetch_one calls, wherever it was imported."""
-    seen: Counter = Counter()
-    original = sql.fetch_one
+def count_plain_statements() -> tuple[Counter, Counter]:
+    """Count chargeback.sql.fetch_one calls (answers waited for) and chargeback.sql.send calls
+    (writes not waited for: pipelined on PostgreSQL), wherever they were imported."""
+    waited: Counter = Counter()
+    sent: Counter = Counter()
+    for name, seen in (("fetch_one", waited), ("send", sent)):
+        original = getattr(sql, name)
 
-    def counting(statement, params):
-        seen[" ".join(statement.split())[:70]] += 1
-        return original(statement, params)
+        def counting(statement, params, original=original, seen=seen):
+            seen[" ".join(statement.split())[:70]] += 1
+            return original(statement, params)
 
-    for module in list(sys.modules.values()):
-        if getattr(module, "fetch_one", None) is original:
-            module.fetch_one = counting
-    return seen
+        for module in list(sys.modules.values()):
+            if getattr(module, name, None) is original:
+                setattr(module, name, counting)
+    return waited, sent
 
 
 def main() -> None:
@@ -89,20 +92,23 @@ def main() -> None:
     print(f"{len(ms)} decisions in-process: mean {statistics.mean(ms):.2f} ms, p50 "
           f"{ms[len(ms) // 2]:.2f} ms, p99 {ms[int(len(ms) * 0.99)]:.2f} ms; CPU "
           f"{cpu:.2f} ms per decision in this process (PostgreSQL's not counted)")  # fmt: skip
-    plain = count_plain_statements()
+    waited, sent = count_plain_statements()
     n = min(args.requests, 100)
     with CaptureQueriesContext(connection) as captured:
         post_all(client, secret, bodies("counted", n))
     orm = len(captured.captured_queries)
-    print(f"SQL per decision: {(orm + sum(plain.values())) / n:.2f} ({orm / n:.2f} through "
-          f"Django's cursor, {sum(plain.values()) / n:.2f} plain fetch_one)")  # fmt: skip
+    total = orm + sum(waited.values()) + sum(sent.values())
+    print(f"SQL per decision: {total / n:.2f} ({orm / n:.2f} through Django's cursor, "
+          f"{sum(waited.values()) / n:.2f} plain statements waited for, "
+          f"{sum(sent.values()) / n:.2f} writes sent in a pipeline, not waited for)")  # fmt: skip
     if args.show_sql:
         with CaptureQueriesContext(connection) as one:
             post_all(client, secret, [json.dumps(json.loads(bodies("one", 2)[1])).encode()])
         for q in one.captured_queries:
             print("  ", q["sql"][:160])
-        for statement, k in plain.items():
-            print(f"   [fetch_one x{k / n:.2f}] {statement}")
+        for label, seen in (("fetch_one", waited), ("send", sent)):
+            for statement, k in seen.items():
+                print(f"   [{label} x{k / n:.2f}] {statement}")
     if profiler:
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(35)
 

@@ -65,8 +65,10 @@ def record(
     after: dict | None = None,
     object_type: str = "",
     object_repr: str = "",
+    wait: bool = True,
 ) -> AuditEvent:
-    """Write one audit event. `actor` is a user, or a string naming a command or system job."""
+    """Write one audit event. `actor` is a user, or a string naming a command or system job.
+    `wait=False`: sent without reading its id back (`chargeback.sql.send`, for hot paths)."""
     user = actor if getattr(actor, "is_authenticated", False) else None
     label = (
         getattr(actor, "email", "") or getattr(actor, "username", "")
@@ -83,4 +85,4 @@ def record(
         object_repr=(object_repr or (str(obj) if obj is not None else ""))[:300],
         before=_jsonable(before),
         after=_jsonable(after),
-    ))  # fmt: skip
+    ), wait=wait)  # fmt: skip

@@ -32,6 +32,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
+from chargeback import sql
 from chargeback.budgets.models import Budget
 from chargeback.calendar import Period, local_today
 from chargeback.gateway.estimate import Priced, price_request
@@ -118,8 +119,11 @@ def authorize(
         return answer_of(read.decided, organization.currency)
     now = now or timezone.now()
     try:
-        with transaction.atomic():
-            decision = NEW.save(_decide(organization, read, request, now))
+        # Pipelined (PostgreSQL): BEGIN travels with the wallet's lock, and the writes after
+        # the reservation's (its id is read back) go together at the block's end, where an
+        # error of theirs is raised inside the transaction, which rolls it back.
+        with transaction.atomic(), sql.pipeline():
+            decision = NEW.save(_decide(organization, read, request, now), wait=False)
     except IntegrityError:  # the same request id, decided at the same moment: the first answer
         first = Decision.objects.filter(organization=organization, request_id=request.request_id)
         if (done := first.first()) is None:  # reserved outside the gateway, not decided

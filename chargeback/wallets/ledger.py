@@ -61,8 +61,10 @@ def append(
     transfer: uuid.UUID | None = None,
     reservation: Reservation | None = None,
     statement: Any = None,
+    wait: bool = True,
 ) -> LedgerEntry:
-    """One entry on a wallet locked by the caller's transaction, and the cached sums with it."""
+    """One entry on a wallet locked by the caller's transaction, and the cached sums with it.
+    `wait=False`: the entry is sent without reading its id back (`chargeback.sql.send`)."""
     entry = ENTRY.save(LedgerEntry(
         organization_id=wallet.organization_id,
         wallet=wallet,
@@ -75,7 +77,7 @@ def append(
         reservation=reservation,
         statement=statement,
         **actor_fields(actor),
-    ))  # fmt: skip
+    ), wait=wait)  # fmt: skip
     wallet.balance += amount
     wallet.reserved += pending
     SUMS.save(wallet)

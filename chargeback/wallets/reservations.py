@@ -141,14 +141,16 @@ def _hold(
         amount=value,
         expires_at=expires_at,
     ))  # fmt: skip
+    # Neither id is needed: inside chargeback.sql.pipeline() both travel with the commit.
     append(wallet=locked, type=EntryType.RESERVATION, pending=value, reason=request_id,
-           reservation=reservation, actor=actor)  # fmt: skip
+           reservation=reservation, actor=actor, wait=False)  # fmt: skip
     record(
         organization=locked.organization,
         actor=actor,
         action="wallet.reserved",
         obj=reservation,
         after={"wallet": locked.name, "amount": str(value), "request_id": request_id},
+        wait=False,
     )
     return reservation
 
