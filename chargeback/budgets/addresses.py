@@ -14,6 +14,16 @@ from urllib.parse import urlsplit
 from django.conf import settings
 
 
+def internal_address(ip: str) -> str | None:
+    """The address `ip` names when it is internal (an IPv4-mapped one as IPv4), else None."""
+    address = ipaddress.ip_address(ip.split("%", 1)[0])
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    if not address.is_global or address.is_multicast:
+        return str(address)
+    return None
+
+
 def internal_problem(url: str) -> str | None:
     """Why `url` may not receive webhooks, or None when its host is public."""
     if getattr(settings, "CHARGEBACK_WEBHOOK_ALLOW_PRIVATE", False):
@@ -30,10 +40,7 @@ def internal_problem(url: str) -> str | None:
     except (OSError, UnicodeError):
         return f'the host "{host}" cannot be resolved'
     for *_rest, sockaddr in infos:
-        address = ipaddress.ip_address(sockaddr[0].split("%", 1)[0])
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-            address = address.ipv4_mapped
-        if not address.is_global or address.is_multicast:
+        if address := internal_address(sockaddr[0]):
             return (
                 f'the host "{host}" resolves to {address}, an internal address (loopback, '
                 "private, link-local or reserved): webhooks go to public addresses only"
