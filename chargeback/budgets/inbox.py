@@ -1,57 +1,55 @@
 """The in-app channel. Finance and admins are told about every alert; a team lead about the
 alerts of its units (and below); anyone about the alerts of the units they own (the unit's
-owner email). When an alert fires, each of them gets an unread AlertRead row, so the bell in the
-top bar is one count; the alerts page lists what the membership may see, read or not."""
+owner email). When an alert fires, each of them gets an unread AlertRead row. The alerts page
+lists what the membership may see (`alerts_seen`), read or not, and the bell counts the unread
+copies of those alerts only: a unit that left a team lead's reach leaves its count."""
 
 from __future__ import annotations
 
-from django.db.models import Count, OuterRef, QuerySet, Subquery
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from chargeback.budgets.models import Alert, AlertRead
 from chargeback.notices.models import Notice
+from chargeback.notices.recipients import finance_people, people_of_units
 from chargeback.tenancy.models import Membership, Organization, Role
-from chargeback.units.models import BusinessUnit
-from chargeback.units.queries import parent_map, visible_unit_ids
-from chargeback.units.tree import descendants
+from chargeback.units.queries import visible_unit_ids
+
+
+def alerts_seen(membership: Membership, unit: str = "unit") -> Q | None:
+    """Which alerts `membership` may see, as a filter on the alert's `unit` field (None: all of
+    them): the units it owns and, for a team lead, the units in its reach. The alerts page and
+    the bell both go through it, so the bell counts only what the page shows: a team lead who
+    no longer leads a unit no longer counts its alerts."""
+    if membership.role in (Role.ADMIN, Role.FINANCE):
+        return None
+    email = membership.user.email or membership.user.username
+    seen = Q(**{f"{unit}__owner_email__iexact": email})
+    if membership.role == Role.TEAM_LEAD:
+        seen |= Q(**{f"{unit}__in": visible_unit_ids(membership) or set()})
+    return seen
 
 
 def alerts_for(membership: Membership) -> QuerySet[Alert]:
-    org = membership.organization
-    qs = Alert.objects.filter(organization=org).select_related("unit")
-    if membership.role in (Role.ADMIN, Role.FINANCE):
-        return qs
-    email = membership.user.email or membership.user.username
-    ids = set(
-        BusinessUnit.objects.filter(organization=org, owner_email__iexact=email).values_list(
-            "id", flat=True
-        )
-    )
-    if membership.role == Role.TEAM_LEAD:
-        ids |= visible_unit_ids(membership) or set()
-    return qs.filter(unit_id__in=ids)
-
-
-def unread_count(membership: Membership) -> int:
-    """The bell: one query."""
-    return AlertRead.objects.filter(
-        organization_id=membership.organization_id,
-        user_id=membership.user_id,
-        read_at__isnull=True,
-    ).count()
+    qs = Alert.objects.filter(organization=membership.organization).select_related("unit")
+    seen = alerts_seen(membership)
+    return qs if seen is None else qs.filter(seen)
 
 
 def unread_counts(membership: Membership) -> tuple[int, int]:
-    """The bell, in one query: (unread budget alerts, unread notices)."""
+    """The bell: (unread budget alerts the membership may see, unread notices) in one query,
+    after a team lead's reach is read."""
     mine = {"organization_id": OuterRef("organization_id"), "user_id": OuterRef("user_id")}
+    seen = alerts_seen(membership, "alert__unit")
+    only = () if seen is None else (seen,)
 
-    def unread(model) -> Subquery:
-        rows = model.objects.filter(read_at__isnull=True, **mine).order_by()
+    def unread(model, *only: Q) -> Subquery:
+        rows = model.objects.filter(*only, read_at__isnull=True, **mine).order_by()
         return Subquery(rows.values("user_id").annotate(n=Count("id")).values("n")[:1])
 
     row = (
         Membership.objects.filter(pk=membership.pk)
-        .annotate(alerts=unread(AlertRead), notices=unread(Notice))
+        .annotate(alerts=unread(AlertRead, *only), notices=unread(Notice))
         .values("alerts", "notices")
         .first()
     )
@@ -67,19 +65,10 @@ def read_ids(membership: Membership) -> set[int]:
 
 
 def notify(organization: Organization, alert: Alert) -> int:
-    """An unread copy of `alert` for each member told about it; returns how many."""
-    parents = parent_map(organization)
-    owner = (alert.unit.owner_email or "").lower()
-    members = Membership.objects.filter(organization=organization).select_related("user")
-    users = []
-    for m in members.prefetch_related("units"):
-        email = (m.user.email or m.user.username).lower()
-        if m.role in (Role.ADMIN, Role.FINANCE) or (owner and email == owner):
-            users.append(m.user_id)
-        elif m.role == Role.TEAM_LEAD:
-            reach = descendants(parents, [u.pk for u in m.units.all()])
-            if alert.unit_id in reach:
-                users.append(m.user_id)
+    """An unread copy of `alert` for each member told about it (finance and admins, and the
+    unit's people: its owner and team leads); returns how many."""
+    unit_users, _ = people_of_units(organization, [alert.unit])[alert.unit_id]
+    users = {u.pk for u in [*finance_people(organization), *unit_users]}
     AlertRead.objects.bulk_create(
         [AlertRead(organization=organization, user_id=u, alert=alert) for u in users],
         ignore_conflicts=True,

@@ -16,11 +16,10 @@ from chargeback.billing.models import Statement, StatementStatus
 from chargeback.calendar import Period
 from chargeback.disputes.models import Dispute, DisputeEvent
 from chargeback.money import format_money
-from chargeback.notices.recipients import finance_people, unit_people
+from chargeback.notices.recipients import finance_people, people_of_units
 from chargeback.notices.send import notify
 from chargeback.tenancy.models import Membership, Organization
 from chargeback.tenancy.scoping import within
-from chargeback.units.queries import parent_map
 
 # the dispute events that tell people (comments and the overdue flag do not)
 TOLD = {
@@ -78,12 +77,14 @@ def statements_issued(
     """Tell each issued statement's unit people; returns how many notices were written."""
     count = 0
     with within(organization):
-        parents = parent_map(organization)
-        statements = Statement.objects.filter(
-            organization=organization, period_id=period_id
-        ).select_related("unit", "period", "organization")
+        statements = list(
+            Statement.objects.filter(organization=organization, period_id=period_id).select_related(
+                "unit", "period", "organization"
+            )
+        )
+        people = people_of_units(organization, {st.unit for st in statements})
         for st in statements:
-            users, emails = unit_people(organization, st.unit, parents=parents)
+            users, emails = people[st.unit_id]
             subject = (
                 f"Statement {st.number} for {st.unit_name or st.unit.name}: "
                 f"{format_money(st.total, st.currency)} for {st.period.title}"
@@ -118,7 +119,7 @@ def dispute_moved(event: DisputeEvent) -> None:
         return
     d = event.dispute
     org = d.organization
-    users, _ = unit_people(org, d.unit)
+    users, _ = people_of_units(org, [d.unit])[d.unit_id]
     users = [*finance_people(org), *users]
     if Membership.objects.filter(organization=org, user_id=d.opened_by_id).exists():
         users.append(d.opened_by)  # the opener, while a member (a removed one is not told)

@@ -15,10 +15,9 @@ from chargeback.calendar import local_today
 from chargeback.disputes.announce import dispute_link, statement_link
 from chargeback.disputes.models import Dispute, State
 from chargeback.money import format_money
-from chargeback.notices.recipients import finance_people, unit_people
+from chargeback.notices.recipients import finance_people, people_of_units
 from chargeback.notices.send import notify
 from chargeback.tenancy.models import Organization
-from chargeback.units.queries import parent_map
 
 AHEAD = 2  # business days
 
@@ -55,14 +54,16 @@ def send_reminders(organization: Organization, *, today: dt.date | None = None) 
                 link=dispute_link(d),
             )
         )
-    parents = parent_map(organization)
-    windows = Statement.objects.filter(
-        organization=organization, status=StatementStatus.ISSUED, dispute_deadline__gte=today
-    ).select_related("unit", "period", "organization")
+    windows = [
+        st
+        for st in Statement.objects.filter(
+            organization=organization, status=StatementStatus.ISSUED, dispute_deadline__gte=today
+        ).select_related("unit", "period", "organization")
+        if due_soon(organization, st.dispute_deadline, today)
+    ]
+    people = people_of_units(organization, {st.unit for st in windows}) if windows else {}
     for st in windows:
-        if not due_soon(organization, st.dispute_deadline, today):
-            continue
-        users, _ = unit_people(organization, st.unit, parents=parents)
+        users, _ = people[st.unit_id]
         count += len(
             notify(
                 organization,

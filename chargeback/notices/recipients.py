@@ -3,6 +3,8 @@ answers for finance (finance members, and admins)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from django.contrib.auth.models import AbstractBaseUser
 
 from chargeback.tenancy.models import Membership, Organization, Role
@@ -10,33 +12,40 @@ from chargeback.units.models import BusinessUnit
 from chargeback.units.queries import parent_map
 from chargeback.units.tree import descendants
 
+People = tuple[list[AbstractBaseUser], list[str]]
+
 
 def _email(m: Membership) -> str:
     return (m.user.email or m.user.username).lower()
 
 
-def unit_people(
-    organization: Organization, unit: BusinessUnit, *, parents: dict | None = None
-) -> tuple[list[AbstractBaseUser], list[str]]:
-    """The members told about `unit` (its owner, its team leads) and, when the owner is not a
-    member, the owner's address to mail."""
-    parents = parents if parents is not None else parent_map(organization)
-    owner = (unit.owner_email or "").lower()
-    users, owner_is_member = [], False
-    members = (
+def people_of_units(organization: Organization, units: Iterable[BusinessUnit]) -> dict[int, People]:
+    """For each of `units` (by id): the members told about it (its owner, its team leads) and,
+    when the owner is not a member, the owner's address to mail. Three queries (the unit tree,
+    the members, their units) however many units there are."""
+    parents = parent_map(organization)
+    members = list(
         Membership.objects.filter(organization=organization)
         .select_related("user")
         .prefetch_related("units")
     )
-    for m in members:
-        if owner and _email(m) == owner:
-            users.append(m.user)
-            owner_is_member = True
-        elif m.role == Role.TEAM_LEAD and unit.pk in descendants(
-            parents, [u.pk for u in m.units.all()]
-        ):
-            users.append(m.user)
-    return users, ([] if owner_is_member or not owner else [unit.owner_email])
+    reach = {
+        m.pk: descendants(parents, [u.pk for u in m.units.all()])
+        for m in members
+        if m.role == Role.TEAM_LEAD
+    }
+    people: dict[int, People] = {}
+    for unit in units:
+        owner = (unit.owner_email or "").lower()
+        users, owner_is_member = [], False
+        for m in members:
+            if owner and _email(m) == owner:
+                users.append(m.user)
+                owner_is_member = True
+            elif unit.pk in reach.get(m.pk, ()):
+                users.append(m.user)
+        people[unit.pk] = (users, [] if owner_is_member or not owner else [unit.owner_email])
+    return people
 
 
 def finance_people(organization: Organization) -> list[AbstractBaseUser]:

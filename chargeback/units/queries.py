@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 
 from chargeback.tenancy.models import Membership, Organization, Role
 from chargeback.units.attribution import Directory, Rule
@@ -26,8 +26,20 @@ def visible_unit_ids(membership: Membership) -> set[int] | None:
     """None means every unit of the organization; a set limits a team lead to its subtrees."""
     if membership.role != Role.TEAM_LEAD:
         return None
-    roots = list(membership.units.values_list("id", flat=True))
-    return descendants(parent_map(membership.organization), roots)
+    led = Membership.units.through.objects.filter(
+        membership_id=membership.pk, businessunit_id=OuterRef("pk")
+    )
+    rows = (
+        BusinessUnit.objects.filter(organization=membership.organization)
+        .annotate(led=Exists(led))
+        .values_list("id", "parent_id", "led")
+    )  # the tree and the units led, in one query
+    parents, roots = {}, []
+    for pk, parent, is_led in rows:
+        parents[pk] = parent
+        if is_led:
+            roots.append(pk)
+    return descendants(parents, roots)
 
 
 def visible_units(membership: Membership) -> QuerySet[BusinessUnit]:

@@ -103,3 +103,32 @@ def test_budgets_api_by_role(client_for, org_a, spending, finance, team_lead):
     assert [b["unit"] for b in lead["budgets"]] == ["SALES-EU"]
     bad = client_for(finance).get("/api/v1/o/alpha/budgets/?period=2026-13")
     assert bad.status_code == 400 and "period" in bad.json()
+
+
+def test_a_lead_who_loses_a_unit_no_longer_counts_its_alerts(
+    client_for, org_a, spending, admin, team_lead
+):
+    """The bell counts what the alerts page shows: once an admin takes SALES-EU from its team
+    lead, the unit's alerts (which the lead can no longer open) leave the count and the page."""
+    make_budget(org_a, spending["eu"], amount="2500")  # 50%, 80%, forecast
+    with within(org_a):
+        check_budgets(organization=org_a, today=TODAY)
+    lead = client_for(team_lead)
+    before = lead.get("/o/alpha/alerts/").content.decode()
+    assert "Budget alerts: 3 unread" in before and "SALES-EU" in before
+    edited = client_for(admin).post(
+        f"/o/alpha/members/{team_lead.pk}/edit/",
+        {"role": "team_lead", "units": [spending["support"].pk]},
+    )
+    assert edited.status_code == 302
+    lead = client_for(team_lead)
+    for url in ("/o/alpha/", "/o/alpha/alerts/"):
+        assert "Budget alerts: 0 unread" in lead.get(url).content.decode()
+    after = lead.get("/o/alpha/alerts/").content.decode()
+    assert "No alerts" in after and "SALES-EU" not in after
+    # the copies are kept: given the unit back, the lead finds them unread again
+    client_for(admin).post(
+        f"/o/alpha/members/{team_lead.pk}/edit/",
+        {"role": "team_lead", "units": [spending["sales"].pk]},
+    )
+    assert "Budget alerts: 3 unread" in client_for(team_lead).get("/o/alpha/").content.decode()

@@ -237,8 +237,8 @@ def queries_for(client, url: str) -> int:
 
 
 # the most a showback page may run on SQLite (PostgreSQL runs fewer: one GROUPING SETS query
-# where SQLite runs one per dimension), the top bar's bell (alerts and notices, one query) and
-# the navigation's count of open disputes (one) included
+# where SQLite runs one per dimension), the top bar's bell (alerts and notices, one query, after
+# a team lead's reach: one more) and the navigation's count of open disputes (one) included
 MAX_QUERIES = 15
 # the usage-and-charged card (dashboards/charge_reads.py): the months' states, the issued
 # statements' lines, and the open month's preview (its policy, units, rollup, outcomes, prior

@@ -7,19 +7,27 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django_scopes import scopes_disabled
 
+from chargeback.allocation.policy import parse_policy
 from chargeback.billing.close import draft_statements, issue_statements
 from chargeback.billing.models import BillingPeriod, Statement
+from chargeback.billing.policy_versions import save_policy
 from chargeback.disputes import operations as ops
 from chargeback.disputes.announce import change_from_last_month
 from chargeback.disputes.reminders import send_reminders
 from chargeback.disputes.tasks import finalize_period
 from chargeback.notices.models import Notice
+from chargeback.pricing.books import import_prices, parse_prices
 from chargeback.tenancy.models import Role
 from chargeback.tenancy.scoping import within
 from chargeback.units.models import BusinessUnit
+from tests import factories as f
+from tests.billing.test_close import FLAT, WORKED_POLICY, _flat_events
 from tests.disputes.conftest import DEADLINE, ISSUED_ON, OCT, member
+from tests.usage.conftest import ingest
 
 
 def _notices(org, membership):
@@ -228,3 +236,51 @@ def test_an_opener_no_longer_a_member_is_not_told(
     assert not [m for m in mailoutbox if m.to == ["sup@alpha.example"]]
     with within(issued):
         assert not Notice.objects.filter(user=people["sup_lead"].user).exists()
+
+
+def _organisation_of_units(slug: str, n: int):
+    """An organisation with `n` units, each with usage in October and its own team lead."""
+    with scopes_disabled():
+        org = f.OrganizationFactory(slug=slug, name=slug.title())
+        f.BusinessUnitFactory(organization=org, code="CENTRAL", name="Central", is_central=True)
+        units = [
+            f.BusinessUnitFactory(organization=org, code=f"U{i}", name=f"Unit {i}")
+            for i in range(n)
+        ]
+    leads = {u.pk: member(org, Role.TEAM_LEAD, f"{u.code}@{slug}.example", [u]) for u in units}
+    with within(org):
+        import_prices(org, parse_prices(FLAT), actor="test", label="flat")
+        save_policy(organization=org, policy=parse_policy(WORKED_POLICY), actor="test")
+    ingest(org, [e for u in units for e in _flat_events(u.code, 1, u.code.lower())])
+    with within(org):
+        draft_statements(org, OCT)
+    return org, leads
+
+
+def _membership_reads(ctx) -> int:
+    return sum('"tenancy_membership' in q["sql"] for q in ctx.captured_queries)
+
+
+def test_the_people_of_every_statement_are_read_at_once(db, django_capture_on_commit_callbacks):
+    """Issuing and the window reminders read the members the same number of times for 2
+    statements as for 6, and tell each unit's team lead of its own statement only."""
+    reads = {}
+    for n in (2, 6):
+        org, leads = _organisation_of_units(f"org-{n}", n)
+        with within(org):
+            with (
+                CaptureQueriesContext(connection) as issuing,
+                django_capture_on_commit_callbacks(execute=True),
+            ):
+                issue_statements(org, OCT, today=ISSUED_ON)
+            with CaptureQueriesContext(connection) as reminding:
+                send_reminders(org, today=dt.date(2026, 11, 5))
+            statements = {s.unit_id: s.pk for s in Statement.objects.all()}
+        reads[n] = (_membership_reads(issuing), _membership_reads(reminding))
+        assert set(leads) <= set(statements)  # and the central unit's
+        for unit_id, lead in leads.items():
+            assert [k for k, _ in _notices(org, lead)] == [
+                f"statement:{statements[unit_id]}:issued",
+                f"statement:{statements[unit_id]}:window:{DEADLINE}",
+            ]
+    assert reads[2] == reads[6]
