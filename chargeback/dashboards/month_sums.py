@@ -6,6 +6,9 @@ page that sees every unit the organisation's own rows per service, model and env
 month the window only partly covers is read from DailyUsage for its days in the window, or,
 when its other days are fewer (the days after today hold nothing), here as a whole less those
 other days, read from DailyUsage and counted negative. The parts are added up (`merge`).
+Under a filter on one dimension (a service, a provider and/or model, an environment) the
+rows of the filtered value give the units and that dimension (`answered`); the filter options
+of a window are read here for its whole months too (`month_values`).
 MonthlyUsage holds the same sums as DailyUsage per month, one dimension at a time, and the
 arithmetic is exact (Decimal), so the figures are the same to the last digit."""
 
