@@ -9,11 +9,12 @@
    and the --months - 1 before it: every (day, unit, service, model, environment) that a month
    of about 10M events produces (rows, not events: dashboards read only the rollups).
 2. Logs in a finance member with Django's test client and opens the overview (month to date,
-   last month whole, last 90 days and the last 183 days as a custom range) and one unit page
-   --requests times each, reporting p50/p95 server time, the SQL time and query count per
-   request, the Python CPU time per request and the mean CPU time of the PostgreSQL backend
-   per request (both of which other processes on a busy machine do not inflate; the load
-   average is printed too).
+   last month whole, last 90 days and the last 183 days as a custom range; the long windows
+   filtered by one service, one model or one environment, and by two dimensions at once) and
+   one unit page, unfiltered and filtered by a service, --requests times each, reporting
+   p50/p95 server time, the SQL time and query count per request, the Python CPU time per
+   request and the mean CPU time of the PostgreSQL backend per request (both of which other
+   processes on a busy machine do not inflate; the load average is printed too).
 
 Runs with DEBUG off, as in production (a development SECRET_KEY is allowed for the bench).
 """
@@ -182,7 +183,24 @@ def main() -> None:
         (f"overview, last month ({last_month}, whole)", f"/o/{org.slug}/?period={last_month}"),
         ("overview, last 90 days", f"/o/{org.slug}/?period=90d"),
         ("overview, last 183 days (custom)", f"/o/{org.slug}/?{half_year}"),
+        ("overview, last 183 days, one service", f"/o/{org.slug}/?{half_year}&service=svc-001"),
+        (
+            "overview, last 90 days, one model",
+            f"/o/{org.slug}/?period=90d&provider=openai&model=gpt-4.1",
+        ),
+        (
+            "overview, last 183 days, one environment",
+            f"/o/{org.slug}/?{half_year}&environment=staging",
+        ),
+        (
+            "overview, last 183 days, service and environment (by day)",
+            f"/o/{org.slug}/?{half_year}&service=svc-001&environment=staging",
+        ),
         ("unit page", f"/o/{org.slug}/units/{unit.pk}/spend/"),
+        (
+            "unit page, last 183 days, one service",
+            f"/o/{org.slug}/units/{unit.pk}/spend/?{half_year}&service=svc-001",
+        ),
     ):
         client.get(url, secure=True)  # warm up
         before = backend_cpu()

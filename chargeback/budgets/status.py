@@ -1,4 +1,4 @@
-"""Where each budget stands: the unit's spend this month from the DailyUsage rollup (with its
+"""Where each budget stands: the unit's spend this month from the DailyUnitUsage rollup (with its
 descendants when the budget says so), the month-end forecast and its range (the overview's
 method, chargeback/usage/forecast.py), next month's forecast, the day the budget runs out at
 the current rate, last month's actuals, and the thresholds already fired. Reads only."""
@@ -25,7 +25,7 @@ from chargeback.usage.forecast import (
     forecast_span,
     run_out_date,
 )
-from chargeback.usage.models import DailyUsage
+from chargeback.usage.models import DailyUnitUsage, DailyUsage
 
 ZERO = Decimal(0)
 
@@ -81,13 +81,11 @@ def budget_statuses(
     parents = parent_map(organization)
     first = min(period.previous.first, today - dt.timedelta(days=HISTORY_DAYS))
     series: dict[int, dict[dt.date, Decimal]] = defaultdict(lambda: defaultdict(lambda: ZERO))
-    rows = (
-        DailyUsage.objects.filter(organization=organization, day__gte=first, day__lte=period.last)
-        .values("unit_id", "day")
-        .annotate(cost=Sum("cost"))
-    )
-    for r in rows:
-        series[r["unit_id"]][r["day"]] += Decimal(r["cost"])
+    rows = DailyUnitUsage.objects.filter(
+        organization=organization, day__gte=first, day__lte=period.last
+    ).values_list("unit_id", "day", "cost")
+    for unit_id, day, cost in rows:  # one row per unit and day
+        series[unit_id][day] += Decimal(cost)
     fired = _fired(organization, period)
     out = []
     for budget in budgets:
@@ -183,9 +181,12 @@ def org_outlook(organization: Organization, *, today: dt.date | None = None) -> 
     period = Period.of(today)
     first = min(period.previous.first, today - dt.timedelta(days=HISTORY_DAYS))
     rows = (
-        DailyUsage.objects.filter(organization=organization, day__gte=first, day__lte=period.last)
+        DailyUnitUsage.objects.filter(
+            organization=organization, day__gte=first, day__lte=period.last
+        )
         .values("day")
         .annotate(cost=Sum("cost"))
+        .order_by()
     )
     daily = {r["day"]: Decimal(r["cost"]) for r in rows}
     forecast = forecast_month(

@@ -6,17 +6,20 @@ page that sees every unit the organisation's own rows per service, model and env
 month the window only partly covers is read from DailyUsage for its days in the window, or,
 when its other days are fewer (the days after today hold nothing), here as a whole less those
 other days, read from DailyUsage and counted negative. The parts are added up (`merge`).
+Under a filter on one dimension (a service, a provider and/or model, an environment) the
+rows of the filtered value give the units and that dimension (`answered`); the filter options
+of a window are read here for its whole months too (`month_values`).
 MonthlyUsage holds the same sums as DailyUsage per month, one dimension at a time, and the
 arithmetic is exact (Decimal), so the figures are the same to the last digit."""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import Case, Count, F, IntegerField, Q, Sum, Value, When
+from django.db.models import Case, Count, F, IntegerField, Q, QuerySet, Sum, Value, When
 
 from chargeback.calendar import month_bounds
 from chargeback.tenancy.models import Organization
@@ -38,6 +41,10 @@ DIMENSION_GROUPING = {
     MonthlyUsage.SERVICE: "services",
     MonthlyUsage.MODEL: "models",
     MonthlyUsage.ENVIRONMENT: "environments",
+}
+# the filter fields each dimension's rows hold (the other fields blank)
+DIMENSION_FIELDS = {
+    dim: GROUPINGS[name] for dim, name in DIMENSION_GROUPING.items() if dim != MonthlyUsage.UNIT
 }
 ADDED = ("rows", *SUM_FIELDS, *MONEY_FIELDS, "central_cost", "prior_cost")
 DAY = dt.timedelta(days=1)
@@ -99,19 +106,47 @@ def _days_to_read(ranges: Ranges, today: dt.date) -> int:
     return sum(max((min(b, today) - a).days + 1, 0) for a, b in ranges)
 
 
+def answering(match: Mapping[str, str]) -> str | None:
+    """The dimension whose monthly rows hold the totals under the dimension filters `match`
+    (field -> value, the filters set): a service, a provider and/or model, or an environment.
+    None for none, or for filters on two dimensions (no monthly row holds both: read by day)."""
+    fields = set(match)
+    return next(
+        (dim for dim, keys in DIMENSION_FIELDS.items() if fields and fields <= set(keys)), None
+    )
+
+
+def answered(match: Mapping[str, str]) -> tuple[str, ...]:
+    """The groupings `month_sums` reads under the dimension filters `match` (see `answering`):
+    every one without a filter; under one, the units and the filtered dimension's own."""
+    if not match:
+        return tuple(GROUPINGS)
+    dimension = answering(match)
+    return ("units", DIMENSION_GROUPING[dimension]) if dimension else ()
+
+
 def month_sums(
     organization: Organization,
     *,
     unit_ids: set[int] | None,
     months: list[dt.date],
     prior_months: list[dt.date],
+    match: Mapping[str, str] | None = None,
 ) -> dict[str, list[dict]]:
     """Per grouping (see GROUPINGS), rows as `queries.Breakdown` holds them, summed over the
     window's whole `months` (and the prior window's, for `prior_cost`). `rows` counts the
-    monthly rows read: non-zero where the group has usage in the window."""
+    monthly rows read: non-zero where the group has usage in the window. Under the dimension
+    filters `match` (one dimension's, see `answering`) only the groupings `answered` says:
+    from the rows of the filtered values, per unit and per value. A group may come in more
+    than one row (`merge` adds them up)."""
     within, prior = Q(month__in=months), Q(month__in=prior_months)
     qs = MonthlyUsage.objects.filter(organization=organization, month__in=months + prior_months)
-    if unit_ids is None:  # per unit, and the organisation's own rows for the other dimensions
+    dimension = answering(match) if match else None
+    if dimension is not None:  # the filtered values' rows, per unit (and the organisation's)
+        qs = qs.filter(dimension=dimension, **match)
+        if unit_ids is not None:
+            qs = qs.filter(unit_id__in=sorted(unit_ids))
+    elif unit_ids is None:  # per unit, and the organisation's own rows for the other dimensions
         qs = qs.filter(Q(dimension=MonthlyUsage.UNIT, unit__isnull=False) | Q(unit__isnull=True))
     else:
         qs = qs.filter(unit_id__in=sorted(unit_ids))
@@ -120,11 +155,11 @@ def month_sums(
     sums.update({f"{f}_sum": Sum(f, filter=within, default=ZERO) for f in MONEY_FIELDS})
     sums["central_cost_sum"] = Sum("central_cost", filter=within, default=ZERO)
     sums["prior_cost_sum"] = Sum("cost", filter=prior, default=ZERO)
-    unit_key = Case(
+    unit_key = F("unit_id") if dimension is not None else Case(
         When(dimension=MonthlyUsage.UNIT, then=F("unit_id")),
         default=Value(None),
         output_field=IntegerField(),
-    )
+    )  # fmt: skip
     out: dict[str, list[dict]] = {name: [] for name in GROUPINGS}
     grouped = (
         qs.annotate(unit_key=unit_key)
@@ -133,9 +168,15 @@ def month_sums(
         .order_by()
     )
     for row in grouped:
-        name = DIMENSION_GROUPING[row["dimension"]]
-        keys = {k: row["unit_key" if k == "unit_id" else k] for k in GROUPINGS[name]}
-        out[name].append(keys | {f: row[f"{f}_sum"] for f in ADDED})
+        if dimension is None:
+            names = [DIMENSION_GROUPING[row["dimension"]]]
+        else:  # a unit's row counts for its unit; the page's own rows for the filtered value
+            names = ["units"] if row["unit_key"] is not None else []
+            if (row["unit_key"] is None) == (unit_ids is None):
+                names.append(DIMENSION_GROUPING[dimension])
+        for name in names:
+            keys = {k: row["unit_key" if k == "unit_id" else k] for k in GROUPINGS[name]}
+            out[name].append(keys | {f: row[f"{f}_sum"] for f in ADDED})
     return out
 
 
@@ -166,3 +207,23 @@ def merge(
             if row["rows"] or row["prior_cost"]:
                 kept[name].append(row)
     return kept
+
+
+def month_values(
+    organization: Organization,
+    *,
+    unit_ids: set[int] | None,
+    months: list[dt.date],
+    fields: Sequence[str],
+) -> QuerySet:
+    """The `fields` (of the dimension filters) of the monthly rows of `months` within reach:
+    the services, models and environments with usage there (each dimension's rows leave the
+    other fields blank), as distinct tuples."""
+    qs = MonthlyUsage.objects.filter(organization=organization, month__in=months).exclude(
+        dimension=MonthlyUsage.UNIT
+    )
+    if unit_ids is None:  # the organisation's own rows
+        qs = qs.filter(unit__isnull=True)
+    else:
+        qs = qs.filter(unit_id__in=sorted(unit_ids))
+    return qs.values_list(*fields).distinct().order_by()

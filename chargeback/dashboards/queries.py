@@ -34,9 +34,12 @@ from chargeback.dashboards.month_sums import (
     GROUPINGS,
     MONEY_FIELDS,
     SUM_FIELDS,
+    answered,
     merge,
     month_sums,
+    month_values,
     plan,
+    split,
 )
 from chargeback.dashboards.periods import Window
 from chargeback.pricing.models import ModelPrice
@@ -75,11 +78,16 @@ class Filters:
     @property
     def dimensional(self) -> bool:
         """A dimension filter is set (the unit filter is not one)."""
-        return any(getattr(self, d) for d in DIMENSIONS)
+        return bool(self.match)
+
+    @property
+    def match(self) -> dict[str, str]:
+        """The dimension filters set: field -> value."""
+        return {d: getattr(self, d) for d in DIMENSIONS if getattr(self, d)}
 
     def apply(self, qs: QuerySet) -> QuerySet:
         """The dimension filters (the unit filter is part of the page's unit ids)."""
-        return qs.filter(**{d: getattr(self, d) for d in DIMENSIONS if getattr(self, d)})
+        return qs.filter(**self.match)
 
 
 @dataclass(frozen=True)
@@ -196,7 +204,10 @@ def breakdown(
     days, units, services or models. Each window is read as `month_sums.plan` says: whole
     months from the MonthlyUsage rollup, the other days from DailyUsage (or a partly covered
     month whole, less its other days: `today` says which days are still to come). With a
-    dimension filter, or `monthly=False`, every day is read from DailyUsage.
+    filter on one dimension the months give the units and that dimension
+    (`month_sums.answered`) and the other groupings are read by day; with filters on two
+    dimensions, or `monthly=False`, every day is read from DailyUsage. With a dimension filter
+    the environments are left to `filter_options` (None) unless the months give them.
 
     DailyUsage is grouped in one GROUPING SETS query on PostgreSQL; elsewhere (SQLite) one
     grouped query per unit, service and model (and environment when months are read too),
@@ -205,31 +216,33 @@ def breakdown(
     if grouping_sets is None:
         grouping_sets = connection.vendor == "postgresql"
     read = {"unit_ids": unit_ids, "filters": filters, "grouping_sets": grouping_sets}
+    every_day = {"current": [(window.first, window.last)],
+                 "prior": [(window.prior_first, window.prior_last)]}  # fmt: skip
     now = plan(window.first, window.last, today)
     before = plan(window.prior_first, window.prior_last, today)
-    if not monthly or filters.dimensional or not (now.months or before.months):
-        return _daily_breakdown(
-            organization,
-            current=[(window.first, window.last)],
-            prior=[(window.prior_first, window.prior_last)],
-            environments=grouping_sets,
-            **read,
-        )
+    from_months = answered(filters.match)
+    if not monthly or not from_months or not (now.months or before.months):
+        groupings = [n for n in GROUPINGS if grouping_sets or n != "environments"]
+        return _daily_breakdown(organization, groupings=groupings, **every_day, **read)
     daily = _daily_breakdown(
         organization,
         current=now.add,
         prior=before.add,
         less_current=now.subtract,
         less_prior=before.subtract,
-        environments=True,
+        groupings=from_months,
         **read,
     )
-    whole = month_sums(
-        organization, unit_ids=unit_ids, months=now.months, prior_months=before.months
-    )
-    return Breakdown(
-        **merge([asdict(daily), whole], subtracted=bool(now.subtract or before.subtract))
-    )
+    months = {"months": now.months, "prior_months": before.months}
+    whole = month_sums(organization, unit_ids=unit_ids, match=filters.match, **months)
+    merged = merge([asdict(daily), whole], subtracted=bool(now.subtract or before.subtract))
+    rest = [n for n in ("services", "models") if n not in from_months]
+    if rest:  # what no monthly row holds under the filter: every day of DailyUsage
+        by_day = _daily_breakdown(organization, groupings=rest, **every_day, **read)
+        merged |= {n: getattr(by_day, n) for n in rest}
+    if "environments" not in from_months:
+        merged["environments"] = None
+    return Breakdown(**merged)
 
 
 def _days(ranges: list[tuple[dt.date, dt.date]]) -> Q:
@@ -249,16 +262,17 @@ def _daily_breakdown(
     current: list[tuple[dt.date, dt.date]],
     prior: list[tuple[dt.date, dt.date]],
     grouping_sets: bool,
-    environments: bool,
+    groupings: Sequence[str],
     less_current: list[tuple[dt.date, dt.date]] = (),
     less_prior: list[tuple[dt.date, dt.date]] = (),
 ) -> Breakdown:
-    """DailyUsage grouped per dimension over the `current` days, with the cost of the `prior`
-    days beside it, less the `less_current` and `less_prior` days (in one query)."""
+    """DailyUsage grouped per dimension (the `groupings`, of GROUPINGS; the others are left
+    empty, the environments None) over the `current` days, with the cost of the `prior` days
+    beside it, less the `less_current` and `less_prior` days (in one query)."""
     signed = bool(less_current or less_prior)
     ranges = [*current, *prior, *less_current, *less_prior]
     if not ranges:
-        return Breakdown(units=[], services=[], models=[], environments=[])
+        return _unread(groupings)
     within, before = _days(current), _days(prior)
     qs = usage(
         organization,
@@ -272,13 +286,18 @@ def _daily_breakdown(
             now=_sign(within, _days(less_current)), before=_sign(before, _days(less_prior))
         )
     if grouping_sets:
-        return _grouping_sets(qs, within, signed=signed)
+        return _grouping_sets(qs, within, signed=signed, groupings=groupings)
     rows = {
-        name: _plain(qs.values(*keys).annotate(**_sums(within, before, signed=signed)))
-        for name, keys in GROUPINGS.items()
-        if environments or name != "environments"  # else the filter options' query reads them
+        name: _plain(qs.values(*GROUPINGS[name]).annotate(**_sums(within, before, signed=signed)))
+        for name in groupings
     }
-    return Breakdown(**{"environments": None} | rows)
+    return Breakdown(**asdict(_unread(groupings)) | rows)
+
+
+def _unread(groupings: Sequence[str]) -> Breakdown:
+    """No rows for the `groupings`; the others not read (empty, the environments None)."""
+    unread = {} if "environments" in groupings else {"environments": None}
+    return Breakdown(**{name: [] for name in GROUPINGS} | unread)
 
 
 def _sign(plus: Q, minus: Q) -> Case:
@@ -290,8 +309,10 @@ def _sign(plus: Q, minus: Q) -> Case:
     )
 
 
-def _grouping_sets(qs: QuerySet, current: Q, *, signed: bool = False) -> Breakdown:
-    """PostgreSQL: every grouping in one scan of the rollup. The rows to read (tenant, reach,
+def _grouping_sets(
+    qs: QuerySet, current: Q, *, groupings: Sequence[str], signed: bool = False
+) -> Breakdown:
+    """PostgreSQL: the `groupings` in one scan of the rollup. The rows to read (tenant, reach,
     filters, both windows) and the flags come from the ORM; only the grouping is written
     here, from constant names. With `signed` each row counts in the window times its `now`
     annotation and in the prior window times its `before` one."""
@@ -303,7 +324,7 @@ def _grouping_sets(qs: QuerySet, current: Q, *, signed: bool = False) -> Breakdo
     try:
         base_sql, params = base.query.sql_with_params()
     except EmptyResultSet:  # no unit in reach: nothing to read
-        return Breakdown(units=[], services=[], models=[], environments=[])
+        return _unread(groupings)
     if signed:
         cur, times, prior, prior_times = "u.now <> 0", " * u.now", "u.before <> 0", " * u.before"
     else:
@@ -314,35 +335,30 @@ def _grouping_sets(qs: QuerySet, current: Q, *, signed: bool = False) -> Breakdo
         f"SUM(u.cost{times}) FILTER (WHERE {cur} AND u.fallback)",
         f"SUM(u.cost{prior_times}) FILTER (WHERE {prior})",
     ]
-    sets = ", ".join("(" + ", ".join(f"u.{k}" for k in keys) + ")" for keys in GROUPINGS.values())
+    columns = [k for k in KEYS if any(k in GROUPINGS[name] for name in groupings)]
+    sets = ", ".join("(" + ", ".join(f"u.{k}" for k in GROUPINGS[n]) + ")" for n in groupings)
     select = ", ".join(
-        [
-            "GROUPING(u.unit_id), GROUPING(u.service), GROUPING(u.provider)",
-            *(f"u.{k}" for k in KEYS),
-            *aggregates,
-        ]
+        [*(f"GROUPING(u.{k})" for k in columns), *(f"u.{k}" for k in columns), *aggregates]
     )
     # constant names around the ORM's own SQL, whose values stay in `params`
     sql = f"SELECT {select} FROM ({base_sql}) u GROUP BY GROUPING SETS ({sets})"  # noqa: S608
-    out: dict[str, list[dict]] = {name: [] for name in GROUPINGS}
+    out = asdict(_unread(groupings))
+    # a row's grouping: the one whose columns it is grouped by (GROUPING() 0)
+    by_columns = {frozenset(GROUPINGS[name]): name for name in groupings}
     names = ("rows", *SUM_FIELDS, *MONEY_FIELDS, "central_cost", "prior_cost")
+    n = len(columns)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         for row in cursor.fetchall():
-            no_unit, no_service, no_provider, unit_id, service, provider, model, env = row[:8]
-            sums = dict(zip(names, row[8:], strict=True))
+            keys = dict(zip(columns, row[n : 2 * n], strict=True))
+            grouped = frozenset(k for k, flag in zip(columns, row[:n], strict=True) if not flag)
+            sums = dict(zip(names, row[2 * n :], strict=True))
             for f in ("rows", *SUM_FIELDS):
                 sums[f] = int(sums[f] or 0)
             for f in (*MONEY_FIELDS, "central_cost", "prior_cost"):
                 sums[f] = sums[f] if sums[f] is not None else ZERO
-            if not no_unit:
-                out["units"].append({"unit_id": unit_id, **sums})
-            elif not no_service:
-                out["services"].append({"service": service, **sums})
-            elif not no_provider:
-                out["models"].append({"provider": provider, "model": model, **sums})
-            else:
-                out["environments"].append({"environment": env, **sums})
+            name = by_columns[grouped]
+            out[name].append({k: keys[k] for k in GROUPINGS[name]} | sums)
     return Breakdown(**out)
 
 
@@ -398,9 +414,11 @@ def filter_options(
     sums: Breakdown | None = None,
 ) -> dict[str, list]:
     """The values the dimension filters offer: those present in the window, within reach.
-    Without a dimension filter a breakdown that read the environments holds them (no query)."""
+    Without a dimension filter a breakdown that read the environments holds them (no query);
+    else one query: the window's whole months from MonthlyUsage, its other days from
+    DailyUsage."""
     seen: dict[str, set[str]] = {d: set() for d in DIMENSIONS}
-    unfiltered = filters is None or not any(getattr(filters, d) for d in DIMENSIONS)
+    unfiltered = filters is None or not filters.dimensional
     if sums is not None and sums.environments is not None and unfiltered:
         for group in (sums.services, sums.models, sums.environments):
             for row in group:
@@ -409,10 +427,13 @@ def filter_options(
                         if row.get(d):
                             seen[d].add(row[d])
         return {d: sorted(v) for d, v in seen.items()}
-    qs = usage(
-        organization, unit_ids=unit_ids, filters=Filters(), first=window.first, last=window.last
-    )
-    for row in qs.values_list(*DIMENSIONS).distinct():
+    months, edges = split(window.first, window.last)
+    qs = month_values(organization, unit_ids=unit_ids, months=months, fields=DIMENSIONS)
+    if edges:  # the days of the months the window covers in part
+        span = {"first": edges[0][0], "last": edges[-1][1]}
+        days = usage(organization, unit_ids=unit_ids, filters=Filters(), **span)
+        qs = qs.union(days.filter(_days(edges)).values_list(*DIMENSIONS))
+    for row in qs:
         for d, value in zip(DIMENSIONS, row, strict=True):
             if value:
                 seen[d].add(value)

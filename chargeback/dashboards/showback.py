@@ -4,9 +4,10 @@ charts and the unit table, for the organisation (overview) or one unit's subtree
 The number of queries is fixed whatever the rows: the units, the reach (team leads), the
 breakdown per unit, service, model and environment (one GROUPING SETS query of the daily
 rollup on PostgreSQL, and one of the monthly rollup when the window or the prior one holds
-whole months), the daily series (window and forecast history together, the chart's tail
-already summed in SQL), the filter options only when a dimension filter is set, and on the
-unit page the current prices."""
+whole months; filtered by one dimension, a second of the daily rollup for the dimensions the
+monthly rows do not hold under that filter), the daily series (window and forecast history
+together, the chart's tail already summed in SQL), the filter options only when a dimension
+filter is set (one query of both rollups), and on the unit page the current prices."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The day a unit's wallet runs out at the current rate: the unit's priced usage per day (the
-DailyUsage rollup, the organisation's days) forecast with the overview's method
+DailyUnitUsage rollup, the organisation's days) forecast with the overview's method
 (chargeback.usage.forecast), and the day this month on which the spend from today on would use
 up what the wallet has available. None when the month ends first, or for the central pool (it
 pays baselines, not a unit's traffic)."""
@@ -10,12 +10,10 @@ import datetime as dt
 from collections import defaultdict
 from decimal import Decimal
 
-from django.db.models import Sum
-
 from chargeback.calendar import Period, local_today
 from chargeback.tenancy.models import Organization
 from chargeback.usage.forecast import HISTORY_DAYS, forecast_month, run_out_date
-from chargeback.usage.models import DailyUsage
+from chargeback.usage.models import DailyUnitUsage
 from chargeback.wallets.models import Wallet
 
 ZERO = Decimal(0)
@@ -30,18 +28,14 @@ def run_out_dates(
     unit_ids = {w.unit_id for w in wallets if w.unit_id is not None}
     series: dict[int, dict[dt.date, Decimal]] = defaultdict(lambda: defaultdict(lambda: ZERO))
     if unit_ids:
-        rows = (
-            DailyUsage.objects.filter(
-                organization=organization,
-                unit_id__in=unit_ids,
-                day__gte=min(period.first, today - dt.timedelta(days=HISTORY_DAYS)),
-                day__lte=today,
-            )
-            .values("unit_id", "day")
-            .annotate(cost=Sum("cost"))
-        )
-        for r in rows:
-            series[r["unit_id"]][r["day"]] += Decimal(r["cost"])
+        rows = DailyUnitUsage.objects.filter(
+            organization=organization,
+            unit_id__in=unit_ids,
+            day__gte=min(period.first, today - dt.timedelta(days=HISTORY_DAYS)),
+            day__lte=today,
+        ).values_list("unit_id", "day", "cost")
+        for unit_id, day, cost in rows:  # one row per unit and day
+            series[unit_id][day] += Decimal(cost)
     out: dict[int, dt.date | None] = {}
     for w in wallets:
         daily = series.get(w.unit_id) if w.unit_id is not None else None

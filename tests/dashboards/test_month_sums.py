@@ -5,9 +5,12 @@ filter gives exactly the figures of reading DailyUsage alone (Decimal for Decima
 import datetime as dt
 import random
 from decimal import Decimal
+from urllib.parse import urlencode
 
 import pytest
 from django.db import connection
+from django.http import QueryDict
+from django.test.utils import CaptureQueriesContext
 from django_scopes import scopes_disabled
 
 from chargeback.dashboards import month_sums, queries, showback
@@ -36,6 +39,16 @@ WINDOWS = [
     # the prior window (7 March - 3 June) reads March whole less 1-6 March, and the window
     # June less 1-3 June, which the prior window reads too
     {"period": "custom", "from": "2026-06-04", "to": "2026-08-31"},
+]
+# one dimension's filters (read from the months' rows of that dimension), and two (by day)
+FILTERS = [
+    queries.Filters(),
+    queries.Filters(service="chat"),
+    queries.Filters(provider="openai"),
+    queries.Filters(model="m1"),
+    queries.Filters(provider="openai", model="m2"),
+    queries.Filters(environment="staging"),
+    queries.Filters(service="search", environment="production"),
 ]
 
 
@@ -152,7 +165,7 @@ def test_breakdown_from_whole_months_equals_reading_every_day(org_a, generated, 
     compared = 0
     with within(org_a):
         for unit_ids in unit_sets(generated):
-            for filters in (queries.Filters(), queries.Filters(service="chat")):
+            for filters in FILTERS:
                 for grouping_sets in grouping_ways():
                     read = {"unit_ids": unit_ids, "filters": filters, "window": window,
                             "grouping_sets": grouping_sets}  # fmt: skip
@@ -161,14 +174,25 @@ def test_breakdown_from_whole_months_equals_reading_every_day(org_a, generated, 
                         new = queries.breakdown(org_a, today=today, **read)
                         for name in ("units", "services", "models"):
                             assert normal(getattr(new, name)) == normal(getattr(old, name)), name
-                        if old.environments is not None:
+                        if None not in (old.environments, new.environments):
                             assert normal(new.environments) == normal(old.environments)
                         # the filter options the page offers, from the sums or their own query
                         assert queries.filter_options(
                             org_a, unit_ids=unit_ids, window=window, filters=filters, sums=new
-                        ) == queries.filter_options(org_a, unit_ids=unit_ids, window=window)
+                        ) == options_by_day(org_a, unit_ids, window)
                     compared += len(old.units)
     assert compared  # the generated rows reach the windows
+
+
+def options_by_day(org, unit_ids, window):
+    """The filter options as the DailyUsage rows of the window hold them."""
+    seen = {d: set() for d in queries.DIMENSIONS}
+    for r in DailyUsage.objects.filter(organization=org, day__gte=window.first).values():
+        if r["day"] <= window.last and (unit_ids is None or r["unit_id"] in unit_ids):
+            for d in queries.DIMENSIONS:
+                if r[d]:
+                    seen[d].add(r[d])
+    return {d: sorted(v) for d, v in seen.items()}
 
 
 def test_the_sums_are_the_rows_own(org_a, generated):
@@ -222,3 +246,39 @@ def test_team_lead_90_day_overview_counts_only_their_units(org_a, generated, now
         )
     assert board.unit_ids == reach
     assert board.headline.spend == spend
+
+
+def page(client, org, query):
+    """The overview as a user opens it, and its number of queries of the monthly rollup."""
+    with CaptureQueriesContext(connection) as queries_run:
+        response = client.get(f"/o/{org.slug}/?{query}")
+    assert response.status_code == 200
+    board = response.context["board"]
+    charted = {c.key: c.rows for c in board.charts}
+    read_months = sum("usage_monthlyusage" in q["sql"] for q in queries_run.captured_queries)
+    return (board.headline, board.unit_rows, charted, board.options, board.forecast), read_months
+
+
+@pytest.mark.parametrize(
+    "window",
+    ["period=custom&from=2026-04-21&to=2026-10-20", "period=90d", "period=2026-08"],
+)
+@pytest.mark.parametrize("filters", FILTERS[1:], ids=lambda f: "&".join(f.match))
+def test_filtered_overview_from_whole_months_equals_reading_every_day(
+    client_for, finance, org_a, generated, monkeypatch, window, filters
+):
+    """Filtered by one service, model or environment the overview reads its whole months from
+    MonthlyUsage; by two, every day (the filter options, unfiltered, read the months either
+    way). Each figure, chart table and filter option is the one the page shows reading
+    DailyUsage alone."""
+    client = client_for(finance)
+    query = f"{window}&{urlencode(filters.match)}"
+    got, read_months = page(client, org_a, query)
+    monkeypatch.setitem(queries.breakdown.__kwdefaults__, "monthly", False)
+    by_day, read_months_by_day = page(client, org_a, query)
+    assert got == by_day
+    # the breakdown's own query of the months, beside the filter options' and others
+    assert read_months - read_months_by_day == (1 if month_sums.answering(filters.match) else 0)
+    assert got[0].spend  # the filter matches spend in the window
+    with within(org_a):
+        assert got[3] == options_by_day(org_a, None, parse_window(QueryDict(window), TODAY)[0])
