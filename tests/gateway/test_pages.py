@@ -126,16 +126,18 @@ def test_wallet_run_out_date_from_the_units_usage(client_for, finance, gw):
     """10.00 available; the unit spent 1.00 a day for the last 28 days: at that rate the wallet
     lasts 10 more days (today counted), if the month has them."""
     import datetime as dt
+    from decimal import Decimal
 
-    from chargeback.usage.models import DailyUsage
+    from chargeback.usage.rollup import write_rollup
 
     org = gw["org"]
     now = dt.datetime(2026, 12, 6, 12, tzinfo=dt.UTC)
-    with scopes_disabled():
-        for n in range(1, 29):
-            DailyUsage.objects.create(organization=org, day=now.date() - dt.timedelta(days=n),
-                                      unit=gw["unit"], provider="openai", model="gpt-4o",
-                                      attribution="gateway_key", cost="1.00")  # fmt: skip
+    with scopes_disabled():  # as ingestion rolls usage up (by day, unit-day and month)
+        write_rollup({
+            (org.pk, now.date() - dt.timedelta(days=n), gw["unit"].pk, "", "openai", "gpt-4o",
+             "production", "gateway_key"): [1, 0, 0, 0, 0, Decimal("1.00"), Decimal(0), 0]
+            for n in range(1, 29)
+        })  # fmt: skip
     from chargeback.wallets.runout import run_out_dates
 
     with within(org):
