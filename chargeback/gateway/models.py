@@ -79,14 +79,18 @@ class ModelApproval(models.Model):
 
 
 class Decision(models.Model):
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    # No single-column index on organization or wallet: the composite indexes below (and the
+    # unique request id) lead with them, and every index is written on each authorization.
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     request_id = models.CharField(max_length=200)
     gateway_key_id = models.CharField(max_length=200)
     unit = models.ForeignKey(
         BusinessUnit, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     wallet = models.ForeignKey(
-        Wallet, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        Wallet, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
     )
     provider = models.CharField(max_length=60, blank=True)
     model = models.CharField(max_length=200, blank=True)

@@ -117,7 +117,10 @@ class AppendOnly(Exception):
 
 class LedgerEntry(models.Model):
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
-    wallet = models.ForeignKey(Wallet, on_delete=models.PROTECT, related_name="entries")
+    # Indexed by ledger_wallet_time (wallet, created_at), which leads with it.
+    wallet = models.ForeignKey(
+        Wallet, on_delete=models.PROTECT, related_name="entries", db_index=False
+    )
     type = models.CharField(max_length=20, choices=EntryType.choices)
     amount = models.DecimalField(**AMOUNT, help_text="Posted money: + in, - out.")
     pending = models.DecimalField(
@@ -174,7 +177,10 @@ class ReservationState(models.TextChoices):
 
 
 class Reservation(models.Model):
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    # Indexed by the unique (organization, request id), which leads with it.
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     wallet = models.ForeignKey(Wallet, on_delete=models.PROTECT, related_name="reservations")
     request_id = models.CharField(max_length=200, help_text="The caller's idempotency key.")
     amount = models.DecimalField(**AMOUNT)
