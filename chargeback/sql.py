@@ -33,17 +33,18 @@ def fetch_one(sql: str, params: Sequence[Any]) -> tuple | None:
 
 
 def send(sql: str, params: Sequence[Any]) -> None:
-    """Run `sql` and read nothing back. Inside `pipeline()` on PostgreSQL it is not waited for:
-    it goes to the server with the next statement whose result is read, or with the commit, and
-    an error it raises (a unique constraint) is raised there."""
+    """Run `sql` and read nothing back. Inside `pipeline()` on PostgreSQL it is sent and not
+    waited for: its answer is read with the next statement whose result is read, or at the
+    block's end, and an error it raises (a unique constraint) is raised there. Elsewhere it
+    waits, and raises at the call."""
     _run(sql, params, wait=False)
 
 
 @contextmanager
 def pipeline() -> Iterator[None]:
-    """On PostgreSQL, psycopg's pipeline mode on the connection for the block: statements that
-    need no answer (`send`, and the BEGIN a transaction starts with) travel with the next one
-    that does, or together at the block's end, so four writes are one round trip, not four.
+    """On PostgreSQL, psycopg's pipeline mode on the connection for the block: the answers of
+    statements that need none (`send`) are read with the next one that does, or together at the
+    block's end, so four writes cost one wait for the server, not four.
     Use it inside `transaction.atomic()`: an error of a statement not waited for is raised at
     the block's end at the latest, inside the transaction, which then rolls back (outside,
     a savepoint would be released before the error arrived). Elsewhere (SQLite) the block runs
@@ -125,7 +126,8 @@ class Insert:
 
     def save(self, obj: Any, *, wait: bool = True) -> Any:
         """Insert `obj` (a new instance) and give it its id; returns it. `wait=False` sends
-        the row without reading its id back (see `send`): `obj.pk` stays None."""
+        the row without reading its id back (see `send`): `obj.pk` stays None, so the instance
+        is for reading only (saving it again would insert a second row)."""
         db = _db()
         values = [f.get_db_prep_save(f.pre_save(obj, True), db) for f in self.fields]
         if wait:

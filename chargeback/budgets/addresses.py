@@ -34,13 +34,25 @@ class Target:
     addresses: tuple[tuple[int, tuple], ...]
 
 
+# IPv6 prefixes that carry an IPv4 address in their last 32 bits, which a host with such a
+# route (a NAT64 gateway, 6to4 relay) reaches: NAT64's well-known and local-use prefixes and
+# the deprecated IPv4-compatible form. (IPv4-mapped and 6to4 have their own accessors.)
+EMBEDDING = tuple(ipaddress.ip_network(n) for n in ("64:ff9b::/96", "64:ff9b:1::/48", "::/96"))
+
+
 def internal_address(ip: str) -> str | None:
-    """The address `ip` names when it is internal (an IPv4-mapped one as IPv4), else None."""
+    """The address `ip` names when it is internal, else None. An IPv6 address that carries an
+    IPv4 one (IPv4-mapped, 6to4, NAT64, IPv4-compatible) is judged by the IPv4 address too."""
     address = ipaddress.ip_address(ip.split("%", 1)[0])
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-        address = address.ipv4_mapped
-    if not address.is_global or address.is_multicast:
-        return str(address)
+    judged = [address]
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped or address.sixtofour:
+            judged.append(address.ipv4_mapped or address.sixtofour)
+        elif any(address in net for net in EMBEDDING):
+            judged.append(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+    for a in judged:
+        if not a.is_global or a.is_multicast:
+            return str(a)
     return None
 
 

@@ -119,9 +119,9 @@ def authorize(
         return answer_of(read.decided, organization.currency)
     now = now or timezone.now()
     try:
-        # Pipelined (PostgreSQL): BEGIN travels with the wallet's lock, and the writes after
-        # the reservation's (its id is read back) go together at the block's end, where an
-        # error of theirs is raised inside the transaction, which rolls it back.
+        # Pipelined (PostgreSQL): the writes after the reservation's (its id is read back)
+        # are not waited for one by one; their answers are read together at the block's end,
+        # where an error of theirs is raised inside the transaction, which rolls it back.
         with transaction.atomic(), sql.pipeline():
             decision = NEW.save(_decide(organization, read, request, now), wait=False)
     except IntegrityError:  # the same request id, decided at the same moment: the first answer

@@ -31,6 +31,10 @@ INTERNAL = [
     "http://[::1]/hook",
     "http://[fe80::1]/hook",
     "http://[::ffff:127.0.0.1]/hook",
+    "http://[::7f00:1]/hook",  # IPv4-compatible 127.0.0.1
+    "http://[64:ff9b::a00:1]/hook",  # NAT64 of 10.0.0.1
+    "http://[64:ff9b::a9fe:a9fe]/hook",  # NAT64 of 169.254.169.254 (cloud metadata)
+    "http://[2002:7f00:1::1]/hook",  # 6to4 of 127.0.0.1
     "http://0.0.0.0/hook",
     "http://240.0.0.1/hook",
 ]
@@ -49,6 +53,7 @@ def test_internal_addresses_are_refused(strict, url):
 def test_a_public_address_is_accepted(strict):
     assert internal_problem("https://93.184.215.14/hook") is None
     assert internal_problem("https://[2606:4700::1111]/hook") is None
+    assert internal_problem("https://[64:ff9b::5db8:d70e]/hook") is None  # NAT64 of a public one
 
 
 def test_an_unresolvable_host_is_refused(strict):
