@@ -6,6 +6,8 @@ A job is seen by its requester and by the members who could have asked for the s
 
 from __future__ import annotations
 
+from itertools import islice
+
 from django.conf import settings
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
@@ -54,8 +56,8 @@ def export_prepare(request: HttpRequest, org_slug: str) -> HttpResponse:
         )  # fmt: skip
         start(job)
         return redirect("dashboards:export-job", org_slug=org_slug, export_id=job.pk)
-    jobs = ExportJob.objects.filter(organization=request.org).order_by("-created_at")
-    recent = [j for j in jobs[:50] if export_jobs.can_see(request.membership, j)][:RECENT]
+    jobs = ExportJob.objects.filter(organization=request.org).order_by("-created_at", "-pk")
+    recent = list(islice(export_jobs.visible(request.membership, jobs.iterator()), RECENT))
     context = {
         "export": export,
         "rows": rows_of(export),

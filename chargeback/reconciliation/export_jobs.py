@@ -10,6 +10,7 @@ import datetime as dt
 import logging
 import secrets
 import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from django.conf import settings
@@ -53,13 +54,23 @@ def create_job(
 def can_see(membership: Membership, job: ExportJob) -> bool:
     """The requester, and any member who could have asked for the same export: one who sees
     every unit, or a team lead whose reach holds every unit of the job."""
-    if job.organization_id != membership.organization_id:
-        return False
-    if job.requested_by_id == membership.user_id:
-        return True
-    reach = visible_unit_ids(membership)
-    units = job.params.get("unit_ids")
-    return reach is None or (units is not None and set(units) <= reach)
+    return any(visible(membership, [job]))
+
+
+def visible(membership: Membership, jobs: Iterable[ExportJob]) -> Iterator[ExportJob]:
+    """The jobs of `jobs` that `membership` may open (see `can_see`), in their order; its
+    reach is read once, when the first job not its own needs it."""
+    reach: set[int] | None | bool = False  # False: not read yet
+    for job in jobs:
+        if job.organization_id != membership.organization_id:
+            continue
+        if job.requested_by_id != membership.user_id:
+            if reach is False:
+                reach = visible_unit_ids(membership)
+            units = job.params.get("unit_ids")
+            if reach is not None and (units is None or not set(units) <= reach):
+                continue
+        yield job
 
 
 def run(job_id: int, organization: Organization) -> str:

@@ -169,3 +169,27 @@ def test_the_pages_link_the_prepare_page(client_for, admin, metered):  # noqa: F
     page = client_for(admin).get(f"/o/{metered.slug}/", OCTOBER).content.decode()
     assert 'data-testid="events-export-prepare"' in page
     assert f"/o/{metered.slug}/events/export/prepare/?period=custom&amp;from=2026-10-01" in page
+
+
+def test_a_team_lead_finds_its_job_behind_many_wider_ones_in_few_queries(
+    client_for,
+    admin,
+    metered,  # noqa: F811
+    django_assert_max_num_queries,
+):
+    """The prepare page lists the newest jobs the person may open: its reach is read once,
+    not once per job, and 60 newer jobs it may not open do not hide its own."""
+    lead = _member(metered, Role.TEAM_LEAD, "lead@alpha.example", [metered.units_map["SUP"]])
+    day = dt.date(2026, 10, 1)
+    with within(metered):
+        own = export_jobs.create_job(lead, fmt="csv", version="", first=day, last=day,
+                                     unit_ids={metered.units_map["SUP"].pk}, filename="own.csv")  # fmt: skip
+        for n in range(60):
+            export_jobs.create_job(admin, fmt="csv", version="", first=day, last=day,
+                                   unit_ids=None, filename=f"wide-{n}.csv")  # fmt: skip
+    c = client_for(lead)
+    c.get(f"/o/{metered.slug}/events/export/prepare/", OCTOBER)  # the session is warm
+    with django_assert_max_num_queries(20):
+        page = c.get(f"/o/{metered.slug}/events/export/prepare/", OCTOBER).content.decode()
+    assert "own.csv" in page and "wide-" not in page
+    assert f"/exports/{own.pk}/" in page
