@@ -260,7 +260,8 @@ def _budget(
     if hard := sorted(b["pk"] for b in covering if b["hard"]):
         # Held until the decision is stored: requests of other units under the same hard
         # budget wait here, so two of them never both take its last money.
-        list(Budget.objects.select_for_update().filter(pk__in=hard).order_by("pk").values("pk"))
+        locked = Budget.objects.select_for_update().filter(organization=organization, pk__in=hard)
+        list(locked.order_by("pk").values("pk"))
     period = Period.of(local_today(organization.tz, now))
     remaining, over = None, False
     for b in covering:
