@@ -298,12 +298,18 @@ def _body(response) -> bytes:
     return b"".join(response.streaming_content) if response.streaming else response.content
 
 
-# The CSRF token is 64 random letters and digits: now and then it spells "bravo" (case aside).
+# The CSRF token is 64 random letters and digits: now and then it spells a name searched for
+# ("bravo", "zulu"; case aside).
 CSRF_TOKENS = re.compile(r'("X-CSRFToken": "|name="csrfmiddlewaretoken" value=")[A-Za-z0-9]+')
 
 
+def page_text(response) -> str:
+    """The body as lower-case text to search for names, its CSRF tokens taken out."""
+    return CSRF_TOKENS.sub(r"\1", _body(response).decode("utf-8", "replace")).lower()
+
+
 def _assert_no_leak(response, route: Route, who: str) -> None:
-    body = CSRF_TOKENS.sub(r"\1", _body(response).decode("utf-8", "replace")).lower()
+    body = page_text(response)
     leaked = [s for s in SECRETS if s in body]
     assert leaked == [], f"{who} {route.name}: body shows {leaked}"
 
